@@ -1,0 +1,171 @@
+"""The ``build_curriculum`` rule: a per-bucket preview of what a curriculum will do, table + plot.
+
+The preview asks the same :class:`CurriculumSampler` the training loop uses for its stage, pool,
+temperature and effective fraction, so what is plotted is what is trained. Blur and LeRaC columns
+come from their own modules, imported only when a curriculum has a ``blur`` / ``lerac`` block.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from devcurriculum.curriculum.plan import CurriculumPlan
+from devcurriculum.curriculum.sampler import CurriculumSampler, load_pools
+from devcurriculum.utils.io import atomic_path, provenance, table_from_columns, write_table
+
+log = logging.getLogger("devcurriculum.curriculum.preview")
+
+PathLike = str | os.PathLike[str]
+
+#: Depth groups assumed for the LeRaC column of the preview (the model decides in training; the
+#: deepest group, which has the smallest multiplier, is what ``lr_scale_min`` reports).
+DEFAULT_LERAC_GROUPS = 8
+
+PREVIEW_SCHEMA = pa.schema(
+    [
+        pa.field("step", pa.int64()),
+        pa.field("stage", pa.int32()),
+        pa.field("pool", pa.list_(pa.string())),
+        pa.field("effective_fraction", pa.float64()),
+        pa.field("temperature", pa.float64()),
+        pa.field("blur_sigma", pa.float64()),
+        pa.field("blur_prob", pa.float64()),
+        pa.field("lr_scale_min", pa.float64()),
+    ]
+)
+
+
+def _bucket_steps(pretrain_cfg: Mapping[str, Any]) -> int:
+    value = int(pretrain_cfg.get("bucket_steps", 10))
+    if value < 1:
+        raise ValueError(f"pretrain.bucket_steps must be positive, got {value}")
+    return value
+
+
+def preview_table(
+    plan: CurriculumPlan,
+    pools: Mapping[str, np.ndarray],
+    difficulty: np.ndarray | None,
+    pretrain_cfg: Mapping[str, Any],
+    lerac_groups: int = DEFAULT_LERAC_GROUPS,
+) -> pd.DataFrame:
+    """One row per step bucket (buckets restart at every stage boundary, as in the sampler).
+
+    Columns: step, stage, pool (list of groups), effective_fraction, temperature (NaN when
+    unweighted, inf after the warm-up), blur_sigma, blur_prob, lr_scale_min.
+    """
+    bucket = _bucket_steps(pretrain_cfg)
+    sampler = CurriculumSampler(
+        plan, pools, batch_size=1, seed=0, difficulty=difficulty, weighting=plan.weighting, bucket_steps=bucket
+    )
+    blur = None
+    if plan.blur is not None:
+        from devcurriculum.curriculum.blur import BlurSchedule
+
+        blur = BlurSchedule.from_config(plan.blur, plan.total_steps)
+    lerac = None
+    if plan.lerac is not None:
+        from devcurriculum.curriculum.lerac import LeracSchedule
+
+        lerac = LeracSchedule.from_config(plan.lerac, lerac_groups, plan.total_steps)
+
+    rows = []
+    for stage in plan.stages:
+        for step in range(stage.start, stage.stop, bucket):
+            info = sampler.info(step)
+            sigma, prob = 0.0, 0.0
+            if blur is not None:
+                state = blur.at(step)
+                sigma, prob = float(state.sigma), float(state.prob)
+            lr_min = float(np.min(np.asarray(lerac.scales(step), dtype=np.float64))) if lerac is not None else 1.0
+            rows.append(
+                {
+                    "step": step,
+                    "stage": info["stage"],
+                    "pool": list(info["pool"]),
+                    "effective_fraction": info["effective_fraction"],
+                    "temperature": info["temperature"],
+                    "blur_sigma": sigma,
+                    "blur_prob": prob,
+                    "lr_scale_min": lr_min,
+                }
+            )
+    return pd.DataFrame(rows, columns=PREVIEW_SCHEMA.names)
+
+
+def plot_preview(table: pd.DataFrame, plan: CurriculumPlan, out_png: PathLike) -> None:
+    """Effective fraction and temperature over steps, stage boundaries dashed; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_r, ax_t) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    steps = table["step"].to_numpy()
+    ax_r.step(steps, table["effective_fraction"], where="post", color="tab:blue")
+    ax_r.set_ylabel("effective fraction")
+    ax_r.set_ylim(0, 1.05)
+    temperature = table["temperature"].to_numpy(dtype=np.float64)
+    finite = np.isfinite(temperature)
+    if finite.any():
+        ax_t.step(steps[finite], temperature[finite], where="post", color="tab:orange")
+        ax_t.set_yscale("log")
+        after = ~finite & ~np.isnan(temperature)
+        if after.any():
+            ax_t.plot(steps[after], np.full(after.sum(), temperature[finite].max()), "|", color="tab:gray",
+                      label="uniform (after warm-up)")
+            ax_t.legend(loc="lower right", fontsize=8)
+    else:
+        ax_t.text(0.5, 0.5, "uniform sampling (no weighting)", ha="center", va="center", transform=ax_t.transAxes)
+    ax_t.set_ylabel("temperature")
+    ax_t.set_xlabel("step")
+    for ax in (ax_r, ax_t):
+        for stage in plan.stages[1:]:
+            ax.axvline(stage.start, color="gray", linestyle="--", linewidth=0.8)
+        ax.set_xlim(0, plan.total_steps)
+    labels = ", ".join(f"{s.index}: {'+'.join(s.groups)}" for s in plan.stages)
+    ax_r.set_title(f"curriculum {plan.name}  (stages {labels})", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def build_preview(
+    name: str,
+    curriculum_cfg: Mapping[str, Any],
+    groups: Sequence[str],
+    clip_tables: Sequence[PathLike],
+    difficulty_path: PathLike | None,
+    pretrain_cfg: Mapping[str, Any],
+    out_parquet: PathLike,
+    out_png: PathLike,
+    lerac_groups: int = DEFAULT_LERAC_GROUPS,
+) -> pd.DataFrame:
+    """Write ``results/curricula/{name}.parquet`` and its PNG; returns the table."""
+    if "steps_per_stage" not in pretrain_cfg:
+        raise KeyError("pretrain.steps_per_stage is required to build a curriculum preview")
+    plan = CurriculumPlan.from_config(name, curriculum_cfg, groups, int(pretrain_cfg["steps_per_stage"]))
+    pools, difficulty = load_pools(clip_tables, difficulty_path)
+    table = preview_table(plan, pools, difficulty, pretrain_cfg, lerac_groups=lerac_groups)
+    arrow = table_from_columns({c: table[c].tolist() for c in PREVIEW_SCHEMA.names}, PREVIEW_SCHEMA)
+    meta = provenance(
+        "build_curriculum",
+        {"curriculum": dict(curriculum_cfg), "pretrain": dict(pretrain_cfg)},
+        curriculum=name,
+        total_steps=plan.total_steps,
+    )
+    write_table(arrow, out_parquet, metadata=meta)
+    plot_preview(table, plan, out_png)
+    weighted = not math.isnan(float(table["temperature"].iloc[0]))
+    log.info("curriculum %s: %d stages, %d steps, weighted=%s -> %s", name, len(plan.stages), plan.total_steps,
+             weighted, out_parquet)
+    return table

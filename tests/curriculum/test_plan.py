@@ -1,0 +1,64 @@
+"""CurriculumPlan: stages for list, shuffled and mixed orders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from devcurriculum.curriculum import CurriculumPlan
+from devcurriculum.curriculum.plan import Stage
+
+GROUPS = ["g0", "g1", "g2"]
+
+
+def test_list_order_one_stage_per_group() -> None:
+    plan = CurriculumPlan.from_config("anti", {"order": ["g2", "g1", "g0"]}, GROUPS, 50)
+    assert plan.total_steps == 150
+    assert plan.stages == (
+        Stage(0, ("g2",), 0, 50),
+        Stage(1, ("g1",), 50, 100),
+        Stage(2, ("g0",), 100, 150),
+    )
+    assert plan.pool_at(0) == ("g2",)
+    assert plan.pool_at(49) == ("g2",)
+    assert plan.pool_at(50) == ("g1",)
+    assert plan.stage_at(149).index == 2
+    with pytest.raises(ValueError, match="outside curriculum 'anti'"):
+        plan.stage_at(150)
+
+
+def test_subset_order_is_shorter() -> None:
+    plan = CurriculumPlan.from_config("young", {"order": ["g0"]}, GROUPS, 20)
+    assert plan.total_steps == 20 and plan.groups == ("g0",)
+
+
+def test_unknown_group_names_the_key() -> None:
+    with pytest.raises(ValueError, match=r"curricula\.dev\.order names unknown age group\(s\) \['g9'\]"):
+        CurriculumPlan.from_config("dev", {"order": ["g0", "g9"]}, GROUPS, 10)
+    with pytest.raises(ValueError, match=r"curricula\.x\.order must be"):
+        CurriculumPlan.from_config("x", {"order": "random"}, GROUPS, 10)
+
+
+def test_shuffled_is_a_seeded_permutation() -> None:
+    a = CurriculumPlan.from_config("s", {"order": "shuffled", "seed": 3}, GROUPS, 10)
+    b = CurriculumPlan.from_config("s", {"order": "shuffled", "seed": 3}, GROUPS, 10)
+    assert a.stages == b.stages
+    assert sorted(s.groups[0] for s in a.stages) == GROUPS
+    expected = [GROUPS[i] for i in np.random.default_rng(3).permutation(3)]
+    assert [s.groups[0] for s in a.stages] == expected
+    assert a.total_steps == 30
+    orders = {tuple(s.groups[0] for s in CurriculumPlan.from_config("s", {"order": "shuffled", "seed": k}, GROUPS, 1).stages) for k in range(20)}
+    assert len(orders) > 1
+
+
+def test_mixed_is_one_pooled_stage_as_long_as_the_others() -> None:
+    plan = CurriculumPlan.from_config(
+        "proto",
+        {"order": "mixed", "weighting": {"kind": "prototypes_first", "initial_fraction": 0.2, "warmup_fraction": 0.5}},
+        GROUPS,
+        40,
+    )
+    assert plan.stages == (Stage(0, ("g0", "g1", "g2"), 0, 120),)
+    assert plan.total_steps == CurriculumPlan.from_config("d", {"order": GROUPS}, GROUPS, 40).total_steps
+    assert plan.weighting == {"kind": "prototypes_first", "initial_fraction": 0.2, "warmup_fraction": 0.5}
+    assert plan.blur is None and plan.lerac is None

@@ -1,0 +1,94 @@
+"""Curriculum preview: one row per step bucket, values from the sampler's schedule; table + PNG."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from devcurriculum.curriculum import CurriculumPlan
+from devcurriculum.curriculum.preview import PREVIEW_SCHEMA, build_preview, preview_table
+from devcurriculum.curriculum.prototype import PrototypeSchedule
+from devcurriculum.utils.io import read_metadata, write_table
+
+GROUPS = ["g0", "g1", "g2"]
+POOLS = {"g0": np.arange(0, 12), "g1": np.arange(12, 30), "g2": np.arange(30, 50)}
+DIFFICULTY = np.linspace(0.0, 1.0, 50)
+PRETRAIN = {"steps_per_stage": 30, "bucket_steps": 10}
+WEIGHTING = {"kind": "prototypes_first", "initial_fraction": 0.2, "warmup_fraction": 0.5}
+
+
+def test_unweighted_rows_per_bucket_and_stage() -> None:
+    plan = CurriculumPlan.from_config("dev", {"order": GROUPS}, GROUPS, 30)
+    table = preview_table(plan, POOLS, None, PRETRAIN)
+    assert list(table.columns) == PREVIEW_SCHEMA.names
+    assert table["step"].tolist() == list(range(0, 90, 10))
+    assert table["stage"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert table["pool"].tolist()[::3] == [["g0"], ["g1"], ["g2"]]
+    assert table["temperature"].isna().all()
+    assert table["effective_fraction"][0] == pytest.approx(1 - (1 - 1 / 12) ** 12)
+    assert (table["blur_sigma"] == 0).all() and (table["blur_prob"] == 0).all() and (table["lr_scale_min"] == 1).all()
+
+
+def test_weighted_mixed_follows_the_schedule() -> None:
+    plan = CurriculumPlan.from_config("proto", {"order": "mixed", "weighting": WEIGHTING}, GROUPS, 30)
+    table = preview_table(plan, POOLS, DIFFICULTY, PRETRAIN)
+    assert table["step"].tolist() == list(range(0, 90, 10))
+    assert table["pool"][0] == GROUPS
+    reference = PrototypeSchedule(DIFFICULTY, 0.2, 45, bucket_steps=10)
+    for row in table.itertuples():
+        if row.step < 45:
+            assert row.temperature == reference.temperature(row.step)
+            assert abs(row.effective_fraction - reference.target(row.step)) < 1e-4
+        else:
+            assert math.isinf(row.temperature)
+    fractions = table["effective_fraction"].to_numpy()
+    assert (np.diff(fractions[:6]) > 0).all()  # rises over the warm-up, then stays uniform
+    assert (fractions[5:] == fractions[5]).all()
+
+
+def test_steps_per_stage_not_a_multiple_of_bucket() -> None:
+    plan = CurriculumPlan.from_config("dev", {"order": ["g0", "g1"]}, GROUPS, 15)
+    table = preview_table(plan, POOLS, None, PRETRAIN)
+    assert table["step"].tolist() == [0, 10, 15, 25]  # buckets restart at every stage
+
+
+def test_blur_and_lerac_columns() -> None:
+    pytest.importorskip("devcurriculum.curriculum.blur")
+    pytest.importorskip("devcurriculum.curriculum.lerac")
+    cfg = {
+        "order": GROUPS,
+        "blur": {"variant": "linear_sigma", "sigma_max": 2.0, "until_fraction": 0.5, "levels": 5},
+        "lerac": {"mode": "paper", "warmup_fraction": 0.3, "min_scale": 1e-3},
+    }
+    plan = CurriculumPlan.from_config("hybrid", cfg, GROUPS, 30)
+    table = preview_table(plan, POOLS, None, PRETRAIN)
+    assert table["blur_sigma"][0] == pytest.approx(2.0)
+    assert table["blur_prob"][0] == 1.0
+    assert (table.loc[table["step"] >= 45, "blur_sigma"] == 0).all()
+    assert table["lr_scale_min"][0] == pytest.approx(1e-3)
+    assert (table.loc[table["step"] >= 27, "lr_scale_min"] == 1.0).all()
+    assert (np.diff(table["lr_scale_min"]) >= 0).all()
+
+
+def test_build_preview_writes_table_and_png(tmp_path) -> None:
+    tables = []
+    for g, pool in POOLS.items():
+        path = tmp_path / f"{g}.parquet"
+        write_table(pa.table({"clip_id": [f"c{i}" for i in pool], "age_group": [g] * len(pool)}), path)
+        tables.append(path)
+    diff = tmp_path / "difficulty.parquet"
+    write_table(pa.table({"clip_id": [f"c{i}" for i in range(50)], "difficulty": DIFFICULTY}), diff)
+    out, png = tmp_path / "out" / "proto.parquet", tmp_path / "out" / "proto.png"
+    cfg = {"order": "mixed", "weighting": WEIGHTING}
+    build_preview("proto", cfg, GROUPS, tables, diff, PRETRAIN, out, png)
+    table = pq.read_table(out)
+    assert table.schema.remove_metadata().equals(PREVIEW_SCHEMA)
+    assert table.num_rows == 9
+    assert read_metadata(out)["devcurriculum.stage"] == "build_curriculum"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="weighting block but no difficulty"):
+        build_preview("proto", cfg, GROUPS, tables, None, PRETRAIN, tmp_path / "x.parquet", tmp_path / "x.png")
