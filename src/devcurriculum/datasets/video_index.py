@@ -1,0 +1,151 @@
+"""Stage ``index_videos``: probe every manifest video once and write ``videos.parquet``.
+
+Unusable files (missing, empty, corrupt, truncated, zero frames) become rows with ``status=error``
+and a reason; the stage still succeeds, so one bad file in ten thousand does not stop a study.
+Ages outside every group stay in the table with ``age_group`` null (downstream stages ignore them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+from devcurriculum.datasets.decode import VideoDecodeError, probe_video
+from devcurriculum.datasets.manifest import assign_age_groups, read_manifest, validate_age_groups
+from devcurriculum.utils.io import provenance, table_from_columns, write_table
+
+PathLike = str | os.PathLike[str]
+
+log = logging.getLogger("devcurriculum.datasets.video_index")
+
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+
+VIDEO_SCHEMA = pa.schema(
+    [
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("subject", pa.string(), nullable=False),
+        pa.field("age_days", pa.float64(), nullable=False),
+        pa.field("age_group", pa.string()),
+        pa.field("fps", pa.float64()),
+        pa.field("n_frames", pa.int64()),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+        pa.field("duration_s", pa.float64()),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("error", pa.string()),
+    ]
+)
+RESERVED = frozenset(VIDEO_SCHEMA.names)
+EXTRA_PREFIX = "manifest_"
+
+
+def video_id_for(path: str) -> str:
+    """Stable id of a video: the first 16 hex digits of SHA-1 of its absolute (resolved) path.
+
+    It depends on the path only, not on the manifest's row order, so adding or reordering
+    manifest rows keeps every other video's id (and its clip ids, ``{video_id}:{start}``).
+    """
+    return hashlib.sha1(path.encode("utf-8")).hexdigest()[:16]
+
+
+def _extra_columns(manifest: pd.DataFrame) -> dict[str, str]:
+    """Manifest column -> output column for the optional columns (renamed if they clash)."""
+    mapping: dict[str, str] = {}
+    for col in manifest.columns:
+        if col in ("path", "subject", "age_days"):
+            continue
+        out = f"{EXTRA_PREFIX}{col}" if col in RESERVED else str(col)
+        if out in RESERVED or out in mapping.values() or (out != col and out in manifest.columns):
+            raise ValueError(f"manifest column {col!r} clashes with index column {out!r}; rename it in the manifest")
+        mapping[str(col)] = out
+    renamed = {k: v for k, v in mapping.items() if k != v}
+    if renamed:
+        log.info("manifest columns renamed to avoid clashing with probed values: %s", renamed)
+    return mapping
+
+
+def index_videos(
+    manifest_path: PathLike, out_path: PathLike, age_groups: Mapping[str, Sequence[float]]
+) -> dict[str, Any]:
+    """Probe every video of the manifest and write the video table to ``out_path``.
+
+    Returns a summary: ``videos``, ``ok``, ``errors``, ``error_reasons`` (kind -> count, see ``VideoDecodeError``),
+    ``outside_groups`` (ages outside every group), ``ok_per_group`` (usable videos per group).
+    The summary is also stored in the table's metadata (``devcurriculum.summary``).
+    """
+    validate_age_groups(age_groups)  # fail on a bad config before minutes of probing
+    manifest = read_manifest(manifest_path)
+    extras = _extra_columns(manifest)
+    groups = assign_age_groups(manifest["age_days"].to_numpy(), age_groups)
+
+    columns: dict[str, list[Any]] = {name: [] for name in VIDEO_SCHEMA.names}
+    reasons: Counter[str] = Counter()
+    paths = manifest["path"].tolist()
+    for row, path in enumerate(tqdm(paths, desc="index videos", unit="video")):
+        columns["video_id"].append(video_id_for(path))
+        columns["path"].append(path)
+        try:
+            info = probe_video(path)
+        except VideoDecodeError as exc:
+            reason = str(exc)
+            log.warning("manifest row %d: %s: %s (recorded as error, skipped downstream)", row + 1, path, reason)
+            reasons[exc.kind] += 1
+            for name in ("fps", "n_frames", "width", "height", "duration_s"):
+                columns[name].append(None)
+            columns["status"].append(STATUS_ERROR)
+            columns["error"].append(reason)
+            continue
+        columns["fps"].append(info.fps)
+        columns["n_frames"].append(info.n_frames)
+        columns["width"].append(info.width)
+        columns["height"].append(info.height)
+        columns["duration_s"].append(info.duration_s)
+        columns["status"].append(STATUS_OK)
+        columns["error"].append(None)
+    columns["subject"] = manifest["subject"].tolist()
+    columns["age_days"] = manifest["age_days"].tolist()
+    columns["age_group"] = list(groups)
+
+    table = table_from_columns(columns, VIDEO_SCHEMA)
+    if extras:
+        extra_df = manifest[list(extras)].rename(columns=extras).reset_index(drop=True)
+        extra_table = pa.Table.from_pandas(extra_df, preserve_index=False)
+        for field, column in zip(extra_table.schema, extra_table.columns, strict=True):
+            table = table.append_column(pa.field(field.name, field.type), column)
+
+    status = columns["status"]
+    n_ok = status.count(STATUS_OK)
+    outside = sum(g is None for g in groups)
+    per_group = Counter(g for g, s in zip(groups, status, strict=True) if g is not None and s == STATUS_OK)
+    summary: dict[str, Any] = {
+        "videos": len(paths),
+        "ok": n_ok,
+        "errors": len(paths) - n_ok,
+        "error_reasons": dict(reasons),
+        "outside_groups": outside,
+        "ok_per_group": {name: per_group.get(name, 0) for name in age_groups},
+    }
+    meta = provenance("index_videos", {"age_groups": dict(age_groups)}, manifest=str(manifest_path), summary=summary)
+    write_table(table, out_path, metadata=meta)
+
+    log.info("indexed %d videos: %d ok, %d errors -> %s", len(paths), n_ok, len(paths) - n_ok, out_path)
+    if reasons:
+        log.warning("skipped %d unusable files: %s", len(paths) - n_ok, dict(reasons))
+    if outside:
+        log.warning(
+            "%d of %d videos have an age outside every group (kept with age_group null, not used downstream)",
+            outside,
+            len(paths),
+        )
+    log.info("usable videos per group: %s", summary["ok_per_group"])
+    return summary

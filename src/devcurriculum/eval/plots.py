@@ -1,0 +1,181 @@
+"""The summary's figures: loss curves, readouts per curriculum, curriculum schedules.
+
+Figures are built on ``matplotlib.figure.Figure`` (no pyplot), so no global state or interactive
+backend is involved and the code is safe in Snakemake jobs and tests; PNGs are written atomically.
+Every function takes tidy pandas frames (one row per observation) so users can call them on their
+own subsets of ``summary.parquet``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from devcurriculum.utils.io import PathLike, atomic_path
+
+log = logging.getLogger("devcurriculum.eval.plots")
+
+INIT = "init"
+#: readouts shown in readouts.png, in this order, when present
+MAIN_READOUTS: tuple[tuple[str, str], ...] = (("linear", "top1_accuracy"), ("knn", "top1_hit_rate"))
+SCHEDULE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("lr", "learning rate"),
+    ("effective_fraction", "effective fraction"),
+    ("blur_sigma", "blur σ"),
+)
+
+
+def save_figure(fig: Figure, path: PathLike) -> Path:
+    """Write ``fig`` as PNG atomically; returns the path."""
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    return Path(path)
+
+
+def curriculum_colors(curricula: Sequence[str]) -> dict[str, tuple[float, float, float, float]]:
+    """One stable colour per curriculum name (same colour in every figure)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    names = sorted(set(curricula))
+    return {name: cmap(i % 10) for i, name in enumerate(names)}
+
+
+def stage_boundaries(steps: np.ndarray, stages: np.ndarray) -> list[float]:
+    """Steps at which ``stage`` changes from one logged row to the next (the first step of the new stage)."""
+    if len(steps) < 2:
+        return []
+    order = np.argsort(steps, kind="stable")
+    s, g = np.asarray(steps)[order], np.asarray(stages, dtype=object)[order]
+    change = np.flatnonzero(g[1:] != g[:-1]) + 1
+    return [float(s[i]) for i in change]
+
+
+def plot_loss_curves(metrics: pd.DataFrame, path: PathLike) -> Path:
+    """Loss over steps, one panel per model, one colour per curriculum, one line per seed.
+
+    ``metrics`` needs model, curriculum, seed, step, loss and optionally stage. Raw losses are drawn
+    faint, a running mean on top; stage boundaries are dotted vertical lines.
+    """
+    _require(metrics, ["model", "curriculum", "seed", "step", "loss"], "metrics")
+    models = sorted(metrics["model"].unique()) or ["(no runs)"]
+    colors = curriculum_colors(list(metrics["curriculum"].unique()))
+    fig = Figure(figsize=(6.0 * len(models), 4.0), layout="constrained")
+    axes = fig.subplots(1, len(models), squeeze=False)[0]
+    for ax, model in zip(axes, models, strict=True):
+        sub = metrics[metrics["model"] == model]
+        bounds: set[float] = set()
+        labelled: set[str] = set()
+        for (cur, seed), run in sub.groupby(["curriculum", "seed"], sort=True):
+            run = run.sort_values("step")
+            steps, loss = run["step"].to_numpy(float), run["loss"].to_numpy(float)
+            window = max(1, len(run) // 25)
+            smooth = pd.Series(loss).rolling(window, min_periods=1).mean().to_numpy()
+            ax.plot(steps, loss, color=colors[cur], alpha=0.2, linewidth=0.8)
+            ax.plot(steps, smooth, color=colors[cur], linewidth=1.6, label=None if cur in labelled else cur)
+            labelled.add(cur)
+            if "stage" in run:
+                bounds.update(stage_boundaries(run["step"].to_numpy(), run["stage"].to_numpy()))
+        for i, b in enumerate(sorted(bounds)):
+            ax.axvline(b, color="0.4", linestyle=":", linewidth=1, label="stage boundary" if i == 0 else None)
+        ax.set_title(f"{model}: training loss")
+        ax.set_xlabel("optimiser step")
+        ax.set_ylabel("loss")
+        if sub.empty:
+            ax.text(0.5, 0.5, "no training runs", ha="center", va="center", transform=ax.transAxes)
+        else:
+            ax.legend(fontsize="small")
+    return save_figure(fig, path)
+
+
+def plot_readouts(
+    summary: pd.DataFrame,
+    path: PathLike,
+    chance: Mapping[str, float] | None = None,
+) -> Path:
+    """Readout value per curriculum: one panel per (readout metric, benchmark), seeds as points.
+
+    The untrained baseline (curriculum ``init``) is a dashed line per model; the majority-class
+    chance level of each benchmark (``chance``) a dotted grey line.
+    """
+    _require(summary, ["model", "curriculum", "seed", "benchmark", "readout", "metric", "value"], "summary")
+    present = set(zip(summary["readout"], summary["metric"], strict=True))
+    shown = [rm for rm in MAIN_READOUTS if rm in present] or sorted(present)[:2] or [("linear", "top1_accuracy")]
+    benchmarks = sorted(summary["benchmark"].unique()) or ["(none)"]
+    models = sorted(summary["model"].unique())
+    trained = [c for c in dict.fromkeys(summary["curriculum"]) if c != INIT]
+    colors = curriculum_colors(trained)
+    fig = Figure(figsize=(max(4.5, 1.1 * len(trained) + 2.0) * len(benchmarks), 3.6 * len(shown)), layout="constrained")
+    axes = fig.subplots(len(shown), len(benchmarks), squeeze=False)
+    rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
+    markers = "oDs^v<>P*X"
+    for r, (readout, metric) in enumerate(shown):
+        for c, bench in enumerate(benchmarks):
+            ax = axes[r][c]
+            sel = summary[(summary["readout"] == readout) & (summary["metric"] == metric) & (summary["benchmark"] == bench)]
+            for m, model in enumerate(models):
+                msel = sel[sel["model"] == model]
+                offset = (m - (len(models) - 1) / 2) * 0.15
+                for x, cur in enumerate(trained):
+                    vals = msel.loc[msel["curriculum"] == cur, "value"].to_numpy(float)
+                    if not len(vals):
+                        continue
+                    jitter = rng.uniform(-0.04, 0.04, size=len(vals))
+                    ax.scatter(x + offset + jitter, vals, color=colors[cur], marker=markers[m % len(markers)], s=28, zorder=3)
+                    ax.hlines(vals.mean(), x + offset - 0.12, x + offset + 0.12, color=colors[cur], linewidth=2, zorder=3)
+                base = msel.loc[msel["curriculum"] == INIT, "value"].to_numpy(float)
+                if len(base):
+                    ax.axhline(base.mean(), color="0.2", linestyle="--", linewidth=1.2,
+                               label=f"untrained ({model})" if len(models) > 1 else "untrained (init)")
+            if chance and bench in chance:
+                ax.axhline(chance[bench], color="0.6", linestyle=":", linewidth=1.2, label="chance (majority class)")
+            ax.set_xticks(range(len(trained)), trained, rotation=30, ha="right")
+            ax.set_xlim(-0.6, max(len(trained), 1) - 0.4)
+            ax.set_ylim(0.0, 1.02)  # accuracies and hit rates: the full range keeps panels comparable
+            ax.set_title(f"{bench}: {readout} {metric}")
+            ax.set_ylabel(metric.replace("_", " "))
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize="small", loc="best")
+    return save_figure(fig, path)
+
+
+def plot_schedules(metrics: pd.DataFrame, path: PathLike) -> Path:
+    """What each curriculum did to training: learning rate, effective fraction and blur σ over steps.
+
+    One row per logged schedule column that exists in ``metrics``, one column per model; the first
+    seed of each curriculum is drawn (schedules do not depend on the seed's data draws).
+    """
+    _require(metrics, ["model", "curriculum", "seed", "step"], "metrics")
+    rows = [(col, label) for col, label in SCHEDULE_COLUMNS if col in metrics] or [("step", "step")]
+    models = sorted(metrics["model"].unique()) or ["(no runs)"]
+    colors = curriculum_colors(list(metrics["curriculum"].unique()))
+    fig = Figure(figsize=(6.0 * len(models), 2.8 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), len(models), squeeze=False, sharex="col")
+    for c, model in enumerate(models):
+        sub = metrics[metrics["model"] == model]
+        for cur, runs in sub.groupby("curriculum", sort=True):
+            run = runs[runs["seed"] == runs["seed"].min()].sort_values("step")
+            for r, (col, _label) in enumerate(rows):
+                axes[r][c].plot(run["step"], run[col], color=colors[cur], linewidth=1.4, label=cur)
+        for r, (col, label) in enumerate(rows):
+            ax = axes[r][c]
+            ax.set_ylabel(label)
+            if r == 0:
+                ax.set_title(f"{model}: curriculum schedules")
+                if ax.get_legend_handles_labels()[0]:
+                    ax.legend(fontsize="small")
+            if col == "lr" and len(sub) and (sub["lr"] > 0).all():
+                ax.set_yscale("log")  # warm-up, LeRaC and cosine decay span decades
+        axes[-1][c].set_xlabel("optimiser step")
+    return save_figure(fig, path)
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"{what} table lacks columns {missing}")

@@ -1,0 +1,47 @@
+"""VideoMAE tube masks (ALGORITHMS §A).
+
+One random subset of a frame's patches is masked per sample and the same subset is repeated over every
+temporal slice (``num_frames // tubelet_size`` of them), so a masked patch stays hidden for the whole
+clip and the model cannot copy it from a neighbouring frame. Every sample masks exactly
+``int(ratio * patches_per_frame)`` patches per slice, which is what ``VideoMAEForPreTraining`` needs
+(it reshapes the visible tokens to a dense ``(B, N_visible, D)`` tensor).
+
+Token order follows ``transformers``' VideoMAE patch embedding (a ``Conv3d`` flattened as
+``(t, h, w)``): token ``t * gh * gw + h * gw + w``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def masked_per_frame(ratio: float, patches_per_frame: int) -> int:
+    """``int(ratio * patches_per_frame)``: the reference's count (0.9 of 196 -> 176)."""
+    if not 0.0 <= ratio < 1.0:
+        raise ValueError(f"mask_ratio must be in [0, 1), got {ratio}")
+    if patches_per_frame < 1:
+        raise ValueError(f"patches_per_frame must be >= 1, got {patches_per_frame}")
+    return int(ratio * patches_per_frame)
+
+
+def tube_mask(
+    batch_size: int,
+    temporal_slices: int,
+    patches_per_frame: int,
+    ratio: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """A bool ``(batch_size, temporal_slices * patches_per_frame)`` mask, ``True`` = masked.
+
+    Each row masks the same ``masked_per_frame(ratio, patches_per_frame)`` patches in every temporal
+    slice; the patches are a uniformly random subset drawn from ``generator`` (CPU), so the masks are
+    reproducible from the generator's state.
+    """
+    if batch_size < 1 or temporal_slices < 1:
+        raise ValueError(f"batch_size and temporal_slices must be >= 1, got {batch_size}, {temporal_slices}")
+    n_masked = masked_per_frame(ratio, patches_per_frame)
+    # A random permutation per row: the first n_masked positions of each permutation are masked.
+    order = torch.rand(batch_size, patches_per_frame, generator=generator).argsort(dim=1)
+    frame_mask = torch.zeros(batch_size, patches_per_frame, dtype=torch.bool)
+    frame_mask.scatter_(1, order[:, :n_masked], True)
+    return frame_mask.repeat(1, temporal_slices)

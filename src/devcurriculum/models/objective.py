@@ -1,0 +1,41 @@
+"""The contract between the one training loop and every self-supervised objective."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Objective(nn.Module, metaclass=abc.ABCMeta):
+    """A self-supervised learner the training loop can drive.
+
+    Batches are float32 ``(B, T, C, H, W)`` tensors, already normalised ((x - 0.5) / 0.25).
+    Subclasses implement :meth:`loss`, :meth:`embed` and :meth:`depth_groups`.
+    """
+
+    name: str = "objective"
+
+    @abc.abstractmethod
+    def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
+        """Scalar training loss of one (per-rank) batch at optimiser step ``step``."""
+
+    @abc.abstractmethod
+    def embed(self, batch: torch.Tensor) -> torch.Tensor:
+        """``(B, D)`` evaluation embeddings (DESIGN §6); implementations run under ``torch.no_grad``."""
+
+    @abc.abstractmethod
+    def depth_groups(self) -> list[list[nn.Parameter]]:
+        """Trainable parameters grouped by depth, input side first (LeRaC assigns rates by this order).
+
+        Every trainable parameter appears in exactly one group.
+        """
+
+    def after_step(self, step: int, total_steps: int) -> None:
+        """Hook run after each optimiser step (e.g. the EMA target update of V-JEPA)."""
+
+    def set_step_context(self, context: Mapping[str, Any]) -> None:
+        """Per-step curriculum values an objective may use (e.g. SimCLR's frame gap per stage)."""

@@ -1,0 +1,39 @@
+"""The untrained weights of a (model, seed): every pretraining run of that pair starts from them.
+
+The ``init_model`` rule writes ``results/runs/{model}/init/seed{seed}/model.safetensors``; the untrained
+baseline evaluation ("step 0") embeds the same file, so the baseline and the trained runs share their
+starting point exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from devcurriculum.models.registry import build_objective
+from devcurriculum.train.checkpoint import save_weights
+from devcurriculum.utils.io import PathLike
+
+log = logging.getLogger("devcurriculum.train.init")
+
+
+def save_initial_model(
+    model_cfg: Mapping[str, Any], clip_cfg: Mapping[str, Any], seed: int, out_path: PathLike
+) -> Path:
+    """Seed torch with ``seed``, build the objective from config (random init), save its full state.
+
+    The state covers every parameter and buffer of the objective (encoder, decoder/predictor, EMA
+    target), the same keys ``devcurriculum.train.run`` loads strictly before training.
+    """
+    torch.manual_seed(int(seed))
+    objective = build_objective(dict(model_cfg), dict(clip_cfg))
+    state = objective.state_dict()
+    save_weights(state, out_path)
+    n_params = sum(t.numel() for t in state.values())
+    log.info("saved initial %s weights (seed %d, %d tensors, %.2fM values) to %s",
+             model_cfg.get("objective"), seed, len(state), n_params / 1e6, out_path)
+    return Path(out_path)

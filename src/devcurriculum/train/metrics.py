@@ -1,0 +1,110 @@
+"""Per-step training metrics: an in-memory column store that is resumable and written as Parquet.
+
+Rows live in the resume state (so a resumed run appends to exactly the rows that were checkpointed,
+never duplicating the steps it repeats after a kill) and become ``metrics.parquet`` at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+import torch
+
+from devcurriculum.utils.io import PathLike, table_from_columns, write_table
+
+#: column -> Arrow type; floats are float64 so loss curves compare exactly across resumes.
+METRICS_SCHEMA = pa.schema(
+    [
+        pa.field("step", pa.int64()),
+        pa.field("loss", pa.float64()),
+        pa.field("lr", pa.float64()),
+        pa.field("lr_min", pa.float64()),
+        pa.field("lr_max", pa.float64()),
+        pa.field("stage", pa.int32()),
+        pa.field("pool", pa.string()),
+        pa.field("effective_fraction", pa.float64()),
+        pa.field("temperature", pa.float64()),
+        pa.field("blur_sigma", pa.float64()),
+        pa.field("blur_prob", pa.float64()),
+        pa.field("samples_per_s", pa.float64()),
+        pa.field("wall_s", pa.float64()),
+        pa.field("global_batch", pa.int64()),
+    ]
+)
+COLUMNS: tuple[str, ...] = tuple(METRICS_SCHEMA.names)
+_INT_COLUMNS = {"step", "stage", "global_batch"}
+_STR_COLUMNS = {"pool"}
+
+
+class MetricsLog:
+    """Append-only per-step rows with a fixed column set (:data:`METRICS_SCHEMA`)."""
+
+    def __init__(self) -> None:
+        self._cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+
+    def __len__(self) -> int:
+        return len(self._cols["step"])
+
+    @property
+    def last_step(self) -> int | None:
+        return self._cols["step"][-1] if self._cols["step"] else None
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        """Add one step; every column must be present and steps must increase."""
+        missing = [c for c in COLUMNS if c not in row]
+        extra = [c for c in row if c not in self._cols]
+        if missing or extra:
+            raise KeyError(f"metrics row: missing columns {missing}, unknown columns {extra}")
+        step = int(row["step"])
+        if self.last_step is not None and step <= self.last_step:
+            raise ValueError(f"metrics row for step {step} does not follow step {self.last_step}")
+        for name in COLUMNS:
+            value = row[name]
+            if name in _INT_COLUMNS:
+                value = int(value)
+            elif name in _STR_COLUMNS:
+                value = str(value)
+            else:
+                value = math.nan if value is None else float(value)
+            self._cols[name].append(value)
+
+    def column(self, name: str) -> list[Any]:
+        return list(self._cols[name])
+
+    def state_dict(self) -> dict[str, Any]:
+        """Numeric columns as int64/float64 tensors, ``pool`` as a list (``torch.load(weights_only=True)``-safe).
+
+        Tensors keep the resume file cheap to write: one object per column instead of one per value.
+        """
+        out: dict[str, Any] = {}
+        for name, values in self._cols.items():
+            if name in _STR_COLUMNS:
+                out[name] = list(values)
+            elif name in _INT_COLUMNS:
+                out[name] = torch.tensor(values, dtype=torch.int64)
+            else:
+                out[name] = torch.tensor(values, dtype=torch.float64)
+        return out
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], up_to_step: int | None = None) -> MetricsLog:
+        """Rebuild from :meth:`state_dict`, keeping only rows with ``step < up_to_step`` when given."""
+        missing = [c for c in COLUMNS if c not in state]
+        if missing:
+            raise KeyError(f"saved metrics lack columns {missing}")
+        log = cls()
+        cols = {name: (v.tolist() if isinstance(v, torch.Tensor) else list(v)) for name, v in state.items()}
+        keep = [i for i, step in enumerate(cols["step"]) if up_to_step is None or int(step) < up_to_step]
+        for name in COLUMNS:
+            log._cols[name] = [cols[name][i] for i in keep]
+        return log
+
+    def to_table(self) -> pa.Table:
+        return table_from_columns(self._cols, METRICS_SCHEMA)
+
+    def write(self, path: PathLike, metadata: Mapping[str, str] | None = None) -> None:
+        """Write ``metrics.parquet`` atomically."""
+        write_table(self.to_table(), path, metadata=metadata)

@@ -1,0 +1,73 @@
+"""The main learning-rate schedule and its composition with LeRaC, in closed form per step.
+
+The training loop sets every parameter group's ``lr`` from :func:`group_learning_rates` at each step
+instead of stacking PyTorch schedulers: chained schedulers sharing ``initial_lr`` silently undid the
+LeRaC curriculum in the hybrid project (ALGORITHMS.md §D). A closed form is also trivially resumable.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from devcurriculum.curriculum.lerac import LeracSchedule
+
+
+def main_schedule_lr(
+    step: int,
+    base_lr: float,
+    total_steps: int,
+    warmup_steps: int,
+    min_lr: float,
+    hold_steps: int = 0,
+) -> float:
+    """Learning rate at ``step`` (0-based): linear warm-up, then cosine from ``base_lr`` to ``min_lr``.
+
+    Warm-up: step t < warmup_steps gets base·(t+1)/warmup_steps (never 0, base at the last warm-up
+    step). With ``hold_steps > 0`` (LeRaC active, hold_steps = its K) the first ``hold_steps`` steps
+    are held at ``base_lr`` *instead of* the linear warm-up (``warmup_steps`` is then ignored: LeRaC is
+    the warm-up). The cosine runs over [start, total_steps) with start = the warm-up or hold length,
+    beginning exactly at ``base_lr`` and reaching ``min_lr`` at the last step.
+    """
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    if warmup_steps < 0 or hold_steps < 0:
+        raise ValueError(f"warmup_steps and hold_steps must be >= 0, got {warmup_steps}, {hold_steps}")
+    if base_lr <= 0 or min_lr < 0 or min_lr > base_lr:
+        raise ValueError(f"need 0 <= min_lr <= base_lr, got min_lr={min_lr}, base_lr={base_lr}")
+    if hold_steps > 0:
+        start = hold_steps
+        if step < hold_steps:
+            return float(base_lr)
+    else:
+        start = warmup_steps
+        if step < warmup_steps:
+            return float(base_lr * (step + 1) / warmup_steps)
+    span = total_steps - 1 - start
+    if span <= 0:
+        return float(base_lr)
+    progress = min(1.0, (step - start) / span)
+    return float(min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def group_learning_rates(
+    step: int,
+    base_lr: float,
+    total_steps: int,
+    warmup_steps: int,
+    min_lr: float,
+    lerac: LeracSchedule | None = None,
+    n_groups: int = 1,
+) -> np.ndarray:
+    """Every parameter group's rate at ``step``: main_lr(t) × scale_j(t) (the LeRaC hand-over contract).
+
+    Without LeRaC all ``n_groups`` groups follow the main schedule with its linear warm-up; with it,
+    the main schedule holds the base rate for LeRaC's K steps and the scales do the warm-up.
+    """
+    if lerac is None:
+        return np.full(n_groups, main_schedule_lr(step, base_lr, total_steps, warmup_steps, min_lr))
+    main = main_schedule_lr(step, base_lr, total_steps, warmup_steps, min_lr, hold_steps=lerac.warmup_steps)
+    return main * lerac.scales(step)

@@ -1,0 +1,1 @@
+"""Shared helpers: atomic I/O, Parquet tables, logging, config hashing, distributed set-up."""

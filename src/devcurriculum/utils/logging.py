@@ -1,0 +1,53 @@
+"""One logging set-up for every stage: messages go to the rule's ``log:`` file and to stderr."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO) -> logging.Logger:
+    """Configure the ``devcurriculum`` logger; safe to call more than once (handlers are replaced)."""
+    logger = logging.getLogger("devcurriculum")
+    logger.setLevel(level)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="a"))
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter(FORMAT))
+        logger.addHandler(handler)
+    logger.propagate = False
+    return logger
+
+
+def get_logger(name: str) -> logging.Logger:
+    return logging.getLogger(f"devcurriculum.{name}" if not name.startswith("devcurriculum") else name)
+
+
+class stage_log:
+    """Context manager for a stage script: log to the rule's ``log:`` file, record any crash there.
+
+    Snakemake shows the log of a failed job; without this, a traceback would only reach stderr.
+    """
+
+    def __init__(self, log_file: str | Path | None, stage: str) -> None:
+        self.logger = setup_logging(log_file)
+        self.stage = stage
+
+    def __enter__(self) -> logging.Logger:
+        self.logger.info("stage %s started", self.stage)
+        return self.logger
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None:
+            self.logger.error("stage %s failed: %s", self.stage, exc, exc_info=(exc_type, exc, tb))
+        else:
+            self.logger.info("stage %s finished", self.stage)
+        return False

@@ -1,0 +1,159 @@
+"""prepare_benchmark: the digits benchmark from scikit-learn and the demo benchmark from tiny videos."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from sklearn.datasets import load_digits
+
+from devcurriculum.datasets.benchmarks import (
+    BENCHMARK_SCHEMA,
+    prepare_benchmark,
+    stratified_split,
+)
+from devcurriculum.datasets.decode import VideoDecodeError
+from devcurriculum.utils.io import read_metadata
+
+CLIP = {"frames": 3, "frame_step": 2, "stride": 4, "size": 16}
+
+
+def _digits(tmp_path: Path, clip=CLIP, **bench):
+    cfg = {"source": "sklearn_digits", "test_fraction": 0.3, "seed": 0, "per_class": 10, **bench}
+    n = prepare_benchmark("digits", cfg, clip, None, tmp_path / "digits.parquet", tmp_path / "digits.npy")
+    return n, pq.read_table(tmp_path / "digits.parquet"), np.load(tmp_path / "digits.npy", mmap_mode="r")
+
+
+def test_digits_shapes_labels_and_stratified_split(tmp_path: Path) -> None:
+    n, table, cache = _digits(tmp_path)
+    assert n == 100 == table.num_rows
+    assert table.schema.equals(BENCHMARK_SCHEMA, check_metadata=False)
+    assert cache.dtype == np.uint8 and cache.shape == (100, 3, 16, 16, 3)
+    df = table.to_pandas()
+    assert sorted(df["label"].unique()) == [str(d) for d in range(10)]
+    assert (df["label_id"] == df["label"].astype(int)).all()  # "0".."9" sort to ids 0..9
+    assert df["item_id"].is_unique and (df["cache_row"] == np.arange(100)).all()
+    # stratified: 10 per class, 30 % test -> exactly 3 test items of every digit
+    assert Counter(df.loc[df["split"] == "test", "label"]) == {str(d): 3 for d in range(10)}
+    assert set(df["split"]) == {"train", "test"}
+    meta = read_metadata(tmp_path / "digits.parquet")
+    assert meta["devcurriculum.stage"] == "prepare_benchmark"
+    assert meta["devcurriculum.benchmark"] == "digits"
+
+
+def test_digits_are_still_grey_images_repeated_over_time(tmp_path: Path) -> None:
+    _, _, cache = _digits(tmp_path)
+    clips = np.asarray(cache)
+    assert (clips == clips[:, :1]).all(), "every frame of a clip is the same image"
+    assert (clips == clips[..., :1]).all(), "grey replicated to R, G and B"
+    assert clips.max() == 255 and clips.min() == 0
+
+
+def test_digits_pixel_values_at_native_size(tmp_path: Path) -> None:
+    # at S = 8 the bilinear resize is the identity, so pixels are exactly round(v / 16 * 255)
+    _, table, cache = _digits(tmp_path, clip={**CLIP, "size": 8})
+    digits = load_digits()
+    for row in table.to_pylist()[:5]:
+        index = int(row["item_id"].split("-")[1])
+        expected = np.rint(digits.images[index] / 16.0 * 255.0).astype(np.uint8)
+        np.testing.assert_array_equal(cache[row["cache_row"], 0, :, :, 0], expected)
+        assert row["label"] == str(digits.target[index])
+
+
+def test_digits_item_set_fixed_and_split_follows_seed(tmp_path: Path) -> None:
+    _, a, _ = _digits(tmp_path / "a", seed=0)
+    _, b, _ = _digits(tmp_path / "b", seed=0)
+    _, c, _ = _digits(tmp_path / "c", seed=1)
+    assert a.column("split").to_pylist() == b.column("split").to_pylist()
+    assert a.column("item_id").to_pylist() == c.column("item_id").to_pylist()
+    assert a.column("split").to_pylist() != c.column("split").to_pylist()
+
+
+def test_stratified_split_rejects_singleton_classes() -> None:
+    with pytest.raises(ValueError, match=r"classes \['b'\] have fewer than 2 items"):
+        stratified_split(["a", "a", "a", "b"], 0.5, 0, where="benchmarks.x")
+    with pytest.raises(ValueError, match="test_fraction"):
+        stratified_split(["a", "a"], 1.0, 0)
+
+
+def test_unknown_source_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"benchmarks\.odd\.source"):
+        prepare_benchmark("odd", {"source": "cifar"}, CLIP, None, tmp_path / "t.parquet", tmp_path / "c.npy")
+
+
+# ---- demo benchmark from tiny PyAV-made videos -------------------------------------------------
+
+
+def _write_video(path: Path, n_frames: int, height: int = 24, width: int = 32) -> None:
+    """Frame i is uniform grey 10*i + 20, so the decoded values tell which frames were taken."""
+    import av
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "0", "preset": "ultrafast"}
+        for i in range(n_frames):
+            img = np.full((height, width, 3), 10 * i + 20, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "demo" / "benchmark"
+    (folder / "clips").mkdir(parents=True)
+    rows = []
+    for i, (shape, direction) in enumerate([(s, d) for s in ("disc", "square") for d in ("left", "right", "left")]):
+        rel = f"clips/item{i}.mp4"
+        _write_video(folder / rel, n_frames=8)
+        rows.append({"item_id": f"item{i}", "path": rel, "shape": shape, "direction": direction})
+    with open(folder / "labels.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["item_id", "path", "shape", "direction"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+def test_demo_benchmark_decodes_resizes_and_labels(demo_dir: Path, tmp_path: Path) -> None:
+    cfg = {"source": "demo", "label": "shape", "test_fraction": 0.3, "seed": 0}
+    n = prepare_benchmark("demo_objects", cfg, CLIP, demo_dir, tmp_path / "d.parquet", tmp_path / "d.npy")
+    df = pq.read_table(tmp_path / "d.parquet").to_pandas()
+    cache = np.load(tmp_path / "d.npy")
+    assert n == 6 and cache.shape == (6, 3, 16, 16, 3) and cache.dtype == np.uint8
+    assert df["item_id"].tolist() == [f"item{i}" for i in range(6)]
+    assert df["label"].tolist() == ["disc"] * 3 + ["square"] * 3
+    assert df["label_id"].tolist() == [0] * 3 + [1] * 3
+    assert Counter(df.loc[df["split"] == "test", "label"]) == {"disc": 1, "square": 1}
+    # frames 0, 2, 4 of each video (frame_step 2): grey 20, 40, 60 after resizing a uniform frame
+    np.testing.assert_allclose(cache.reshape(6, 3, -1).mean(axis=2), [[20, 40, 60]] * 6, atol=3)
+
+
+def test_demo_benchmark_direction_label(demo_dir: Path, tmp_path: Path) -> None:
+    cfg = {"source": "demo", "label": "direction", "test_fraction": 0.3, "seed": 0}
+    prepare_benchmark("dirs", cfg, CLIP, demo_dir, tmp_path / "d.parquet", tmp_path / "d.npy")
+    df = pq.read_table(tmp_path / "d.parquet").to_pandas()
+    assert sorted(df["label"].unique()) == ["left", "right"]
+
+
+def test_demo_video_too_short_names_the_file(demo_dir: Path, tmp_path: Path) -> None:
+    clip = {**CLIP, "frames": 5, "frame_step": 2}  # needs 9 frames, the videos have 8
+    with pytest.raises(VideoDecodeError, match=r"'item0' .*item0\.mp4.*ends"):
+        prepare_benchmark("d", {"source": "demo"}, clip, demo_dir, tmp_path / "d.parquet", tmp_path / "d.npy")
+    assert not (tmp_path / "d.parquet").exists() and not (tmp_path / "d.npy").exists()
+
+
+def test_demo_errors_name_the_problem(demo_dir: Path, tmp_path: Path) -> None:
+    out = (tmp_path / "d.parquet", tmp_path / "d.npy")
+    with pytest.raises(ValueError, match="shape or direction|one of"):
+        prepare_benchmark("d", {"source": "demo", "label": "colour"}, CLIP, demo_dir, *out)
+    with pytest.raises(FileNotFoundError, match="labels.csv"):
+        prepare_benchmark("d", {"source": "demo"}, CLIP, tmp_path / "nowhere", *out)
+    (demo_dir / "clips" / "item1.mp4").write_bytes(b"not a video")
+    with pytest.raises(VideoDecodeError, match=r"'item1' .*item1\.mp4"):
+        prepare_benchmark("d", {"source": "demo"}, CLIP, demo_dir, *out)

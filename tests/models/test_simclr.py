@@ -1,0 +1,134 @@
+"""SimCLR objective: frame pairs at a gap, tensor augmentations, training signal, depth groups, embeddings."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from devcurriculum.models.registry import build_objective
+from devcurriculum.models.simclr import SimCLRObjective, augment_frames
+
+CLIP = {"frames": 4, "size": 16}
+BASE = {"objective": "simclr", "proj_hidden": 64, "proj_dim": 32, "temperature": 0.2, "gap": 2}
+NO_AUGMENT = {"crop_scale": [1.0, 1.0], "flip": False, "jitter": 0.0}
+
+
+def moving_squares(batch: int, frames: int, size: int, seed: int) -> torch.Tensor:
+    """Normalised clips (B, T, 3, size, size): a coloured square sliding over a smooth static background."""
+    gen = torch.Generator().manual_seed(seed)
+    background = F.interpolate(torch.rand(batch, 3, 4, 4, generator=gen), size=(size, size), mode="bilinear")
+    clips = background[:, None].repeat(1, frames, 1, 1, 1)
+    side = size // 3
+    for b in range(batch):
+        colour = torch.rand(3, generator=gen)
+        x0, y0 = (int(v) for v in torch.randint(0, size - side, (2,), generator=gen))
+        vx, vy = (int(v) for v in torch.randint(-2, 3, (2,), generator=gen))
+        for t in range(frames):
+            x = min(max(x0 + vx * t, 0), size - side)
+            y = min(max(y0 + vy * t, 0), size - side)
+            clips[b, t, :, y : y + side, x : x + side] = colour[:, None, None]
+    return (clips - 0.5) / 0.25
+
+
+def _build(cfg: dict | None = None, seed: int = 0) -> SimCLRObjective:
+    torch.manual_seed(seed)
+    obj = build_objective(dict(cfg or BASE), dict(CLIP))
+    assert isinstance(obj, SimCLRObjective)
+    return obj
+
+
+def test_loss_decreases_on_moving_squares() -> None:
+    # Milder augmentations than the defaults so a unit test's few steps show a clear drop.
+    obj = _build({**BASE, "augment": {"crop_scale": [0.6, 1.0], "jitter": 0.2}})
+    opt = torch.optim.AdamW(obj.parameters(), lr=1e-3)
+    clips = moving_squares(12, CLIP["frames"], CLIP["size"], seed=1)
+    losses = []
+    for step in range(20):
+        loss = obj.loss(clips, step)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.6 * first, (first, last)
+
+
+def test_views_are_frames_gap_apart() -> None:
+    obj = _build({**BASE, "gap": 2, "augment": NO_AUGMENT})
+    # Frame t of every clip is the constant t: a view's value tells which frame it came from.
+    clips = torch.arange(4.0)[None, :, None, None, None].expand(16, 4, 3, 16, 16).contiguous()
+    v1, v2 = obj.views(clips)
+    torch.testing.assert_close(v2 - v1, torch.full_like(v1, 2.0))
+    starts = v1[:, 0, 0, 0]
+    assert set(starts.round().tolist()) <= {0.0, 1.0} and len(set(starts.round().tolist())) == 2
+    # A gap beyond the clip is clamped to T - 1: always frames 0 and 3.
+    far = _build({**BASE, "gap": 50, "augment": NO_AUGMENT})
+    w1, w2 = far.views(clips)
+    assert w1.round().eq(0).all() and w2.round().eq(3).all()
+
+
+def test_gap_schedule_follows_the_stage() -> None:
+    obj = _build({**BASE, "gap_schedule": [3, 2, 1]})
+    assert obj.gap == 3
+    obj.set_step_context({"stage": 1})
+    assert obj.gap == 2
+    obj.set_step_context({"stage": 7})
+    assert obj.gap == 1
+    plain = _build()
+    plain.set_step_context({"stage": 2})
+    assert plain.gap == BASE["gap"]
+
+
+def test_augmentations_reproducible_and_in_range() -> None:
+    frames = moving_squares(6, 1, 16, seed=2)[:, 0]
+    cfg = {"crop_scale": (0.3, 1.0), "flip": True, "jitter": 0.4, "jitter_prob": 1.0}
+    gen = torch.Generator().manual_seed(3)
+    state = gen.get_state()
+    a = augment_frames(frames, cfg, gen)
+    gen.set_state(state)
+    b = augment_frames(frames, cfg, gen)
+    assert torch.equal(a, b) and a.shape == frames.shape
+    # Jittered pixels stay inside [0, 1] before normalisation.
+    assert a.min() >= -2.0 - 1e-6 and a.max() <= 2.0 + 1e-6
+    assert not torch.allclose(a, frames)
+    identity = {"crop_scale": (1.0, 1.0), "flip": False, "jitter": 0.0, "jitter_prob": 0.0}
+    torch.testing.assert_close(augment_frames(frames, identity, gen), frames, rtol=1e-5, atol=1e-5)
+
+
+def test_depth_groups_cover_every_trainable_parameter_once() -> None:
+    obj = _build()
+    groups = obj.depth_groups()
+    assert len(groups) == 1 + 8 + 1  # stem, layer1.0 ... layer4.1, projection head
+    ids = [id(p) for g in groups for p in g]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {id(p) for p in obj.parameters() if p.requires_grad}
+    net = obj.backbone
+    assert {id(p) for p in groups[0]} == {id(p) for p in [*net.conv1.parameters(), *net.bn1.parameters()]}
+    assert {id(p) for p in groups[1]} == {id(p) for p in net.layer1[0].parameters()}
+    assert {id(p) for p in groups[8]} == {id(p) for p in net.layer4[1].parameters()}
+    assert {id(p) for p in groups[-1]} == {id(p) for p in obj.projection.parameters()}
+
+
+def test_embed_is_the_last_frame_backbone_feature() -> None:
+    obj = _build()
+    clips = moving_squares(3, 4, 16, seed=4)
+    a = obj.embed(clips)
+    assert a.shape == (3, 512) and not a.requires_grad
+    assert obj.training and obj.backbone.training  # embed restores the mode it found
+    changed = clips.clone()
+    changed[:, :-1] = 0.0  # only the last frame matters
+    torch.testing.assert_close(obj.embed(changed), a)
+    # Per-clip: BatchNorm uses running statistics, so a clip's embedding does not depend on its batch.
+    torch.testing.assert_close(obj.embed(clips[:1]), a[:1], rtol=1e-5, atol=1e-5)
+
+
+def test_config_errors_name_the_key() -> None:
+    with pytest.raises(ValueError, match="backbone"):
+        _build({**BASE, "backbone": "vgg11"})
+    with pytest.raises(ValueError, match="temperature"):
+        _build({**BASE, "temperature": 0})
+    with pytest.raises(ValueError, match="augment.crop_scale"):
+        _build({**BASE, "augment": {"crop_scale": [0.5, 1.5]}})
+    with pytest.raises(ValueError, match="gap_schedule"):
+        _build({**BASE, "gap_schedule": [2, 0]})

@@ -1,0 +1,148 @@
+"""Resume state: weights_only-safe content, RNG round trips, config-hash gate, safetensors weights."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from devcurriculum.train.checkpoint import (
+    ResumeState,
+    capture_rng,
+    load_resume_state,
+    load_weights,
+    module_generators,
+    restore_rng,
+    resume_path,
+    save_resume_state,
+    save_weights,
+)
+
+
+class WithGenerators(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+        self.gen = torch.Generator().manual_seed(1)
+        self.inner = nn.Sequential(nn.Linear(2, 2))
+        self.inner[0].mask_gen = torch.Generator().manual_seed(2)
+
+
+def draws(module: WithGenerators) -> tuple:
+    return (
+        torch.rand(3).tolist(),
+        np.random.rand(3).tolist(),
+        np.random.randn(1).tolist(),  # exercises numpy's cached gaussian
+        [random.random() for _ in range(3)],
+        random.gauss(0, 1),
+        torch.rand(2, generator=module.gen).tolist(),
+        torch.rand(2, generator=module.inner[0].mask_gen).tolist(),
+    )
+
+
+def test_generators_are_found_by_dotted_name() -> None:
+    assert set(module_generators(WithGenerators())) == {"gen", "inner.0.mask_gen"}
+
+
+def test_rng_round_trip_through_a_weights_only_file(tmp_path: Path) -> None:
+    m = WithGenerators()
+    torch.manual_seed(3); np.random.seed(3); random.seed(3)
+    np.random.randn(1); random.gauss(0, 1)  # leave cached gaussians pending
+    state = capture_rng(m)
+    expected = draws(m)
+    torch.save(state, tmp_path / "rng.pt")
+    loaded = torch.load(tmp_path / "rng.pt", weights_only=True)
+    torch.manual_seed(99); np.random.seed(99); random.seed(99)
+    m2 = WithGenerators()
+    restore_rng(loaded, m2)
+    assert draws(m2) == expected
+
+
+def test_restore_names_a_generator_without_saved_state() -> None:
+    state = capture_rng(nn.Linear(1, 1))
+    with pytest.raises(KeyError, match="'gen'"):
+        restore_rng(state, WithGenerators())
+
+
+def make_state(step: int = 5, h: str = "abc") -> ResumeState:
+    model = nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    return ResumeState(step=step, config_hash=h, model=model.state_dict(), optimizer=opt.state_dict(),
+                       samplers=[{"step": step, "perm": torch.arange(4)}], rngs=[capture_rng(model)],
+                       metrics={"step": [0, 1], "loss": [0.5, 0.4]}, wall_s=1.5)
+
+
+def test_resume_state_round_trip_with_weights_only(tmp_path: Path) -> None:
+    state = make_state()
+    path = save_resume_state(tmp_path / "resume", state)
+    assert path == resume_path(tmp_path / "resume") and path.name == "last.pt"
+    raw = torch.load(path, weights_only=True)  # must not need pickled classes
+    assert raw["step"] == 5
+    back = load_resume_state(tmp_path / "resume", "abc")
+    assert back is not None and back.step == 5 and back.wall_s == 1.5
+    assert torch.equal(back.model["weight"], state.model["weight"])
+    assert back.samplers[0]["perm"].tolist() == [0, 1, 2, 3]
+    assert back.metrics["loss"] == [0.5, 0.4]
+    assert not list((tmp_path / "resume").glob(".last.pt*"))  # no temp files left behind
+
+
+def test_changed_config_hash_starts_fresh_and_says_why(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    save_resume_state(tmp_path, make_state(h="old"))
+    with caplog.at_level(logging.INFO, logger="devcurriculum"):
+        assert load_resume_state(tmp_path, "new") is None
+    assert "config hash old but this run has new" in caplog.text
+
+
+def test_missing_or_corrupt_state_starts_fresh(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="devcurriculum"):
+        assert load_resume_state(tmp_path, "x") is None
+        resume_path(tmp_path).write_bytes(b"truncated garbage")
+        assert load_resume_state(tmp_path, "x") is None
+    assert "no resume state" in caplog.text and "could not be loaded" in caplog.text
+
+
+def test_safetensors_weights_with_tied_parameters(tmp_path: Path) -> None:
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(5, 3)
+            self.out = nn.Linear(3, 5, bias=False)
+            self.out.weight = self.emb.weight
+
+    src = Tied()
+    save_weights(src.state_dict(), tmp_path / "w.safetensors")
+    dst = Tied()
+    load_weights(dst, tmp_path / "w.safetensors")
+    assert torch.equal(dst.emb.weight, src.emb.weight) and dst.out.weight is dst.emb.weight
+    with pytest.raises(RuntimeError, match=r"w.safetensors do not match Linear"):
+        load_weights(nn.Linear(3, 5), tmp_path / "w.safetensors")
+    with pytest.raises(FileNotFoundError, match="nope.safetensors"):
+        load_weights(dst, tmp_path / "nope.safetensors")
+
+
+def test_initial_model_is_seeded_and_loads_strictly(tmp_path: Path) -> None:
+    from devcurriculum.models.registry import build_objective
+    from devcurriculum.train.init import save_initial_model
+
+    model = {"objective": "videomae", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+             "intermediate_size": 32, "patch_size": 8, "tubelet_size": 2, "decoder_hidden_size": 16,
+             "decoder_num_hidden_layers": 1, "decoder_num_attention_heads": 2, "decoder_intermediate_size": 32}
+    clip = {"frames": 4, "size": 16}
+    a = save_initial_model(model, clip, 0, tmp_path / "a" / "model.safetensors")
+    save_initial_model(model, clip, 0, tmp_path / "b" / "model.safetensors")
+    save_initial_model(model, clip, 1, tmp_path / "c" / "model.safetensors")
+    from safetensors.torch import load_file
+
+    wa, wb, wc = (load_file(str(tmp_path / d / "model.safetensors")) for d in "abc")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert any(not torch.equal(wa[k], wc[k]) for k in wa)
+    fresh = build_objective(model, clip)
+    load_weights(fresh, a)  # strict: same keys as the objective the run builds
+    assert all(torch.equal(v, wa[k]) for k, v in fresh.state_dict().items())

@@ -1,0 +1,348 @@
+"""The one training loop on tiny in-memory parts; these parts are shared with the resume and DDP tests."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from devcurriculum.models.objective import Objective
+from devcurriculum.train.checkpoint import load_resume_state, resume_path
+from devcurriculum.train.loop import (
+    NonFiniteLossError,
+    TrainConfig,
+    build_optimizer,
+    group_learning_rates,
+    make_batch,
+    run_config_hash,
+    step_seed,
+    train,
+)
+from devcurriculum.train.metrics import COLUMNS, MetricsLog
+
+# ---- tiny parts (imported by test_resume.py and test_ddp.py) --------------------------------------
+
+
+class TinyObjective(Objective):
+    """A two-layer 3-D conv denoising autoencoder: per-sample mean loss, two depth groups.
+
+    ``noise > 0`` corrupts inputs with a private generator (like an objective's mask generator) so the
+    resume tests cover objective RNG state. ``nan_at`` makes the loss NaN from that step on.
+    """
+
+    name = "tiny"
+
+    def __init__(self, hidden: int = 4, noise: float = 0.0, seed: int = 0, nan_at: int | None = None,
+                 sleep_s: float = 0.0) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv3d(3, hidden, 3, padding=1)
+        self.conv2 = nn.Conv3d(hidden, 3, 3, padding=1)
+        self.noise = noise
+        self.nan_at = nan_at
+        self.sleep_s = sleep_s
+        self.mask_gen = torch.Generator().manual_seed(seed + 17)
+        self.contexts: list[dict[str, Any]] = []
+        self.after: list[int] = []
+
+    def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
+        if self.sleep_s:
+            import time
+
+            time.sleep(self.sleep_s)
+        x = batch.permute(0, 2, 1, 3, 4)  # (B, C, T, H, W)
+        inp = x
+        if self.noise:
+            inp = x + self.noise * torch.randn(x.shape, generator=self.mask_gen)
+        out = self.conv2(F.relu(self.conv1(inp)))
+        loss = F.mse_loss(out, x)
+        if self.nan_at is not None and step >= self.nan_at:
+            loss = loss * float("nan")
+        return loss
+
+    def embed(self, batch: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return F.relu(self.conv1(batch.permute(0, 2, 1, 3, 4))).mean(dim=(2, 3, 4))
+
+    def depth_groups(self) -> list[list[nn.Parameter]]:
+        return [list(self.conv1.parameters()), list(self.conv2.parameters())]
+
+    def set_step_context(self, context: Mapping[str, Any]) -> None:
+        self.contexts.append(dict(context))
+
+    def after_step(self, step: int, total_steps: int) -> None:
+        self.after.append(step)
+
+
+class TinyClipCache:
+    """In-memory uint8 clips ``(N, T, H, W, 3)`` with the ClipCache ``get`` contract."""
+
+    def __init__(self, n: int = 32, frames: int = 2, size: int = 8, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.clips = rng.integers(0, 256, size=(n, frames, size, size, 3), dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def get(self, indices: Sequence[int]) -> np.ndarray:
+        return self.clips[np.asarray(indices, dtype=np.int64)]
+
+
+class TinySampler:
+    """Draws the GLOBAL batch from a per-step seed and yields this rank's slice (DDP-comparable)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, total_steps: int, rank: int = 0, world_size: int = 1,
+                 steps_per_stage: int = 4) -> None:
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.total_steps, self.rank, self.world_size = total_steps, rank, world_size
+        self.steps_per_stage = steps_per_stage
+        self.step = 0
+
+    def __iter__(self) -> Iterator[list[int]]:
+        while self.step < self.total_steps:
+            rng = np.random.default_rng([self.seed, self.step])
+            idx = rng.integers(0, self.n, size=self.batch_size * self.world_size)
+            self.step += 1
+            yield idx[self.rank * self.batch_size : (self.rank + 1) * self.batch_size].tolist()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.step = int(state["step"])
+
+    def info(self, step: int) -> dict[str, Any]:
+        stage = step // self.steps_per_stage
+        return {"stage": stage, "pool": [f"g{stage}"], "temperature": None, "effective_fraction": 1.0}
+
+
+def tiny_schedule(base: float, total: int) -> Any:
+    """Linear decay to 10 % (the loop's own main schedule is tested with the schedule module)."""
+    return lambda step: base * (1.0 - 0.9 * step / total)
+
+
+PRETRAIN = {"batch_size": 4, "optimizer": "adamw", "lr": 1e-2, "weight_decay": 0.0, "warmup_steps": 0,
+            "min_lr": 1e-4, "grad_clip": 1.0, "precision": "fp32", "checkpoint_every": 4, "threads": 1}
+
+
+def run_tiny(tmp: Path, *, total: int = 8, seed: int = 0, noise: float = 0.3, nan_at: int | None = None,
+             pretrain: Mapping[str, Any] | None = None, rank: int = 0, world_size: int = 1,
+             dist_info: Any = None, sleep_s: float = 0.0, batch_size: int | None = None,
+             out: str = "out", resume: str = "resume", lerac: Any = None,
+             keep_resume_state: bool = False, blur: Any = None,
+             real_schedule: bool = False) -> tuple[Any, TinyObjective]:
+    """Build fresh tiny parts from ``seed`` and train ``total`` steps in ``tmp``."""
+    pre = dict(PRETRAIN, **(pretrain or {}))
+    if batch_size is not None:
+        pre["batch_size"] = batch_size
+    torch.manual_seed(seed)
+    objective = TinyObjective(noise=noise, seed=seed, nan_at=nan_at, sleep_s=sleep_s)
+    cache = TinyClipCache(seed=seed)
+    sampler = TinySampler(len(cache), pre["batch_size"], seed, total, rank=rank, world_size=world_size)
+    spec = {"model_name": "tiny", "pretrain": pre, "seed": seed, "noise": noise}
+    result = train(
+        objective, sampler, cache, pre, tmp / out, tmp / resume, total_steps=total, seed=seed, spec=spec,
+        lr_schedule=None if real_schedule else tiny_schedule(pre["lr"], total), dist_info=dist_info,
+        lerac=lerac, blur=blur, show_progress=False,
+        keep_resume_state=keep_resume_state,
+    )
+    return result, objective
+
+
+def read_losses(path: Path) -> list[float]:
+    return pq.read_table(path).column("loss").to_pylist()
+
+
+# ---- tests ---------------------------------------------------------------------------------------
+
+
+def test_two_runs_with_the_same_seed_log_identical_losses(tmp_path: Path) -> None:
+    run_tiny(tmp_path, out="a", resume="ra")
+    run_tiny(tmp_path, out="b", resume="rb")
+    a, b = read_losses(tmp_path / "a" / "metrics.parquet"), read_losses(tmp_path / "b" / "metrics.parquet")
+    assert len(a) == 8 and a == b
+    assert all(math.isfinite(v) for v in a)
+    c, _ = run_tiny(tmp_path, seed=1, out="c", resume="rc")
+    assert c.losses != a
+
+
+def test_loss_decreases_and_artifacts_are_written(tmp_path: Path) -> None:
+    result, objective = run_tiny(tmp_path, total=24, noise=0.0, pretrain={"checkpoint_every": 10},
+                                 keep_resume_state=True)
+    losses = read_losses(tmp_path / "out" / "metrics.parquet")
+    assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:4])
+    assert result.start_step == 0 and result.global_batch == 4 and result.world_size == 1
+    table = pq.read_table(tmp_path / "out" / "metrics.parquet")
+    assert tuple(table.schema.names) == COLUMNS
+    assert table.column("step").to_pylist() == list(range(24))
+    assert table.column("stage").to_pylist() == [s // 4 for s in range(24)]
+    assert table.column("pool").to_pylist()[5] == "g1"
+    assert table.column("global_batch").to_pylist() == [4] * 24
+    assert table.column("blur_sigma").to_pylist() == [0.0] * 24
+    assert math.isnan(table.column("temperature").to_pylist()[0])
+    lr = table.column("lr").to_pylist()
+    assert lr[0] == pytest.approx(1e-2) and lr[12] == pytest.approx(1e-2 * (1 - 0.9 * 12 / 24))
+    meta = pq.read_schema(tmp_path / "out" / "metrics.parquet").metadata
+    assert meta[b"devcurriculum.stage"] == b"pretrain"
+    cfg = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert cfg["global_batch"] == 4 and cfg["world_size"] == 1 and cfg["total_steps"] == 24
+    assert cfg["spec"]["model_name"] == "tiny" and cfg["version"]
+    # hooks: a context per step with the sampler's stage, after_step per step
+    assert [c["stage"] for c in objective.contexts] == [s // 4 for s in range(24)]
+    assert objective.after == list(range(24))
+    # checkpoints at 10, 20 and the end
+    state = load_resume_state(tmp_path / "resume", result.config_hash)
+    assert state is not None and state.step == 24
+
+
+def test_resume_state_is_removed_after_success(tmp_path: Path) -> None:
+    run_tiny(tmp_path, total=5)
+    assert (tmp_path / "out" / "model.safetensors").exists()
+    assert not resume_path(tmp_path / "resume").exists()
+
+
+def test_final_weights_equal_the_trained_objective(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    _, objective = run_tiny(tmp_path, total=3)
+    saved = load_file(str(tmp_path / "out" / "model.safetensors"))
+    assert set(saved) == set(objective.state_dict())
+    for k, v in objective.state_dict().items():
+        assert torch.equal(saved[k], v)
+
+
+def test_nan_loss_stops_with_step_and_keeps_last_good_state(tmp_path: Path) -> None:
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss nan at step 6 .*last good resume state \(step 4\)"):
+        run_tiny(tmp_path, total=12, nan_at=6)
+    state = torch.load(resume_path(tmp_path / "resume"), weights_only=True)
+    assert state["step"] == 4
+    assert state["metrics"]["step"].tolist() == [0, 1, 2, 3]
+    assert bool(torch.isfinite(state["metrics"]["loss"]).all())
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+def test_nan_before_any_checkpoint_says_so(tmp_path: Path) -> None:
+    with pytest.raises(NonFiniteLossError, match="no resume state had been saved yet"):
+        run_tiny(tmp_path, total=12, nan_at=1)
+
+
+def test_sgd_nesterov_from_config() -> None:
+    obj = TinyObjective()
+    opt = build_optimizer(obj, TrainConfig(total_steps=1, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0))
+    assert isinstance(opt, torch.optim.SGD)
+    assert opt.defaults["nesterov"] and opt.defaults["momentum"] == 0.9
+    assert len(opt.param_groups) == 2
+
+
+def test_optimizer_checks_the_depth_group_contract() -> None:
+    class Missing(TinyObjective):
+        def depth_groups(self) -> list[list[nn.Parameter]]:
+            return [list(self.conv1.parameters())]
+
+    class Twice(TinyObjective):
+        def depth_groups(self) -> list[list[nn.Parameter]]:
+            return [list(self.conv1.parameters()), list(self.parameters())]
+
+    with pytest.raises(ValueError, match=r"leaves out trainable parameters \['conv2.weight'"):
+        build_optimizer(Missing(), TrainConfig(total_steps=1))
+    with pytest.raises(ValueError, match="is in groups 0 and 1"):
+        build_optimizer(Twice(), TrainConfig(total_steps=1))
+
+
+class FakeLerac:
+    warmup_steps = 2
+
+    def scales(self, step: int) -> list[float]:
+        return [1.0, 0.01] if step < 2 else [1.0, 1.0]
+
+
+def test_group_rates_are_main_schedule_times_lerac_scale(tmp_path: Path) -> None:
+    base, rates = group_learning_rates(0, lambda s: 0.5, FakeLerac(), 2)
+    assert base == 0.5 and rates == [0.5, 0.005]
+    with pytest.raises(ValueError, match="2 scales but the objective has 3 depth groups"):
+        group_learning_rates(0, lambda s: 0.5, FakeLerac(), 3)
+    run_tiny(tmp_path, total=4, lerac=FakeLerac())
+    table = pq.read_table(tmp_path / "out" / "metrics.parquet").to_pydict()
+    assert table["lr_min"][:2] == pytest.approx([t * 0.01 for t in table["lr"][:2]])
+    assert table["lr_max"] == pytest.approx(table["lr"])
+    assert table["lr_min"][2:] == pytest.approx(table["lr"][2:])
+
+
+def test_train_config_validation_names_the_key() -> None:
+    with pytest.raises(ValueError, match="pretrain.optimizer"):
+        TrainConfig(total_steps=1, optimizer="adam")
+    with pytest.raises(ValueError, match="pretrain.checkpoint_every"):
+        TrainConfig.from_pretrain({"checkpoint_every": 0}, total_steps=3, seed=0)
+    cfg = TrainConfig.from_pretrain({"lr": 0.5, "nproc": 2, "threads": 1}, total_steps=3, seed=7)
+    assert cfg.lr == 0.5 and cfg.seed == 7 and cfg.total_steps == 3
+
+
+def test_resume_neutral_keys_do_not_change_the_hash() -> None:
+    spec = {"pretrain": {"lr": 1e-3, "threads": 2, "checkpoint_every": 10}, "seed": 0}
+    other = {"pretrain": {"lr": 1e-3, "threads": 1, "checkpoint_every": 5}, "seed": 0}
+    assert run_config_hash(spec, 1, 8) == run_config_hash(other, 1, 8)
+    assert run_config_hash(spec, 1, 8) != run_config_hash(spec, 2, 8)
+    assert run_config_hash(spec, 1, 8) != run_config_hash({**spec, "seed": 1}, 1, 8)
+
+
+def test_metrics_log_round_trip_and_truncation() -> None:
+    log = MetricsLog()
+    row = {c: 0.0 for c in COLUMNS} | {"pool": "g0", "stage": 0, "global_batch": 8}
+    for s in range(5):
+        log.append(row | {"step": s, "loss": s / 10})
+    with pytest.raises(ValueError, match="step 2 does not follow step 4"):
+        log.append(row | {"step": 2})
+    with pytest.raises(KeyError, match="missing columns"):
+        log.append({"step": 9})
+    back = MetricsLog.from_state(log.state_dict(), up_to_step=3)
+    assert back.column("step") == [0, 1, 2] and back.column("loss") == [0.0, 0.1, 0.2]
+    assert log.to_table().num_rows == 5
+
+
+def test_blur_hook_blurs_before_normalisation_and_splits_the_global_draw() -> None:
+    from devcurriculum.curriculum.blur import BlurSchedule, apply_blur
+    from devcurriculum.datasets.clip_dataset import to_model_batch
+    from devcurriculum.train.loop import BLUR_STREAM
+
+    blur = BlurSchedule.from_config({"variant": "random_sigma", "until_fraction": 0.5}, total_steps=8)
+    cache = TinyClipCache()
+    idx = list(range(6))
+    full = make_batch(cache, idx, 0, blur=blur, seed=3, rank=0, world_size=1)
+    halves = [make_batch(cache, idx[r * 3 : (r + 1) * 3], 0, blur=blur, seed=3, rank=r, world_size=2) for r in (0, 1)]
+    assert torch.equal(torch.cat(halves), full)
+    plain = to_model_batch(cache.get(idx))
+    sigmas = blur.sample(0, 6, torch.Generator().manual_seed(step_seed(3, 0, BLUR_STREAM)))
+    assert bool((sigmas >= 0.1).all())
+    expected = (apply_blur(plain * 0.25 + 0.5, sigmas) - 0.5) / 0.25
+    torch.testing.assert_close(full, expected, rtol=0, atol=1e-5)
+    assert (full - plain).abs().max() > 0.1
+    assert torch.equal(make_batch(cache, idx, 4, blur=blur, seed=3, rank=0, world_size=1), plain)  # blur over
+
+
+def test_blur_and_lerac_are_logged_per_step(tmp_path: Path) -> None:
+    from devcurriculum.curriculum.blur import BlurSchedule
+    from devcurriculum.curriculum.lerac import LeracSchedule
+    from devcurriculum.train.schedule import main_schedule_lr
+
+    total = 8
+    blur = BlurSchedule.from_config({"variant": "linear_sigma", "sigma_max": 2.0, "levels": 2,
+                                     "until_fraction": 0.5}, total_steps=total)
+    lerac = LeracSchedule.from_config({"mode": "paper", "warmup_fraction": 0.5, "min_scale": 1e-2}, 2, total)
+    run_tiny(tmp_path, total=total, blur=blur, lerac=lerac, real_schedule=True,
+             pretrain={"warmup_steps": 3, "lr": 1e-2, "min_lr": 1e-4})
+    t = pq.read_table(tmp_path / "out" / "metrics.parquet").to_pydict()
+    assert t["blur_sigma"] == [2.0, 2.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    assert t["blur_prob"] == [1.0] * 4 + [0.0] * 4
+    # LeRaC K = 4 steps: main schedule holds the base rate (no linear warm-up), deep group starts at 1 %
+    assert t["lr"][:4] == [1e-2] * 4
+    assert t["lr"] == pytest.approx([main_schedule_lr(s, 1e-2, total, 3, 1e-4, hold_steps=4) for s in range(total)])
+    assert t["lr_min"][0] == pytest.approx(1e-4) and t["lr_min"][2] == pytest.approx(1e-3)
+    assert t["lr_min"][4:] == pytest.approx(t["lr"][4:]) and t["lr_max"] == pytest.approx(t["lr"])

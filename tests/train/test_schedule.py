@@ -1,0 +1,41 @@
+"""Main learning-rate schedule: linear warm-up, cosine decay, and the LeRaC hold."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from devcurriculum.train.schedule import group_learning_rates, main_schedule_lr
+
+
+def test_linear_warmup_then_cosine() -> None:
+    lrs = [main_schedule_lr(t, 1.0, 11, 4, 0.0) for t in range(11)]
+    np.testing.assert_allclose(lrs[:4], [0.25, 0.5, 0.75, 1.0])
+    assert lrs[4] == 1.0  # cosine starts at base
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-15)
+    # halfway through the cosine (steps 4..10, span 6): 0.5
+    assert lrs[7] == pytest.approx(0.5)
+    assert main_schedule_lr(50, 1.0, 11, 4, 0.1) == pytest.approx(0.1)  # past the end: min_lr
+
+
+def test_hold_replaces_warmup() -> None:
+    lrs = [main_schedule_lr(t, 0.2, 20, 5, 0.02, hold_steps=8) for t in range(20)]
+    assert lrs[:9] == [0.2] * 9
+    assert lrs[9] < 0.2 and lrs[-1] == pytest.approx(0.02)
+    expected = 0.02 + 0.18 * 0.5 * (1 + math.cos(math.pi * (14 - 8) / 11))
+    assert lrs[14] == pytest.approx(expected)
+
+
+def test_no_warmup_and_errors() -> None:
+    assert main_schedule_lr(0, 0.5, 10, 0, 0.0) == 0.5
+    with pytest.raises(ValueError, match="min_lr"):
+        main_schedule_lr(0, 0.1, 10, 0, 0.2)
+    with pytest.raises(ValueError, match="step"):
+        main_schedule_lr(-1, 0.1, 10, 0, 0.0)
+
+
+def test_group_rates_without_lerac_are_the_main_schedule() -> None:
+    rates = group_learning_rates(2, 0.1, 10, 4, 0.0, n_groups=3)
+    np.testing.assert_allclose(rates, [0.075] * 3, rtol=1e-12)

@@ -1,0 +1,123 @@
+"""The whole DAG on the tiny .test config, the rerun contract, and the error paths."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from wfutil import dry_run_jobs, job_counts, snakemake, write_config
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """One complete run of the workflow; the tests below read it or dry-run changes against it."""
+    workdir = tmp_path_factory.mktemp("wf")
+    write_config(workdir)
+    snakemake(workdir)
+    return workdir
+
+
+def test_whole_dag_leaves_every_artifact(finished: Path) -> None:
+    res = finished / "results"
+    videos = pd.read_parquet(res / "data/videos.parquet")
+    assert len(videos) == 6 and (videos["status"] == "ok").all()
+    for group in ("g0", "g1", "g2"):
+        clips = pd.read_parquet(res / f"data/clips/{group}.parquet")
+        assert len(clips) > 0 and set(clips["age_group"]) == {group}
+    summary = pd.read_parquet(res / "summary.parquet")
+    assert list(summary.columns[:8]) == ["run", "model", "curriculum", "seed", "benchmark", "readout", "metric", "value"]
+    assert set(summary["curriculum"]) == {"developmental", "prototype", "init"}
+    assert set(summary["benchmark"]) == {"demo_objects", "digits"}
+    assert summary["value"].between(0, 1).all()
+    for name in ("loss_curves.png", "readouts.png"):
+        assert (res / "plots" / name).stat().st_size > 1000
+    metrics = pd.read_parquet(res / "runs/videomae/developmental/seed0/metrics.parquet")
+    assert list(metrics["step"]) == list(range(12))
+    assert list(metrics["stage"].unique()) == [0, 1, 2]
+    preview = pq.read_table(res / "curricula/prototype.parquet").to_pandas()
+    assert preview["effective_fraction"].is_monotonic_increasing
+
+
+def test_rerun_is_a_no_op(finished: Path) -> None:
+    assert dry_run_jobs(finished) == []
+
+
+def test_report_renders(finished: Path) -> None:
+    snakemake(finished, "--report", "results/report.html")
+    html = (finished / "results/report.html").read_text(errors="replace")
+    assert "loss_curves.png" in html and "readouts.png" in html
+
+
+def _changed_jobs(workdir: Path, **overrides) -> list[tuple[str, dict[str, str]]]:
+    cfg_dir = workdir / "changed"
+    cfg_dir.mkdir(exist_ok=True)
+    config = write_config(cfg_dir, overrides)
+    return dry_run_jobs(workdir, config=config)
+
+
+def test_k_range_change_reruns_difficulty_and_downstream_only(finished: Path) -> None:
+    jobs = _changed_jobs(finished, **{"difficulty.k_range": [2, 3]})
+    counts = job_counts(jobs)
+    assert counts["score_difficulty"] == 1
+    for upstream in ("make_demo_videos", "index_videos", "chunk_clips", "extract_features", "gather_features"):
+        assert counts[upstream] == 0, upstream
+    pretrained = {w["curriculum"] for rule, w in jobs if rule == "pretrain"}
+    assert pretrained == {"prototype"}  # developmental does not read difficulty
+    assert counts["summarize"] == 1
+
+
+def test_steps_per_stage_change_reruns_pretraining_and_after_only(finished: Path) -> None:
+    jobs = _changed_jobs(finished, **{"pretrain.steps_per_stage": 5})
+    counts = job_counts(jobs)
+    assert counts["pretrain"] == 2 and counts["summarize"] == 1 and counts["evaluate"] > 0
+    for upstream in ("make_demo_videos", "index_videos", "chunk_clips", "extract_features", "score_difficulty"):
+        assert counts[upstream] == 0, upstream
+    assert counts["init_model"] == 0  # the untrained baseline does not depend on the schedule
+
+
+def test_bad_value_fails_at_parse_time_naming_the_key(tmp_path: Path) -> None:
+    write_config(tmp_path, {"data.clip.frames": 0})
+    proc = snakemake(tmp_path, "--dry-run", check=False)
+    assert proc.returncode != 0
+    assert "frames" in proc.stdout + proc.stderr
+
+
+def test_unknown_curriculum_in_runs_names_the_key(tmp_path: Path) -> None:
+    write_config(tmp_path, {"runs": [{"models": ["videomae"], "curricula": ["nope"], "seeds": [0]}]})
+    proc = snakemake(tmp_path, "--dry-run", check=False)
+    assert proc.returncode != 0
+    assert "runs[0].curricula" in proc.stdout + proc.stderr
+
+
+def test_corrupt_video_is_recorded_and_the_rest_is_chunked(finished: Path, tmp_path: Path) -> None:
+    videos = sorted((finished / "results/demo/videos").glob("*.mp4"))
+    manifest = pd.read_csv(finished / "results/demo/manifest.csv")
+    data = tmp_path / "data"
+    data.mkdir()
+    for v in videos:
+        shutil.copy(v, data / v.name)
+    (data / "broken.mp4").write_bytes(b"\x00\x01 not a video " * 100)
+    rows = manifest.assign(path=[Path(p).name for p in manifest["path"]])
+    rows = pd.concat([rows, pd.DataFrame([{"path": "broken.mp4", "subject": "sX", "age_days": 50}])])
+    rows[["path", "subject", "age_days"]].to_csv(data / "manifest.csv", index=False)
+    write_config(tmp_path, {"data.source": "manifest", "data.manifest": str(data / "manifest.csv")})
+    snakemake(tmp_path, "results/data/clips/g0.parquet", "results/data/clips/g1.parquet")
+    table = pd.read_parquet(tmp_path / "results/data/videos.parquet")
+    broken = table[table["path"].str.endswith("broken.mp4")]
+    assert list(broken["status"]) == ["error"] and broken["error"].iloc[0]
+    assert (table["status"] == "ok").sum() == len(videos)
+    assert len(pd.read_parquet(tmp_path / "results/data/clips/g0.parquet")) > 0
+
+
+def test_manifest_missing_column_fails_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "manifest.csv").write_text("path,subject\na.mp4,s1\n")
+    write_config(tmp_path, {"data.source": "manifest", "data.manifest": str(tmp_path / "manifest.csv")})
+    proc = snakemake(tmp_path, "results/data/videos.parquet", check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "logs/index_videos.log").read_text()
+    assert "age_days" in log
