@@ -1,0 +1,28 @@
+# devcurriculum: developmental curriculum pretraining of self-supervised video models.
+# All logic lives in src/devcurriculum; rules/ are declarative; see docs/architecture.md.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "schemas/config.schema.yaml", set_default=True)
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/features.smk"
+include: "rules/curriculum.smk"
+include: "rules/pretrain.smk"
+include: "rules/evaluate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,39 @@
+# clips (+ difficulty) -> a per-step-bucket preview of each curriculum, and the untrained models.
+
+
+rule build_curriculum:
+    input:
+        unpack(curriculum_inputs),
+    output:
+        table=f"{RESULTS}/curricula/{{curriculum}}.parquet",
+        plot=report(
+            f"{RESULTS}/curricula/{{curriculum}}.png",
+            caption="../report/curriculum.rst",
+            category="Curricula",
+        ),
+    log:
+        f"{LOGS}/build_curriculum/{{curriculum}}.log",
+    wildcard_constraints:
+        curriculum=NOT_INIT,
+    conda:
+        ENV
+    params:
+        curriculum=curriculum_cfg,
+        groups=GROUPS,
+        schedule=schedule_cfg(),
+    script:
+        "../scripts/build_curriculum.py"
+
+
+rule init_model:
+    output:
+        weights=f"{RESULTS}/runs/{{model}}/{INIT}/seed{{seed}}/model.safetensors",
+    log:
+        f"{LOGS}/init_model/{{model}}/seed{{seed}}.log",
+    conda:
+        ENV
+    params:
+        model=model_cfg,
+        clip=config["data"]["clip"],
+    script:
+        "../scripts/init_model.py"

@@ -1,0 +1,9 @@
+"""Rules gather_features / gather_embeddings: concatenate shard tables (devcurriculum.utils.io)."""
+
+from devcurriculum.utils.io import gather_tables
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake  # noqa: F821
+with stage_log(sm.log[0], sm.rule) as log:
+    rows = gather_tables(list(sm.input.parts), sm.output[0])
+    log.info("gathered %d rows from %d shards into %s", rows, len(sm.input.parts), sm.output[0])
