@@ -33,4 +33,4 @@ rule pretrain:
         " --clip-tables {input.tables} --clip-caches {input.caches}"
         " {params.difficulty} --init {input.init}"
         " --out-dir {params.out_dir} --resume-dir {params.resume_dir}"
-        " --threads {params.threads_per_proc} --log {log} > {log}.torchrun 2>&1"
+        " --threads {params.threads_per_proc} > {log} 2>&1"

@@ -60,7 +60,7 @@ def cli_args(tmp: Path, name: str, batch_size: int) -> list[str]:
     from test_resume import make_run_inputs
 
     return [*make_run_inputs(tmp, pretrain={"batch_size": batch_size}), "--out-dir", str(tmp / name),
-            "--resume-dir", str(tmp / name / "resume"), "--log", str(tmp / f"{name}.log")]
+            "--resume-dir", str(tmp / name / "resume"), "--log-file", str(tmp / f"{name}.log")]
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def make_run_inputs(tmp: Path, pretrain: dict | None = None, curriculum: dict | 
 
 def cli(tmp: Path, name: str, extra: list[str] | None = None) -> list[str]:
     return [*make_run_inputs(tmp), "--out-dir", str(tmp / name), "--resume-dir", str(tmp / name / "resume"),
-            "--log", str(tmp / f"{name}.log"), *(extra or [])]
+            "--log-file", str(tmp / f"{name}.log"), *(extra or [])]
 
 
 def spawn_cli(args: list[str], slow: bool = False) -> subprocess.Popen:

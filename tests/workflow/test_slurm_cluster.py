@@ -9,8 +9,8 @@ step.
 
 The workflow under test is a parameter (:class:`Case`): a tiny self-contained Snakefile with a
 ``pretrain``-like rule, and the multi-node launch path (``mpi`` resource + ``srun torchrun`` with c10d
-rendezvous, 2 gloo workers) on the one local node. The real workflow's ``.test`` config can be added
-as another case.
+rendezvous, 2 gloo workers) on the one local node, and the real workflow on its ``.test`` config
+(every stage from the demo videos to the summary, pretraining through torchrun inside a SLURM job).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from wfutil import REPO, snakemake_env, write_config
 
 pytestmark = pytest.mark.slurm
 
-REPO = Path(__file__).resolve().parents[2]
 CLUSTER = REPO / "scripts" / "slurm_local_cluster.sh"
 PROFILES = (REPO / "profiles" / "slurm", REPO / "profiles" / "slurm" / "test")
 CANNOT_INSTALL = 3
@@ -48,7 +48,7 @@ class Case:
 
     name: str
     prepare: Callable[[Path], list[str]]
-    jobs: int  # how many jobs the run must submit to SLURM
+    jobs: int | None  # how many jobs the run must submit to SLURM; None: every non-local job of a dry run
     check: Callable[[Path], None] | None = None
 
 
@@ -195,7 +195,36 @@ def _check_mpi(workdir: Path) -> None:
 
 
 MPI = Case("mpi_torchrun", _prepare_mpi, jobs=1, check=_check_mpi)
-CASES = [pytest.param(TINY, id=TINY.name), pytest.param(MPI, id=MPI.name)]
+
+
+# ---- the real workflow on its .test config -------------------------------------------------------
+
+
+def _prepare_real(workdir: Path) -> list[str]:
+    config = write_config(workdir)
+    return ["--snakefile", str(REPO / "Snakefile"), "--configfile", str(config)]
+
+
+def _check_real(workdir: Path) -> None:
+    import pandas as pd
+
+    summary = pd.read_parquet(workdir / "results" / "summary.parquet")
+    assert {"developmental", "prototype", "init"} <= set(summary["curriculum"])
+    assert summary["value"].between(0, 1).all()
+    # pretrain ran under torchrun inside its SLURM job: its log holds the training loop's lines.
+    log = (workdir / "logs" / "pretrain" / "videomae" / "developmental" / "seed0.log").read_text()
+    assert "global batch 4 (4 per rank x 1 rank(s))" in log, log[-2000:]
+
+
+REAL = Case("workflow_dot_test", _prepare_real, jobs=None, check=_check_real)
+CASES = [pytest.param(c, id=c.name) for c in (TINY, MPI, REAL)]
+
+
+def expected_submissions(workdir: Path, args: list[str]) -> int:
+    """Jobs a dry run lists as ``rule`` (submitted to SLURM), not ``localrule``."""
+    cmd = [sys.executable, "-m", "snakemake", "--directory", str(workdir), "--dry-run", "--cores", "1", *args]
+    proc = subprocess.run(cmd, cwd=workdir, env=snakemake_env(), capture_output=True, text=True, check=True)
+    return sum(1 for line in proc.stdout.splitlines() if re.match(r"^rule \w+:\s*$", line))
 
 
 # ---- cluster and runner ------------------------------------------------------------------------
@@ -247,14 +276,16 @@ def run_through_slurm(workdir: Path, args: list[str], timeout: int = 1200) -> su
 @pytest.mark.parametrize("case", CASES)
 def test_every_job_runs_as_a_slurm_job(slurm_cluster: None, case: Case, tmp_path: Path) -> None:
     args = case.prepare(tmp_path)
+    jobs = case.jobs if case.jobs is not None else expected_submissions(tmp_path, args)
+    assert jobs > 0
     started = time.monotonic()
     proc = run_through_slurm(tmp_path, args)
-    print(f"{case.name}: {case.jobs} SLURM jobs in {time.monotonic() - started:.1f} s")
+    print(f"{case.name}: {jobs} SLURM jobs in {time.monotonic() - started:.1f} s")
 
     log = proc.stdout + proc.stderr
     submitted = dict(_SUBMITTED.findall(log))  # snakemake job id -> SLURM job id
-    assert len(submitted) == case.jobs, f"expected {case.jobs} sbatch submissions:\n{log[-6000:]}"
-    assert len(set(submitted.values())) == case.jobs, "SLURM job ids must be distinct"
+    assert len(submitted) == jobs, f"expected {jobs} sbatch submissions:\n{log[-6000:]}"
+    assert len(set(submitted.values())) == jobs, "SLURM job ids must be distinct"
     assert "Finished jobid" in log or "steps (100%) done" in log
 
     # One SLURM log per job (the test layer keeps successful logs), named by its SLURM job id.

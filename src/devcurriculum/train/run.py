@@ -2,7 +2,7 @@
 
     torchrun --standalone --nproc_per_node N scripts/pretrain.py --spec-json '<json>' \
         --clip-tables g0.parquet g1.parquet ... --clip-caches g0.npy g1.npy ... [--difficulty d.parquet] \
-        --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume --threads T --log LOG
+        --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume --threads T --log-file LOG
 
 Also runnable as ``python -m devcurriculum.train.run`` (one process). It discovers its rank, joins the
 process group, builds the objective (from the init weights), the curriculum plan and sampler, the clip
@@ -41,7 +41,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out-dir", required=True, help="receives model.safetensors, metrics.parquet, config.json")
     p.add_argument("--resume-dir", required=True, help="undeclared folder for last.pt (resume state)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads per process")
-    p.add_argument("--log", default=None, help="log file (rank 0 logs INFO, other ranks warnings)")
+    # not "--log": torchrun's parser would take it as an abbreviation of its own --log-dir
+    p.add_argument("--log-file", default=None, help="also log here (rank 0 logs INFO, other ranks warnings)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     return p.parse_args(argv)
 
@@ -153,9 +154,10 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> An
     blur = BlurSchedule.from_config(plan.blur, plan.total_steps) if plan.blur else None
     lerac = LeracSchedule.from_config(plan.lerac, n_groups, plan.total_steps, base_lr=cfg.lr) if plan.lerac else None
     log.info(
-        "run %s/%s seed %d: %d steps in %d stage(s), %d clips, batch %d x %d rank(s), %d depth groups%s%s",
-        spec["model_name"], plan.name, seed, plan.total_steps, len(plan.stages), len(clip_cache), cfg.batch_size,
-        info.world_size, n_groups, ", blur" if blur else "", ", LeRaC" if lerac else "",
+        "run %s/%s seed %d: %d steps in %d stage(s), %d clips, global batch %d (%d per rank x %d rank(s)),"
+        " %d depth groups%s%s",
+        spec["model_name"], plan.name, seed, plan.total_steps, len(plan.stages), len(clip_cache),
+        cfg.batch_size * info.world_size, cfg.batch_size, info.world_size, n_groups, ", blur" if blur else "", ", LeRaC" if lerac else "",
     )
     fingerprint = input_fingerprint([*args.clip_tables, *args.clip_caches, args.difficulty, args.init])
     return train(
@@ -169,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns 0 on success (errors are logged with the rank, then re-raised)."""
     args = parse_args(argv)
     info = du.discover_rank()
-    setup_logging(args.log, level=logging.INFO if info.is_main else logging.WARNING)
+    setup_logging(args.log_file, level=logging.INFO if info.is_main else logging.WARNING)
     device = torch.device(f"cuda:{info.local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     try:
         du.init_distributed(device, info)
