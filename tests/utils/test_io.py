@@ -43,6 +43,17 @@ def test_atomic_path_keeps_old_file_until_success(tmp_path):
     assert target.read_text() == "new"
 
 
+def test_atomic_output_gets_the_umask_mode_not_mkstemps_0600(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    target = tmp_path / "shared.txt"
+    with atomic_path(target) as tmp:
+        tmp.write_text("results for collaborators")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
 def test_embedding_round_trip_and_type(tmp_path):
     mat = np.arange(12, dtype=np.float64).reshape(4, 3) / 7
     schema = pa.schema([("clip_id", pa.string()), ("embedding", pa.list_(pa.float32(), 3))])
