@@ -206,6 +206,11 @@ def benchmark_demo_dir(wildcards, input):
     return input.get("demo_dir")
 
 
+def readout_cfg(wildcards):
+    """The readout blocks of `evaluation` (what evaluate's result depends on)."""
+    return {k: config["evaluation"][k] for k in ("linear", "knn")}
+
+
 def run_info(wildcards):
     return {
         "model": wildcards.model,

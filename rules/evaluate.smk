@@ -30,7 +30,7 @@ rule embed:
         f"{LOGS}/embed/{{model}}/{{curriculum}}/seed{{seed}}/{{benchmark}}/part-{{shard}}.log",
     conda:
         ENV
-    threads: 2
+    threads: config["evaluation"]["embed_threads"]
     params:
         model=model_cfg,
         clip=config["data"]["clip"],
@@ -64,7 +64,8 @@ rule evaluate:
     conda:
         ENV
     params:
-        evaluation=config["evaluation"],
+        # only the readout settings: sharding or threads of embed must not re-evaluate
+        evaluation=readout_cfg,
         run=run_info,
     script:
         "../scripts/evaluate.py"

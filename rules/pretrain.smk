@@ -14,6 +14,8 @@ rule pretrain:
         f"{RESULTS}/benchmarks/pretrain/{{model}}/{{curriculum}}/seed{{seed}}.tsv"
     wildcard_constraints:
         curriculum=NOT_INIT,
+    # the long jobs first, so the many short embed/evaluate jobs fill the gaps around them
+    priority: 10
     conda:
         ENV
     threads: config["pretrain"]["threads"]

@@ -11,17 +11,14 @@ float32 reduction-order differences compounding over the run.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -62,22 +59,6 @@ def cli_args(tmp: Path, name: str, batch_size: int) -> list[str]:
     return [*make_run_inputs(tmp, pretrain={"batch_size": batch_size}), "--out-dir", str(tmp / name),
             "--resume-dir", str(tmp / name / "resume"), "--log-file", str(tmp / f"{name}.log")]
 
-
-@pytest.fixture
-def restore_globals() -> Iterator[None]:
-    """main() and the reference runs set logging and deterministic algorithms process-wide: undo."""
-    logger = logging.getLogger("devcurriculum")
-    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
-    threads = torch.get_num_threads()
-    yield
-    for h in list(logger.handlers):
-        logger.removeHandler(h)
-        h.close()
-    for h in handlers:
-        logger.addHandler(h)
-    logger.propagate, logger.level = propagate, level
-    torch.use_deterministic_algorithms(False)
-    torch.set_num_threads(threads)
 
 
 def test_two_gloo_processes_match_one_process(tmp_path: Path, restore_globals: None) -> None:

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -83,22 +82,6 @@ def spawn_cli(args: list[str], slow: bool = False) -> subprocess.Popen:
                    "L.make_batch = slow\nfrom devcurriculum.train.run import main; main(sys.argv[1:])"]
     return subprocess.Popen([*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
-
-@pytest.fixture
-def restore_globals() -> Iterator[None]:
-    """main() configures logging and deterministic algorithms process-wide: undo that for other tests."""
-    logger = logging.getLogger("devcurriculum")
-    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
-    threads = torch.get_num_threads()
-    yield
-    for h in list(logger.handlers):
-        logger.removeHandler(h)
-        h.close()
-    for h in handlers:
-        logger.addHandler(h)
-    logger.propagate, logger.level = propagate, level
-    torch.use_deterministic_algorithms(False)
-    torch.set_num_threads(threads)
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:

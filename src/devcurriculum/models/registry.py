@@ -58,6 +58,21 @@ def clip_shape(clip_cfg: Mapping[str, Any]) -> tuple[int, int]:
     return frames, size
 
 
+def token_shape(cfg: ModelConfig, clip_cfg: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[int, int, int, int]:
+    """``(frames, size, patch_size, tubelet_size)`` of a ViT-style video model, checked against the clip.
+
+    The clip must tile exactly into patches and tubelets; the error names both config keys.
+    """
+    frames, size = clip_shape(clip_cfg)
+    patch = cfg.positive_int("patch_size", defaults["patch_size"])
+    tubelet = cfg.positive_int("tubelet_size", defaults["tubelet_size"])
+    if size % patch:
+        raise ValueError(f"data.clip.size={size} is not a multiple of {cfg.objective} patch_size={patch}")
+    if frames % tubelet:
+        raise ValueError(f"data.clip.frames={frames} is not a multiple of {cfg.objective} tubelet_size={tubelet}")
+    return frames, size, patch, tubelet
+
+
 def current_rank() -> int:
     """This process's rank: the process group's if joined, else the launcher's environment, else 0."""
     if dist.is_available() and dist.is_initialized():

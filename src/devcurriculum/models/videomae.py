@@ -24,7 +24,7 @@ from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT
 
 from devcurriculum.masks.tube import tube_mask
 from devcurriculum.models.objective import Objective
-from devcurriculum.models.registry import ModelConfig, clip_shape, rank_generator
+from devcurriculum.models.registry import ModelConfig, rank_generator, token_shape
 
 log = logging.getLogger("devcurriculum.models.videomae")
 
@@ -63,13 +63,7 @@ class VideoMAEObjective(Objective):
     def __init__(self, model_cfg: Mapping[str, Any], clip_cfg: Mapping[str, Any]) -> None:
         super().__init__()
         cfg = ModelConfig(model_cfg, "videomae", set(DEFAULTS))
-        frames, size = clip_shape(clip_cfg)
-        self.patch_size = cfg.positive_int("patch_size", DEFAULTS["patch_size"])
-        self.tubelet_size = cfg.positive_int("tubelet_size", DEFAULTS["tubelet_size"])
-        if size % self.patch_size:
-            raise ValueError(f"data.clip.size={size} is not a multiple of videomae patch_size={self.patch_size}")
-        if frames % self.tubelet_size:
-            raise ValueError(f"data.clip.frames={frames} is not a multiple of videomae tubelet_size={self.tubelet_size}")
+        frames, size, self.patch_size, self.tubelet_size = token_shape(cfg, clip_cfg, DEFAULTS)
         self.mask_ratio = cfg.get("mask_ratio", DEFAULTS["mask_ratio"], float)
         if not 0.0 < self.mask_ratio < 1.0:
             raise ValueError(f"videomae model config key 'mask_ratio' must be in (0, 1), got {self.mask_ratio}")

@@ -42,7 +42,7 @@ from transformers import VJEPA2Config, VJEPA2Model
 
 from devcurriculum.masks.multiblock import MultiblockConfig, multiblock_masks
 from devcurriculum.models.objective import Objective
-from devcurriculum.models.registry import ModelConfig, clip_shape, rank_generator
+from devcurriculum.models.registry import ModelConfig, rank_generator, token_shape
 
 log = logging.getLogger("devcurriculum.models.vjepa")
 
@@ -86,13 +86,7 @@ class VJEPAObjective(Objective):
     def __init__(self, model_cfg: Mapping[str, Any], clip_cfg: Mapping[str, Any]) -> None:
         super().__init__()
         cfg = ModelConfig(model_cfg, "vjepa", set(DEFAULTS))
-        frames, size = clip_shape(clip_cfg)
-        self.patch_size = cfg.positive_int("patch_size", DEFAULTS["patch_size"])
-        self.tubelet_size = cfg.positive_int("tubelet_size", DEFAULTS["tubelet_size"])
-        if size % self.patch_size:
-            raise ValueError(f"data.clip.size={size} is not a multiple of vjepa patch_size={self.patch_size}")
-        if frames % self.tubelet_size:
-            raise ValueError(f"data.clip.frames={frames} is not a multiple of vjepa tubelet_size={self.tubelet_size}")
+        frames, size, self.patch_size, self.tubelet_size = token_shape(cfg, clip_cfg, DEFAULTS)
         self.mode = cfg.get("mode", DEFAULTS["mode"], str)
         if self.mode not in MODES:
             raise ValueError(f"vjepa model config key 'mode' must be one of {list(MODES)}, got {self.mode!r}")
