@@ -5,7 +5,12 @@ float32 passes) and builds a fresh ``torch.utils.data.WeightedRandomSampler`` fr
 solves tau once per bucket of steps (memoising r(tau) across buckets), builds one cumulative table
 per bucket and draws each step with ``searchsorted``. Both run over the same early warm-up steps.
 
-    python benchmarks/sampler_overhead.py                 # N = 1,000,000 (target ratio >= 100x)
+The amortised cost is (one O(N) bucket rebuild) / bucket_steps + O(batch log N), so the ratio depends
+on the bucket length: the default ``auto`` (shortest stage // 200, here 100 steps of a 20,000-step
+stage) and, for comparison, a fixed short bucket:
+
+    python benchmarks/sampler_overhead.py                     # N = 1,000,000, bucket auto (target >= 100x)
+    python benchmarks/sampler_overhead.py --bucket-steps 10   # the same with a 10-step bucket
     python benchmarks/sampler_overhead.py --n 100000 --steps 100
 """
 
@@ -22,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import WeightedRandomSampler
 
-from devcurriculum.curriculum import CurriculumPlan, CurriculumSampler
+from devcurriculum.curriculum import CurriculumPlan, CurriculumSampler, resolve_bucket_steps
 
 R_MAX = 1.0 - math.exp(-1.0)
 
@@ -52,9 +57,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000, help="pool size N")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=300, help="steps timed for CurriculumSampler")
+    parser.add_argument("--steps", type=int, default=1000, help="steps timed for CurriculumSampler")
     parser.add_argument("--baseline-steps", type=int, default=5, help="steps timed for the reference way")
-    parser.add_argument("--bucket-steps", type=int, default=10)
+    parser.add_argument("--bucket-steps", default="auto", help="'auto' (the pretrain default) or a step count")
     parser.add_argument("--stage-steps", type=int, default=20_000, help="length of the one (mixed) stage")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -68,19 +73,24 @@ def main() -> None:
     if args.steps > warmup:
         raise SystemExit(f"--steps {args.steps} must stay inside the warm-up ({warmup} steps)")
 
+    bucket_steps = resolve_bucket_steps(
+        args.bucket_steps if args.bucket_steps == "auto" else int(args.bucket_steps), plan
+    )
+    if args.steps < 2 * bucket_steps:
+        raise SystemExit(f"--steps {args.steps} must cover at least two buckets of {bucket_steps} steps")
     sampler = CurriculumSampler(
         plan, pools, batch_size=args.batch_size, seed=0, difficulty=difficulty, weighting=weighting,
-        bucket_steps=args.bucket_steps,
+        bucket_steps=bucket_steps,
     )
     t0 = time.perf_counter()
     first_bucket_end = None
     for step in range(args.steps):
         sampler.batch(step)
-        if step == args.bucket_steps - 1:
+        if step == bucket_steps - 1:
             first_bucket_end = time.perf_counter()
     ours_total = time.perf_counter() - t0
     ours = ours_total / args.steps
-    steady = (time.perf_counter() - first_bucket_end) / (args.steps - args.bucket_steps) if first_bucket_end else ours
+    steady = (time.perf_counter() - first_bucket_end) / (args.steps - bucket_steps) if first_bucket_end else ours
     evaluations = sampler.schedule(plan.stages[0]).evaluations
 
     d = torch.from_numpy(difficulty.astype(np.float32))
@@ -92,11 +102,12 @@ def main() -> None:
         reference_step(d, target, args.batch_size, generator)
     baseline = (time.perf_counter() - t0) / len(baseline_steps)
 
-    print(f"N = {args.n:,}, batch {args.batch_size}, bucket_steps {args.bucket_steps}, warm-up {warmup} steps")
+    print(f"N = {args.n:,}, batch {args.batch_size}, bucket_steps {bucket_steps} ({args.bucket_steps}), "
+          f"warm-up {warmup} steps")
     print(f"reference (recompute + WeightedRandomSampler every step): {baseline * 1e3:10.3f} ms/step "
           f"({len(baseline_steps)} steps)")
     print(f"CurriculumSampler, amortised over {args.steps} steps:       {ours * 1e3:10.3f} ms/step "
-          f"({evaluations} r(tau) evaluations in {math.ceil(args.steps / args.bucket_steps)} buckets)")
+          f"({evaluations} r(tau) evaluations in {math.ceil(args.steps / bucket_steps)} buckets)")
     print(f"CurriculumSampler, after the first bucket:               {steady * 1e3:10.3f} ms/step")
     print(f"ratio (reference / ours, amortised): {baseline / ours:8.1f}x")
     print(f"ratio (reference / ours, after first bucket): {baseline / steady:8.1f}x")

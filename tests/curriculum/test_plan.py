@@ -62,3 +62,23 @@ def test_mixed_is_one_pooled_stage_as_long_as_the_others() -> None:
     assert plan.total_steps == CurriculumPlan.from_config("d", {"order": GROUPS}, GROUPS, 40).total_steps
     assert plan.weighting == {"kind": "prototypes_first", "initial_fraction": 0.2, "warmup_fraction": 0.5}
     assert plan.blur is None and plan.lerac is None
+
+
+def test_auto_bucket_steps_scales_with_the_shortest_stage() -> None:
+    from devcurriculum.curriculum import resolve_bucket_steps
+
+    demo = CurriculumPlan.from_config("d", {"order": ["g0", "g1", "g2"]}, ["g0", "g1", "g2"], 64)
+    long_mixed = CurriculumPlan.from_config("m", {"order": "mixed"}, ["g0", "g1", "g2"], 20_000 // 3 + 1)
+    assert resolve_bucket_steps("auto", demo) == 1
+    assert resolve_bucket_steps(None, demo) == 1
+    assert resolve_bucket_steps("auto", long_mixed) == (3 * (20_000 // 3 + 1)) // 200
+    assert resolve_bucket_steps(7, long_mixed) == 7
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "fast", True])
+def test_bad_bucket_steps_names_the_key(bad) -> None:
+    from devcurriculum.curriculum import resolve_bucket_steps
+
+    plan = CurriculumPlan.from_config("d", {"order": ["g0"]}, ["g0"], 10)
+    with pytest.raises(ValueError, match=r"pretrain.bucket_steps must be a positive integer or 'auto'"):
+        resolve_bucket_steps(bad, plan)

@@ -14,6 +14,7 @@ _EXPORTS = {
     "PrototypeSchedule": "prototype",
     "CurriculumSampler": "sampler",
     "CurriculumPlan": "plan",
+    "resolve_bucket_steps": "plan",
     "blur_schedule": "blur",
     "BlurSchedule": "blur",
     "apply_blur": "blur",

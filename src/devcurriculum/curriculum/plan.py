@@ -141,3 +141,23 @@ class CurriculumPlan:
     def pool_at(self, step: int) -> tuple[str, ...]:
         """The age groups sampled at ``step``."""
         return self.stage_at(step).groups
+
+
+# How many times per stage the temperature is solved when pretrain.bucket_steps is "auto": enough that
+# the effective fraction moves in steps of well under 1% of its range, few enough that the O(N)
+# solve is amortised over many steps on long runs.
+AUTO_BUCKETS_PER_STAGE = 200
+
+
+def resolve_bucket_steps(value: int | str | None, plan: CurriculumPlan) -> int:
+    """``pretrain.bucket_steps`` as a step count: an integer as given, ``"auto"`` (or None) from the plan.
+
+    ``auto`` = shortest stage // AUTO_BUCKETS_PER_STAGE, at least 1: every step on a demo-sized run,
+    100 steps on a 20,000-step stage.
+    """
+    if value is None or value == "auto":
+        shortest = min(stage.stop - stage.start for stage in plan.stages)
+        return max(1, shortest // AUTO_BUCKETS_PER_STAGE)
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 1:
+        raise ValueError(f"pretrain.bucket_steps must be a positive integer or 'auto', got {value!r}")
+    return int(value)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from devcurriculum.curriculum.plan import CurriculumPlan
+from devcurriculum.curriculum.plan import CurriculumPlan, resolve_bucket_steps
 from devcurriculum.curriculum.sampler import CurriculumSampler, load_pools
 from devcurriculum.utils.io import atomic_path, provenance, table_from_columns, write_table
 
@@ -43,13 +43,6 @@ PREVIEW_SCHEMA = pa.schema(
 )
 
 
-def _bucket_steps(pretrain_cfg: Mapping[str, Any]) -> int:
-    value = int(pretrain_cfg.get("bucket_steps", 10))
-    if value < 1:
-        raise ValueError(f"pretrain.bucket_steps must be positive, got {value}")
-    return value
-
-
 def preview_table(
     plan: CurriculumPlan,
     pools: Mapping[str, np.ndarray],
@@ -62,7 +55,7 @@ def preview_table(
     Columns: step, stage, pool (list of groups), effective_fraction, temperature (NaN when
     unweighted, inf after the warm-up), blur_sigma, blur_prob, lr_scale_min.
     """
-    bucket = _bucket_steps(pretrain_cfg)
+    bucket = resolve_bucket_steps(pretrain_cfg.get("bucket_steps", "auto"), plan)
     sampler = CurriculumSampler(
         plan, pools, batch_size=1, seed=0, difficulty=difficulty, weighting=plan.weighting, bucket_steps=bucket
     )

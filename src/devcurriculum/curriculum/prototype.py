@@ -19,6 +19,7 @@ import logging
 import math
 
 import numpy as np
+import torch
 
 log = logging.getLogger("devcurriculum.curriculum.prototype")
 
@@ -96,12 +97,16 @@ def uniform_effective_fraction(n: int) -> float:
 
 
 class _FractionCurve:
-    """r(tau) for one difficulty vector, memoised per tau, computed in one reusable buffer."""
+    """r(tau) for one difficulty vector, memoised per tau, computed in one reusable float64 buffer.
+
+    The passes run through torch's vectorised float64 kernels (about twice numpy's speed for
+    exp/log1p/expm1 on one thread): each evaluation is O(N) and dominates a bucket's cost.
+    """
 
     def __init__(self, energies: np.ndarray) -> None:
         self.energies = energies
-        self._s = energies
-        self._buf = np.empty_like(energies)
+        self._s = torch.from_numpy(energies)
+        self._buf = torch.empty_like(self._s)
         self._memo: dict[float, float] = {}
         self.evaluations = 0
 
@@ -109,15 +114,14 @@ class _FractionCurve:
         cached = self._memo.get(tau)
         if cached is not None:
             return cached
-        n = len(self._s)
+        n = self._s.numel()
         buf = self._buf
-        np.divide(self._s, -tau, out=buf)
-        np.exp(buf, out=buf)
-        np.divide(buf, -buf.sum(), out=buf)  # -p_i
-        with np.errstate(divide="ignore"):
-            np.log1p(buf, out=buf)
-        np.multiply(buf, n, out=buf)
-        np.expm1(buf, out=buf)
+        torch.div(self._s, -tau, out=buf)
+        buf.exp_()
+        buf.div_(-buf.sum())  # -p_i
+        buf.log1p_()  # p_i = 1 gives -inf, and the term below is exactly 1
+        buf.mul_(n)
+        buf.expm1_()
         value = float(-buf.sum() / n)
         self._memo[tau] = value
         self.evaluations += 1
@@ -226,8 +230,8 @@ class PrototypeSchedule:
         tau = self.temperature(step)
         if math.isinf(tau):
             return np.ones(self.n)
-        w = np.divide(self._curve.energies, -tau)
-        return np.exp(w, out=w)
+        w = torch.div(torch.from_numpy(self._curve.energies), -tau)
+        return w.exp_().numpy()
 
     def weights(self, step: int) -> np.ndarray:
         """float64 sampling weights of the step's bucket, summing to 1."""

@@ -144,7 +144,7 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> An
         raise ValueError(f"curricula.{plan.name} has a weighting block: pass --difficulty")
     sampler = CurriculumSampler(
         plan, pools, cfg.batch_size, seed, rank=info.rank, world_size=info.world_size, difficulty=difficulty,
-        weighting=plan.weighting, bucket_steps=int(pretrain.get("bucket_steps", 10)),
+        weighting=plan.weighting, bucket_steps=resolve_bucket_steps(pretrain.get("bucket_steps", "auto"), plan),
     )
 
     torch.manual_seed(seed)  # same on every rank; objectives offset their own generators by rank
