@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -100,8 +101,8 @@ def plot_readouts(
 ) -> Path:
     """Readout value per curriculum: one panel per (readout metric, benchmark), seeds as points.
 
-    The untrained baseline (curriculum ``init``) is a dashed line per model; the majority-class
-    chance level of each benchmark (``chance``) a dotted grey line.
+    Colour and marker name the model; its untrained baseline (curriculum ``init``) is a dashed line
+    in the same colour; the majority-class chance level of each benchmark (``chance``) a dotted grey line.
     """
     _require(summary, ["model", "curriculum", "seed", "benchmark", "readout", "metric", "value"], "summary")
     present = set(zip(summary["readout"], summary["metric"], strict=True))
@@ -109,7 +110,10 @@ def plot_readouts(
     benchmarks = sorted(summary["benchmark"].unique()) or ["(none)"]
     models = sorted(summary["model"].unique())
     trained = [c for c in dict.fromkeys(summary["curriculum"]) if c != INIT]
-    colors = curriculum_colors(trained)
+    # colour and marker name the model (the x axis already names the curriculum), and each model's
+    # untrained baseline is dashed in its colour, so a point reads against its own baseline
+    palette = matplotlib.colormaps["tab10"]
+    model_colors = {model: palette(m % 10) for m, model in enumerate(models)}
     fig = Figure(figsize=(max(4.5, 1.1 * len(trained) + 2.0) * len(benchmarks), 3.6 * len(shown)), layout="constrained")
     axes = fig.subplots(len(shown), len(benchmarks), squeeze=False)
     rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
@@ -121,17 +125,20 @@ def plot_readouts(
             for m, model in enumerate(models):
                 msel = sel[sel["model"] == model]
                 offset = (m - (len(models) - 1) / 2) * 0.15
+                color, marker = model_colors[model], markers[m % len(markers)]
+                labelled = False
                 for x, cur in enumerate(trained):
                     vals = msel.loc[msel["curriculum"] == cur, "value"].to_numpy(float)
                     if not len(vals):
                         continue
                     jitter = rng.uniform(-0.04, 0.04, size=len(vals))
-                    ax.scatter(x + offset + jitter, vals, color=colors[cur], marker=markers[m % len(markers)], s=28, zorder=3)
-                    ax.hlines(vals.mean(), x + offset - 0.12, x + offset + 0.12, color=colors[cur], linewidth=2, zorder=3)
+                    ax.scatter(x + offset + jitter, vals, color=color, marker=marker, s=28, zorder=3,
+                               label=None if labelled else model)
+                    labelled = True
+                    ax.hlines(vals.mean(), x + offset - 0.12, x + offset + 0.12, color=color, linewidth=2, zorder=3)
                 base = msel.loc[msel["curriculum"] == INIT, "value"].to_numpy(float)
                 if len(base):
-                    ax.axhline(base.mean(), color="0.2", linestyle="--", linewidth=1.2,
-                               label=f"untrained ({model})" if len(models) > 1 else "untrained (init)")
+                    ax.axhline(base.mean(), color=color, linestyle="--", linewidth=1.2, label=f"{model} untrained")
             if chance and bench in chance:
                 ax.axhline(chance[bench], color="0.6", linestyle=":", linewidth=1.2, label="chance (majority class)")
             ax.set_xticks(range(len(trained)), trained, rotation=30, ha="right")
