@@ -111,7 +111,7 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> An
     """Build every part from the spec and train; returns the loop's :class:`TrainResult`."""
     from devcurriculum.curriculum.blur import BlurSchedule
     from devcurriculum.curriculum.lerac import LeracSchedule
-    from devcurriculum.curriculum.plan import CurriculumPlan
+    from devcurriculum.curriculum.plan import CurriculumPlan, resolve_bucket_steps
     from devcurriculum.curriculum.sampler import CurriculumSampler
     from devcurriculum.datasets.clip_dataset import ClipCache
     from devcurriculum.models.registry import build_objective
