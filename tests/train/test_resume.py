@@ -32,6 +32,15 @@ MODEL = {"objective": "videomae", "hidden_size": 16, "num_hidden_layers": 2, "nu
          "intermediate_size": 32, "patch_size": 8, "tubelet_size": 2, "decoder_hidden_size": 16,
          "decoder_num_hidden_layers": 1, "decoder_num_attention_heads": 2, "decoder_intermediate_size": 32,
          "mask_ratio": 0.5, "norm_pix_loss": True}
+# the other two learners, as tiny: every objective must pass the kill-and-resume contract
+MODELS = {
+    "videomae": MODEL,
+    "vjepa": {"objective": "vjepa", "hidden_size": 24, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "mlp_ratio": 2.0, "patch_size": 4, "tubelet_size": 2, "pred_hidden_size": 16,
+              "pred_num_hidden_layers": 1, "pred_num_attention_heads": 2,
+              "masks": {"context_scale": [0.85, 1.0], "target_scale": [0.15, 0.25], "n_targets": 2, "min_keep": 4}},
+    "simclr": {"objective": "simclr", "proj_hidden": 32, "proj_dim": 16, "temperature": 0.2, "gap": 2},
+}
 CLIP = {"frames": 4, "frame_step": 1, "stride": 4, "size": 16}
 PRETRAIN_CLI = {"steps_per_stage": 6, "batch_size": 4, "optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05,
                 "warmup_steps": 2, "min_lr": 1e-5, "grad_clip": 1.0, "precision": "fp32", "nproc": 1,
@@ -40,7 +49,9 @@ CURRICULUM = {"order": ["g0", "g1"], "blur": {"variant": "linear_sigma", "until_
               "lerac": {"mode": "paper", "warmup_fraction": 0.25}}
 
 
-def make_run_inputs(tmp: Path, pretrain: dict | None = None, curriculum: dict | None = None) -> list[str]:
+def make_run_inputs(
+    tmp: Path, pretrain: dict | None = None, curriculum: dict | None = None, model: dict | None = None
+) -> list[str]:
     """A tiny clip folder (2 groups x 8 clips), init weights, and the CLI arguments of a run."""
     import numpy as np
 
@@ -59,16 +70,16 @@ def make_run_inputs(tmp: Path, pretrain: dict | None = None, curriculum: dict | 
                     "start_frame": [4 * i for i in range(n)], "frame_step": [1] * n, "n_frames": [4] * n,
                     "cache_row": list(range(n))}
             write_table(table_from_columns(cols, CLIP_SCHEMA), clips / f"{group}.parquet")
-        save_initial_model(MODEL, CLIP, 0, tmp / "init" / "model.safetensors")
-    spec = {"model_name": "mae", "model": MODEL, "curriculum_name": "dev", "curriculum": curriculum or CURRICULUM,
+        save_initial_model(model or MODEL, CLIP, 0, tmp / "init" / "model.safetensors")
+    spec = {"model_name": "mae", "model": model or MODEL, "curriculum_name": "dev", "curriculum": curriculum or CURRICULUM,
             "pretrain": dict(PRETRAIN_CLI, **(pretrain or {})), "seed": 0, "groups": GROUPS, "clip": CLIP}
     return ["--spec-json", json.dumps(spec), "--clip-tables", *[str(clips / f"{g}.parquet") for g in GROUPS],
             "--clip-caches", *[str(clips / f"{g}.npy") for g in GROUPS], "--init", str(tmp / "init" / "model.safetensors"),
             "--threads", "1", "--no-progress"]
 
 
-def cli(tmp: Path, name: str, extra: list[str] | None = None) -> list[str]:
-    return [*make_run_inputs(tmp), "--out-dir", str(tmp / name), "--resume-dir", str(tmp / name / "resume"),
+def cli(tmp: Path, name: str, extra: list[str] | None = None, model: dict | None = None) -> list[str]:
+    return [*make_run_inputs(tmp, model=model), "--out-dir", str(tmp / name), "--resume-dir", str(tmp / name / "resume"),
             "--log-file", str(tmp / f"{name}.log"), *(extra or [])]
 
 
@@ -88,13 +99,15 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
-def test_sigkill_then_rerun_gives_bit_identical_weights(tmp_path: Path, restore_globals: None) -> None:
+@pytest.mark.parametrize("objective", list(MODELS))
+def test_sigkill_then_rerun_gives_bit_identical_weights(tmp_path: Path, restore_globals: None, objective: str) -> None:
     """``python -m devcurriculum.train.run`` killed after a checkpoint, rerun: same weights, same curve."""
-    make_run_inputs(tmp_path)
-    killed = spawn_cli(cli(tmp_path, "kill"), slow=True)
+    model = MODELS[objective]
+    make_run_inputs(tmp_path, model=model)
+    killed = spawn_cli(cli(tmp_path, "kill", model=model), slow=True)
     from devcurriculum.train.run import main
 
-    assert main(cli(tmp_path, "ref")) == 0  # the uninterrupted reference, in this process meanwhile
+    assert main(cli(tmp_path, "ref", model=model)) == 0  # the uninterrupted reference, in this process meanwhile
     state_file = resume_path(tmp_path / "kill" / "resume")
     deadline = time.monotonic() + 180
     while not state_file.exists():
@@ -109,7 +122,7 @@ def test_sigkill_then_rerun_gives_bit_identical_weights(tmp_path: Path, restore_
     saved_step = torch.load(state_file, weights_only=True)["step"]
     assert saved_step in (3, 6, 9)
 
-    rerun = spawn_cli(cli(tmp_path, "kill"))
+    rerun = spawn_cli(cli(tmp_path, "kill", model=model))
     out, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, out.decode()[-3000:]
     assert f"resuming from step {saved_step}" in (tmp_path / "kill.log").read_text()
