@@ -1,0 +1,166 @@
+"""The typed config layer: defaults equal the schema's, strict construction, runtime keys."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from devcurriculum.config import (
+    ConfigBlock,
+    ConfigError,
+    CurriculumConfig,
+    EvaluationConfig,
+    PretrainConfig,
+    VideoMAEModelConfig,
+    WorkflowConfig,
+    expand_runs,
+    model_config,
+)
+from devcurriculum.config import blocks
+from devcurriculum.config.block import _plain
+from devcurriculum.config.schema import subschema
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def all_blocks() -> list[type[ConfigBlock]]:
+    return [
+        obj
+        for obj in vars(blocks).values()
+        if isinstance(obj, type) and issubclass(obj, ConfigBlock) and obj is not ConfigBlock
+    ]
+
+
+def _default(f: dataclasses.Field) -> object:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+@pytest.mark.parametrize("block", all_blocks(), ids=lambda b: b.__name__)
+def test_every_dataclass_default_equals_the_schema_default(block: type[ConfigBlock]) -> None:
+    node_schema = subschema(block.SCHEMA)
+    props = node_schema.get("properties", {})
+    required = set(node_schema.get("required", []))
+    fields = dataclasses.fields(block)
+    assert {f.name for f in fields} == set(props), f"{block.__name__} fields differ from the schema's keys"
+    for f in fields:
+        default = _default(f)
+        node = props[f.name]
+        if "default" not in node:
+            # required keys (order, models, ...) have none, tags (objective, source) are constants, and an
+            # optional sub-block (weighting, blur, lerac) that is absent is None
+            assert (
+                (default is dataclasses.MISSING and f.name in required)
+                or "const" in node
+                or (default is None and f.name not in required)
+            ), f"{block.__name__}.{f.name}"
+            continue
+        assert _plain(default, False) == node["default"] or (
+            isinstance(default, ConfigBlock) and default.to_dict() == type(default).from_mapping(node["default"]).to_dict()
+        ), f"{block.__name__}.{f.name}: dataclass {default!r} vs schema {node['default']!r}"
+
+
+def test_the_demo_and_test_configs_build() -> None:
+    for path in (REPO / "config.yaml", REPO / ".test/config.yaml"):
+        cfg = WorkflowConfig.from_mapping(yaml.safe_load(path.read_text()))
+        assert expand_runs(cfg)
+
+
+def test_unknown_key_is_named_with_a_suggestion() -> None:
+    with pytest.raises(ConfigError) as err:
+        PretrainConfig.from_mapping({"zzz": 0.1})
+    assert str(err.value) == "pretrain.zzz: unknown key; known keys here: " + ", ".join(
+        sorted(f.name for f in dataclasses.fields(PretrainConfig))
+    )
+    with pytest.raises(ConfigError, match=r"^pretrain\.steps_per_stag: unknown key \(did you mean 'steps_per_stage'\?\)$"):
+        PretrainConfig.from_mapping({"steps_per_stag": 3})
+
+
+def test_unknown_key_deep_in_the_workflow_config_names_its_full_path() -> None:
+    raw = yaml.safe_load((REPO / ".test/config.yaml").read_text())
+    raw["models"]["videomae"]["mask_ration"] = 0.9
+    with pytest.raises(ConfigError, match=r"^models\.videomae\.mask_ration: unknown key \(did you mean 'mask_ratio'\?\)$"):
+        WorkflowConfig.from_mapping(raw)
+    raw = yaml.safe_load((REPO / ".test/config.yaml").read_text())
+    raw["evaluation"]["knn"] = {"k": [1], "metric": "cosine"}
+    with pytest.raises(ConfigError, match=r"^evaluation\.knn\.metric: unknown key"):
+        WorkflowConfig.from_mapping(raw)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"lr": -1}, r"^pretrain\.lr: -1 is less than or equal to the minimum of 0"),
+        ({"optimizer": "adam"}, r"^pretrain\.optimizer: 'adam' is not one of \['adamw', 'sgd'\]"),
+        ({"steps_per_stage": "ten"}, r"^pretrain\.steps_per_stage: 'ten' is not of type 'integer'"),
+    ],
+)
+def test_bad_values_name_the_key(overrides: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        PretrainConfig.from_mapping(overrides)
+
+
+def test_direct_construction_is_validated_too() -> None:
+    with pytest.raises(ConfigError, match="mask_ratio"):
+        VideoMAEModelConfig(mask_ratio=1.5)
+    assert VideoMAEModelConfig(mask_ratio=0.9).mask_ratio == 0.9
+
+
+def test_blocks_are_frozen_and_typed() -> None:
+    cfg = PretrainConfig.from_mapping({"lr": 1})
+    assert cfg.lr == 1.0 and isinstance(cfg.lr, float)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lr = 2.0  # type: ignore[misc]
+    cur = CurriculumConfig.from_mapping({"order": ["g0", "g1"], "weighting": {}})
+    assert cur.order == ("g0", "g1") and cur.weighting is not None and cur.weighting.initial_fraction == 0.2
+    assert cur.needs_difficulty
+    assert CurriculumConfig.from_mapping({"order": "mixed"}).to_dict() == {"order": "mixed", "seed": 0}
+
+
+def test_model_config_dispatches_on_objective() -> None:
+    vjepa = model_config({"objective": "vjepa", "masks": {"n_targets": 2}}, where="models.v")
+    assert type(vjepa).__name__ == "VJEPAModelConfig" and vjepa.masks.n_targets == 2
+    with pytest.raises(ConfigError, match=r"^models\.v\.objective: must be one of"):
+        model_config({"objective": "mae"}, where="models.v")
+
+
+def test_runtime_keys_are_declared_once_and_left_out_of_shaping() -> None:
+    assert set(PretrainConfig.runtime_keys()) == {"nproc", "threads", "checkpoint_every", "log_every"}
+    assert set(EvaluationConfig.runtime_keys()) == {"embed_shards", "embed_batch_size", "embed_threads"}
+    shaping = PretrainConfig().shaping()
+    assert not set(shaping) & set(PretrainConfig.runtime_keys())
+    assert PretrainConfig(threads=7).shaping() == PretrainConfig(threads=1).shaping()
+    assert PretrainConfig(lr=0.5).shaping() != PretrainConfig().shaping()
+
+
+def test_round_trip_through_a_plain_dict() -> None:
+    cfg = WorkflowConfig.from_mapping(yaml.safe_load((REPO / "config.yaml").read_text()))
+    assert WorkflowConfig.from_mapping(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "message"),
+    [
+        ("runs", [{"models": ["videomae"], "curricula": ["nope"]}], r"^runs\[0\]\.curricula: 'nope' is not defined"),
+        ("runs", [{"models": ["videomae"], "curricula": ["developmental"], "seeds": [-1]}], r"^runs\[0\]\.seeds\[0\]"),
+        ("curricula.developmental.order", ["g0", "g9"], r"^curricula\.developmental\.order: unknown age group"),
+        ("models.videomae.patch_size", 5, r"^models\.videomae\.patch_size: 5 does not divide data\.clip\.size=16"),
+        ("pretrain.nproc", 3, r"^pretrain\.batch_size: the global batch 4 must be divisible"),
+        ("data.age_groups.g1", [100, 240], r"^data\.age_groups: g0 \[0, 120\) overlaps g1"),
+    ],
+)
+def test_cross_block_checks_name_the_key(dotted: str, value: object, message: str) -> None:
+    raw = yaml.safe_load((REPO / ".test/config.yaml").read_text())
+    node = raw
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    with pytest.raises(ConfigError, match=message):
+        WorkflowConfig.from_mapping(raw)
