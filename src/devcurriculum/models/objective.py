@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What the curriculum is doing at one optimiser step (objectives may adapt to it, e.g. SimCLR's gap)."""
+
+    step: int
+    total_steps: int
+    stage: int
+    pool: tuple[str, ...]
+    effective_fraction: float
+    temperature: float
+    blur_sigma: float
 
 
 class Objective(nn.Module, metaclass=abc.ABCMeta):
@@ -37,5 +49,5 @@ class Objective(nn.Module, metaclass=abc.ABCMeta):
     def after_step(self, step: int, total_steps: int) -> None:
         """Hook run after each optimiser step (e.g. the EMA target update of V-JEPA)."""
 
-    def set_step_context(self, context: Mapping[str, Any]) -> None:
+    def set_step_context(self, context: StepContext) -> None:
         """Per-step curriculum values an objective may use (e.g. SimCLR's frame gap per stage)."""
