@@ -31,6 +31,8 @@ test: venv
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/mypy
 	$(BIN)/snakemake --lint --configfile config.yaml
 	$(BIN)/snakefmt --check Snakefile rules/
 

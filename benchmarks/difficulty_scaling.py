@@ -83,8 +83,8 @@ def main() -> None:
           flush=True)
     for n in (int(s) for s in args.sizes.split(",")):
         x = normalize_features(mixture(n, args.dim, args.components, seed=n))
-        ours = measure(lambda: score_difficulty(x, k_range=(k_min, k_max), normalize=False, db_subsample=args.db_subsample).k)
-        ref = measure(lambda: reference_choice(x, (k_min, k_max)))
+        ours = measure(lambda x=x: score_difficulty(x, k_range=(k_min, k_max), normalize=False, db_subsample=args.db_subsample).k)
+        ref = measure(lambda x=x: reference_choice(x, (k_min, k_max)))
         print(f"{n:>10,} {ours[0]:>9.2f} {ref[0]:>9.2f} {ref[0] / ours[0]:>8.2f}x {ours[1]:>9.1f} {ref[1]:>9.1f} "
               f"{ours[2]:>7d} {ref[2]:>6d}", flush=True)
 

@@ -3,7 +3,7 @@
 from devcurriculum.curriculum.preview import build_preview
 from devcurriculum.utils.logging import stage_log
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 with stage_log(sm.log[0], f"build_curriculum[{sm.wildcards.curriculum}]"):
     build_preview(
         sm.wildcards.curriculum,

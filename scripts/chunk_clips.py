@@ -3,6 +3,6 @@
 from devcurriculum.datasets.clips import chunk_group
 from devcurriculum.utils.logging import stage_log
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 with stage_log(sm.log[0], f"chunk_clips[{sm.wildcards.group}]"):
     chunk_group(sm.input.videos, sm.wildcards.group, sm.params.clip, sm.output.table, sm.output.cache)

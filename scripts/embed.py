@@ -3,7 +3,7 @@
 from devcurriculum.eval.embed import embed_shard
 from devcurriculum.utils.logging import stage_log
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 with stage_log(sm.log[0], f"embed[{sm.wildcards.benchmark}:{sm.wildcards.shard}]"):
     embed_shard(
         sm.params.model,

@@ -3,6 +3,6 @@
 from devcurriculum.eval.readouts import evaluate_embeddings
 from devcurriculum.utils.logging import stage_log
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 with stage_log(sm.log[0], "evaluate"):
     evaluate_embeddings(sm.input.embeddings, sm.input.table, sm.params.evaluation, sm.output.eval, sm.params.run)

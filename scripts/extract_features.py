@@ -3,7 +3,7 @@
 from devcurriculum.features.extract import extract_shard
 from devcurriculum.utils.logging import stage_log
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 with stage_log(sm.log[0], f"extract_features[{sm.wildcards.shard}]"):
     extract_shard(
         list(sm.input.tables),

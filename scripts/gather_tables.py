@@ -3,7 +3,7 @@
 from devcurriculum.utils.io import gather_tables
 from devcurriculum.utils.logging import stage_log
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 with stage_log(sm.log[0], sm.rule) as log:
     rows = gather_tables(list(sm.input.parts), sm.output[0])
     log.info("gathered %d rows from %d shards into %s", rows, len(sm.input.parts), sm.output[0])

@@ -3,5 +3,5 @@
 from devcurriculum.datasets.video_index import index_videos
 from devcurriculum.utils.logging import stage_log
 
-with stage_log(snakemake.log[0], "index_videos"):  # noqa: F821
-    index_videos(snakemake.input.manifest, snakemake.output.videos, snakemake.params.age_groups)  # noqa: F821
+with stage_log(snakemake.log[0], "index_videos"):
+    index_videos(snakemake.input.manifest, snakemake.output.videos, snakemake.params.age_groups)

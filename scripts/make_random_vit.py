@@ -3,6 +3,6 @@
 from devcurriculum.features.random_vit import save_random_vit
 from devcurriculum.utils.logging import stage_log
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 with stage_log(sm.log[0], "make_random_vit"):
     save_random_vit(sm.params.random_vit, sm.params.image_size, sm.output.model)

@@ -7,6 +7,7 @@ run when the Snakefile is parsed, so a bad config fails before any job starts, w
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,7 @@ def check_config(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"data.age_groups.{name}: min_days ({lo}) must be below max_days ({hi})")
         spans.append((lo, hi, name))
     spans.sort()
-    for (lo1, hi1, n1), (lo2, _hi2, n2) in zip(spans, spans[1:]):
+    for (lo1, hi1, n1), (lo2, _hi2, n2) in itertools.pairwise(spans):
         if lo2 < hi1:
             raise ConfigError(f"data.age_groups: {n1} [{lo1}, {hi1}) overlaps {n2} (starts at {lo2})")
     features = config["features"]

@@ -16,10 +16,10 @@ from devcurriculum.config import (
     PretrainConfig,
     VideoMAEModelConfig,
     WorkflowConfig,
+    blocks,
     expand_runs,
     model_config,
 )
-from devcurriculum.config import blocks
 from devcurriculum.config.block import _plain
 from devcurriculum.config.schema import subschema
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -122,7 +123,7 @@ def test_weights_sum_to_one(d: np.ndarray, tau: float, kind: str) -> None:
 @given(d=difficulties, taus=st.lists(st.floats(1e-3, 20), min_size=2, max_size=6, unique=True))
 def test_fraction_rises_with_temperature(d: np.ndarray, taus: list[float]) -> None:
     r = [effective_fraction(d, t) for t in sorted(taus)]
-    assert all(b >= a - 1e-12 for a, b in zip(r, r[1:]))
+    assert all(b >= a - 1e-12 for a, b in itertools.pairwise(r))
 
 
 @settings(max_examples=25, deadline=None)
@@ -134,7 +135,7 @@ def test_fraction_rises_with_temperature(d: np.ndarray, taus: list[float]) -> No
 def test_fraction_rises_with_step_then_uniform(d: np.ndarray, r0: float, warmup: int) -> None:
     s = PrototypeSchedule(d, r0, warmup)
     targets = [s.target(t) for t in range(warmup)]
-    assert all(b > a for a, b in zip(targets, targets[1:]))
+    assert all(b > a for a, b in itertools.pairwise(targets))
     reachable = effective_fraction(d, 1e-6) <= r0 and effective_fraction(d, 10.0) >= targets[-1]
     if reachable:
         fractions = [s.effective_fraction(t) for t in range(warmup)]
@@ -142,6 +143,6 @@ def test_fraction_rises_with_step_then_uniform(d: np.ndarray, r0: float, warmup:
         # Bisection stops within 1e-4 of each target: r rises between steps whose targets differ by more.
         spaced = [t for t in range(0, warmup, max(1, math.ceil(2e-4 / (targets[1] - targets[0]))))]
         values = [fractions[t] for t in spaced]
-        assert all(b > a for a, b in zip(values, values[1:]))
+        assert all(b > a for a, b in itertools.pairwise(values))
     for t in (warmup, warmup + 3):
         np.testing.assert_allclose(s.weights(t), np.full(len(d), 1 / len(d)))

@@ -50,7 +50,7 @@ def clip_dir(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
 
 
 def test_global_index_spans_groups_in_order(clip_dir: tuple[Path, dict[str, np.ndarray]]) -> None:
-    d, caches = clip_dir
+    d, _caches = clip_dir
     cc = ClipCache(d, ["g2", "g0", "g1"])
     assert len(cc) == 12 and cc.clip_shape == (T, S, S, 3)
     assert cc.table["global_index"].tolist() == list(range(12))
@@ -78,7 +78,7 @@ def test_get_returns_requested_order_with_repeats(clip_dir: tuple[Path, dict[str
 
 
 def test_pickles_without_the_data(clip_dir: tuple[Path, dict[str, np.ndarray]]) -> None:
-    d, caches = clip_dir
+    d, _caches = clip_dir
     cc = ClipCache(d, ["g0", "g2"])
     cc.get([0])  # opens the maps
     blob = pickle.dumps(cc)

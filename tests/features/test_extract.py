@@ -152,7 +152,7 @@ def test_empty_shard_has_the_same_schema(model_dir: Path, tmp_path: Path) -> Non
 
 
 def test_bad_cache_row_names_the_table(model_dir: Path, tmp_path: Path) -> None:
-    tables, caches, _ = _write_groups(tmp_path)
+    _tables, caches, _ = _write_groups(tmp_path)
     bad = tmp_path / "bad.parquet"
     pq.write_table(pa.table({"clip_id": ["x"], "cache_row": pa.array([99], pa.int64())}), bad)
     with pytest.raises(IndexError, match=r"bad.parquet row 0: cache_row 99"):

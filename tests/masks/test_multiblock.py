@@ -59,7 +59,7 @@ def test_sample_mask_properties(grid_t, grid_h, grid_w, context_scale, target_sc
         assert target_aspect[0] <= b.aspect <= target_aspect[1]
         assert (b.height, b.width) == block_size(b.scale, b.aspect, grid_h, grid_w)
     for b in [cb, *m.target_blocks]:
-        assert 0 <= b.top and b.top + b.height <= grid_h and 0 <= b.left and b.left + b.width <= grid_w
+        assert b.top >= 0 and b.top + b.height <= grid_h and b.left >= 0 and b.left + b.width <= grid_w
 
     # The target set is exactly the union of the target blocks over the later slices.
     expected = {

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from synthetic_clips import moving_squares
 
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.simclr import SimCLRObjective, augment_frames
-from synthetic_clips import moving_squares
 
 CLIP = {"frames": 4, "size": 16}
 BASE = {"objective": "simclr", "proj_hidden": 64, "proj_dim": 32, "temperature": 0.2, "gap": 2}

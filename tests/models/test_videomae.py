@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from synthetic_clips import moving_squares
+from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.videomae import VideoMAEObjective, to_imagenet_normalisation
-from synthetic_clips import moving_squares
-from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 CLIP = {"frames": 4, "size": 16}
 TINY = {

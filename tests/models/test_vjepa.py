@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from synthetic_clips import moving_squares
 
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.vjepa import VJEPAObjective, ema_momentum
-from synthetic_clips import moving_squares
 
 CLIP = {"frames": 4, "size": 16}
 TINY = {

@@ -51,13 +51,18 @@ def test_generators_are_found_by_dotted_name() -> None:
 
 def test_rng_round_trip_through_a_weights_only_file(tmp_path: Path) -> None:
     m = WithGenerators()
-    torch.manual_seed(3); np.random.seed(3); random.seed(3)
-    np.random.randn(1); random.gauss(0, 1)  # leave cached gaussians pending
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    np.random.randn(1)
+    random.gauss(0, 1)  # leave cached gaussians pending
     state = capture_rng(m)
     expected = draws(m)
     torch.save(state, tmp_path / "rng.pt")
     loaded = torch.load(tmp_path / "rng.pt", weights_only=True)
-    torch.manual_seed(99); np.random.seed(99); random.seed(99)
+    torch.manual_seed(99)
+    np.random.seed(99)
+    random.seed(99)
     m2 = WithGenerators()
     restore_rng(loaded, m2)
     assert draws(m2) == expected

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_loop import run_tiny  # noqa: E402  (shared tiny parts)
+from test_loop import run_tiny
 
 TOTAL = 8
 GLOBAL_BATCH = 4

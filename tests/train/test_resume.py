@@ -22,9 +22,9 @@ import torch
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_loop import run_tiny  # noqa: E402  (shared tiny parts)
+from test_loop import run_tiny
 
-from devcurriculum.train.checkpoint import resume_path  # noqa: E402
+from devcurriculum.train.checkpoint import resume_path
 
 HERE = Path(__file__).resolve()
 GROUPS = ["g0", "g1"]

@@ -113,7 +113,7 @@ def _check_tiny(workdir: Path) -> None:
     assert len(summary) == 3, summary
     job_ids = [records["videos"][0][0], records["model"][0][0], summary[2][0]]
     assert len(set(job_ids)) == 3, f"each rule must be its own SLURM job: {job_ids}"
-    for job, step, cpus in [records["videos"][0], records["model"][0], summary[2]]:
+    for job, step, _cpus in [records["videos"][0], records["model"][0], summary[2]]:
         assert step.isdigit(), f"job {job} did not run inside an srun job step (step={step})"
     # The test layer gives pretrain 2 threads and --cpus-per-task=2, and no GPU.
     model = (workdir / "results" / "model.txt").read_text()

@@ -137,7 +137,7 @@ class DemoConfig(ConfigBlock):
 
     @property
     def n_frames(self) -> int:
-        return max(1, int(round(self.seconds * self.fps)))
+        return max(1, round(self.seconds * self.fps))
 
 
 # ---- features and difficulty --------------------------------------------------------------------

@@ -6,6 +6,7 @@ before any job starts, with the key named.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 from devcurriculum.config.schema import ConfigError
@@ -39,7 +40,7 @@ def check_data(cfg: WorkflowConfig) -> None:
             raise ConfigError(f"data.age_groups.{name}: min_days ({lo:g}) must be below max_days ({hi:g})")
         spans.append((lo, hi, name))
     spans.sort()
-    for (lo1, hi1, n1), (lo2, _hi2, n2) in zip(spans, spans[1:], strict=False):
+    for (lo1, hi1, n1), (lo2, _hi2, n2) in itertools.pairwise(spans):
         if lo2 < hi1:
             raise ConfigError(f"data.age_groups: {n1} [{lo1:g}, {hi1:g}) overlaps {n2} (starts at {lo2:g})")
     if cfg.features.extractor == "vit-random" and cfg.features.model:

@@ -131,7 +131,7 @@ def paper_initial_scales(n_groups: int, min_scale: float) -> np.ndarray:
 
 
 def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
+    return math.floor(x + 0.5)
 
 
 @dataclass(frozen=True)

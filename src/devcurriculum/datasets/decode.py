@@ -381,8 +381,8 @@ def resized_shape(height: int, width: int, size: int) -> tuple[int, int]:
     if height <= 0 or width <= 0:
         raise ValueError(f"frame size must be positive, got {height}x{width}")
     if height <= width:
-        return size, max(size, int(round(width * size / height)))
-    return max(size, int(round(height * size / width))), size
+        return size, max(size, round(width * size / height))
+    return max(size, round(height * size / width)), size
 
 
 def resize_short_side_and_center_crop(frames: np.ndarray, size: int) -> np.ndarray:

@@ -193,7 +193,7 @@ def draw_shape(
     if shape == "circle":
         draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=colour, outline=rim)
     elif shape == "ring":
-        width = max(2, int(round(radius * 0.4)))
+        width = max(2, round(radius * 0.4))
         draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=colour, width=width)
     elif shape in _UNIT_POLYGONS:
         c, s = math.cos(angle), math.sin(angle)
@@ -226,7 +226,7 @@ def _texture_mask(family: str, h: int, w: int, period: float, rng: np.random.Gen
     if family == "waves":
         return np.sin(2 * math.pi * (xx / period + 0.3 * np.sin(2 * math.pi * yy / (2 * period)))) > 0
     if family == "noise":
-        cell = max(1, int(round(period / 2)))
+        cell = max(1, round(period / 2))
         coarse = rng.random((h // cell + 2, w // cell + 2)).astype(np.float32)
         return np.repeat(np.repeat(coarse, cell, axis=0), cell, axis=1)[:h, :w]
     raise ValueError(f"unknown texture family {family!r}; known: {', '.join(TEXTURE_FAMILIES)}")
@@ -449,7 +449,7 @@ def render_scene(
     face_on = episodes(n_frames, stats.face_fraction, stats.face_episode_s * fps, rng) if faces else np.zeros(n_frames, bool)
     hand_on = episodes(n_frames, stats.hand_fraction, stats.hand_episode_s * fps, rng) if hands else np.zeros(n_frames, bool)
     sleeve = random_colour(rng, (0.2, 0.7), (0.3, 0.9))
-    reach = max(1, int(round(REACH_S * fps)))
+    reach = max(1, round(REACH_S * fps))
 
     frames = np.empty((n_frames, size, size, 3), dtype=np.uint8)
     track = np.empty((n_frames, 2)) if target is not None else None

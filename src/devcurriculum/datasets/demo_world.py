@@ -199,7 +199,7 @@ def resolve_world(world: Mapping[str, Any] | None, age_groups: Mapping[str, Sequ
             raise ValueError(f"demo.world.{key} values must be > 0, got {[young, old]}")
         if min(young, old) < 0:
             raise ValueError(f"demo.world.{key} values must be >= 0, got {[young, old]}")
-    if not (1 <= min(endpoints["texture_families"]) and max(endpoints["texture_families"]) <= 7):
+    if not (min(endpoints["texture_families"]) >= 1 and max(endpoints["texture_families"]) <= 7):
         raise ValueError(f"demo.world.texture_families values must lie in [1, 7], got {list(endpoints['texture_families'])}")
     if span_cfg is None:
         span = (min(lo for lo, _ in groups.values()), max(hi for _, hi in groups.values()))
@@ -337,18 +337,17 @@ def write_mp4(frames: np.ndarray, path: str | Path, fps: float, crf: int = 18) -
     _, height, width, _ = frames.shape
     if height % 2 or width % 2:
         raise ValueError(f"{path}: H.264 yuv420p needs even frame sizes, got {width}x{height}")
-    with atomic_path(path, suffix=".mp4") as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            stream = container.add_stream(
-                "libx264", rate=Fraction(fps).limit_denominator(1001), options={"crf": str(crf), "preset": "veryfast"}
-            )
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.codec_context.thread_count = 1  # tiny frames: threads cost more than they save
-            for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
+    with atomic_path(path, suffix=".mp4") as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
+        stream = container.add_stream(
+            "libx264", rate=Fraction(fps).limit_denominator(1001), options={"crf": str(crf), "preset": "veryfast"}
+        )
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.thread_count = 1  # tiny frames: threads cost more than they save
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -371,7 +370,7 @@ class DemoSettings:
 
     @property
     def n_frames(self) -> int:
-        return max(1, int(round(self.seconds * self.fps)))
+        return max(1, round(self.seconds * self.fps))
 
 
 def demo_settings(demo_cfg: Mapping[str, Any]) -> DemoSettings:

@@ -8,6 +8,7 @@ so a user fixes the whole file in one go instead of one error per run.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -150,7 +151,7 @@ def validate_age_groups(age_groups: Mapping[str, Sequence[float]]) -> list[tuple
             raise ValueError(f"{key}: min_days must be < max_days, got [{lo:g}, {hi:g})")
         groups.append((str(name), lo, hi))
     groups.sort(key=lambda g: (g[1], g[2]))
-    for (n1, _lo1, hi1), (n2, lo2, _hi2) in zip(groups, groups[1:], strict=False):
+    for (n1, _lo1, hi1), (n2, lo2, _hi2) in itertools.pairwise(groups):
         if lo2 < hi1:
             raise ValueError(
                 f"data.age_groups: groups {n1!r} and {n2!r} overlap ({n1} ends at {hi1:g}, {n2} starts at {lo2:g}); "

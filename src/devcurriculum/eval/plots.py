@@ -72,7 +72,7 @@ def plot_loss_curves(metrics: pd.DataFrame, path: PathLike) -> Path:
         sub = metrics[metrics["model"] == model]
         bounds: set[float] = set()
         labelled: set[str] = set()
-        for (cur, seed), run in sub.groupby(["curriculum", "seed"], sort=True):
+        for (cur, _seed), run in sub.groupby(["curriculum", "seed"], sort=True):
             run = run.sort_values("step")
             steps, loss = run["step"].to_numpy(float), run["loss"].to_numpy(float)
             window = max(1, len(run) // 25)

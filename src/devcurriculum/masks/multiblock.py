@@ -104,8 +104,8 @@ def block_size(scale: float, aspect: float, grid_h: int, grid_w: int) -> tuple[i
     ``[1, grid]``; so on a tiny grid the realised area is the nearest block the grid allows.
     """
     area = scale * grid_h * grid_w
-    h = int(round(math.sqrt(area * aspect)))
-    w = int(round(math.sqrt(area / aspect)))
+    h = round(math.sqrt(area * aspect))
+    w = round(math.sqrt(area / aspect))
     return min(max(h, 1), grid_h), min(max(w, 1), grid_w)
 
 
