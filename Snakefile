@@ -1,6 +1,8 @@
 # devcurriculum: developmental curriculum pretraining of self-supervised video models.
 # All logic lives in src/devcurriculum; rules/ are declarative; see docs/architecture.md.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from devcurriculum.workflow import load_workflow_config
 
 min_version("9.0")
 
@@ -8,7 +10,8 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
-validate(config, "schemas/config.schema.yaml", set_default=True)
+# Validates against schemas/config.schema.yaml (+ cross-key checks), fills defaults; one line per mistake.
+CFG = load_workflow_config(config)
 
 
 report: "report/workflow.rst"

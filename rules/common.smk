@@ -1,22 +1,33 @@
-# Named helpers for every rule: input functions, params, targets. No logic in rules themselves.
+# Named helpers for every rule: paths, input functions, params, targets. No logic in rules themselves.
+#
+# Params: a rule receives only the `.shaping()` dict of the config block(s) it uses, i.e. the keys that
+# change its result (src/devcurriculum/config/blocks.py declares the runtime-only ones once). Runtime-only
+# values (threads, process counts, checkpoint cadence, inference batch sizes) reach jobs through
+# `threads:`, scripts reading `snakemake.config`, or params functions that take `resources`: Snakemake
+# treats those as derived and never reruns a job because they changed (tests/workflow/test_rerun.py).
 import json
 import os
+import shlex
+import sys
 
-from devcurriculum.workflow import INIT, check_config, expand_runs, needs_difficulty
+from devcurriculum.config import INIT, baseline_runs, expand_runs
 
-check_config(config)
-
-RESULTS = config["results"]
-LOGS = "logs"
+RESULTS = CFG.results
+LOGS = f"{RESULTS}/logs"
+TIMINGS = f"{RESULTS}/timings"
 ENV = "../envs/devcurriculum.yaml"
 # Absolute, so that `shell:` rules work with --directory elsewhere (tests, cluster scratch).
 PRETRAIN_SCRIPT = os.path.join(workflow.basedir, "scripts", "pretrain.py")
-GROUPS = list(config["data"]["age_groups"])
-EXTRACTOR = config["features"]["extractor"]
-RUNS = expand_runs(config)
-BENCHMARKS = list(config["benchmarks"])
+# The workflow's own interpreter, so that pretraining never depends on a `torchrun` found on PATH.
+PYTHON = sys.executable
+GROUPS = CFG.groups
+EXTRACTOR = CFG.features.extractor
+RUNS = expand_runs(CFG)
+BENCHMARKS = list(CFG.benchmarks)
 NOT_INIT = rf"(?!{INIT}(?![A-Za-z0-9_-]))[A-Za-z0-9_-]+"
-RUN_DIR = f"{RESULTS}/runs/{{model}}/{{curriculum}}/seed{{seed}}"
+#: one run's folder; every per-run path is built from it
+RUN = f"{RESULTS}/runs/{{model}}/{{curriculum}}/seed{{seed}}"
+RUN_ID = "{model}/{curriculum}/seed{seed}"
 
 
 wildcard_constraints:
@@ -33,9 +44,9 @@ wildcard_constraints:
 
 
 def manifest_path():
-    if config["data"]["source"] == "demo":
+    if CFG.data.source == "demo":
         return f"{RESULTS}/demo/manifest.csv"
-    return config["data"]["manifest"]
+    return CFG.data.manifest
 
 
 def clip_tables():
@@ -48,6 +59,10 @@ def clip_caches():
 
 def demo_benchmark_dir():
     return f"{RESULTS}/demo/benchmark"
+
+
+def age_groups():
+    return {name: list(bounds) for name, bounds in CFG.data.age_groups.items()}
 
 
 # ---- features and difficulty ------------------------------------------------------------------
@@ -63,13 +78,13 @@ def feature_model_ref(wildcards, input):
     """The local model directory built here, or the configured local dir / hub id."""
     if wildcards.extractor == "vit-random":
         return input.model
-    return config["features"]["model"]
+    return CFG.features.model
 
 
 def feature_shards(wildcards):
     return expand(
         f"{RESULTS}/features/{wildcards.extractor}/part-{{shard}}.parquet",
-        shard=range(config["features"]["shards"]),
+        shard=range(CFG.features.shards),
     )
 
 
@@ -81,48 +96,48 @@ def difficulty_table():
 
 
 def curriculum_cfg(wildcards):
-    return config["curricula"][wildcards.curriculum]
+    return CFG.curricula[wildcards.curriculum].shaping()
 
 
 def curriculum_inputs(wildcards):
     inputs = {"tables": clip_tables()}
-    if needs_difficulty(config["curricula"][wildcards.curriculum]):
+    if CFG.curricula[wildcards.curriculum].needs_difficulty:
         inputs["difficulty"] = difficulty_table()
     return inputs
 
 
 def schedule_cfg():
     """The part of pretrain: that shapes the curriculum preview (not lr, batch, ...)."""
-    p = config["pretrain"]
-    return {"steps_per_stage": p["steps_per_stage"], "bucket_steps": p["bucket_steps"]}
+    return {
+        "steps_per_stage": CFG.pretrain.steps_per_stage,
+        "bucket_steps": CFG.pretrain.bucket_steps,
+    }
 
 
 def pretrain_inputs(wildcards):
     inputs = curriculum_inputs(wildcards)
     inputs["caches"] = clip_caches()
-    inputs["init"] = (
-        f"{RESULTS}/runs/{wildcards.model}/{INIT}/seed{wildcards.seed}/model.safetensors"
-    )
+    inputs["init"] = f"{RESULTS}/runs/{wildcards.model}/{INIT}/seed{wildcards.seed}/model.safetensors"
     return inputs
 
 
 def pretrain_spec(wildcards):
-    """Everything a run depends on, as one JSON string for the torchrun entry point."""
+    """What a run's result depends on (run-shaping keys only), one JSON string for the entry point."""
     spec = {
         "model_name": wildcards.model,
-        "model": config["models"][wildcards.model],
+        "model": CFG.models[wildcards.model].shaping(),
         "curriculum_name": wildcards.curriculum,
-        "curriculum": config["curricula"][wildcards.curriculum],
-        "pretrain": config["pretrain"],
+        "curriculum": CFG.curricula[wildcards.curriculum].shaping(),
+        "pretrain": CFG.pretrain.shaping(),
         "seed": int(wildcards.seed),
         "groups": GROUPS,
-        "clip": config["data"]["clip"],
+        "clip": CFG.data.clip.shaping(),
     }
     return json.dumps(spec, sort_keys=True)
 
 
 def pretrain_difficulty_arg(wildcards, input):
-    return f"--difficulty {input.difficulty}" if "difficulty" in input.keys() else ""
+    return f"--difficulty {shlex.quote(input.difficulty)}" if "difficulty" in input.keys() else ""
 
 
 def gpus_per_node(resources):
@@ -137,52 +152,75 @@ def gpus_per_node(resources):
 def nproc_per_node(wildcards, resources):
     """GPUs when the profile grants them (clusters), else config pretrain.nproc CPU processes (gloo)."""
     gpus = gpus_per_node(resources)
-    return gpus if gpus > 0 else config["pretrain"]["nproc"]
+    return gpus if gpus > 0 else CFG.pretrain.nproc
 
 
 def torchrun_launcher(wildcards, resources):
-    """`torchrun --standalone` on one node; `srun torchrun` with a c10d rendezvous across nodes.
+    """`python -m torch.distributed.run --standalone` on one node; `srun` it with c10d across nodes.
 
     Inside an `mpi` job the SLURM executor strips SLURM_* variables from the shell, so the node
     count comes from the job's resources and the rendezvous host is the batch node itself.
+    A params function of `resources`: Snakemake does not rerun a job when it changes (runtime only).
     """
     nproc = nproc_per_node(wildcards, resources)
+    run = f"{shlex.quote(PYTHON)} -m torch.distributed.run"
     if not resources.get("mpi"):
-        return f"torchrun --standalone --nproc_per_node {nproc}"
+        return f"{run} --standalone --nproc_per_node {nproc}"
     nodes = int(resources.get("nodes", 1))
     return (
         f"{resources.mpi} --nodes {nodes} --ntasks {nodes} --ntasks-per-node 1"
         f" --cpus-per-task {resources.cpus_per_task}"
-        f" torchrun --nnodes {nodes} --nproc_per_node {nproc}"
+        f" {run} --nnodes {nodes} --nproc_per_node {nproc}"
         " --rdzv_id $SLURM_JOB_ID --rdzv_backend c10d --rdzv_endpoint $(hostname):29500"
     )
 
 
-def threads_per_proc(wildcards, threads, resources):
-    return max(1, threads // nproc_per_node(wildcards, resources))
+def pretrain_runtime_args(wildcards, threads, resources):
+    """Runtime-only flags of the entry point (threads per process, checkpoint and log cadence).
+
+    A params function of `threads`/`resources`, so Snakemake never reruns training when they change.
+    """
+    per_proc = max(1, threads // nproc_per_node(wildcards, resources))
+    return (
+        f"--threads {per_proc} --checkpoint-every {CFG.pretrain.checkpoint_every}"
+        f" --log-every {CFG.pretrain.log_every}"
+    )
+
+
+def run_id(wildcards):
+    """``{model}/{curriculum}/seed{seed}`` of a job's wildcards (the run's folder below runs/)."""
+    return RUN_ID.format(model=wildcards.model, curriculum=wildcards.curriculum, seed=wildcards.seed)
+
+
+def run_dir(wildcards):
+    return f"{RESULTS}/runs/{run_id(wildcards)}"
 
 
 def resume_dir(wildcards):
     # Undeclared on purpose: Snakemake deletes declared outputs of failed jobs (DESIGN §3).
-    return f"{RESULTS}/runs/{wildcards.model}/{wildcards.curriculum}/seed{wildcards.seed}/resume"
+    return f"{run_dir(wildcards)}/resume"
 
 
-def model_cfg(wildcards):
-    return config["models"][wildcards.model]
+def model_network(wildcards):
+    """The keys that define the network (not its pretext task): what init_model and embed depend on."""
+    return CFG.models[wildcards.model].network()
+
+
+def clip_cfg():
+    return CFG.data.clip.shaping()
 
 
 # ---- evaluation -------------------------------------------------------------------------------
 
 
 def run_weights(wildcards):
-    return f"{RESULTS}/runs/{wildcards.model}/{wildcards.curriculum}/seed{wildcards.seed}/model.safetensors"
+    return f"{run_dir(wildcards)}/model.safetensors"
 
 
 def embed_shards(wildcards):
     return expand(
-        f"{RESULTS}/embeddings/{wildcards.model}/{wildcards.curriculum}/seed{wildcards.seed}/"
-        f"{wildcards.benchmark}/part-{{shard}}.parquet",
-        shard=range(config["evaluation"]["embed_shards"]),
+        f"{RESULTS}/embeddings/{run_id(wildcards)}/{wildcards.benchmark}/part-{{shard}}.parquet",
+        shard=range(CFG.evaluation.embed_shards),
     )
 
 
@@ -191,24 +229,25 @@ def embeddings_for_eval(wildcards):
     parts = embed_shards(wildcards)
     if len(parts) == 1:
         return parts[0]
-    return (
-        f"{RESULTS}/embeddings/{wildcards.model}/{wildcards.curriculum}/seed{wildcards.seed}/"
-        f"{wildcards.benchmark}.parquet"
-    )
+    return f"{RESULTS}/embeddings/{run_id(wildcards)}/{wildcards.benchmark}.parquet"
 
 
 def benchmark_inputs(wildcards):
-    bench = config["benchmarks"][wildcards.benchmark]
-    return {"demo_dir": demo_benchmark_dir()} if bench["source"] == "demo" else {}
+    bench = CFG.benchmarks[wildcards.benchmark]
+    return {"demo_dir": demo_benchmark_dir()} if bench.source == "demo" else {}
 
 
 def benchmark_demo_dir(wildcards, input):
     return input.get("demo_dir")
 
 
+def benchmark_cfg(wildcards):
+    return CFG.benchmarks[wildcards.benchmark].shaping()
+
+
 def readout_cfg(wildcards):
     """The readout blocks of `evaluation` (what evaluate's result depends on)."""
-    return {k: config["evaluation"][k] for k in ("linear", "knn")}
+    return {"linear": CFG.evaluation.linear.shaping(), "knn": CFG.evaluation.knn.shaping()}
 
 
 def run_info(wildcards):
@@ -222,32 +261,19 @@ def run_info(wildcards):
 
 def evaluated_runs():
     """Every trained run plus the untrained (init) baseline of each (model, seed)."""
-    runs = [(r.model, r.curriculum, r.seed) for r in RUNS]
-    for model, seed in sorted({(r.model, r.seed) for r in RUNS}):
-        runs.append((model, INIT, seed))
-    return runs
+    return [*RUNS, *baseline_runs(RUNS)]
 
 
 def eval_files():
-    return [
-        f"{RESULTS}/eval/{m}/{c}/seed{s}/{b}.parquet"
-        for m, c, s in evaluated_runs()
-        for b in BENCHMARKS
-    ]
+    return [f"{RESULTS}/eval/{run.name}/{b}.parquet" for run in evaluated_runs() for b in BENCHMARKS]
 
 
 def metrics_files():
-    return [f"{RESULTS}/runs/{r.name}/metrics.parquet" for r in RUNS]
+    return [f"{RESULTS}/runs/{run.name}/metrics.parquet" for run in RUNS]
 
 
 def all_targets():
     return [
         f"{RESULTS}/summary.parquet",
-        *expand(
-            f"{RESULTS}/curricula/{{c}}.parquet", c=sorted({r.curriculum for r in RUNS})
-        ),
+        *expand(f"{RESULTS}/curricula/{{c}}.parquet", c=sorted({r.curriculum for r in RUNS})),
     ]
-
-
-def benchmark_cfg(wildcards):
-    return config["benchmarks"][wildcards.benchmark]

@@ -33,7 +33,7 @@ rule init_model:
     conda:
         ENV
     params:
-        model=model_cfg,
-        clip=config["data"]["clip"],
+        model=model_network,
+        clip=clip_cfg(),
     script:
         "../scripts/init_model.py"

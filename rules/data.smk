@@ -9,12 +9,12 @@ rule make_demo_videos:
     log:
         f"{LOGS}/make_demo_videos.log",
     benchmark:
-        f"{RESULTS}/benchmarks/make_demo_videos.tsv"
+        f"{TIMINGS}/make_demo_videos.tsv"
     conda:
         ENV
     params:
-        demo=config["demo"],
-        age_groups=config["data"]["age_groups"],
+        demo=CFG.demo.shaping(),
+        age_groups=age_groups(),
     script:
         "../scripts/make_demo_videos.py"
 
@@ -27,11 +27,11 @@ rule index_videos:
     log:
         f"{LOGS}/index_videos.log",
     benchmark:
-        f"{RESULTS}/benchmarks/index_videos.tsv"
+        f"{TIMINGS}/index_videos.tsv"
     conda:
         ENV
     params:
-        age_groups=config["data"]["age_groups"],
+        age_groups=age_groups(),
     script:
         "../scripts/index_videos.py"
 
@@ -45,10 +45,10 @@ rule chunk_clips:
     log:
         f"{LOGS}/chunk_clips/{{group}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/chunk_clips/{{group}}.tsv"
+        f"{TIMINGS}/chunk_clips/{{group}}.tsv"
     conda:
         ENV
     params:
-        clip=config["data"]["clip"],
+        clip=clip_cfg(),
     script:
         "../scripts/chunk_clips.py"

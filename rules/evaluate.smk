@@ -13,7 +13,7 @@ rule prepare_benchmark:
         ENV
     params:
         benchmark=benchmark_cfg,
-        clip=config["data"]["clip"],
+        clip=clip_cfg(),
         demo_dir=benchmark_demo_dir,
     script:
         "../scripts/prepare_benchmark.py"
@@ -25,17 +25,16 @@ rule embed:
         table=f"{RESULTS}/benchmarks/{{benchmark}}.parquet",
         cache=f"{RESULTS}/benchmarks/{{benchmark}}.npy",
     output:
-        part=f"{RESULTS}/embeddings/{{model}}/{{curriculum}}/seed{{seed}}/{{benchmark}}/part-{{shard}}.parquet",
+        part=f"{RESULTS}/embeddings/{RUN_ID}/{{benchmark}}/part-{{shard}}.parquet",
     log:
-        f"{LOGS}/embed/{{model}}/{{curriculum}}/seed{{seed}}/{{benchmark}}/part-{{shard}}.log",
+        f"{LOGS}/embed/{RUN_ID}/{{benchmark}}/part-{{shard}}.log",
     conda:
         ENV
-    threads: config["evaluation"]["embed_threads"]
+    threads: CFG.evaluation.embed_threads
     params:
-        model=model_cfg,
-        clip=config["data"]["clip"],
-        shards=config["evaluation"]["embed_shards"],
-        batch_size=config["evaluation"]["embed_batch_size"],
+        # shard count and batch size are runtime-only: the script reads them from the config
+        model=model_network,
+        clip=clip_cfg(),
     script:
         "../scripts/embed.py"
 
@@ -44,9 +43,9 @@ rule gather_embeddings:
     input:
         parts=embed_shards,
     output:
-        embeddings=f"{RESULTS}/embeddings/{{model}}/{{curriculum}}/seed{{seed}}/{{benchmark}}.parquet",
+        embeddings=f"{RESULTS}/embeddings/{RUN_ID}/{{benchmark}}.parquet",
     log:
-        f"{LOGS}/gather_embeddings/{{model}}/{{curriculum}}/seed{{seed}}/{{benchmark}}.log",
+        f"{LOGS}/gather_embeddings/{RUN_ID}/{{benchmark}}.log",
     conda:
         ENV
     script:
@@ -58,9 +57,9 @@ rule evaluate:
         embeddings=embeddings_for_eval,
         table=f"{RESULTS}/benchmarks/{{benchmark}}.parquet",
     output:
-        eval=f"{RESULTS}/eval/{{model}}/{{curriculum}}/seed{{seed}}/{{benchmark}}.parquet",
+        eval=f"{RESULTS}/eval/{RUN_ID}/{{benchmark}}.parquet",
     log:
-        f"{LOGS}/evaluate/{{model}}/{{curriculum}}/seed{{seed}}/{{benchmark}}.log",
+        f"{LOGS}/evaluate/{RUN_ID}/{{benchmark}}.log",
     conda:
         ENV
     params:

@@ -9,8 +9,8 @@ rule make_random_vit:
     conda:
         ENV
     params:
-        random_vit=config["features"]["random_vit"],
-        image_size=config["data"]["clip"]["size"],
+        random_vit=CFG.features.random_vit.shaping(),
+        image_size=CFG.data.clip.size,
     script:
         "../scripts/make_random_vit.py"
 
@@ -25,14 +25,14 @@ rule extract_features:
     log:
         f"{LOGS}/extract_features/{{extractor}}/part-{{shard}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/extract_features/{{extractor}}/part-{{shard}}.tsv"
+        f"{TIMINGS}/extract_features/{{extractor}}/part-{{shard}}.tsv"
     conda:
         ENV
     threads: 2
     resources:
         mem_mb=4000,
     params:
-        features=config["features"],
+        features=CFG.features.shaping(),
         model=feature_model_ref,
     script:
         "../scripts/extract_features.py"
@@ -61,11 +61,11 @@ rule score_difficulty:
     log:
         f"{LOGS}/score_difficulty/{{extractor}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/score_difficulty/{{extractor}}.tsv"
+        f"{TIMINGS}/score_difficulty/{{extractor}}.tsv"
     conda:
         ENV
     threads: 2
     params:
-        difficulty=config["difficulty"],
+        difficulty=CFG.difficulty.shaping(),
     script:
         "../scripts/score_difficulty.py"

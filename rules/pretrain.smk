@@ -1,38 +1,39 @@
-# The one training loop, launched by torchrun (gloo on CPU, NCCL on GPU; see docs/training.md).
+# The one training loop, launched by torch.distributed.run (gloo on CPU, NCCL on GPU; docs/training.md).
 
 
 rule pretrain:
     input:
         unpack(pretrain_inputs),
     output:
-        weights=f"{RUN_DIR}/model.safetensors",
-        metrics=f"{RUN_DIR}/metrics.parquet",
-        config=f"{RUN_DIR}/config.json",
+        weights=f"{RUN}/model.safetensors",
+        metrics=f"{RUN}/metrics.parquet",
+        spec=f"{RUN}/run_spec.json",
     log:
-        f"{LOGS}/pretrain/{{model}}/{{curriculum}}/seed{{seed}}.log",
+        f"{LOGS}/pretrain/{RUN_ID}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/pretrain/{{model}}/{{curriculum}}/seed{{seed}}.tsv"
+        f"{TIMINGS}/pretrain/{RUN_ID}.tsv"
     wildcard_constraints:
         curriculum=NOT_INIT,
     # the long jobs first, so the many short embed/evaluate jobs fill the gaps around them
     priority: 10
     conda:
         ENV
-    threads: config["pretrain"]["threads"]
+    threads: CFG.pretrain.threads
     resources:
         gpu=0,
     params:
+        # the run-shaping keys only; everything runtime-only travels in params.runtime (untracked)
         spec=pretrain_spec,
         difficulty=pretrain_difficulty_arg,
         resume_dir=resume_dir,
         launcher=torchrun_launcher,
-        threads_per_proc=threads_per_proc,
-        out_dir=RUN_DIR,
+        runtime=pretrain_runtime_args,
+        out_dir=run_dir,
         script=PRETRAIN_SCRIPT,
     shell:
-        "{params.launcher} {params.script}"
+        "{params.launcher} {params.script:q}"
         " --spec-json {params.spec:q}"
-        " --clip-tables {input.tables} --clip-caches {input.caches}"
-        " {params.difficulty} --init {input.init}"
-        " --out-dir {params.out_dir} --resume-dir {params.resume_dir}"
-        " --threads {params.threads_per_proc} > {log} 2>&1"
+        " --clip-tables {input.tables:q} --clip-caches {input.caches:q}"
+        " {params.difficulty} --init {input.init:q}"
+        " --out-dir {params.out_dir:q} --resume-dir {params.resume_dir:q}"
+        " {params.runtime} > {log:q} 2>&1"

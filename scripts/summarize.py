@@ -1,10 +1,16 @@
-"""Rule summarize: summary.parquet and plots (devcurriculum.eval.summarize)."""
+"""Rule summarize: summary.parquet and the plots (devcurriculum.eval.summarize)."""
 
 from pathlib import Path
 
 from devcurriculum.eval.summarize import summarize
 from devcurriculum.utils.logging import stage_log
 
-sm = snakemake
+sm = snakemake  # noqa: F821
 with stage_log(sm.log[0], "summarize"):
-    summarize(list(sm.input.evals), list(sm.input.metrics), sm.input.videos, sm.output.summary, Path(sm.output.loss).parent)
+    summarize(
+        eval_paths=list(sm.input.evals),
+        metrics_paths=list(sm.input.metrics),
+        videos_parquet=sm.input.videos,
+        out_summary=sm.output.summary,
+        plot_dir=Path(sm.output.loss).parent,
+    )

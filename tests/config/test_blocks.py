@@ -61,7 +61,7 @@ def test_every_dataclass_default_equals_the_schema_default(block: type[ConfigBlo
                 or (default is None and f.name not in required)
             ), f"{block.__name__}.{f.name}"
             continue
-        assert _plain(default, False) == node["default"] or (
+        assert _plain(default) == node["default"] or (
             isinstance(default, ConfigBlock) and default.to_dict() == type(default).from_mapping(node["default"]).to_dict()
         ), f"{block.__name__}.{f.name}: dataclass {default!r} vs schema {node['default']!r}"
 
@@ -137,6 +137,15 @@ def test_runtime_keys_are_declared_once_and_left_out_of_shaping() -> None:
     assert not set(shaping) & set(PretrainConfig.runtime_keys())
     assert PretrainConfig(threads=7).shaping() == PretrainConfig(threads=1).shaping()
     assert PretrainConfig(lr=0.5).shaping() != PretrainConfig().shaping()
+
+
+def test_network_keys_leave_out_the_pretext_task() -> None:
+    mae = VideoMAEModelConfig(mask_ratio=0.9)
+    assert mae.network() == VideoMAEModelConfig().network()
+    assert "mask_ratio" not in mae.network() and "mask_ratio" in mae.shaping()
+    assert VideoMAEModelConfig(hidden_size=64, num_attention_heads=4).network() != mae.network()
+    simclr = model_config({"objective": "simclr", "augment": {"flip": False}, "temperature": 0.5})
+    assert simclr.network() == model_config({"objective": "simclr"}).network()
 
 
 def test_round_trip_through_a_plain_dict() -> None:

@@ -9,10 +9,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from devcurriculum.config import KnnReadoutConfig, LinearReadoutConfig
 from devcurriculum.eval.readouts import EVAL_SCHEMA, evaluate_embeddings, knn_hit_rates, linear_readout
 from devcurriculum.utils.io import embedding_array, read_metadata, write_table
 
-EVAL_CFG = {"linear": {"max_iter": 5000, "tol": 1e-4, "alpha": 1e-4, "seed": 0}, "knn": {"k": [1, 5]}}
+EVAL_CFG = {
+    "linear": LinearReadoutConfig(max_iter=5000, tol=1e-4, alpha=1e-4, seed=0),
+    "knn": KnnReadoutConfig(k=(1, 5)),
+}
 RUN = {"model": "videomae", "curriculum": "developmental", "seed": 3, "benchmark": "blobs"}
 
 
@@ -89,7 +93,7 @@ def test_evaluate_embeddings_table(tmp_path: Path) -> None:
     x, y = _clusters(20, 3, 6, spread=0.3)
     split = np.where(np.arange(len(y)) % 20 < 14, "train", "test")
     emb, bench = _write_inputs(tmp_path, x, y, split)
-    table = evaluate_embeddings(emb, bench, EVAL_CFG, tmp_path / "eval.parquet", RUN)
+    table = evaluate_embeddings(embeddings=emb, bench_table=bench, **EVAL_CFG, out_path=tmp_path / "eval.parquet", run_info=RUN)
     assert table.schema.equals(EVAL_SCHEMA, check_metadata=False)
     rows = {(r["readout"], r["metric"]): r["value"] for r in table.to_pylist()}
     assert rows == {("linear", "top1_accuracy"): 1.0, ("knn", "top1_hit_rate"): 1.0, ("knn", "top5_hit_rate"): 1.0}
@@ -106,7 +110,7 @@ def test_evaluate_embeddings_errors(tmp_path: Path) -> None:
     split = np.where(np.arange(len(y)) % 10 < 7, "train", "test")
     emb, bench = _write_inputs(tmp_path, x, y, split, drop=2)
     with pytest.raises(ValueError, match=r"2 items of .*bench\.parquet have no embedding"):
-        evaluate_embeddings(emb, bench, EVAL_CFG, tmp_path / "eval.parquet", RUN)
+        evaluate_embeddings(embeddings=emb, bench_table=bench, **EVAL_CFG, out_path=tmp_path / "eval.parquet", run_info=RUN)
     with pytest.raises(KeyError, match="run_info lacks"):
-        evaluate_embeddings(emb, bench, EVAL_CFG, tmp_path / "eval.parquet", {"model": "m"})
+        evaluate_embeddings(embeddings=emb, bench_table=bench, **EVAL_CFG, out_path=tmp_path / "eval.parquet", run_info={"model": "m"})
     assert not (tmp_path / "eval.parquet").exists()

@@ -76,7 +76,7 @@ def study(tmp_path: Path) -> dict[str, list[Path] | Path]:
 
 def test_summary_table_and_plots(study, tmp_path: Path) -> None:
     out = tmp_path / "summary.parquet"
-    written = summarize(study["evals"], study["metrics"], study["videos"], out, tmp_path / "plots")
+    written = summarize(eval_paths=study["evals"], metrics_paths=study["metrics"], videos_parquet=study["videos"], out_summary=out, plot_dir=tmp_path / "plots")
     table = pq.read_table(out)
     assert table.schema.names == SUMMARY_SCHEMA.names
     assert table.schema.equals(SUMMARY_SCHEMA, check_metadata=False)
@@ -99,14 +99,14 @@ def test_summary_table_and_plots(study, tmp_path: Path) -> None:
 def test_summary_without_training_metrics_or_video_index(study, tmp_path: Path) -> None:
     # only the untrained baseline evaluated: the figures still render (with "no training runs")
     init_only = [p for p in study["evals"] if "/init/" in str(p)]
-    written = summarize(init_only, [], None, tmp_path / "s.parquet", tmp_path / "p")
+    written = summarize(eval_paths=init_only, metrics_paths=[], videos_parquet=None, out_summary=tmp_path / "s.parquet", plot_dir=tmp_path / "p")
     assert read_metadata(tmp_path / "s.parquet")["devcurriculum.skipped_videos"] == "0"
     assert all(p.read_bytes()[:8] == PNG_MAGIC for p in written.values() if p.suffix == ".png")
 
 
 def test_duplicate_readouts_are_an_error(study, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="videomae/init/seed1 digits linear/top1_accuracy"):
-        summarize(study["evals"] + study["evals"][-2:], [], None, tmp_path / "s.parquet", tmp_path / "p")
+        summarize(eval_paths=study["evals"] + study["evals"][-2:], metrics_paths=[], videos_parquet=None, out_summary=tmp_path / "s.parquet", plot_dir=tmp_path / "p")
 
 
 def test_run_identity_prefers_columns_then_metadata_then_path(tmp_path: Path) -> None:

@@ -80,6 +80,38 @@ def test_steps_per_stage_change_reruns_pretraining_and_after_only(finished: Path
     assert counts["init_model"] == 0  # the untrained baseline does not depend on the schedule
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"pretrain.threads": 2},
+        {"pretrain.checkpoint_every": 1},
+        {"pretrain.log_every": 1},
+        {"pretrain.nproc": 2},
+        {"evaluation.embed_threads": 2},
+        {"evaluation.embed_batch_size": 3},
+        {"features.batch_size": 5},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_runtime_only_settings_plan_zero_jobs(finished: Path, change: dict) -> None:
+    assert _changed_jobs(finished, **change) == []
+
+
+def test_mask_ratio_change_reruns_that_models_training_not_its_baseline(finished: Path) -> None:
+    jobs = _changed_jobs(finished, **{"models.videomae.mask_ratio": 0.6})
+    counts = job_counts(jobs)
+    assert {w["curriculum"] for rule, w in jobs if rule == "pretrain"} == {"developmental", "prototype"}
+    assert counts["summarize"] == 1
+    # the untrained baseline does not depend on the mask ratio: not re-initialised, not re-embedded
+    assert counts["init_model"] == 0
+    for rule, w in jobs:
+        if rule in ("embed", "evaluate"):
+            assert w["curriculum"] != "init", (rule, w)
+    for upstream in ("make_demo_videos", "index_videos", "chunk_clips", "extract_features", "score_difficulty",
+                     "prepare_benchmark", "build_curriculum"):
+        assert counts[upstream] == 0, upstream
+
+
 def test_bad_value_fails_at_parse_time_naming_the_key(tmp_path: Path) -> None:
     write_config(tmp_path, {"data.clip.frames": 0})
     proc = snakemake(tmp_path, "--dry-run", check=False)
@@ -119,5 +151,5 @@ def test_manifest_missing_column_fails_naming_it(tmp_path: Path) -> None:
     write_config(tmp_path, {"data.source": "manifest", "data.manifest": str(tmp_path / "manifest.csv")})
     proc = snakemake(tmp_path, "results/data/videos.parquet", check=False)
     assert proc.returncode != 0
-    log = (tmp_path / "logs/index_videos.log").read_text()
+    log = (tmp_path / "results/logs/index_videos.log").read_text()
     assert "age_days" in log

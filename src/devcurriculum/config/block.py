@@ -24,6 +24,8 @@ from devcurriculum.config.schema import ConfigError, validate
 
 #: Field metadata key of runtime-only settings; its value says why the key does not shape results.
 RUNTIME = "runtime"
+#: Field metadata key of a model's pretext-task settings: they shape training, not the network.
+PRETEXT = "pretext"
 
 T = TypeVar("T")
 
@@ -31,6 +33,14 @@ T = TypeVar("T")
 def runtime(default: Any, *, why: str) -> Any:
     """A field that does not change results (left out of rule params and resume hashes)."""
     return dataclasses.field(default=default, metadata={RUNTIME: why})
+
+
+def pretext(default: Any, *, why: str = "the pretext task, not the network") -> Any:
+    """A model key that changes training (masking, loss, views) but not the network's weights layout.
+
+    The untrained model and the embedding of given weights do not depend on it (:meth:`ConfigBlock.network`).
+    """
+    return dataclasses.field(default=default, metadata={PRETEXT: why})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,22 +79,33 @@ class ConfigBlock:
         except TypeError as exc:  # a required key the schema did not require
             raise ConfigError(f"{where or cls.__name__}: {exc}") from None
 
-    def to_dict(self, *, shaping_only: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, shaping_only: bool = False, drop: frozenset[str] = frozenset()) -> dict[str, Any]:
         """Plain JSON-able dict (tuples as lists); with ``shaping_only`` without runtime-only keys.
 
+        ``drop`` leaves out fields carrying any of those metadata markers (e.g. ``{PRETEXT}``).
         An optional sub-block that is absent (None) is left out, as it is absent in the YAML.
         """
+        if shaping_only:
+            drop = drop | {RUNTIME}
         optional_blocks = _optional_block_fields(type(self))
         return {
-            f.name: _plain(getattr(self, f.name), shaping_only)
+            f.name: _plain(getattr(self, f.name), drop)
             for f in dataclasses.fields(self)
-            if not (shaping_only and RUNTIME in f.metadata)
+            if not drop.intersection(f.metadata)
             and not (f.name in optional_blocks and getattr(self, f.name) is None)
         }
 
     def shaping(self) -> dict[str, Any]:
         """The keys that change results: what a rule's ``params`` and a resume hash get."""
         return self.to_dict(shaping_only=True)
+
+    def network(self) -> dict[str, Any]:
+        """The keys that define a network (its weights layout and embedding), without pretext-task keys.
+
+        What ``init_model`` and ``embed`` depend on: a new mask ratio retrains, but leaves the
+        untrained baseline and the embedding of given weights alone.
+        """
+        return self.to_dict(drop=frozenset({RUNTIME, PRETEXT}))
 
     @classmethod
     def runtime_keys(cls) -> dict[str, str]:
@@ -104,13 +125,13 @@ def _optional_block_fields(cls: type) -> frozenset[str]:
     )
 
 
-def _plain(value: Any, shaping_only: bool) -> Any:
+def _plain(value: Any, drop: frozenset[str] = frozenset()) -> Any:
     if isinstance(value, ConfigBlock):
-        return value.to_dict(shaping_only=shaping_only)
+        return value.to_dict(drop=drop)
     if isinstance(value, tuple | list):
-        return [_plain(v, shaping_only) for v in value]
+        return [_plain(v, drop) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _plain(v, shaping_only) for k, v in value.items()}
+        return {str(k): _plain(v, drop) for k, v in value.items()}
     return value
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, Literal
 
-from devcurriculum.config.block import ConfigBlock, runtime
+from devcurriculum.config.block import PRETEXT, ConfigBlock, pretext, runtime
 from devcurriculum.config.schema import ConfigError
 
 #: the pseudo-curriculum of the untrained model ("after stage 0" of every run)
@@ -288,8 +288,8 @@ class VideoMAEModelConfig(ConfigBlock):
     decoder_num_hidden_layers: int = 2
     decoder_num_attention_heads: int = 4
     decoder_intermediate_size: int = 256
-    mask_ratio: float = 0.75
-    norm_pix_loss: bool = True
+    mask_ratio: float = pretext(0.75)
+    norm_pix_loss: bool = pretext(True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -335,10 +335,11 @@ class VJEPAModelConfig(ConfigBlock):
     pred_num_hidden_layers: int = 2
     pred_num_attention_heads: int = 4
     pred_mlp_ratio: float = 4.0
-    ema: tuple[float, float] = (0.996, 1.0)
+    ema: tuple[float, float] = pretext((0.996, 1.0))
+    # not pretext: the embedding of a V-JEPA model follows its input mode
     mode: Literal["clip", "pairs"] = "clip"
-    gap: int = 4
-    masks: MultiblockMaskConfig = field(default_factory=MultiblockMaskConfig)
+    gap: int = pretext(4)
+    masks: MultiblockMaskConfig = field(default_factory=MultiblockMaskConfig, metadata={PRETEXT: "the pretext task"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -378,10 +379,10 @@ class SimCLRModelConfig(ConfigBlock):
     stem: Literal["imagenet", "small"] = "imagenet"
     proj_hidden: int = 512
     proj_dim: int = 128
-    temperature: float = 0.1
-    gap: int = 4
-    gap_schedule: tuple[int, ...] | None = None
-    augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig)
+    temperature: float = pretext(0.1)
+    gap: int = pretext(4)
+    gap_schedule: tuple[int, ...] | None = pretext(None)
+    augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig, metadata={PRETEXT: "the pretext task"})
 
 
 ModelConfig = VideoMAEModelConfig | VJEPAModelConfig | SimCLRModelConfig

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import StandardScaler
 
+from devcurriculum.config import KnnReadoutConfig, LinearReadoutConfig
 from devcurriculum.utils.io import PathLike, embedding_matrix, provenance, table_from_columns, write_table
 
 log = logging.getLogger("devcurriculum.eval.readouts")
@@ -91,9 +92,11 @@ def knn_hit_rates(
 
 
 def evaluate_embeddings(
-    embeddings_path: PathLike,
+    *,
+    embeddings: PathLike,
     bench_table: PathLike,
-    eval_cfg: Mapping[str, Any],
+    linear: LinearReadoutConfig,
+    knn: KnnReadoutConfig,
     out_path: PathLike,
     run_info: Mapping[str, Any],
 ) -> pa.Table:
@@ -101,27 +104,22 @@ def evaluate_embeddings(
     missing_keys = [k for k in RUN_KEYS if k not in run_info]
     if missing_keys:
         raise KeyError(f"run_info lacks {missing_keys}; needs {list(RUN_KEYS)}")
-    x, labels, split = _join(embeddings_path, bench_table)
+    x, labels, split = _join(embeddings, bench_table)
     train, test = split == "train", split == "test"
     if not train.any() or not test.any():
         raise ValueError(f"{bench_table}: needs both train and test items (train {train.sum()}, test {test.sum()})")
 
-    lin = dict(eval_cfg.get("linear") or {})
-    ks = list((eval_cfg.get("knn") or {}).get("k", [1, 5]))
     readout_rows: list[tuple[str, str, float]] = [
         (
             "linear",
             "top1_accuracy",
             linear_readout(
                 x[train], labels[train], x[test], labels[test],
-                max_iter=int(lin.get("max_iter", 5000)),
-                tol=float(lin.get("tol", 1e-4)),
-                alpha=float(lin.get("alpha", 1e-4)),
-                seed=int(lin.get("seed", 0)),
+                max_iter=linear.max_iter, tol=linear.tol, alpha=linear.alpha, seed=linear.seed,
             ),
         )
     ]
-    for k, rate in knn_hit_rates(x[train], labels[train], x[test], labels[test], ks).items():
+    for k, rate in knn_hit_rates(x[train], labels[train], x[test], labels[test], knn.k).items():
         readout_rows.append(("knn", f"top{k}_hit_rate", rate))
 
     n = len(readout_rows)
@@ -140,14 +138,14 @@ def evaluate_embeddings(
     classes, counts = np.unique(labels[test], return_counts=True)
     meta = provenance(
         "evaluate",
-        dict(eval_cfg),
+        {"linear": linear.shaping(), "knn": knn.shaping()},
         run={k: run_info[k] for k in run_info},
         n_train=int(train.sum()),
         n_test=int(test.sum()),
         n_classes=len(np.unique(labels)),
         # majority-class accuracy on the test split: the floor a readout must beat
         chance_top1=float(counts.max() / counts.sum()) if len(classes) else 0.0,
-        embeddings=str(embeddings_path),
+        embeddings=str(embeddings),
     )
     write_table(table, out_path, metadata=meta)
     log.info(

@@ -121,6 +121,7 @@ def count_skipped_videos(videos_parquet: PathLike | None) -> int:
 
 
 def summarize(
+    *,
     eval_paths: Sequence[PathLike],
     metrics_paths: Sequence[PathLike],
     videos_parquet: PathLike | None,
