@@ -4,7 +4,7 @@ from devcurriculum.config import EvaluationConfig
 from devcurriculum.eval.readouts import evaluate_embeddings
 from devcurriculum.utils.logging import stage_log
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 readouts = EvaluationConfig.from_mapping(sm.params.evaluation)
 with stage_log(sm.log[0], "evaluate"):
     evaluate_embeddings(

@@ -5,7 +5,7 @@ from pathlib import Path
 from devcurriculum.eval.summarize import summarize
 from devcurriculum.utils.logging import stage_log
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 with stage_log(sm.log[0], "summarize"):
     summarize(
         eval_paths=list(sm.input.evals),
