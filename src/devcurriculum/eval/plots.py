@@ -151,6 +151,66 @@ def plot_readouts(
     return save_figure(fig, path)
 
 
+def plot_stage_curves(
+    summary: pd.DataFrame,
+    path: PathLike,
+    chance: Mapping[str, float] | None = None,
+) -> Path:
+    """The main figure: readout after each curriculum stage (0 = untrained), per learner and curriculum.
+
+    Rows are learners (models), columns are (benchmark, readout metric) panels; one line per
+    curriculum (its colour) through the mean over seeds, a band over the seeds' range (min to max),
+    and a dashed grey line at the benchmark's majority-class chance level.
+    """
+    _require(summary, ["model", "curriculum", "seed", "after_stage", "benchmark", "readout", "metric", "value"], "summary")
+    present = set(zip(summary["readout"], summary["metric"], strict=True))
+    shown = [rm for rm in MAIN_READOUTS if rm in present] or sorted(present)[:2] or [("linear", "top1_accuracy")]
+    panels = [(bench, rm) for bench in sorted(summary["benchmark"].unique()) for rm in shown] or [("(none)", shown[0])]
+    models = sorted(summary["model"].unique()) or ["(no runs)"]
+    colors = curriculum_colors(list(summary["curriculum"].unique()))
+    fig = Figure(figsize=(3.6 * len(panels) + 1.6, 2.9 * len(models)), layout="constrained")
+    axes = fig.subplots(len(models), len(panels), squeeze=False, sharex=True)
+    for r, model in enumerate(models):
+        for c, (bench, (readout, metric)) in enumerate(panels):
+            ax = axes[r][c]
+            sel = summary[
+                (summary["model"] == model) & (summary["benchmark"] == bench)
+                & (summary["readout"] == readout) & (summary["metric"] == metric)
+            ]
+            for cur, runs in sel.groupby("curriculum", sort=True):
+                by_stage = runs.groupby("after_stage")["value"]
+                x = by_stage.mean().index.to_numpy(float)
+                ax.fill_between(x, by_stage.min(), by_stage.max(), color=colors[cur], alpha=0.18, linewidth=0)
+                n = int(runs["seed"].nunique())
+                ax.plot(x, by_stage.mean(), color=colors[cur], marker="o", markersize=3.5, linewidth=1.6,
+                        label=f"{cur} (n={n})")
+            if chance and bench in chance:
+                ax.axhline(chance[bench], color="0.5", linestyle="--", linewidth=1.0, label="chance")
+            _scale_to_data(ax, sel["value"], chance.get(bench) if chance else None)
+            ax.set_title(f"{model} · {bench}\n{readout} {metric.replace('_', ' ')}", fontsize="medium")
+            if c == 0:
+                ax.set_ylabel("value")
+            if r == len(models) - 1:
+                ax.set_xlabel("after stage (0 = untrained)")
+            stages = sorted(sel["after_stage"].unique())
+            if stages:
+                ax.set_xticks(stages)
+        handles, labels = axes[r][-1].get_legend_handles_labels()
+        if handles:
+            axes[r][-1].legend(handles, labels, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return save_figure(fig, path)
+
+
+def _scale_to_data(ax: object, values: pd.Series, chance: float | None) -> None:
+    """Y limits around the data and the chance line (with a margin), not the full [0, 1]."""
+    vals = [float(v) for v in values] + ([chance] if chance is not None else [])
+    if not vals:
+        return
+    lo, hi = min(vals), max(vals)
+    pad = max(0.02, 0.08 * (hi - lo))
+    ax.set_ylim(max(0.0, lo - pad), min(1.0, hi + pad) if hi <= 1.0 else hi + pad)  # type: ignore[attr-defined]
+
+
 def plot_schedules(metrics: pd.DataFrame, path: PathLike) -> Path:
     """What each curriculum did to training: learning rate, effective fraction and blur σ over steps.
 
