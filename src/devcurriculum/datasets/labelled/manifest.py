@@ -114,8 +114,9 @@ def validate_manifest(frame: pd.DataFrame, *, where: str) -> pd.DataFrame:
     group = _validated_group(df, problems)
 
     item_id = _text(df["item_id"]) if "item_id" in df.columns else path
-    if item_id.isna().any() and "item_id" in df.columns:
-        problems.append(f"empty item_id in {describe_rows(item_id.isna().to_numpy())}")
+    no_id = item_id.isna() & path.notna()  # an empty path is reported once, above
+    if no_id.any():
+        problems.append(f"empty item_id in {describe_rows(no_id.to_numpy())}")
     suffixes = [_start_suffix(f, p) for f, p in zip(start_frame.tolist(), start_fraction.tolist(), strict=True)]
     item_id = pd.Series(
         [None if pd.isna(i) else f"{i}{s}" for i, s in zip(item_id.tolist(), suffixes, strict=True)],
@@ -234,7 +235,9 @@ def read_labelled_manifest(
     where = f"manifest {source}"
     if not source.is_file():
         raise LabelledDataError(f"{where}: file not found")
-    text_columns = ["path", label_column, "split"] + ([group_column] if group_column else [])
+    # read as text so that values are reported exactly as written ("-1", not -1.0)
+    text_columns = ["path", label_column, "split", "start_frame", "start_fraction"]
+    text_columns += [group_column] if group_column else []
     raw = _read_table(source, text_columns)
     df = _rename_label_and_group(raw, label_column, group_column, where)
     folder = source.resolve().parent
