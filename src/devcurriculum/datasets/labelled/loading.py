@@ -82,7 +82,7 @@ def read_image_rgb(path: PathLike) -> np.ndarray:
             rgb = image.convert("RGB")  # forces the full decode, so truncated files fail here
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ItemError(f"unreadable image: {type(exc).__name__}: {str(exc)[:200]}") from exc
-    return np.asarray(rgb, dtype=np.uint8)
+    return np.array(rgb, dtype=np.uint8)  # a writable copy (torch warns on read-only arrays)
 
 
 def still_image_clip(image: np.ndarray, *, frames: int, size: int) -> np.ndarray:
