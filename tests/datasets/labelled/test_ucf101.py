@@ -53,7 +53,7 @@ def test_ucf101_split1_manifest_from_the_official_lists(tmp_path: Path) -> None:
 
 def test_ucf101_benchmark_decodes_avi_and_keeps_the_official_split(tmp_path: Path) -> None:
     videos, lists = make_ucf101(tmp_path, flat=True)  # flat folder of v_*.avi
-    manifest = ucf101_manifest(root=videos, annotations=lists, split=1)
+    manifest = ucf101_manifest(root=videos, annotations=lists, split_number=1)
     assert all(Path(p).parent == videos for p in manifest["path"])
     items, clips, status = build_benchmark(manifest, media="video", frames=4, size=16, frame_step=2, progress=False)
     assert (status["status"] == "ok").all()
@@ -80,7 +80,7 @@ def test_ucf101_unknown_class_folder_and_missing_lists(tmp_path: Path) -> None:
     with pytest.raises(LabelledDataError, match="class folder 'Juggling'.* is not in classInd.txt"):
         ucf101_manifest(root=videos)
     with pytest.raises(LabelledDataError, match="trainlist02.txt"):
-        ucf101_manifest(root=videos, split=2)
+        ucf101_manifest(root=videos, split_number=2)
     with pytest.raises(LabelledDataError, match="classInd.txt not found"):
         ucf101_manifest(root=videos, annotations=tmp_path)
 

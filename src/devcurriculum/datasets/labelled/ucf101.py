@@ -107,15 +107,17 @@ def read_split_list(path: Path, classes: dict[str, int], *, with_index: bool) ->
     return rows
 
 
-def ucf101_manifest(*, root: PathLike, annotations: PathLike | None = None, split: int = 1) -> pd.DataFrame:
-    """The labelled manifest of UCF-101 train/test split ``split`` (1, 2 or 3; the seed study uses 1).
+def ucf101_manifest(
+    *, root: PathLike, annotations: PathLike | None = None, split_number: int = 1
+) -> pd.DataFrame:
+    """The labelled manifest of UCF-101 train/test split ``split_number`` (1, 2 or 3; the seed study uses 1).
 
     ``root``: the folder with the videos (nested by class or flat); ``annotations``: the folder with
     ``classInd.txt`` and the split lists (default: found next to the videos, see
     :func:`find_annotations`).
     """
-    if split not in (1, 2, 3):
-        raise ValueError(f"ucf101: split must be 1, 2 or 3, got {split!r}")
+    if split_number not in (1, 2, 3):
+        raise ValueError(f"ucf101: split_number must be 1, 2 or 3, got {split_number!r}")
     videos = Path(root).expanduser().resolve()
     if not videos.is_dir():
         raise LabelledDataError(f"ucf101: video folder not found: {videos}")
@@ -123,7 +125,7 @@ def ucf101_manifest(*, root: PathLike, annotations: PathLike | None = None, spli
     classes = read_class_index(folder / CLASS_INDEX)
     rows = []
     for split_name, list_name, with_index in ((TRAIN, "trainlist", True), (TEST, "testlist", False)):
-        listed = read_split_list(folder / f"{list_name}{split:02d}.txt", classes, with_index=with_index)
+        listed = read_split_list(folder / f"{list_name}{split_number:02d}.txt", classes, with_index=with_index)
         rows.extend(
             {
                 "item_id": entry,
@@ -134,4 +136,4 @@ def ucf101_manifest(*, root: PathLike, annotations: PathLike | None = None, spli
             }
             for entry, label in listed
         )
-    return validate_manifest(pd.DataFrame(rows), where=f"ucf101 split {split} ({folder})")
+    return validate_manifest(pd.DataFrame(rows), where=f"ucf101 split {split_number} ({folder})")
