@@ -96,7 +96,9 @@ def test_a_class_left_with_one_usable_item_fails_naming_it_after_decoding(tmp_pa
         build_benchmark(read_labelled_manifest(folder / "m.csv"), media="video", frames=2, size=8, where="benchmarks.x",
                         progress=False)
     message = str(err.value)
-    assert message.startswith("benchmarks.x (2 unusable item(s) skipped; reasons in the status table)")
+    assert message.startswith(
+        "benchmarks.x (2 unusable item(s) skipped: unopenable 2; first: 'b2.mp4': unopenable: cannot open:"
+    )
     assert "class(es) with fewer than 2 usable items: 'b' (1), 'c' (1)" in message
 
 

@@ -12,6 +12,7 @@ The result goes to ``writer.write_benchmark``.
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,20 @@ SOURCE_MEDIA: dict[str, Media] = {
     "cifar10": "image",
 }
 DEFAULT_SPLIT_MODE: dict[str, SplitMode] = {source: "auto" for source in SOURCE_MEDIA} | {"toybox": "grouped"}
+
+
+def skipped_note(status: pd.DataFrame) -> str:
+    """`` (3 unusable item(s) skipped: missing 2, truncated 1; first: 'a.mp4': missing: file not found)``, or ``""``.
+
+    The usability error is raised before the status table is written, so it carries the gist itself.
+    """
+    errors = status.loc[status["status"] != "ok"]
+    if errors.empty:
+        return ""
+    kinds = Counter(str(reason).split(":")[0] for reason in errors["reason"])
+    summary = ", ".join(f"{kind} {count}" for kind, count in kinds.most_common())
+    first = errors.iloc[0]
+    return f" ({len(errors)} unusable item(s) skipped: {summary}; first: {first['item_id']!r}: {first['reason']})"
 
 
 def build_benchmark(
@@ -75,7 +90,5 @@ def build_benchmark(
         progress=progress,
     )
     items = assign_splits(items, mode=split_mode, test_fraction=test_fraction, seed=seed)
-    n_skipped = int((status["status"] != "ok").sum())
-    note = f" ({n_skipped} unusable item(s) skipped; reasons in the status table)" if n_skipped else ""
-    check_usable(items, where=f"{where}{note}")
+    check_usable(items, where=f"{where}{skipped_note(status)}")
     return items, clips, status
