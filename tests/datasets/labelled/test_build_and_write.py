@@ -53,7 +53,7 @@ def test_video_manifest_to_written_benchmark(tmp_path: Path) -> None:
     assert df["item_id"].tolist() == [f"clips/{'wave' if i < 3 else 'jump'}{i}.mp4" for i in range(6)]
     assert df["label_id"].tolist() == [1, 1, 1, 0, 0, 0]  # sorted classes: jump = 0, wave = 1
     assert df["cache_row"].tolist() == list(range(6))
-    assert df.groupby("label")["split"].apply(lambda s: sorted(s)).to_dict() == {
+    assert df.groupby("label")["split"].apply(sorted).to_dict() == {
         "jump": ["test", "train", "train"], "wave": ["test", "train", "train"],
     }
     cache = np.load(out / "toy.npy", mmap_mode="r")

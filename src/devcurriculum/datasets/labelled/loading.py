@@ -130,8 +130,9 @@ def load_video_item(
     )
 
 
-def _check_arguments(media: str, frames: int, size: int, frame_step: int | None, target_fps: float | None,
-                     start_fraction: float) -> None:
+def _check_arguments(
+    *, media: str, frames: int, size: int, frame_step: int | None, target_fps: float | None, start_fraction: float
+) -> None:
     """Configuration errors, raised before any file is decoded."""
     if media not in MEDIA:
         raise ValueError(f"media must be one of {list(MEDIA)}, got {media!r}")
@@ -188,7 +189,10 @@ def load_clips(
     file to fill instead of memory, for benchmarks larger than RAM (the caller owns and deletes it;
     ``write_benchmark`` copies the rows in use to the final cache atomically).
     """
-    _check_arguments(media, frames, size, frame_step, target_fps, start_fraction)
+    _check_arguments(
+        media=media, frames=frames, size=size, frame_step=frame_step, target_fps=target_fps,
+        start_fraction=start_fraction,
+    )
     _check_manifest(manifest, media)
     rows = manifest.reset_index(drop=True)
     clips = _allocate(len(rows), frames, size, cache_path)
@@ -197,7 +201,10 @@ def load_clips(
     records = rows.to_dict("records")
     for position, row in enumerate(tqdm(records, desc=f"decode {media}s", unit=media, disable=not progress)):
         try:
-            loaded = _load_row(row, media, frames, size, frame_step, target_fps, start_fraction)
+            loaded = _load_row(
+                row, media=media, frames=frames, size=size, frame_step=frame_step, target_fps=target_fps,
+                start_fraction=start_fraction,
+            )
         except ItemError as exc:
             log.warning("item %r (%s): %s (recorded as error, skipped)", row["item_id"], row["path"], exc)
             status.append(_status_row(row, STATUS_ERROR, str(exc), None))
@@ -213,8 +220,17 @@ def load_clips(
     return items, clips[: len(kept)], status_frame(status)
 
 
-def _load_row(row: Mapping[str, Any], media: str, frames: int, size: int, frame_step: int | None,
-              target_fps: float | None, start_fraction: float) -> LoadedItem:
+def _load_row(
+    row: Mapping[str, Any],
+    *,
+    media: str,
+    frames: int,
+    size: int,
+    frame_step: int | None,
+    target_fps: float | None,
+    start_fraction: float,
+) -> LoadedItem:
+    """The clip of one manifest row; the row's own start wins over the default ``start_fraction``."""
     if media == "image":
         return load_image_item(row["path"], frames=frames, size=size)
     own_frame = None if pd.isna(row["start_frame"]) else int(row["start_frame"])

@@ -61,7 +61,7 @@ def read_class_index(path: Path) -> dict[str, int]:
 
 
 def _class_of(entry: str, classes: dict[str, int], where: str) -> str:
-    folder = entry.split("/")[0] if "/" in entry else None
+    folder = entry.split("/", maxsplit=1)[0] if "/" in entry else None
     if folder is None:
         raise LabelledDataError(f"{where}: {entry!r} has no class folder (expected <ClassName>/v_*.avi)")
     if folder in classes:
