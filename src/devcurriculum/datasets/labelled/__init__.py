@@ -1,0 +1,58 @@
+"""Labelled benchmarks from a lab's own data: generic sources, dataset adapters, splits, bad-input handling.
+
+Every source yields the same generic labelled manifest (``manifest.MANIFEST_COLUMNS``); the shared
+steps decode it into clips, split it, check it and write it in the ``prepare_benchmark`` contract::
+
+    manifest = ucf101_manifest(root="/data/UCF-101")            # or any other source below
+    items, clips, status = build_benchmark(manifest, media="video", frames=16, size=64, frame_step=2)
+    write_benchmark(items, clips, status=status, out_table=..., out_cache=..., out_status=...)
+
+Sources: ``read_labelled_manifest`` (``video_manifest`` / ``image_manifest``), ``video_folder_manifest``,
+``image_folder_manifest``; adapters ``ucf101_manifest``, ``ssv2_manifest``, ``toybox_manifest``,
+``cifar10_manifest``. See ``docs/benchmarks.md``.
+"""
+
+from devcurriculum.datasets.labelled.build import DEFAULT_SPLIT_MODE, SOURCE_MEDIA, build_benchmark
+from devcurriculum.datasets.labelled.cifar10 import cifar10_manifest, read_cifar10
+from devcurriculum.datasets.labelled.folders import image_folder_manifest, video_folder_manifest
+from devcurriculum.datasets.labelled.loading import STATUS_COLUMNS, load_clips, still_image_clip
+from devcurriculum.datasets.labelled.manifest import (
+    MANIFEST_COLUMNS,
+    LabelledDataError,
+    read_labelled_manifest,
+    validate_manifest,
+)
+from devcurriculum.datasets.labelled.sampling import frame_offsets, plan_clip
+from devcurriculum.datasets.labelled.splits import assign_splits, check_usable, limit_per_class, split_by_groups
+from devcurriculum.datasets.labelled.ssv2 import ssv2_manifest
+from devcurriculum.datasets.labelled.toybox import toybox_manifest
+from devcurriculum.datasets.labelled.ucf101 import ucf101_manifest
+from devcurriculum.datasets.labelled.writer import STATUS_SCHEMA, write_benchmark
+
+__all__ = [
+    "DEFAULT_SPLIT_MODE",
+    "MANIFEST_COLUMNS",
+    "SOURCE_MEDIA",
+    "STATUS_COLUMNS",
+    "STATUS_SCHEMA",
+    "LabelledDataError",
+    "assign_splits",
+    "build_benchmark",
+    "check_usable",
+    "cifar10_manifest",
+    "frame_offsets",
+    "image_folder_manifest",
+    "limit_per_class",
+    "load_clips",
+    "plan_clip",
+    "read_cifar10",
+    "read_labelled_manifest",
+    "split_by_groups",
+    "ssv2_manifest",
+    "still_image_clip",
+    "toybox_manifest",
+    "ucf101_manifest",
+    "validate_manifest",
+    "video_folder_manifest",
+    "write_benchmark",
+]

@@ -1,0 +1,94 @@
+"""From a labelled manifest to checked ``(items, clips, status)``: the steps every source shares.
+
+1. fail fast, before minutes of decoding, when the manifest itself cannot make a benchmark (a class
+   with fewer than 2 items; with the source's own split, an empty split or a class missing from one);
+2. decode (``loading.load_clips``): unusable items are recorded and skipped;
+3. split (``splits.assign_splits``) the items that survived;
+4. check again (``splits.check_usable``) and fail with one message naming the classes.
+
+The result goes to ``writer.write_benchmark``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from devcurriculum.datasets.labelled.loading import Media, load_clips
+from devcurriculum.datasets.labelled.splits import SPLIT_MODES, SplitMode, assign_splits, check_usable
+
+PathLike = str | os.PathLike[str]
+
+# What each source yields and how it splits by default (ToyBox: the exemplar split by object).
+SOURCE_MEDIA: dict[str, Media] = {
+    "video_manifest": "video",
+    "video_folder": "video",
+    "image_manifest": "image",
+    "image_folder": "image",
+    "ucf101": "video",
+    "ssv2": "video",
+    "toybox": "video",
+    "cifar10": "image",
+}
+DEFAULT_SPLIT_MODE: dict[str, SplitMode] = {source: "auto" for source in SOURCE_MEDIA} | {"toybox": "grouped"}
+
+
+def skipped_note(status: pd.DataFrame) -> str:
+    """`` (3 unusable item(s) skipped: missing 2, truncated 1; first: 'a.mp4': missing: file not found)``, or ``""``.
+
+    The usability error is raised before the status table is written, so it carries the gist itself.
+    """
+    errors = status.loc[status["status"] != "ok"]
+    if errors.empty:
+        return ""
+    kinds = Counter(str(reason).split(":")[0] for reason in errors["reason"])
+    summary = ", ".join(f"{kind} {count}" for kind, count in kinds.most_common())
+    first = errors.iloc[0]
+    return f" ({len(errors)} unusable item(s) skipped: {summary}; first: {first['item_id']!r}: {first['reason']})"
+
+
+def build_benchmark(
+    manifest: pd.DataFrame,
+    *,
+    media: Media,
+    frames: int,
+    size: int,
+    frame_step: int | None = None,
+    target_fps: float | None = None,
+    start_fraction: float = 0.0,
+    split_mode: SplitMode = "auto",
+    test_fraction: float = 0.3,
+    seed: int = 0,
+    where: str = "benchmark",
+    cache_path: PathLike | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Decode, split and check a labelled manifest; returns ``(items, clips, status)``.
+
+    ``items`` has ``item_id, label, split, group, cache_row``; ``where`` (e.g. ``benchmarks.ucf``)
+    prefixes every error message. Other arguments: see ``loading.load_clips`` and
+    ``splits.assign_splits``.
+    """
+    if split_mode not in SPLIT_MODES:
+        raise ValueError(f"{where}: split mode must be one of {list(SPLIT_MODES)}, got {split_mode!r}")
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"{where}: test_fraction must be in (0, 1), got {test_fraction}")
+    uses_source_split = split_mode == "manifest" or (split_mode == "auto" and manifest["split"].notna().any())
+    check_usable(manifest, where=f"{where} (before decoding)", require_split=uses_source_split)
+    items, clips, status = load_clips(
+        manifest,
+        media=media,
+        frames=frames,
+        size=size,
+        frame_step=frame_step,
+        target_fps=target_fps,
+        start_fraction=start_fraction,
+        cache_path=cache_path,
+        progress=progress,
+    )
+    items = assign_splits(items, mode=split_mode, test_fraction=test_fraction, seed=seed)
+    check_usable(items, where=f"{where}{skipped_note(status)}")
+    return items, clips, status

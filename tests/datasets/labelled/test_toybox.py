@@ -1,0 +1,65 @@
+"""ToyBox adapter on a tiny fixture with ToyBox's file naming and folder layout; the exemplar (grouped) split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from labelled_fixtures import make_video
+
+from devcurriculum.datasets.labelled.build import DEFAULT_SPLIT_MODE, build_benchmark
+from devcurriculum.datasets.labelled.manifest import LabelledDataError
+from devcurriculum.datasets.labelled.toybox import toybox_manifest
+
+CATEGORIES = {"cup": "households", "giraffe": "animals"}
+OBJECTS = (1, 2, 3, 4)
+TRANSFORMATIONS = ("rzplus", "tx")
+
+
+def make_toybox(tmp_path: Path) -> Path:
+    """``<root>/<supercategory>/<cat>_<NN>_pivothead/<cat>_<NN>_pivothead_<transformation>.mp4``."""
+    root = tmp_path / "toybox"
+    for category, super_category in CATEGORIES.items():
+        for obj in OBJECTS:
+            folder = root / super_category / f"{category}_{obj:02d}_pivothead"
+            for transformation in TRANSFORMATIONS:
+                make_video(folder / f"{category}_{obj:02d}_pivothead_{transformation}.mp4", 3, fps=30)
+    return root
+
+
+def test_toybox_labels_and_object_groups_from_file_names(tmp_path: Path) -> None:
+    root = make_toybox(tmp_path)
+    df = toybox_manifest(root=root)
+    assert len(df) == len(CATEGORIES) * len(OBJECTS) * len(TRANSFORMATIONS)
+    row = df.set_index("item_id").loc["households/cup_03_pivothead/cup_03_pivothead_rzplus.mp4"]
+    assert row["label"] == "cup" and row["group"] == "cup_03"
+    assert set(df["label"]) == {"cup", "giraffe"}
+    assert df["split"].isna().all()  # ToyBox defines no split
+
+
+def test_toybox_transformation_filter(tmp_path: Path) -> None:
+    df = toybox_manifest(root=make_toybox(tmp_path), transformations=["rzplus"])
+    assert len(df) == 8 and df["item_id"].str.endswith("_rzplus.mp4").all()
+    with pytest.raises(LabelledDataError, match="unknown transformation\\(s\\) \\['spin'\\]"):
+        toybox_manifest(root=tmp_path / "toybox", transformations=["spin"])
+
+
+def test_toybox_exemplar_split_keeps_each_object_on_one_side(tmp_path: Path) -> None:
+    manifest = toybox_manifest(root=make_toybox(tmp_path))
+    assert DEFAULT_SPLIT_MODE["toybox"] == "grouped"
+    items, clips, status = build_benchmark(
+        manifest, media="video", frames=2, size=8, split_mode="grouped", test_fraction=0.25, seed=0, progress=False
+    )
+    assert (status["status"] == "ok").all() and clips.shape[0] == 16
+    assert (items.groupby("group")["split"].nunique() == 1).all(), "an object is on both sides"
+    test_objects = items.loc[items["split"] == "test"].groupby("label")["group"].nunique().to_dict()
+    assert test_objects == {"cup": 1, "giraffe": 1}  # 25 % of 4 objects per category
+
+
+def test_toybox_misnamed_videos_fail_by_name(tmp_path: Path) -> None:
+    root = make_toybox(tmp_path)
+    make_video(root / "extra" / "my_cup_video.mp4", 2)
+    make_video(root / "extra" / "cup_09_pivothead_wobble.mp4", 2)  # not a ToyBox transformation
+    with pytest.raises(LabelledDataError) as err:
+        toybox_manifest(root=root)
+    assert "'extra/cup_09_pivothead_wobble.mp4', 'extra/my_cup_video.mp4'" in str(err.value)
