@@ -272,8 +272,9 @@ def metrics_files():
     return [f"{RESULTS}/runs/{run.name}/metrics.parquet" for run in RUNS]
 
 
+def curriculum_previews():
+    return expand(f"{RESULTS}/curricula/{{c}}.parquet", c=sorted({r.curriculum for r in RUNS}))
+
+
 def all_targets():
-    return [
-        f"{RESULTS}/summary.parquet",
-        *expand(f"{RESULTS}/curricula/{{c}}.parquet", c=sorted({r.curriculum for r in RUNS})),
-    ]
+    return [f"{RESULTS}/summary.parquet", *curriculum_previews()]

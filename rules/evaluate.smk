@@ -52,14 +52,14 @@ rule gather_embeddings:
         "../scripts/gather_tables.py"
 
 
-rule evaluate:
+rule readout:
     input:
         embeddings=embeddings_for_eval,
         table=f"{RESULTS}/benchmarks/{{benchmark}}.parquet",
     output:
         eval=f"{RESULTS}/eval/{RUN_ID}/{{benchmark}}.parquet",
     log:
-        f"{LOGS}/evaluate/{RUN_ID}/{{benchmark}}.log",
+        f"{LOGS}/readout/{RUN_ID}/{{benchmark}}.log",
     conda:
         ENV
     params:

@@ -74,7 +74,7 @@ def test_k_range_change_reruns_difficulty_and_downstream_only(finished: Path) ->
 def test_steps_per_stage_change_reruns_pretraining_and_after_only(finished: Path) -> None:
     jobs = _changed_jobs(finished, **{"pretrain.steps_per_stage": 5})
     counts = job_counts(jobs)
-    assert counts["pretrain"] == 2 and counts["summarize"] == 1 and counts["evaluate"] > 0
+    assert counts["pretrain"] == 2 and counts["summarize"] == 1 and counts["readout"] > 0
     for upstream in ("make_demo_videos", "index_videos", "chunk_clips", "extract_features", "score_difficulty"):
         assert counts[upstream] == 0, upstream
     assert counts["init_model"] == 0  # the untrained baseline does not depend on the schedule
@@ -105,7 +105,7 @@ def test_mask_ratio_change_reruns_that_models_training_not_its_baseline(finished
     # the untrained baseline does not depend on the mask ratio: not re-initialised, not re-embedded
     assert counts["init_model"] == 0
     for rule, w in jobs:
-        if rule in ("embed", "evaluate"):
+        if rule in ("embed", "readout"):
             assert w["curriculum"] != "init", (rule, w)
     for upstream in ("make_demo_videos", "index_videos", "chunk_clips", "extract_features", "score_difficulty",
                      "prepare_benchmark", "build_curriculum"):
