@@ -93,6 +93,8 @@ def check_models(cfg: WorkflowConfig) -> None:
                     f"models.{name}.mode: 'clip' needs at least 2 temporal slices; data.clip.frames={clip.frames} "
                     f"with tubelet_size={model.tubelet_size} gives {slices}"
                 )
+            if model.mode == "pairs" and clip.frames < 2:
+                raise ConfigError(f"models.{name}.mode: 'pairs' needs clips of at least 2 frames (data.clip.frames={clip.frames})")
         if model.objective == "simclr" and clip.frames < 2:
             raise ConfigError(f"models.{name}: simclr needs clips of at least 2 frames (data.clip.frames={clip.frames})")
 
