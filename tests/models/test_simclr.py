@@ -71,6 +71,25 @@ def test_gap_schedule_follows_the_stage() -> None:
     assert plain.gap == BASE["gap"]
 
 
+def test_gap_zero_pairs_two_views_of_one_frame() -> None:
+    # The schema allows gap 0 (in gap and gap_schedule): plain SimCLR on single frames.
+    obj = _build({**BASE, "gap": 0, "augment": NO_AUGMENT})
+    clips = torch.arange(4.0)[None, :, None, None, None].expand(16, 4, 3, 16, 16).contiguous()
+    v1, v2 = obj.views(clips)
+    torch.testing.assert_close(v1, v2)
+    assert len(set(v1[:, 0, 0, 0].round().tolist())) > 1  # the frame itself is still drawn per clip
+    staged = _build({**BASE, "gap_schedule": [2, 0]})
+    staged.set_step_context(_at_stage(1))
+    assert staged.gap == 0
+
+
+def test_an_empty_gap_schedule_is_no_schedule() -> None:
+    obj = _build({**BASE, "gap_schedule": []})
+    assert obj.gap == BASE["gap"]
+    obj.set_step_context(_at_stage(3))
+    assert obj.gap == BASE["gap"]
+
+
 def test_augmentations_reproducible_and_in_range() -> None:
     frames = moving_squares(6, 1, 16, seed=2)[:, 0]
     cfg = SimCLRAugmentConfig(crop_scale=(0.3, 1.0), flip=True, jitter=0.4, jitter_prob=1.0)
