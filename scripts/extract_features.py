@@ -1,17 +1,23 @@
 """Rule extract_features: one shard of ViT features from the clip cache (devcurriculum.features.extract)."""
 
+import dataclasses
+
+from devcurriculum.config import FeaturesConfig
 from devcurriculum.features.extract import extract_shard
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+# The rule's params hold the keys that shape the features; batch size and shard count are runtime-only.
+runtime = FeaturesConfig.from_mapping(sm.config["features"])
+features = dataclasses.replace(FeaturesConfig.from_mapping(sm.params.features), batch_size=runtime.batch_size)
 with stage_log(sm.log[0], f"extract_features[{sm.wildcards.shard}]"):
     extract_shard(
-        list(sm.input.tables),
-        list(sm.input.caches),
-        sm.params.model,
-        sm.params.features,
-        int(sm.wildcards.shard),
-        sm.params.features["shards"],
-        sm.output.part,
+        clip_tables=list(sm.input.tables),
+        clip_caches=list(sm.input.caches),
+        model_dir=sm.params.model,
+        features=features,
+        shard=int(sm.wildcards.shard),
+        n_shards=runtime.shards,
+        out_path=sm.output.part,
         threads=sm.threads,
     )

@@ -1,8 +1,14 @@
 """Rule init_model: the untrained weights every run starts from (devcurriculum.train.init)."""
 
+from devcurriculum.config import ClipConfig, model_config
 from devcurriculum.train.init import save_initial_model
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
 with stage_log(sm.log[0], f"init_model[{sm.wildcards.model}]"):
-    save_initial_model(sm.params.model, sm.params.clip, int(sm.wildcards.seed), sm.output.weights)
+    save_initial_model(
+        model=model_config(sm.params.model, where=f"models.{sm.wildcards.model}"),
+        clip=ClipConfig.from_mapping(sm.params.clip),
+        seed=int(sm.wildcards.seed),
+        out_path=sm.output.weights,
+    )

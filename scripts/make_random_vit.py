@@ -1,8 +1,13 @@
 """Rule make_random_vit: save a randomly initialised ViT (devcurriculum.features.random_vit)."""
 
+from devcurriculum.config import RandomVitConfig
 from devcurriculum.features.random_vit import save_random_vit
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
 with stage_log(sm.log[0], "make_random_vit"):
-    save_random_vit(sm.params.random_vit, sm.params.image_size, sm.output.model)
+    save_random_vit(
+        cfg=RandomVitConfig.from_mapping(sm.params.random_vit),
+        image_size=int(sm.params.image_size),
+        out_dir=sm.output.model,
+    )

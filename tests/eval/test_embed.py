@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 from pathlib import Path
@@ -14,9 +15,14 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from devcurriculum.config import ClipConfig, ModelConfig, VideoMAEModelConfig
 from devcurriculum.eval.embed import embed_rows, embed_shard, embedding_schema, load_weights_strict
 from devcurriculum.models.objective import Objective
-from devcurriculum.utils.io import embedding_matrix, gather_tables, write_table
+from devcurriculum.utils.io import PathLike, embedding_matrix, gather_tables, read_metadata, write_table
+
+CLIP = ClipConfig(frames=2, size=8, frame_step=1, stride=2)
+#: Under ``fake_registry`` a model block only says the embedding width (its ``hidden_size``).
+TINY_MODEL = VideoMAEModelConfig(hidden_size=4)
 
 
 class TinyObjective(Objective):
@@ -50,7 +56,7 @@ def _to_batch(clips: np.ndarray) -> torch.Tensor:
 def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Route embed_shard's objective factory and batch conversion to the tiny versions above."""
     registry = types.ModuleType("devcurriculum.models.registry")
-    registry.build_objective = lambda model_cfg, clip_cfg: TinyObjective(dim=int(model_cfg["dim"]), seed=99)
+    registry.build_objective = lambda model, clip: TinyObjective(dim=model.hidden_size, seed=99)
     clip_dataset = types.ModuleType("devcurriculum.datasets.clip_dataset")
     clip_dataset.to_model_batch = _to_batch
     monkeypatch.setitem(sys.modules, "devcurriculum.models.registry", registry)
@@ -60,7 +66,7 @@ def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def bench(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
     rng = np.random.default_rng(0)
-    cache = rng.integers(0, 256, size=(7, 2, 4, 4, 3), dtype=np.uint8)
+    cache = rng.integers(0, 256, size=(7, CLIP.frames, CLIP.size, CLIP.size, 3), dtype=np.uint8)
     np.save(tmp_path / "bench.npy", cache)
     rows = np.array([3, 0, 6, 1, 5, 2, 4])  # table order differs from cache order
     table = pa.table(
@@ -74,6 +80,14 @@ def bench(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
     )
     write_table(table, tmp_path / "bench.parquet")
     return tmp_path / "bench.parquet", tmp_path / "bench.npy", rows
+
+
+def _embed(
+    weights: PathLike, table: PathLike, cache: PathLike, shard: int, n_shards: int, out: PathLike,
+    model: ModelConfig = TINY_MODEL, **runtime: int,
+) -> int:
+    return embed_shard(model=model, clip=CLIP, weights=weights, bench_table=table, bench_cache=cache, shard=shard,
+                       n_shards=n_shards, out_path=out, **runtime)
 
 
 def _weights(tmp_path: Path, dim: int = 4, seed: int = 1) -> tuple[Path, TinyObjective]:
@@ -103,7 +117,7 @@ def test_shards_gather_to_the_full_embedding(tmp_path: Path, bench, fake_registr
     parts = []
     for shard in range(3):
         part = tmp_path / f"part-{shard}.parquet"
-        n = embed_shard({"dim": 4}, {}, weights, table, cache_path, shard, 3, part, batch_size=2, threads=1)
+        n = _embed(weights, table, cache_path, shard, 3, part, batch_size=2, threads=1)
         assert n == [3, 2, 2][shard]
         parts.append(part)
     gathered = tmp_path / "emb.parquet"
@@ -121,7 +135,7 @@ def test_more_shards_than_items_gives_empty_parts_with_the_same_schema(tmp_path:
     table, cache_path, _ = bench
     weights, _ = _weights(tmp_path)
     parts = [tmp_path / f"p{i}.parquet" for i in range(9)]
-    counts = [embed_shard({"dim": 4}, {}, weights, table, cache_path, i, 9, p) for i, p in enumerate(parts)]
+    counts = [_embed(weights, table, cache_path, i, 9, p) for i, p in enumerate(parts)]
     assert counts == [1] * 7 + [0, 0]
     assert gather_tables(parts, tmp_path / "all.parquet") == 7
 
@@ -130,7 +144,7 @@ def test_mismatched_weights_name_the_file_and_keys(tmp_path: Path, bench, fake_r
     table, cache_path, _ = bench
     wrong_dim, _ = _weights(tmp_path, dim=5)
     with pytest.raises(ValueError, match=r"model-5-1\.safetensors do not match.*mis-shaped \[proj\.bias"):
-        embed_shard({"dim": 4}, {}, wrong_dim, table, cache_path, 0, 1, tmp_path / "x.parquet")
+        _embed(wrong_dim, table, cache_path, 0, 1, tmp_path / "x.parquet")
     extra = tmp_path / "extra.safetensors"
     save_file({**TinyObjective().state_dict(), "head.weight": torch.zeros(2)}, str(extra))
     with pytest.raises(ValueError, match=r"unexpected \[head\.weight\]"):
@@ -146,20 +160,19 @@ def test_real_videomae_round_trip(tmp_path: Path, bench) -> None:
     from devcurriculum.models.registry import build_objective
 
     table, cache_path, rows = bench
-    model_cfg = {
-        "objective": "videomae", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-        "intermediate_size": 64, "patch_size": 4, "tubelet_size": 2, "decoder_hidden_size": 16,
-        "decoder_num_hidden_layers": 1, "decoder_num_attention_heads": 2, "decoder_intermediate_size": 32,
-    }
-    clip_cfg = {"frames": 2, "size": 4, "frame_step": 1, "stride": 2}
+    model_cfg = VideoMAEModelConfig(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, patch_size=4, tubelet_size=2,
+        decoder_hidden_size=16, decoder_num_hidden_layers=1, decoder_num_attention_heads=2, decoder_intermediate_size=32,
+    )
     torch.manual_seed(0)
-    model = build_objective(model_cfg, clip_cfg)
+    model = build_objective(model_cfg, CLIP)
     weights = tmp_path / "model.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
     out = tmp_path / "emb.parquet"
-    assert embed_shard(model_cfg, clip_cfg, weights, table, cache_path, 0, 1, out, batch_size=3) == 7
+    assert _embed(weights, table, cache_path, 0, 1, out, model=model_cfg, batch_size=3) == 7
     emb = embedding_matrix(pq.read_table(out).column("embedding"))
     with torch.no_grad():
         expected = model.eval().embed(to_model_batch(np.load(cache_path)[rows])).numpy()
     assert emb.shape == (7, 32)
     np.testing.assert_allclose(emb, expected, rtol=1e-5, atol=1e-6)
+    assert json.loads(read_metadata(out)["devcurriculum.config"]) == model_cfg.shaping()

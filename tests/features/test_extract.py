@@ -14,17 +14,18 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel
 
+from devcurriculum.config import FeaturesConfig, RandomVitConfig
 from devcurriculum.features.extract import extract_features, extract_shard, image_normalization, load_feature_model
 from devcurriculum.features.random_vit import save_random_vit
 from devcurriculum.utils.io import embedding_matrix, gather_tables, read_metadata, save_npy
 
-TINY = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32, "patch_size": 4, "seed": 0}
-FEATURES_CFG = {"extractor": "vit-random", "model": None, "layer": -1, "pooling": "mean", "frames": "mean", "batch_size": 5, "shards": 3}
+TINY = RandomVitConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, patch_size=4, seed=0)
+FEATURES = FeaturesConfig(extractor="vit-random", model=None, layer=-1, pooling="mean", frames="mean", batch_size=5, shards=3)
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_random_vit(TINY, 8, tmp_path_factory.mktemp("models") / "vit-random")
+    return save_random_vit(cfg=TINY, image_size=8, out_dir=tmp_path_factory.mktemp("models") / "vit-random")
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +105,12 @@ def test_normalisation_from_image_processor_config(model_dir: Path, tmp_path: Pa
     assert not np.allclose(extract_features(m, clips, progress=False), extract_features(load_feature_model(model_dir), clips, progress=False))
 
 
+def _extract(tables: list[Path], caches: list[Path], model_dir: Path, shard: int, n_shards: int, out: Path,
+             threads: int | None = None) -> int:
+    return extract_shard(clip_tables=tables, clip_caches=caches, model_dir=model_dir, features=FEATURES, shard=shard,
+                         n_shards=n_shards, out_path=out, threads=threads)
+
+
 def _write_groups(root: Path) -> tuple[list[Path], list[Path], list[str]]:
     """Two age groups whose cache rows are stored out of table order (cache_row is what counts)."""
     tables, caches, ids = [], [], []
@@ -124,9 +131,9 @@ def _write_groups(root: Path) -> tuple[list[Path], list[Path], list[str]]:
 def test_shards_concatenate_to_the_unsharded_result(model_dir: Path, model: PreTrainedModel, tmp_path: Path) -> None:
     tables, caches, ids = _write_groups(tmp_path)
     whole = tmp_path / "whole.parquet"
-    assert extract_shard(tables, caches, model_dir, FEATURES_CFG, 0, 1, whole, threads=1) == 7
+    assert _extract(tables, caches, model_dir, 0, 1, whole, threads=1) == 7
     parts = [tmp_path / f"part-{i}.parquet" for i in range(3)]
-    counts = [extract_shard(tables, caches, model_dir, FEATURES_CFG, i, 3, parts[i]) for i in range(3)]
+    counts = [_extract(tables, caches, model_dir, i, 3, parts[i]) for i in range(3)]
     assert counts == [3, 2, 2]  # shard_bounds(7, i, 3); shard 0 straddles the two groups' tables
     gathered = tmp_path / "gathered.parquet"
     assert gather_tables(parts, gathered) == 7
@@ -141,13 +148,15 @@ def test_shards_concatenate_to_the_unsharded_result(model_dir: Path, model: PreT
     np.testing.assert_allclose(embedding_matrix(a.column("embedding"))[:4], direct, atol=1e-6)
     meta = read_metadata(whole)
     assert meta["devcurriculum.stage"] == "extract_features"
-    assert json.loads(meta["devcurriculum.config"])["pooling"] == "mean"
+    recorded = json.loads(meta["devcurriculum.config"])
+    assert recorded == FEATURES.shaping() and recorded["pooling"] == "mean"
+    assert not {"batch_size", "shards"} & set(recorded)  # runtime-only keys do not describe the features
 
 
 def test_empty_shard_has_the_same_schema(model_dir: Path, tmp_path: Path) -> None:
     tables, caches, _ = _write_groups(tmp_path)
     out = tmp_path / "part-9.parquet"
-    assert extract_shard(tables, caches, model_dir, FEATURES_CFG, 9, 10, out) == 0
+    assert _extract(tables, caches, model_dir, 9, 10, out) == 0
     assert pq.read_schema(out).field("embedding").type == pa.list_(pa.float32(), 16)
 
 
@@ -156,6 +165,6 @@ def test_bad_cache_row_names_the_table(model_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.parquet"
     pq.write_table(pa.table({"clip_id": ["x"], "cache_row": pa.array([99], pa.int64())}), bad)
     with pytest.raises(IndexError, match=r"bad.parquet row 0: cache_row 99"):
-        extract_shard([bad], caches[:1], model_dir, FEATURES_CFG, 0, 1, tmp_path / "o.parquet")
+        _extract([bad], caches[:1], model_dir, 0, 1, tmp_path / "o.parquet")
     with pytest.raises(FileNotFoundError, match="features.model"):
         load_feature_model(tmp_path / "no-such-model")

@@ -7,8 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devcurriculum.config import ConfigError, MultiblockMaskConfig
 from devcurriculum.masks.multiblock import (
-    MultiblockConfig,
     block_size,
     collate_masks,
     multiblock_masks,
@@ -37,7 +37,9 @@ def _ranges(lo_min: float, hi_max: float):
     seed=st.integers(0, 2**31 - 1),
 )
 def test_sample_mask_properties(grid_t, grid_h, grid_w, context_scale, target_scale, target_aspect, n_targets, seed):
-    cfg = MultiblockConfig(context_scale, target_scale, target_aspect, n_targets, min_keep=1)
+    cfg = MultiblockMaskConfig(
+        context_scale=context_scale, target_scale=target_scale, target_aspect=target_aspect, n_targets=n_targets, min_keep=1
+    )
     m = sample_mask(grid_t, grid_h, grid_w, cfg, _gen(seed))
     per_slice = grid_h * grid_w
     earlier, later = split_slices(grid_t)
@@ -89,7 +91,7 @@ def test_block_area_matches_scale_on_a_fine_grid(scale: float, aspect: float) ->
 
 
 def test_reference_defaults_on_a_demo_grid() -> None:
-    cfg = MultiblockConfig()  # ALGORITHMS §A: context U(0.85, 1), targets 4 x U(0.10, 0.15), min_keep 10
+    cfg = MultiblockMaskConfig()  # ALGORITHMS §A: context U(0.85, 1), targets 4 x U(0.10, 0.15), min_keep 10
     assert (cfg.context_scale, cfg.target_scale, cfg.target_aspect, cfg.n_targets, cfg.min_keep) == (
         (0.85, 1.0), (0.10, 0.15), (0.75, 1.5), 4, 10)
     ctx, tgt = multiblock_masks(5, 4, 4, 4, cfg, _gen(3))  # 8 frames / tubelet 2, 32 px / patch 8
@@ -100,7 +102,7 @@ def test_reference_defaults_on_a_demo_grid() -> None:
 
 def test_collate_subsamples_to_the_batch_minimum() -> None:
     gen = _gen(11)
-    cfg = MultiblockConfig(context_scale=(0.3, 1.0), min_keep=1)
+    cfg = MultiblockMaskConfig(context_scale=(0.3, 1.0), min_keep=1)
     samples = [sample_mask(4, 8, 8, cfg, gen) for _ in range(6)]
     ctx, tgt = collate_masks(samples, gen)
     assert ctx.shape == (6, min(s.context.numel() for s in samples))
@@ -114,26 +116,26 @@ def test_collate_subsamples_to_the_batch_minimum() -> None:
 def test_reproducible_from_generator_state() -> None:
     gen = _gen(5)
     state = gen.get_state()
-    a = multiblock_masks(3, 4, 6, 6, MultiblockConfig(), gen)
+    a = multiblock_masks(3, 4, 6, 6, MultiblockMaskConfig(), gen)
     gen.set_state(state)
-    b = multiblock_masks(3, 4, 6, 6, MultiblockConfig(), gen)
+    b = multiblock_masks(3, 4, 6, 6, MultiblockMaskConfig(), gen)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
 
 
 def test_min_keep_unreachable_names_the_key() -> None:
     with pytest.raises(ValueError, match="masks.min_keep=40"):
-        sample_mask(2, 4, 4, MultiblockConfig(min_keep=40), _gen())
+        sample_mask(2, 4, 4, MultiblockMaskConfig(min_keep=40), _gen())
 
 
 def test_needs_two_temporal_slices() -> None:
     with pytest.raises(ValueError, match="at least 2 temporal slices"):
-        sample_mask(1, 4, 4, MultiblockConfig(), _gen())
+        sample_mask(1, 4, 4, MultiblockMaskConfig(), _gen())
 
 
 def test_config_errors_name_the_key() -> None:
-    with pytest.raises(ValueError, match="unknown key.*n_target"):
-        MultiblockConfig.from_config({"n_target": 4})
-    with pytest.raises(ValueError, match="masks.target_scale"):
-        MultiblockConfig.from_config({"target_scale": [0.2, 0.1]})
-    cfg = MultiblockConfig.from_config({"n_targets": 2, "target_scale": [0.2, 0.3]})
+    with pytest.raises(ConfigError, match=r"^models\.vjepa\.masks\.n_target: unknown key"):
+        MultiblockMaskConfig.from_mapping({"n_target": 4})
+    with pytest.raises(ConfigError, match=r"^models\.vjepa\.masks\.target_scale"):
+        MultiblockMaskConfig.from_mapping({"target_scale": [0.2, 0.1]})
+    cfg = MultiblockMaskConfig.from_mapping({"n_targets": 2, "target_scale": [0.2, 0.3]})
     assert cfg.n_targets == 2 and cfg.target_scale == (0.2, 0.3)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from model_configs import blocks
 from synthetic_clips import moving_squares
 
+from devcurriculum.config import ConfigError, SimCLRAugmentConfig, model_config
+from devcurriculum.models.objective import StepContext
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.simclr import SimCLRObjective, augment_frames
 
@@ -13,9 +16,15 @@ CLIP = {"frames": 4, "size": 16}
 BASE = {"objective": "simclr", "proj_hidden": 64, "proj_dim": 32, "temperature": 0.2, "gap": 2}
 NO_AUGMENT = {"crop_scale": [1.0, 1.0], "flip": False, "jitter": 0.0}
 
+
+def _at_stage(stage: int) -> StepContext:
+    return StepContext(step=0, total_steps=1, stage=stage, pool=("g0",), effective_fraction=1.0, temperature=0.0,
+                       blur_sigma=0.0)
+
+
 def _build(cfg: dict | None = None, seed: int = 0) -> SimCLRObjective:
     torch.manual_seed(seed)
-    obj = build_objective(dict(cfg or BASE), dict(CLIP))
+    obj = build_objective(*blocks(cfg or BASE, CLIP))
     assert isinstance(obj, SimCLRObjective)
     return obj
 
@@ -53,18 +62,37 @@ def test_views_are_frames_gap_apart() -> None:
 def test_gap_schedule_follows_the_stage() -> None:
     obj = _build({**BASE, "gap_schedule": [3, 2, 1]})
     assert obj.gap == 3
-    obj.set_step_context({"stage": 1})
+    obj.set_step_context(_at_stage(1))
     assert obj.gap == 2
-    obj.set_step_context({"stage": 7})
+    obj.set_step_context(_at_stage(7))
     assert obj.gap == 1
     plain = _build()
-    plain.set_step_context({"stage": 2})
+    plain.set_step_context(_at_stage(2))
     assert plain.gap == BASE["gap"]
+
+
+def test_gap_zero_pairs_two_views_of_one_frame() -> None:
+    # The schema allows gap 0 (in gap and gap_schedule): plain SimCLR on single frames.
+    obj = _build({**BASE, "gap": 0, "augment": NO_AUGMENT})
+    clips = torch.arange(4.0)[None, :, None, None, None].expand(16, 4, 3, 16, 16).contiguous()
+    v1, v2 = obj.views(clips)
+    torch.testing.assert_close(v1, v2)
+    assert len(set(v1[:, 0, 0, 0].round().tolist())) > 1  # the frame itself is still drawn per clip
+    staged = _build({**BASE, "gap_schedule": [2, 0]})
+    staged.set_step_context(_at_stage(1))
+    assert staged.gap == 0
+
+
+def test_an_empty_gap_schedule_is_no_schedule() -> None:
+    obj = _build({**BASE, "gap_schedule": []})
+    assert obj.gap == BASE["gap"]
+    obj.set_step_context(_at_stage(3))
+    assert obj.gap == BASE["gap"]
 
 
 def test_augmentations_reproducible_and_in_range() -> None:
     frames = moving_squares(6, 1, 16, seed=2)[:, 0]
-    cfg = {"crop_scale": (0.3, 1.0), "flip": True, "jitter": 0.4, "jitter_prob": 1.0}
+    cfg = SimCLRAugmentConfig(crop_scale=(0.3, 1.0), flip=True, jitter=0.4, jitter_prob=1.0)
     gen = torch.Generator().manual_seed(3)
     state = gen.get_state()
     a = augment_frames(frames, cfg, gen)
@@ -74,7 +102,7 @@ def test_augmentations_reproducible_and_in_range() -> None:
     # Jittered pixels stay inside [0, 1] before normalisation.
     assert a.min() >= -2.0 - 1e-6 and a.max() <= 2.0 + 1e-6
     assert not torch.allclose(a, frames)
-    identity = {"crop_scale": (1.0, 1.0), "flip": False, "jitter": 0.0, "jitter_prob": 0.0}
+    identity = SimCLRAugmentConfig(crop_scale=(1.0, 1.0), flip=False, jitter=0.0, jitter_prob=0.0)
     torch.testing.assert_close(augment_frames(frames, identity, gen), frames, rtol=1e-5, atol=1e-5)
 
 
@@ -106,11 +134,13 @@ def test_embed_is_the_last_frame_backbone_feature() -> None:
 
 
 def test_config_errors_name_the_key() -> None:
-    with pytest.raises(ValueError, match="backbone"):
-        _build({**BASE, "backbone": "vgg11"})
-    with pytest.raises(ValueError, match="temperature"):
-        _build({**BASE, "temperature": 0})
-    with pytest.raises(ValueError, match="augment.crop_scale"):
-        _build({**BASE, "augment": {"crop_scale": [0.5, 1.5]}})
-    with pytest.raises(ValueError, match="gap_schedule"):
-        _build({**BASE, "gap_schedule": [2, 0]})
+    with pytest.raises(ConfigError, match=r"^models\.m\.backbone: 'vgg11' is not one of"):
+        model_config({**BASE, "backbone": "vgg11"}, where="models.m")
+    with pytest.raises(ConfigError, match=r"^models\.m\.temperature"):
+        model_config({**BASE, "temperature": 0}, where="models.m")
+    with pytest.raises(ConfigError, match=r"augment\.crop_scale"):
+        model_config({**BASE, "augment": {"crop_scale": [0.5, 1.5]}}, where="models.m")
+    with pytest.raises(ConfigError, match=r"^models\.m\.gap_schedule\[1\]"):
+        model_config({**BASE, "gap_schedule": [2, -1]}, where="models.m")
+    with pytest.raises(ValueError, match=r"simclr expects batches \(B, 4, 3, 16, 16\)"):
+        _build().loss(torch.zeros(2, 4, 3, 8, 8), 0)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from model_configs import blocks, workflow_with
 from safetensors.torch import load_file, save_file
 from synthetic_clips import moving_squares
 from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
+from devcurriculum.config import ConfigError, model_config
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.videomae import VideoMAEObjective, to_imagenet_normalisation
 
@@ -29,10 +31,9 @@ TINY = {
 }
 
 
-
 def _build(cfg: dict | None = None, seed: int = 0) -> VideoMAEObjective:
     torch.manual_seed(seed)
-    obj = build_objective(dict(cfg or TINY), dict(CLIP))
+    obj = build_objective(*blocks(cfg or TINY, CLIP))
     assert isinstance(obj, VideoMAEObjective)
     return obj
 
@@ -132,13 +133,16 @@ def test_pixels_reach_the_model_in_imagenet_normalisation() -> None:
 
 
 def test_config_errors_name_the_key() -> None:
-    with pytest.raises(ValueError, match="unknown key.*hiden_size"):
-        build_objective({**TINY, "hiden_size": 8}, CLIP)
-    with pytest.raises(ValueError, match="patch_size=5"):
-        build_objective({**TINY, "patch_size": 5}, CLIP)
-    with pytest.raises(ValueError, match="mask_ratio"):
-        build_objective({**TINY, "mask_ratio": 1.0}, CLIP)
-    with pytest.raises(ValueError, match="objective must be one of"):
-        build_objective({"objective": "mae"}, CLIP)
-    with pytest.raises(ValueError, match="expects batches"):
+    # The blocks and the whole-config checks reject what the objective cannot build, naming the key.
+    with pytest.raises(ConfigError, match=r"^models\.m\.hiden_size: unknown key"):
+        model_config({**TINY, "hiden_size": 8}, where="models.m")
+    with pytest.raises(ConfigError, match=r"^models\.m\.patch_size: 5 does not divide data\.clip\.size=16"):
+        workflow_with({**TINY, "patch_size": 5}, CLIP)
+    with pytest.raises(ConfigError, match=r"^models\.m\.decoder_hidden_size: 32 is not divisible by decoder_num_attention_heads=3"):
+        workflow_with({**TINY, "decoder_num_attention_heads": 3}, CLIP)
+    with pytest.raises(ConfigError, match=r"^models\.m\.mask_ratio"):
+        model_config({**TINY, "mask_ratio": 1.0}, where="models.m")
+    with pytest.raises(ConfigError, match=r"^models\.m\.objective: must be one of"):
+        model_config({"objective": "mae"}, where="models.m")
+    with pytest.raises(ValueError, match=r"videomae expects batches \(B, 4, 3, 16, 16\)"):
         _build().loss(torch.zeros(2, 4, 3, 32, 32), 0)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from model_configs import blocks, workflow_with
 from safetensors.torch import load_file, save_file
 from synthetic_clips import moving_squares
 
+from devcurriculum.config import ConfigError, model_config
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.vjepa import VJEPAObjective, ema_momentum
 
@@ -27,10 +29,9 @@ TINY = {
 }
 
 
-
 def _build(cfg: dict | None = None, seed: int = 0, clip: dict | None = None) -> VJEPAObjective:
     torch.manual_seed(seed)
-    obj = build_objective(dict(cfg or TINY), dict(clip or CLIP))
+    obj = build_objective(*blocks(cfg or TINY, clip or CLIP))
     assert isinstance(obj, VJEPAObjective)
     return obj
 
@@ -143,13 +144,18 @@ def test_resume_state_reproduces_the_loss(tmp_path) -> None:
 
 
 def test_config_errors_name_the_key() -> None:
-    with pytest.raises(ValueError, match="mode"):
-        _build({**TINY, "mode": "frames"})
-    with pytest.raises(ValueError, match="ema"):
-        _build({**TINY, "ema": [1.0, 0.9]})
-    with pytest.raises(ValueError, match="masks.n_targets"):
-        _build({**TINY, "masks": {"n_targets": 0}})
-    with pytest.raises(ValueError, match="at least 2 temporal slices"):
-        _build(clip={"frames": 2, "size": 16})
-    with pytest.raises(ValueError, match="head width"):
-        _build({**TINY, "hidden_size": 12, "num_attention_heads": 4})
+    # The blocks and the whole-config checks reject what the objective cannot build, naming the key.
+    with pytest.raises(ConfigError, match=r"^models\.m\.mode: 'frames' is not one of"):
+        model_config({**TINY, "mode": "frames"}, where="models.m")
+    with pytest.raises(ConfigError, match=r"\.ema: must be \[start, end\]"):
+        model_config({**TINY, "ema": [1.0, 0.9]}, where="models.m")
+    with pytest.raises(ConfigError, match=r"^models\.m\.masks\.n_targets"):
+        model_config({**TINY, "masks": {"n_targets": 0}}, where="models.m")
+    with pytest.raises(ConfigError, match=r"^models\.m\.mode: 'clip' needs at least 2 temporal slices"):
+        workflow_with(TINY, {"frames": 2, "size": 16})
+    with pytest.raises(ConfigError, match=r"^models\.m\.mode: 'pairs' needs clips of at least 2 frames"):
+        workflow_with({**TINY, "mode": "pairs", "tubelet_size": 1}, {"frames": 1, "size": 16})
+    with pytest.raises(ConfigError, match=r"^models\.m\.hidden_size: head width 12/4 must be at least 6"):
+        workflow_with({**TINY, "hidden_size": 12, "num_attention_heads": 4}, CLIP)
+    with pytest.raises(ValueError, match=r"vjepa expects batches \(B, 4, 3, 16, 16\)"):
+        _build().loss(torch.zeros(2, 2, 3, 16, 16), 0)

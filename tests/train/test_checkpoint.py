@@ -130,24 +130,3 @@ def test_safetensors_weights_with_tied_parameters(tmp_path: Path) -> None:
         load_weights(nn.Linear(3, 5), tmp_path / "w.safetensors")
     with pytest.raises(FileNotFoundError, match="nope.safetensors"):
         load_weights(dst, tmp_path / "nope.safetensors")
-
-
-def test_initial_model_is_seeded_and_loads_strictly(tmp_path: Path) -> None:
-    from devcurriculum.models.registry import build_objective
-    from devcurriculum.train.init import save_initial_model
-
-    model = {"objective": "videomae", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-             "intermediate_size": 32, "patch_size": 8, "tubelet_size": 2, "decoder_hidden_size": 16,
-             "decoder_num_hidden_layers": 1, "decoder_num_attention_heads": 2, "decoder_intermediate_size": 32}
-    clip = {"frames": 4, "size": 16}
-    a = save_initial_model(model, clip, 0, tmp_path / "a" / "model.safetensors")
-    save_initial_model(model, clip, 0, tmp_path / "b" / "model.safetensors")
-    save_initial_model(model, clip, 1, tmp_path / "c" / "model.safetensors")
-    from safetensors.torch import load_file
-
-    wa, wb, wc = (load_file(str(tmp_path / d / "model.safetensors")) for d in "abc")
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
-    assert any(not torch.equal(wa[k], wc[k]) for k in wa)
-    fresh = build_objective(model, clip)
-    load_weights(fresh, a)  # strict: same keys as the objective the run builds
-    assert all(torch.equal(v, wa[k]) for k, v in fresh.state_dict().items())

@@ -49,8 +49,22 @@ def check_data(cfg: WorkflowConfig) -> None:
         raise ConfigError(
             f"features.model: required for extractor {cfg.features.extractor!r} (only vit-random is built here)"
         )
+    if cfg.features.extractor == "vit-random":
+        check_random_vit(cfg)
     if INIT in cfg.curricula:
         raise ConfigError(f"curricula.{INIT}: the name is reserved for the untrained baseline")
+
+
+def check_random_vit(cfg: WorkflowConfig) -> None:
+    """The vit-random extractor is built on frames of ``data.clip.size`` pixels."""
+    vit, size = cfg.features.random_vit, cfg.data.clip.size
+    if size % vit.patch_size:
+        raise ConfigError(f"features.random_vit.patch_size: {vit.patch_size} does not divide data.clip.size={size}")
+    if vit.hidden_size % vit.num_attention_heads:
+        raise ConfigError(
+            f"features.random_vit.hidden_size: {vit.hidden_size} is not divisible by "
+            f"num_attention_heads={vit.num_attention_heads}"
+        )
 
 
 def check_curricula(cfg: WorkflowConfig) -> None:
@@ -93,6 +107,8 @@ def check_models(cfg: WorkflowConfig) -> None:
                     f"models.{name}.mode: 'clip' needs at least 2 temporal slices; data.clip.frames={clip.frames} "
                     f"with tubelet_size={model.tubelet_size} gives {slices}"
                 )
+            if model.mode == "pairs" and clip.frames < 2:
+                raise ConfigError(f"models.{name}.mode: 'pairs' needs clips of at least 2 frames (data.clip.frames={clip.frames})")
         if model.objective == "simclr" and clip.frames < 2:
             raise ConfigError(f"models.{name}: simclr needs clips of at least 2 frames (data.clip.frames={clip.frames})")
 

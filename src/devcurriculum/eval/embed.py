@@ -10,9 +10,8 @@ table has the benchmark's row order.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +19,8 @@ import pyarrow.parquet as pq
 import torch
 from tqdm import tqdm
 
+from devcurriculum.config import ClipConfig, ModelConfig
+from devcurriculum.models.objective import Objective
 from devcurriculum.utils.config import set_threads
 from devcurriculum.utils.io import (
     PathLike,
@@ -72,9 +73,10 @@ def load_weights_strict(model: torch.nn.Module, weights_path: PathLike) -> None:
 
 
 def embed_shard(
-    model_cfg: Mapping[str, Any],
-    clip_cfg: Mapping[str, Any],
-    weights_path: PathLike,
+    *,
+    model: ModelConfig,
+    clip: ClipConfig,
+    weights: PathLike,
     bench_table: PathLike,
     bench_cache: PathLike,
     shard: int,
@@ -87,8 +89,6 @@ def embed_shard(
     from devcurriculum.datasets.clip_dataset import to_model_batch
     from devcurriculum.models.registry import build_objective
 
-    if batch_size < 1:
-        raise ValueError(f"evaluation.embed_batch_size must be >= 1, got {batch_size}")
     if threads is not None:
         set_threads(threads)
     items = pq.read_table(bench_table, columns=["item_id", "cache_row"])
@@ -100,13 +100,13 @@ def embed_shard(
         raise ValueError(f"{bench_table}: cache_row out of range for {bench_cache} with {len(cache)} clips")
     start, stop = shard_bounds(items.num_rows, shard, n_shards)
 
-    objective = build_objective(dict(model_cfg), dict(clip_cfg))
-    load_weights_strict(objective, weights_path)
+    objective = build_objective(model, clip)
+    load_weights_strict(objective, weights)
     objective.eval()
 
     matrix = embed_rows(objective, cache, rows[start:stop], to_model_batch, batch_size, desc=f"embed shard {shard}")
     if not np.isfinite(matrix).all():
-        raise ValueError(f"non-finite embeddings from weights {weights_path} on {bench_table} rows {start}:{stop}")
+        raise ValueError(f"non-finite embeddings from weights {weights} on {bench_table} rows {start}:{stop}")
     dim = matrix.shape[1]
 
     table = table_from_columns(
@@ -115,8 +115,8 @@ def embed_shard(
     )
     meta = provenance(
         "embed",
-        dict(model_cfg),
-        weights=str(weights_path),
+        model.shaping(),
+        weights=str(weights),
         benchmark_table=str(bench_table),
         shard=f"{shard}/{n_shards}",
         rows=[start, stop],
@@ -127,7 +127,7 @@ def embed_shard(
 
 
 def embed_rows(
-    objective: torch.nn.Module,
+    objective: Objective,
     cache: np.ndarray,
     rows: np.ndarray,
     to_batch: Callable[[np.ndarray], torch.Tensor],

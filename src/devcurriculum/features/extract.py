@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +29,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModel, PreTrainedModel
 from transformers.image_processing_utils import ImageProcessingMixin
 
+from devcurriculum.config import FeaturesConfig
 from devcurriculum.utils.io import embedding_array, provenance, shard_bounds, table_from_columns, write_table
 
 log = logging.getLogger("devcurriculum.features.extract")
@@ -38,9 +38,6 @@ POOLINGS = ("cls", "mean")
 FRAME_MODES = ("middle", "mean")
 FALLBACK_MEAN = (0.5, 0.5, 0.5)
 FALLBACK_STD = (0.25, 0.25, 0.25)
-
-# Defaults of the `features` block of schemas/config.schema.yaml that extraction reads.
-DEFAULTS: dict[str, Any] = {"layer": -1, "pooling": "cls", "frames": "middle", "batch_size": 64}
 
 Normalization = tuple[Sequence[float], Sequence[float]]
 
@@ -78,8 +75,8 @@ def image_normalization(model_dir_or_id: str | os.PathLike[str]) -> Normalizatio
     mean, std = proc.get("image_mean"), proc.get("image_std")
     if mean is None or std is None:
         return FALLBACK_MEAN, FALLBACK_STD
-    mean = [float(mean)] * 3 if np.isscalar(mean) else [float(v) for v in mean]
-    std = [float(std)] * 3 if np.isscalar(std) else [float(v) for v in std]
+    mean = [float(mean)] * 3 if isinstance(mean, int | float) else [float(v) for v in mean]
+    std = [float(std)] * 3 if isinstance(std, int | float) else [float(v) for v in std]
     return mean, std
 
 
@@ -190,10 +187,11 @@ def _read_clip_table(path: str | os.PathLike[str], n_cache: int) -> pa.Table:
 
 
 def extract_shard(
+    *,
     clip_tables: Sequence[str | os.PathLike[str]],
     clip_caches: Sequence[str | os.PathLike[str]],
     model_dir: str | os.PathLike[str],
-    cfg: Mapping[str, Any],
+    features: FeaturesConfig,
     shard: int,
     n_shards: int,
     out_path: str | os.PathLike[str],
@@ -203,14 +201,12 @@ def extract_shard(
 
     Clips are the concatenation of ``clip_tables`` in the order given (each paired with the cache of
     the same position); the shard is the row range ``utils.io.shard_bounds`` of that concatenation,
-    so the gathered shards equal an unsharded run. ``cfg`` is the ``features`` config block. Returns
-    the number of rows written.
+    so the gathered shards equal an unsharded run. Returns the number of rows written.
     """
     if len(clip_tables) != len(clip_caches):
         raise ValueError(f"{len(clip_tables)} clip tables but {len(clip_caches)} clip caches")
     if threads:
         torch.set_num_threads(int(threads))
-    p = {**DEFAULTS, **{k: v for k, v in cfg.items() if k in DEFAULTS}}
     caches = [np.load(path, mmap_mode="r") for path in clip_caches]
     tables = [_read_clip_table(t, c.shape[0]) for t, c in zip(clip_tables, caches, strict=True)]
     total = sum(t.num_rows for t in tables)
@@ -220,7 +216,7 @@ def extract_shard(
     normalization = image_normalization(model_dir)
     log.info(
         "shard %d/%d: clips %d..%d of %d; model %s, layer %s, pooling %s, frames %s, normalisation mean %s std %s",
-        shard, n_shards, start, stop, total, model_dir, p["layer"], p["pooling"], p["frames"], *normalization,
+        shard, n_shards, start, stop, total, model_dir, features.layer, features.pooling, features.frames, *normalization,
     )
     ids: list[pa.Array] = []
     feats: list[np.ndarray] = []
@@ -236,10 +232,10 @@ def extract_shard(
             extract_features(
                 model,
                 cache,
-                layer=int(p["layer"]),
-                pooling=str(p["pooling"]),
-                frames=str(p["frames"]),
-                batch_size=int(p["batch_size"]),
+                layer=features.layer,
+                pooling=features.pooling,
+                frames=features.frames,
+                batch_size=features.batch_size,
                 rows=part.column("cache_row").to_numpy(),
                 normalization=normalization,
             )
@@ -255,7 +251,7 @@ def extract_shard(
         out,
         out_path,
         metadata=provenance(
-            "extract_features", dict(cfg), model=str(model_dir), shard=shard, n_shards=n_shards,
+            "extract_features", features.shaping(), model=str(model_dir), shard=shard, n_shards=n_shards,
             normalization={"mean": list(normalization[0]), "std": list(normalization[1])},
         ),
     )

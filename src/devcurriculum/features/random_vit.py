@@ -13,26 +13,15 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import torch
 from transformers import ViTConfig, ViTModel
 
 from devcurriculum import __version__
+from devcurriculum.config import RandomVitConfig
 
 log = logging.getLogger("devcurriculum.features.random_vit")
-
-# Defaults of features.random_vit in schemas/config.schema.yaml.
-DEFAULTS: dict[str, int] = {
-    "hidden_size": 96,
-    "num_hidden_layers": 4,
-    "num_attention_heads": 4,
-    "intermediate_size": 384,
-    "patch_size": 8,
-    "seed": 0,
-}
 
 README = """# vit-random: a randomly initialised ViT (NOT DINO)
 
@@ -50,40 +39,27 @@ directory for the real method.
 """
 
 
-def build_random_vit(cfg: Mapping[str, Any], image_size: int) -> ViTModel:
-    """A ``ViTModel`` from ``features.random_vit`` keys, weights drawn from ``cfg['seed']``.
+def build_random_vit(*, cfg: RandomVitConfig, image_size: int) -> ViTModel:
+    """A ``ViTModel`` of the ``features.random_vit`` sizes on ``image_size`` frames, weights drawn from ``cfg.seed``.
 
     The global torch RNG is forked so building the extractor does not shift anyone else's stream.
     """
-    unknown = set(cfg) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown features.random_vit key(s) {sorted(unknown)}; expected {sorted(DEFAULTS)}")
-    p = {**DEFAULTS, **cfg}
-    if image_size % p["patch_size"] != 0:
-        raise ValueError(
-            f"features.random_vit.patch_size ({p['patch_size']}) must divide the clip size data.clip.size ({image_size})"
-        )
-    if p["hidden_size"] % p["num_attention_heads"] != 0:
-        raise ValueError(
-            f"features.random_vit.hidden_size ({p['hidden_size']}) must be divisible by "
-            f"num_attention_heads ({p['num_attention_heads']})"
-        )
     config = ViTConfig(
-        hidden_size=int(p["hidden_size"]),
-        num_hidden_layers=int(p["num_hidden_layers"]),
-        num_attention_heads=int(p["num_attention_heads"]),
-        intermediate_size=int(p["intermediate_size"]),
-        patch_size=int(p["patch_size"]),
-        image_size=int(image_size),
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_hidden_layers,
+        num_attention_heads=cfg.num_attention_heads,
+        intermediate_size=cfg.intermediate_size,
+        patch_size=cfg.patch_size,
+        image_size=image_size,
         num_channels=3,
     )
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(p["seed"]))
+        torch.manual_seed(cfg.seed)
         model = ViTModel(config)
     return model.eval()
 
 
-def save_random_vit(cfg: Mapping[str, Any], image_size: int, out_dir: str | os.PathLike[str]) -> Path:
+def save_random_vit(*, cfg: RandomVitConfig, image_size: int, out_dir: str | os.PathLike[str]) -> Path:
     """Build the random ViT and ``save_pretrained`` it to ``out_dir`` atomically, with a README.
 
     Written into a temp dir next to ``out_dir`` and renamed into place, so a crash never leaves a
@@ -91,12 +67,11 @@ def save_random_vit(cfg: Mapping[str, Any], image_size: int, out_dir: str | os.P
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    model = build_random_vit(cfg, image_size)
-    p = {**DEFAULTS, **cfg}
+    model = build_random_vit(cfg=cfg, image_size=image_size)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         model.save_pretrained(tmp)
-        (tmp / "README.md").write_text(README.format(image_size=image_size, version=__version__, **p))
+        (tmp / "README.md").write_text(README.format(image_size=image_size, version=__version__, **cfg.to_dict()))
         if out.exists():
             # os.replace cannot rename onto a non-empty directory: move the old one aside first.
             old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old."))
@@ -110,5 +85,5 @@ def save_random_vit(cfg: Mapping[str, Any], image_size: int, out_dir: str | os.P
             shutil.rmtree(tmp)
         raise
     n_params = sum(t.numel() for t in model.parameters())
-    log.info("saved random ViT (%d parameters, seed %d, image %d) to %s", n_params, p["seed"], image_size, out)
+    log.info("saved random ViT (%d parameters, seed %d, image %d) to %s", n_params, cfg.seed, image_size, out)
     return out

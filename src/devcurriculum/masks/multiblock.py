@@ -24,55 +24,14 @@ the masks stack into dense index tensors, as I-JEPA's collator does.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
+from devcurriculum.config import MultiblockMaskConfig
+
 MAX_TRIES = 50
-
-
-@dataclass(frozen=True)
-class MultiblockConfig:
-    """Mask parameters; the defaults are the reference's (ALGORITHMS §A)."""
-
-    context_scale: tuple[float, float] = (0.85, 1.0)
-    target_scale: tuple[float, float] = (0.10, 0.15)
-    target_aspect: tuple[float, float] = (0.75, 1.5)
-    n_targets: int = 4
-    min_keep: int = 10
-
-    def __post_init__(self) -> None:
-        for name in ("context_scale", "target_scale", "target_aspect"):
-            lo, hi = getattr(self, name)
-            if not 0 < lo <= hi:
-                raise ValueError(f"masks.{name} must be [low, high] with 0 < low <= high, got {[lo, hi]}")
-        for name in ("context_scale", "target_scale"):
-            if getattr(self, name)[1] > 1:
-                raise ValueError(f"masks.{name} is a fraction of the frame and must be <= 1, got {getattr(self, name)}")
-        if self.n_targets < 1:
-            raise ValueError(f"masks.n_targets must be >= 1, got {self.n_targets}")
-        if self.min_keep < 1:
-            raise ValueError(f"masks.min_keep must be >= 1, got {self.min_keep}")
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None) -> MultiblockConfig:
-        """Build from a ``masks`` config block; unknown keys are an error naming the key."""
-        cfg = dict(cfg or {})
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise ValueError(f"unknown key(s) in masks config: {unknown}; known: {sorted(known)}")
-        kwargs: dict[str, Any] = {}
-        for key, value in cfg.items():
-            if key in ("context_scale", "target_scale", "target_aspect"):
-                if not isinstance(value, Sequence) or len(value) != 2:
-                    raise ValueError(f"masks.{key} must be a [low, high] pair, got {value!r}")
-                kwargs[key] = (float(value[0]), float(value[1]))
-            else:
-                kwargs[key] = int(value)
-        return cls(**kwargs)
 
 
 @dataclass
@@ -147,7 +106,7 @@ def split_slices(grid_t: int) -> tuple[range, range]:
 
 
 def sample_mask(
-    grid_t: int, grid_h: int, grid_w: int, cfg: MultiblockConfig, generator: torch.Generator
+    grid_t: int, grid_h: int, grid_w: int, cfg: MultiblockMaskConfig, generator: torch.Generator
 ) -> SampleMask:
     """Draw one sample's context and target tokens (see the module docstring for the rules)."""
     earlier, later = split_slices(grid_t)
@@ -190,7 +149,7 @@ def collate_masks(masks: Sequence[SampleMask], generator: torch.Generator) -> tu
 
 
 def multiblock_masks(
-    batch_size: int, grid_t: int, grid_h: int, grid_w: int, cfg: MultiblockConfig, generator: torch.Generator
+    batch_size: int, grid_t: int, grid_h: int, grid_w: int, cfg: MultiblockMaskConfig, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Context and target index tensors for a batch (:func:`sample_mask` per sample, then :func:`collate_masks`)."""
     samples = [sample_mask(grid_t, grid_h, grid_w, cfg, generator) for _ in range(batch_size)]

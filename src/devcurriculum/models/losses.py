@@ -24,12 +24,12 @@ class _ScaleGrad(torch.autograd.Function):
     """Identity forward; multiplies the incoming gradient by ``scale`` (see the module docstring)."""
 
     @staticmethod
-    def forward(ctx, tensor: torch.Tensor, scale: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, tensor: torch.Tensor, scale: float) -> torch.Tensor:
         ctx.scale = scale
         return tensor.view_as(tensor)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         return grad * ctx.scale, None
 
 

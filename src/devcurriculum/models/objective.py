@@ -31,6 +31,10 @@ class Objective(nn.Module, metaclass=abc.ABCMeta):
 
     name: str = "objective"
 
+    def forward(self, batch: torch.Tensor, step: int = 0) -> torch.Tensor:
+        """The loss (so a ``DistributedDataParallel`` wrapper can be called directly)."""
+        return self.loss(batch, step)
+
     @abc.abstractmethod
     def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
         """Scalar training loss of one (per-rank) batch at optimiser step ``step``."""

@@ -20,59 +20,29 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
+from torchvision.models import ResNet
 
+from devcurriculum.config import ClipConfig, SimCLRAugmentConfig, SimCLRModelConfig
+from devcurriculum.models.common import ClipObjective, rank_generator
 from devcurriculum.models.losses import nt_xent
-from devcurriculum.models.objective import Objective
-from devcurriculum.models.registry import ModelConfig, clip_shape, rank_generator
+from devcurriculum.models.objective import StepContext
 
 log = logging.getLogger("devcurriculum.models.simclr")
 
 PIXEL_MEAN = 0.5
 PIXEL_STD = 0.25
-BACKBONES = ("resnet18", "resnet34", "resnet50")
-STEMS = ("imagenet", "small")
-DEFAULTS: dict[str, Any] = {
-    "backbone": "resnet18",
-    "stem": "imagenet",
-    "proj_hidden": 512,
-    "proj_dim": 128,
-    "temperature": 0.1,
-    "gap": 4,
-    "gap_schedule": None,
-    "augment": {},
-}
-AUGMENT_DEFAULTS: dict[str, Any] = {"crop_scale": [0.3, 1.0], "flip": True, "jitter": 0.4, "jitter_prob": 0.8}
-
-
-def _augment_config(raw: Mapping[str, Any] | None) -> dict[str, Any]:
-    raw = dict(raw or {})
-    unknown = sorted(set(raw) - set(AUGMENT_DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in simclr augment config; known: {sorted(AUGMENT_DEFAULTS)}")
-    cfg = {**AUGMENT_DEFAULTS, **raw}
-    lo, hi = (float(v) for v in cfg["crop_scale"])
-    if not 0 < lo <= hi <= 1:
-        raise ValueError(f"simclr augment.crop_scale must be [low, high] with 0 < low <= high <= 1, got {cfg['crop_scale']}")
-    if not 0 <= float(cfg["jitter"]) < 1:
-        raise ValueError(f"simclr augment.jitter must be in [0, 1), got {cfg['jitter']}")
-    if not 0 <= float(cfg["jitter_prob"]) <= 1:
-        raise ValueError(f"simclr augment.jitter_prob must be in [0, 1], got {cfg['jitter_prob']}")
-    return {"crop_scale": (lo, hi), "flip": bool(cfg["flip"]), "jitter": float(cfg["jitter"]),
-            "jitter_prob": float(cfg["jitter_prob"])}
 
 
 def _uniform(n: int, lo: float, hi: float, generator: torch.Generator) -> torch.Tensor:
     return lo + (hi - lo) * torch.rand(n, generator=generator)
 
 
-def augment_frames(frames: torch.Tensor, cfg: Mapping[str, Any], generator: torch.Generator) -> torch.Tensor:
+def augment_frames(frames: torch.Tensor, cfg: SimCLRAugmentConfig, generator: torch.Generator) -> torch.Tensor:
     """Random resized crop + flip + colour jitter of normalised ``(N, C, H, W)`` frames, per frame.
 
     All random numbers come from ``generator`` (CPU), so the views are reproducible from its state.
@@ -80,7 +50,7 @@ def augment_frames(frames: torch.Tensor, cfg: Mapping[str, Any], generator: torc
     n, _, height, width = frames.shape
     # Random resized crop as an affine resampling: the crop covers a fraction ``area`` of the frame
     # with aspect ``ratio`` (w / h); in normalised [-1, 1] coordinates its half-sizes are ``sx``, ``sy``.
-    area = _uniform(n, *cfg["crop_scale"], generator)
+    area = _uniform(n, *cfg.crop_scale, generator)
     ratio = torch.exp(_uniform(n, math.log(3 / 4), math.log(4 / 3), generator))
     # A side longer than the frame is clamped and the other side takes up the area, so the crop always
     # covers exactly ``area`` (``crop_scale: [1, 1]`` is the identity).
@@ -89,7 +59,7 @@ def augment_frames(frames: torch.Tensor, cfg: Mapping[str, Any], generator: torc
     sx = area / sy
     cx = (1 - sx) * (2 * torch.rand(n, generator=generator) - 1)
     cy = (1 - sy) * (2 * torch.rand(n, generator=generator) - 1)
-    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if cfg["flip"] else torch.ones(n)
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if cfg.flip else torch.ones(n)
     theta = torch.zeros(n, 2, 3)
     theta[:, 0, 0] = sx * flip
     theta[:, 0, 2] = cx
@@ -99,9 +69,9 @@ def augment_frames(frames: torch.Tensor, cfg: Mapping[str, Any], generator: torc
     grid = F.affine_grid(theta, [n, frames.shape[1], height, width], align_corners=False)
     out = F.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
-    strength = cfg["jitter"]
-    if strength > 0 and cfg["jitter_prob"] > 0:
-        apply = (torch.rand(n, generator=generator) < cfg["jitter_prob"]).float()
+    strength = cfg.jitter
+    if strength > 0 and cfg.jitter_prob > 0:
+        apply = (torch.rand(n, generator=generator) < cfg.jitter_prob).float()
         factors = _uniform(3 * n, 1 - strength, 1 + strength, generator).view(n, 3)
         # Frames not jittered get factor 1 (identity) so the draw count does not depend on the outcome.
         factors = 1 + (factors - 1) * apply[:, None]
@@ -117,17 +87,13 @@ def augment_frames(frames: torch.Tensor, cfg: Mapping[str, Any], generator: torc
     return out
 
 
-def build_backbone(name: str, stem: str) -> tuple[nn.Module, int]:
+def build_backbone(name: str, stem: str) -> tuple[ResNet, int]:
     """A randomly initialised torchvision ResNet without its classifier, and its feature width.
 
     ``stem: small`` swaps the 7x7/2 convolution and max-pool for a 3x3/1 convolution (the CIFAR variant):
     more spatial resolution for tiny frames at a much higher compute cost.
     """
-    if name not in BACKBONES:
-        raise ValueError(f"simclr model config key 'backbone' must be one of {list(BACKBONES)}, got {name!r}")
-    if stem not in STEMS:
-        raise ValueError(f"simclr model config key 'stem' must be one of {list(STEMS)}, got {stem!r}")
-    net = getattr(torchvision.models, name)(weights=None)
+    net: ResNet = getattr(torchvision.models, name)(weights=None)
     if stem == "small":
         net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
         nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
@@ -137,52 +103,32 @@ def build_backbone(name: str, stem: str) -> tuple[nn.Module, int]:
     return net, dim
 
 
-class SimCLRObjective(Objective):
+class SimCLRObjective(ClipObjective):
     """Contrastive learning on temporally separated frames of a clip; see the module docstring."""
 
     name = "simclr"
 
-    def __init__(self, model_cfg: Mapping[str, Any], clip_cfg: Mapping[str, Any]) -> None:
-        super().__init__()
-        cfg = ModelConfig(model_cfg, "simclr", set(DEFAULTS))
-        self.frames, self.size = clip_shape(clip_cfg)
-        self.temperature = cfg.get("temperature", DEFAULTS["temperature"], float)
-        if self.temperature <= 0:
-            raise ValueError(f"simclr model config key 'temperature' must be > 0, got {self.temperature}")
-        self.base_gap = cfg.positive_int("gap", DEFAULTS["gap"])
-        schedule = cfg.get("gap_schedule", DEFAULTS["gap_schedule"])
-        self.gap_schedule: list[int] | None = None
-        if schedule is not None:
-            self.gap_schedule = [int(g) for g in schedule]
-            if not self.gap_schedule or min(self.gap_schedule) < 1:
-                raise ValueError(f"simclr model config key 'gap_schedule' must be a non-empty list of gaps >= 1, got {schedule}")
-        self.gap = self.gap_schedule[0] if self.gap_schedule else self.base_gap
-        self.augment = _augment_config(cfg.get("augment", DEFAULTS["augment"]))
-        self.backbone, dim = build_backbone(
-            cfg.get("backbone", DEFAULTS["backbone"], str), cfg.get("stem", DEFAULTS["stem"], str)
-        )
-        hidden = cfg.positive_int("proj_hidden", DEFAULTS["proj_hidden"])
+    def __init__(self, model: SimCLRModelConfig, clip: ClipConfig) -> None:
+        super().__init__(clip)
+        self.temperature = model.temperature
+        self.gap_schedule = model.gap_schedule
+        self.gap = model.gap_schedule[0] if model.gap_schedule else model.gap
+        self.augment = model.augment
+        self.backbone, dim = build_backbone(model.backbone, model.stem)
         self.projection = nn.Sequential(
-            nn.Linear(dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, cfg.positive_int("proj_dim", DEFAULTS["proj_dim"]))
+            nn.Linear(dim, model.proj_hidden), nn.ReLU(inplace=True), nn.Linear(model.proj_hidden, model.proj_dim)
         )
         self.aug_generator = rank_generator()
         n_params = sum(p.numel() for p in self.parameters())
-        log.info("SimCLR: %s backbone (%d features), gap %d, %.2fM parameters", cfg.get("backbone", "resnet18"),
-                 dim, self.gap, n_params / 1e6)
+        log.info("SimCLR: %s backbone (%d features), gap %d, %.2fM parameters", model.backbone, dim, self.gap, n_params / 1e6)
 
-    def set_step_context(self, context: Mapping[str, Any]) -> None:
+    def set_step_context(self, context: StepContext) -> None:
         """Pick the gap of the current curriculum stage from ``gap_schedule`` (last entry after its end)."""
-        if self.gap_schedule is not None and "stage" in context:
-            stage = int(context["stage"])
-            self.gap = self.gap_schedule[min(max(stage, 0), len(self.gap_schedule) - 1)]
+        if self.gap_schedule:
+            self.gap = self.gap_schedule[min(max(context.stage, 0), len(self.gap_schedule) - 1)]
 
     def effective_gap(self, frames: int) -> int:
         return min(self.gap, frames - 1)
-
-    def _check(self, batch: torch.Tensor) -> None:
-        expected = (self.frames, 3, self.size, self.size)
-        if batch.ndim != 5 or tuple(batch.shape[1:]) != expected:
-            raise ValueError(f"simclr expects batches (B, {', '.join(map(str, expected))}), got {tuple(batch.shape)}")
 
     def views(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Two augmented frames per clip, ``gap`` frames apart: each ``(B, C, H, W)``."""
@@ -194,14 +140,8 @@ class SimCLRObjective(Objective):
         second = batch[rows, (start + gap).to(batch.device)]
         return augment_frames(first, self.augment, self.aug_generator), augment_frames(second, self.augment, self.aug_generator)
 
-    def forward(self, batch: torch.Tensor, step: int = 0) -> torch.Tensor:
-        """The loss (so a ``DistributedDataParallel`` wrapper can be called directly)."""
-        return self.loss(batch, step)
-
     def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
-        self._check(batch)
-        if batch.shape[1] < 2:
-            raise ValueError("simclr needs clips of at least 2 frames to form frame pairs")
+        self.check_batch(batch)
         v1, v2 = self.views(batch)
         z = self.projection(self.backbone(torch.cat([v1, v2])))
         z1, z2 = z.chunk(2)
@@ -214,7 +154,7 @@ class SimCLRObjective(Objective):
         BatchNorm always uses its running statistics here (eval mode, restored afterwards), so an
         embedding never depends on the other clips of the batch and never updates those statistics.
         """
-        self._check(batch)
+        self.check_batch(batch)
         was_training = self.backbone.training
         self.backbone.eval()
         try:

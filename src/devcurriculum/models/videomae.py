@@ -14,38 +14,22 @@ the true pixels in [0, 1] (``norm_pix_loss: false``) or their per-patch normalis
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 from torch import nn
 from transformers import VideoMAEConfig, VideoMAEForPreTraining
 from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
+from devcurriculum.config import ClipConfig, VideoMAEModelConfig
 from devcurriculum.masks.tube import tube_mask
-from devcurriculum.models.objective import Objective
-from devcurriculum.models.registry import ModelConfig, rank_generator, token_shape
+from devcurriculum.models.common import rank_generator
+from devcurriculum.models.video_objective import MaskedVideoObjective
 
 log = logging.getLogger("devcurriculum.models.videomae")
 
 # Our normalisation (ALGORITHMS §A / docs/architecture.md): float in [0, 1], then (x - 0.5) / 0.25.
 PIXEL_MEAN = 0.5
 PIXEL_STD = 0.25
-
-DEFAULTS: dict[str, Any] = {
-    "hidden_size": 96,
-    "num_hidden_layers": 4,
-    "num_attention_heads": 4,
-    "intermediate_size": 384,
-    "patch_size": 8,
-    "tubelet_size": 2,
-    "decoder_hidden_size": 64,
-    "decoder_num_hidden_layers": 2,
-    "decoder_num_attention_heads": 4,
-    "decoder_intermediate_size": 256,
-    "mask_ratio": 0.75,
-    "norm_pix_loss": True,
-}
 
 
 def to_imagenet_normalisation(batch: torch.Tensor) -> torch.Tensor:
@@ -55,48 +39,35 @@ def to_imagenet_normalisation(batch: torch.Tensor) -> torch.Tensor:
     return (batch * PIXEL_STD + PIXEL_MEAN - mean) / std
 
 
-class VideoMAEObjective(Objective):
+def videomae_config(model: VideoMAEModelConfig, clip: ClipConfig) -> VideoMAEConfig:
+    """The ``transformers`` config of the network: the block's sizes on clips of ``data.clip``."""
+    return VideoMAEConfig(
+        image_size=clip.size,
+        num_frames=clip.frames,
+        num_channels=3,
+        patch_size=model.patch_size,
+        tubelet_size=model.tubelet_size,
+        hidden_size=model.hidden_size,
+        num_hidden_layers=model.num_hidden_layers,
+        num_attention_heads=model.num_attention_heads,
+        intermediate_size=model.intermediate_size,
+        decoder_hidden_size=model.decoder_hidden_size,
+        decoder_num_hidden_layers=model.decoder_num_hidden_layers,
+        decoder_num_attention_heads=model.decoder_num_attention_heads,
+        decoder_intermediate_size=model.decoder_intermediate_size,
+        norm_pix_loss=model.norm_pix_loss,
+    )
+
+
+class VideoMAEObjective(MaskedVideoObjective):
     """VideoMAE pretraining objective; see the module docstring for masks and pixel targets."""
 
     name = "videomae"
 
-    def __init__(self, model_cfg: Mapping[str, Any], clip_cfg: Mapping[str, Any]) -> None:
-        super().__init__()
-        cfg = ModelConfig(model_cfg, "videomae", set(DEFAULTS))
-        frames, size, self.patch_size, self.tubelet_size = token_shape(cfg, clip_cfg, DEFAULTS)
-        self.mask_ratio = cfg.get("mask_ratio", DEFAULTS["mask_ratio"], float)
-        if not 0.0 < self.mask_ratio < 1.0:
-            raise ValueError(f"videomae model config key 'mask_ratio' must be in (0, 1), got {self.mask_ratio}")
-        self.frames, self.size = frames, size
-        self.grid = size // self.patch_size
-        self.temporal_slices = frames // self.tubelet_size
-        config = VideoMAEConfig(
-            image_size=size,
-            num_frames=frames,
-            num_channels=3,
-            patch_size=self.patch_size,
-            tubelet_size=self.tubelet_size,
-            hidden_size=cfg.positive_int("hidden_size", DEFAULTS["hidden_size"]),
-            num_hidden_layers=cfg.positive_int("num_hidden_layers", DEFAULTS["num_hidden_layers"]),
-            num_attention_heads=cfg.positive_int("num_attention_heads", DEFAULTS["num_attention_heads"]),
-            intermediate_size=cfg.positive_int("intermediate_size", DEFAULTS["intermediate_size"]),
-            decoder_hidden_size=cfg.positive_int("decoder_hidden_size", DEFAULTS["decoder_hidden_size"]),
-            decoder_num_hidden_layers=cfg.positive_int("decoder_num_hidden_layers", DEFAULTS["decoder_num_hidden_layers"]),
-            decoder_num_attention_heads=cfg.positive_int(
-                "decoder_num_attention_heads", DEFAULTS["decoder_num_attention_heads"]
-            ),
-            decoder_intermediate_size=cfg.positive_int("decoder_intermediate_size", DEFAULTS["decoder_intermediate_size"]),
-            norm_pix_loss=cfg.get("norm_pix_loss", DEFAULTS["norm_pix_loss"], bool),
-        )
-        for width, heads, prefix in (
-            (config.hidden_size, config.num_attention_heads, ""),
-            (config.decoder_hidden_size, config.decoder_num_attention_heads, "decoder_"),
-        ):
-            if width % heads:
-                raise ValueError(
-                    f"videomae {prefix}hidden_size={width} is not divisible by {prefix}num_attention_heads={heads}"
-                )
-        self.model = VideoMAEForPreTraining(config)
+    def __init__(self, model: VideoMAEModelConfig, clip: ClipConfig) -> None:
+        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size)
+        self.mask_ratio = model.mask_ratio
+        self.model = VideoMAEForPreTraining(videomae_config(model, clip))
         self.mask_generator = rank_generator()
         n_params = sum(p.numel() for p in self.parameters())
         log.info(
@@ -108,30 +79,12 @@ class VideoMAEObjective(Objective):
     def num_tokens(self) -> int:
         return self.temporal_slices * self.grid * self.grid
 
-    # ---- resume support: the checkpoint code also finds ``mask_generator`` by attribute -------------
-    def mask_rng_state(self) -> torch.Tensor:
-        """State of the mask generator (a uint8 tensor), for saving alongside the model."""
-        return self.mask_generator.get_state()
-
-    def set_mask_rng_state(self, state: torch.Tensor) -> None:
-        self.mask_generator.set_state(state)
-
-    # ---- Objective ----------------------------------------------------------------------------------
-    def _check(self, batch: torch.Tensor) -> None:
-        expected = (self.frames, 3, self.size, self.size)
-        if batch.ndim != 5 or tuple(batch.shape[1:]) != expected:
-            raise ValueError(f"videomae expects batches (B, {', '.join(map(str, expected))}), got {tuple(batch.shape)}")
-
     def draw_mask(self, batch_size: int) -> torch.Tensor:
         """Tube masks for ``batch_size`` samples from the objective's generator (advances it)."""
         return tube_mask(batch_size, self.temporal_slices, self.grid * self.grid, self.mask_ratio, self.mask_generator)
 
-    def forward(self, batch: torch.Tensor, step: int = 0) -> torch.Tensor:
-        """The loss (so a ``DistributedDataParallel`` wrapper can be called directly)."""
-        return self.loss(batch, step)
-
     def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
-        self._check(batch)
+        self.check_batch(batch)
         mask = self.draw_mask(batch.shape[0]).to(batch.device)
         out = self.model(pixel_values=to_imagenet_normalisation(batch), bool_masked_pos=mask)
         return out.loss
@@ -139,7 +92,7 @@ class VideoMAEObjective(Objective):
     @torch.no_grad()
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
         """Mean over all tokens of the last encoder layer, no masking (DESIGN §6)."""
-        self._check(batch)
+        self.check_batch(batch)
         hidden = self.model.videomae(pixel_values=to_imagenet_normalisation(batch)).last_hidden_state
         return hidden.mean(dim=1)
 

@@ -32,37 +32,19 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import VJEPA2Config, VJEPA2Model
 
-from devcurriculum.masks.multiblock import MultiblockConfig, multiblock_masks
-from devcurriculum.models.objective import Objective
-from devcurriculum.models.registry import ModelConfig, rank_generator, token_shape
+from devcurriculum.config import ClipConfig, VJEPAModelConfig
+from devcurriculum.masks.multiblock import multiblock_masks
+from devcurriculum.models.common import rank_generator
+from devcurriculum.models.video_objective import MaskedVideoObjective
 
 log = logging.getLogger("devcurriculum.models.vjepa")
-
-DEFAULTS: dict[str, Any] = {
-    "hidden_size": 96,
-    "num_hidden_layers": 4,
-    "num_attention_heads": 4,
-    "mlp_ratio": 4.0,
-    "patch_size": 8,
-    "tubelet_size": 2,
-    "pred_hidden_size": 48,
-    "pred_num_hidden_layers": 2,
-    "pred_num_attention_heads": 4,
-    "pred_mlp_ratio": 4.0,
-    "ema": [0.996, 1.0],
-    "mode": "clip",
-    "gap": 4,
-    "masks": {},
-}
-MODES = ("clip", "pairs")
 
 
 def ema_momentum(step: int, total_steps: int, ema: Sequence[float]) -> float:
@@ -78,85 +60,52 @@ def ema_momentum(step: int, total_steps: int, ema: Sequence[float]) -> float:
     return start + (end - start) * frac
 
 
-class VJEPAObjective(Objective):
+def vjepa2_config(model: VJEPAModelConfig, clip: ClipConfig) -> VJEPA2Config:
+    """The ``transformers`` config of encoder and predictor: the block's sizes on clips of ``data.clip``.
+
+    One mask token (``pred_num_mask_tokens = 1``) so every trainable parameter receives a gradient.
+    """
+    return VJEPA2Config(
+        patch_size=model.patch_size,
+        crop_size=clip.size,
+        frames_per_clip=clip.frames,
+        tubelet_size=model.tubelet_size,
+        hidden_size=model.hidden_size,
+        num_hidden_layers=model.num_hidden_layers,
+        num_attention_heads=model.num_attention_heads,
+        mlp_ratio=model.mlp_ratio,
+        pred_hidden_size=model.pred_hidden_size,
+        pred_num_hidden_layers=model.pred_num_hidden_layers,
+        pred_num_attention_heads=model.pred_num_attention_heads,
+        pred_mlp_ratio=model.pred_mlp_ratio,
+        pred_num_mask_tokens=1,
+    )
+
+
+class VJEPAObjective(MaskedVideoObjective):
     """V-JEPA pretraining objective; see the module docstring."""
 
     name = "vjepa"
 
-    def __init__(self, model_cfg: Mapping[str, Any], clip_cfg: Mapping[str, Any]) -> None:
-        super().__init__()
-        cfg = ModelConfig(model_cfg, "vjepa", set(DEFAULTS))
-        frames, size, self.patch_size, self.tubelet_size = token_shape(cfg, clip_cfg, DEFAULTS)
-        self.mode = cfg.get("mode", DEFAULTS["mode"], str)
-        if self.mode not in MODES:
-            raise ValueError(f"vjepa model config key 'mode' must be one of {list(MODES)}, got {self.mode!r}")
-        self.gap = cfg.positive_int("gap", DEFAULTS["gap"])
-        if self.mode == "clip" and frames // self.tubelet_size < 2:
-            raise ValueError(
-                f"vjepa mode 'clip' needs at least 2 temporal slices: data.clip.frames={frames} with "
-                f"tubelet_size={self.tubelet_size} gives {frames // self.tubelet_size}"
-            )
-        if self.mode == "pairs" and frames < 2:
-            raise ValueError(f"vjepa mode 'pairs' needs clips of at least 2 frames, got data.clip.frames={frames}")
-        ema = cfg.get("ema", DEFAULTS["ema"], lambda v: [float(x) for x in v])
-        if len(ema) != 2 or not 0.0 <= ema[0] <= ema[1] <= 1.0:
-            raise ValueError(f"vjepa model config key 'ema' must be [start, end] with 0 <= start <= end <= 1, got {ema}")
-        self.ema = ema
-        try:
-            self.masks = MultiblockConfig.from_config(cfg.get("masks", DEFAULTS["masks"]))
-        except ValueError as exc:
-            raise ValueError(f"vjepa model config: {exc}") from None
-        self.frames, self.size = frames, size
-        self.grid = size // self.patch_size
-        config = VJEPA2Config(
-            patch_size=self.patch_size,
-            crop_size=size,
-            frames_per_clip=frames,
-            tubelet_size=self.tubelet_size,
-            hidden_size=cfg.positive_int("hidden_size", DEFAULTS["hidden_size"]),
-            num_hidden_layers=cfg.positive_int("num_hidden_layers", DEFAULTS["num_hidden_layers"]),
-            num_attention_heads=cfg.positive_int("num_attention_heads", DEFAULTS["num_attention_heads"]),
-            mlp_ratio=cfg.get("mlp_ratio", DEFAULTS["mlp_ratio"], float),
-            pred_hidden_size=cfg.positive_int("pred_hidden_size", DEFAULTS["pred_hidden_size"]),
-            pred_num_hidden_layers=cfg.positive_int("pred_num_hidden_layers", DEFAULTS["pred_num_hidden_layers"]),
-            pred_num_attention_heads=cfg.positive_int("pred_num_attention_heads", DEFAULTS["pred_num_attention_heads"]),
-            pred_mlp_ratio=cfg.get("pred_mlp_ratio", DEFAULTS["pred_mlp_ratio"], float),
-            pred_num_mask_tokens=1,
-        )
-        for width, heads, prefix in (
-            (config.hidden_size, config.num_attention_heads, ""),
-            (config.pred_hidden_size, config.pred_num_attention_heads, "pred_"),
-        ):
-            if width % heads or (width // heads) < 6:
-                raise ValueError(
-                    f"vjepa {prefix}hidden_size={width} must be divisible by {prefix}num_attention_heads={heads} "
-                    "with a head width of at least 6 (3-D RoPE rotates 3 pairs of dimensions per head)"
-                )
-        model = VJEPA2Model(config)
-        self.encoder = model.encoder
-        self.predictor = model.predictor
+    def __init__(self, model: VJEPAModelConfig, clip: ClipConfig) -> None:
+        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size)
+        self.mode = model.mode
+        self.gap = model.gap
+        self.ema = model.ema
+        self.masks = model.masks
+        network = VJEPA2Model(vjepa2_config(model, clip))
+        self.encoder = network.encoder
+        self.predictor = network.predictor
         self.target_encoder = copy.deepcopy(self.encoder)
         self.target_encoder.requires_grad_(False)
         self.mask_generator = rank_generator()
         n_params = sum(p.numel() for p in self.parameters() if p.requires_grad)
         log.info(
             "V-JEPA: mode %s, %dx%d patch grid, %.2fM trainable parameters, ema %s",
-            self.mode, self.grid, self.grid, n_params / 1e6, self.ema,
+            self.mode, self.grid, self.grid, n_params / 1e6, list(self.ema),
         )
 
-    # ---- resume support: the checkpoint code also finds ``mask_generator`` by attribute -------------
-    def mask_rng_state(self) -> torch.Tensor:
-        return self.mask_generator.get_state()
-
-    def set_mask_rng_state(self, state: torch.Tensor) -> None:
-        self.mask_generator.set_state(state)
-
     # ---- inputs and encoders --------------------------------------------------------------------------
-    def _check(self, batch: torch.Tensor) -> None:
-        expected = (self.frames, 3, self.size, self.size)
-        if batch.ndim != 5 or tuple(batch.shape[1:]) != expected:
-            raise ValueError(f"vjepa expects batches (B, {', '.join(map(str, expected))}), got {tuple(batch.shape)}")
-
     def pretext_input(self, batch: torch.Tensor) -> torch.Tensor:
         """The video the masks refer to: the clip (``clip``) or the two-slice frame pair (``pairs``)."""
         if self.mode == "clip":
@@ -182,12 +131,8 @@ class VJEPAObjective(Objective):
         return torch.gather(hidden, 1, target.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
 
     # ---- Objective ----------------------------------------------------------------------------------
-    def forward(self, batch: torch.Tensor, step: int = 0) -> torch.Tensor:
-        """The loss (so a ``DistributedDataParallel`` wrapper can be called directly)."""
-        return self.loss(batch, step)
-
     def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
-        self._check(batch)
+        self.check_batch(batch)
         video = self.pretext_input(batch)
         grid_t = video.shape[1] // self.tubelet_size
         context, target = multiblock_masks(video.shape[0], grid_t, self.grid, self.grid, self.masks, self.mask_generator)
@@ -211,7 +156,7 @@ class VJEPAObjective(Objective):
     @torch.no_grad()
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
         """Mean over tokens of the context encoder on the full clip (DESIGN §6)."""
-        self._check(batch)
+        self.check_batch(batch)
         return self.encoder(pixel_values_videos=batch).last_hidden_state.mean(dim=1)
 
     def depth_groups(self) -> list[list[nn.Parameter]]:

@@ -8,12 +8,11 @@ starting point exactly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from devcurriculum.config import ClipConfig, ModelConfig
 from devcurriculum.models.registry import build_objective
 from devcurriculum.train.checkpoint import save_weights
 from devcurriculum.utils.io import PathLike
@@ -21,19 +20,17 @@ from devcurriculum.utils.io import PathLike
 log = logging.getLogger("devcurriculum.train.init")
 
 
-def save_initial_model(
-    model_cfg: Mapping[str, Any], clip_cfg: Mapping[str, Any], seed: int, out_path: PathLike
-) -> Path:
+def save_initial_model(*, model: ModelConfig, clip: ClipConfig, seed: int, out_path: PathLike) -> Path:
     """Seed torch with ``seed``, build the objective from config (random init), save its full state.
 
     The state covers every parameter and buffer of the objective (encoder, decoder/predictor, EMA
     target), the same keys ``devcurriculum.train.run`` loads strictly before training.
     """
-    torch.manual_seed(int(seed))
-    objective = build_objective(dict(model_cfg), dict(clip_cfg))
+    torch.manual_seed(seed)
+    objective = build_objective(model, clip)
     state = objective.state_dict()
     save_weights(state, out_path)
     n_params = sum(t.numel() for t in state.values())
     log.info("saved initial %s weights (seed %d, %d tensors, %.2fM values) to %s",
-             model_cfg.get("objective"), seed, len(state), n_params / 1e6, out_path)
+             model.objective, seed, len(state), n_params / 1e6, out_path)
     return Path(out_path)

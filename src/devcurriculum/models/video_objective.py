@@ -1,0 +1,38 @@
+"""The base of the two ViT-style video objectives (VideoMAE, V-JEPA): clips cut into tokens, masks per rank.
+
+A clip of ``data.clip.frames`` frames of ``data.clip.size`` pixels is cut into ``frames // tubelet_size``
+temporal slices of ``grid x grid`` patches (``config/checks.py`` makes sure the clip tiles exactly).
+Masks are drawn from the objective's own generator ``mask_generator``, which the checkpoint code saves
+and restores with the other RNG states, so a resumed run draws the same masks.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from devcurriculum.config import ClipConfig
+from devcurriculum.models.common import ClipObjective
+
+
+class MaskedVideoObjective(ClipObjective):
+    """A video objective on a token grid that draws its masks from ``mask_generator``.
+
+    Subclasses build their network first and set ``self.mask_generator = rank_generator()`` after it:
+    the generator's seed is then the global RNG's next draw after the initial weights.
+    """
+
+    mask_generator: torch.Generator
+
+    def __init__(self, clip: ClipConfig, *, patch_size: int, tubelet_size: int) -> None:
+        super().__init__(clip)
+        self.patch_size = patch_size
+        self.tubelet_size = tubelet_size
+        self.grid = clip.size // patch_size
+        self.temporal_slices = clip.frames // tubelet_size
+
+    def mask_rng_state(self) -> torch.Tensor:
+        """State of the mask generator (a uint8 tensor), for saving alongside the model."""
+        return self.mask_generator.get_state()
+
+    def set_mask_rng_state(self, state: torch.Tensor) -> None:
+        self.mask_generator.set_state(state)
