@@ -78,6 +78,12 @@ class ConfigBlock:
             return cls(**kwargs)
         except TypeError as exc:  # a required key the schema did not require
             raise ConfigError(f"{where or cls.__name__}: {exc}") from None
+        except ConfigError as exc:
+            # cross-field checks name the block generically (models.vjepa); name this one (models.m)
+            message = str(exc)
+            if cls.WHERE and where != cls.WHERE and message.startswith(cls.WHERE):
+                message = where + message[len(cls.WHERE):]
+            raise ConfigError(message) from None
 
     def to_dict(self, *, shaping_only: bool = False, drop: frozenset[str] = frozenset()) -> dict[str, Any]:
         """Plain JSON-able dict (tuples as lists); with ``shaping_only`` without runtime-only keys.
