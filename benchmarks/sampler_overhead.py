@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch.utils.data import WeightedRandomSampler
 
-from devcurriculum.curriculum import CurriculumPlan, CurriculumSampler, resolve_bucket_steps
+from devcurriculum.config import CurriculumConfig
+from devcurriculum.curriculum import CurriculumPlan, CurriculumSampler
 
 R_MAX = 1.0 - math.exp(-1.0)
 
@@ -68,20 +69,19 @@ def main() -> None:
     groups = ["all"]
     pools = {"all": np.arange(args.n)}
     weighting = {"kind": "prototypes_first", "initial_fraction": 0.2, "warmup_fraction": 0.5}
-    plan = CurriculumPlan.from_config("bench", {"order": "mixed", "weighting": weighting}, groups, args.stage_steps)
+    curriculum = CurriculumConfig.from_mapping({"order": "mixed", "weighting": weighting})
+    plan = CurriculumPlan.from_config(name="bench", curriculum=curriculum, groups=groups, steps_per_stage=args.stage_steps)
     warmup = round(0.5 * args.stage_steps)
     if args.steps > warmup:
         raise SystemExit(f"--steps {args.steps} must stay inside the warm-up ({warmup} steps)")
 
-    bucket_steps = resolve_bucket_steps(
-        args.bucket_steps if args.bucket_steps == "auto" else int(args.bucket_steps), plan
+    sampler = CurriculumSampler(
+        plan, pools, batch_size=args.batch_size, seed=0, difficulty=difficulty,
+        bucket_steps=args.bucket_steps if args.bucket_steps == "auto" else int(args.bucket_steps),
     )
+    bucket_steps = sampler.bucket_steps
     if args.steps < 2 * bucket_steps:
         raise SystemExit(f"--steps {args.steps} must cover at least two buckets of {bucket_steps} steps")
-    sampler = CurriculumSampler(
-        plan, pools, batch_size=args.batch_size, seed=0, difficulty=difficulty, weighting=weighting,
-        bucket_steps=bucket_steps,
-    )
     t0 = time.perf_counter()
     first_bucket_end = None
     for step in range(args.steps):

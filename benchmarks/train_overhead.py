@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from devcurriculum.config import ClipConfig, CurriculumConfig, PretrainConfig, model_config
 from devcurriculum.curriculum.plan import CurriculumPlan
 from devcurriculum.curriculum.sampler import CurriculumSampler
 from devcurriculum.datasets.clip_dataset import ClipCache, to_model_batch
 from devcurriculum.models.registry import build_objective
-from devcurriculum.train.loop import TrainConfig, train
+from devcurriculum.train.loop import train
 from devcurriculum.utils.io import save_npy
 
 # The demo's VideoMAE (config.yaml models.videomae) on the demo's 8-frame 32x32 clips.
@@ -50,7 +51,7 @@ def make_clip_folder(folder: Path, per_group: int) -> None:
                     folder / f"{group}.parquet")
 
 
-def bare_loop(objective: torch.nn.Module, batches: list[torch.Tensor], cfg: TrainConfig) -> float:
+def bare_loop(objective: torch.nn.Module, batches: list[torch.Tensor], cfg: PretrainConfig) -> float:
     """Seconds for len(batches) plain optimiser steps."""
     opt = torch.optim.AdamW(objective.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     objective.train()
@@ -78,12 +79,13 @@ def main() -> None:
         tmp = Path(tmp_name)
         make_clip_folder(tmp / "clips", per_group=64)
         cache = ClipCache(tmp / "clips", GROUPS)
-        steps_per_stage = args.steps // len(GROUPS)
-        plan = CurriculumPlan.from_config("developmental", {"order": GROUPS}, GROUPS, steps_per_stage)
-        cfg = TrainConfig(total_steps=plan.total_steps, batch_size=args.batch, lr=1e-3, weight_decay=0.05,
-                          warmup_steps=5, min_lr=1e-5, checkpoint_every=args.checkpoint_every)
+        cfg = PretrainConfig(steps_per_stage=args.steps // len(GROUPS), batch_size=args.batch, lr=1e-3,
+                             weight_decay=0.05, warmup_steps=5, min_lr=1e-5, checkpoint_every=args.checkpoint_every,
+                             threads=args.threads)
+        plan = CurriculumPlan.from_config(name="developmental", curriculum=CurriculumConfig(order=tuple(GROUPS)),
+                                          groups=GROUPS, steps_per_stage=cfg.steps_per_stage)
         torch.manual_seed(0)
-        template = build_objective(MODEL, CLIP)
+        template = build_objective(model_config(MODEL), ClipConfig.from_mapping(CLIP))
 
         # in-memory batches for the bare loop: the same global batches the sampler draws
         draw = CurriculumSampler(plan, {g: cache.indices_of(g) for g in GROUPS}, args.batch, seed=0)
@@ -95,7 +97,8 @@ def main() -> None:
             sampler = CurriculumSampler(plan, {g: cache.indices_of(g) for g in GROUPS}, args.batch, seed=0)
             objective = copy.deepcopy(template)
             t0 = time.perf_counter()
-            train(objective, sampler, cache, cfg, tmp / f"run{rep}", tmp / f"run{rep}" / "resume",
+            train(objective=objective, sampler=sampler, clip_cache=cache, pretrain=cfg, total_steps=plan.total_steps,
+                  seed=0, out_dir=tmp / f"run{rep}", resume_dir=tmp / f"run{rep}" / "resume",
                   spec={"benchmark": rep}, show_progress=False)
             full_times.append(time.perf_counter() - t0)
 

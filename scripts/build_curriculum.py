@@ -1,17 +1,20 @@
 """Rule build_curriculum: the per-step preview of one curriculum (devcurriculum.curriculum.preview)."""
 
+from devcurriculum.config import CurriculumConfig
 from devcurriculum.curriculum.preview import build_preview
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
-with stage_log(sm.log[0], f"build_curriculum[{sm.wildcards.curriculum}]"):
+name = sm.wildcards.curriculum
+with stage_log(sm.log[0], f"build_curriculum[{name}]"):
     build_preview(
-        sm.wildcards.curriculum,
-        sm.params.curriculum,
-        sm.params.groups,
-        list(sm.input.tables),
-        sm.input.get("difficulty"),
-        sm.params.schedule,
-        sm.output.table,
-        sm.output.plot,
+        name=name,
+        curriculum=CurriculumConfig.from_mapping(sm.params.curriculum, where=f"curricula.{name}"),
+        groups=list(sm.params.groups),
+        clip_tables=list(sm.input.tables),
+        difficulty=sm.input.get("difficulty"),
+        steps_per_stage=sm.params.schedule["steps_per_stage"],
+        bucket_steps=sm.params.schedule["bucket_steps"],
+        out_table=sm.output.table,
+        out_plot=sm.output.plot,
     )

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torchvision.transforms.functional as TF
 
+from devcurriculum.config import BlurConfig, ConfigError
 from devcurriculum.curriculum.blur import (
     BlurSchedule,
     apply_blur,
@@ -14,6 +15,11 @@ from devcurriculum.curriculum.blur import (
     gaussian_kernel1d,
     kernel_size_for,
 )
+
+
+def schedule(cfg: dict, total_steps: int) -> BlurSchedule:
+    """The schedule of a ``blur`` block mapping (validated, defaults from the schema)."""
+    return BlurSchedule.from_config(BlurConfig.from_mapping(cfg), total_steps)
 
 
 def test_reference_kernel_size5_sigma1() -> None:
@@ -78,7 +84,7 @@ def test_apply_blur_does_not_modify_input_and_checks_shapes() -> None:
 
 
 def test_fixed_blurs_until_fraction_then_stops() -> None:
-    s = BlurSchedule.from_config({"variant": "fixed", "sigma": 1.0, "kernel_size": 5, "until_fraction": 0.3}, 100)
+    s = schedule({"variant": "fixed", "sigma": 1.0, "kernel_size": 5, "until_fraction": 0.3}, 100)
     assert s.blur_steps == 30
     assert s.at(0).sigma == 1.0 and s.at(29).prob == 1.0 and s.at(29).kernel_size == 5
     assert (s.at(30).sigma, s.at(30).prob, s.at(30).kernel_size) == (0.0, 0.0, 0)
@@ -86,7 +92,7 @@ def test_fixed_blurs_until_fraction_then_stops() -> None:
 
 
 def test_linear_proportion_probability_and_sampling() -> None:
-    s = BlurSchedule.from_config({"variant": "linear_proportion", "sigma": 1.0, "until_fraction": 0.5}, 40)
+    s = schedule({"variant": "linear_proportion", "sigma": 1.0, "until_fraction": 0.5}, 40)
     np.testing.assert_allclose([s.at(t).prob for t in (0, 5, 10, 19, 20, 39)], [1.0, 0.75, 0.5, 0.05, 0.0, 0.0], atol=1e-12)
     g = torch.Generator().manual_seed(0)
     draws = s.sample(10, 20000, g)
@@ -95,7 +101,7 @@ def test_linear_proportion_probability_and_sampling() -> None:
 
 
 def test_linear_sigma_levels_match_reference() -> None:
-    s = BlurSchedule.from_config(
+    s = schedule(
         {"variant": "linear_sigma", "sigma_max": 2.0, "sigma_min": 0.1, "levels": 5, "until_fraction": 0.5}, 100
     )
     per_level = [s.at(t).sigma for t in (0, 10, 20, 30, 40, 50, 99)]
@@ -105,12 +111,12 @@ def test_linear_sigma_levels_match_reference() -> None:
 
 
 def test_linear_sigma_stops_when_sigma_reaches_threshold() -> None:
-    s = BlurSchedule.from_config({"variant": "linear_sigma", "sigma_max": 2.0, "sigma_min": 0.5, "levels": 5}, 100)
+    s = schedule({"variant": "linear_sigma", "sigma_max": 2.0, "sigma_min": 0.5, "levels": 5}, 100)
     assert s.at(40).sigma == 0.0 and s.at(40).prob == 0.0  # σ = 0.4 is not above 0.5
 
 
 def test_random_sigma_draws_in_range_and_reports_mean() -> None:
-    s = BlurSchedule.from_config({"variant": "random_sigma", "sigma_min": 0.1, "sigma_max": 2.0, "until_fraction": 0.2}, 50)
+    s = schedule({"variant": "random_sigma", "sigma_min": 0.1, "sigma_max": 2.0, "until_fraction": 0.2}, 50)
     assert s.blur_steps == 10
     assert s.at(3).sigma == pytest.approx(1.05) and s.at(3).prob == 1.0
     draws = s.sample(3, 5000, torch.Generator().manual_seed(3))
@@ -120,7 +126,7 @@ def test_random_sigma_draws_in_range_and_reports_mean() -> None:
 
 
 def test_sampling_is_reproducible_from_the_generator() -> None:
-    s = BlurSchedule.from_config({"variant": "random_sigma"}, 20)
+    s = schedule({"variant": "random_sigma"}, 20)
     a = s.sample(0, 8, torch.Generator().manual_seed(7))
     b = s.sample(0, 8, torch.Generator().manual_seed(7))
     assert torch.equal(a, b)
@@ -135,9 +141,20 @@ def test_blur_schedule_table_ends_unblurred(variant: str) -> None:
 
 
 def test_config_errors_name_the_key() -> None:
-    with pytest.raises(ValueError, match="blur.variant"):
-        BlurSchedule.from_config({"variant": "gaussian"}, 10)
-    with pytest.raises(ValueError, match="unknown blur config"):
-        BlurSchedule.from_config({"variant": "fixed", "sigmax": 1}, 10)
-    with pytest.raises(ValueError, match="blur.kernel_size"):
-        BlurSchedule.from_config({"variant": "fixed", "kernel_size": 4}, 10)
+    with pytest.raises(ConfigError, match="blur.variant"):
+        schedule({"variant": "gaussian"}, 10)
+    with pytest.raises(ConfigError, match=r"blur.sigmax: unknown key \(did you mean 'sigma'\?\)"):
+        schedule({"variant": "fixed", "sigmax": 1}, 10)
+    with pytest.raises(ConfigError, match="blur.kernel_size"):
+        schedule({"variant": "fixed", "kernel_size": 4}, 10)
+    # the public function validates its keyword arguments the same way
+    with pytest.raises(ConfigError, match=r"blur.sigmax: unknown key"):
+        blur_schedule("fixed", 10, sigmax=1)
+    with pytest.raises(ConfigError, match=r"blur.until_fraction"):
+        blur_schedule("fixed", 10, until_fraction=0)
+
+
+def test_schedule_defaults_are_the_schema_defaults() -> None:
+    s = BlurSchedule.from_config(BlurConfig(), 100)
+    assert (s.variant, s.config.sigma_max, s.config.levels, s.blur_steps, s.kernel_size) == ("linear_sigma", 2.0, 5, 50, None)
+    np.testing.assert_array_equal(blur_schedule("linear_sigma", 100), s.table())

@@ -7,6 +7,7 @@ import pytest
 from torch import nn
 from torchvision.models import resnet18
 
+from devcurriculum.config import ConfigError, LeracConfig
 from devcurriculum.curriculum.lerac import (
     LeracSchedule,
     lerac_learning_rates,
@@ -72,7 +73,7 @@ def test_paper_initial_scales_geometric_head_last() -> None:
 
 
 def test_schedule_from_config_paper() -> None:
-    sched = LeracSchedule.from_config({"mode": "paper", "warmup_fraction": 0.25, "min_scale": 1e-4}, 3, 40)
+    sched = LeracSchedule.from_config(LeracConfig(mode="paper", warmup_fraction=0.25, min_scale=1e-4), 3, 40, base_lr=1.0)
     assert sched.warmup_steps == 10
     np.testing.assert_allclose(sched.scales(0), [1.0, 1e-2, 1e-4], rtol=1e-12)
     np.testing.assert_allclose(sched.scales(5), [1.0, 1e-1, 1e-2], rtol=1e-12)
@@ -81,7 +82,7 @@ def test_schedule_from_config_paper() -> None:
 
 
 def test_schedule_from_config_official_spreads_updates_over_warmup() -> None:
-    cfg = {"mode": "official", "warmup_fraction": 0.5, "min_scale": 1e-4, "head_scale": 1e-3, "updates": 5, "c": 10}
+    cfg = LeracConfig(mode="official", warmup_fraction=0.5, min_scale=1e-4, head_scale=1e-3, updates=5, c=10)
     sched = LeracSchedule.from_config(cfg, 10, 100, base_lr=0.1)  # stem, 8 blocks, head; K = 50
     assert sched.warmup_steps == 50
     assert [sched.updates_passed(t) for t in (0, 9, 10, 19, 20, 49, 50)] == [0, 0, 1, 1, 2, 4, 5]
@@ -91,10 +92,12 @@ def test_schedule_from_config_official_spreads_updates_over_warmup() -> None:
 
 
 def test_config_errors_name_the_key() -> None:
-    with pytest.raises(ValueError, match="lerac.mode"):
-        LeracSchedule.from_config({"mode": "linear"}, 4, 10)
-    with pytest.raises(ValueError, match="unknown lerac config"):
-        LeracSchedule.from_config({"mode": "paper", "warmup": 0.2}, 4, 10)
+    with pytest.raises(ConfigError, match="lerac.mode"):
+        LeracConfig.from_mapping({"mode": "linear"})
+    with pytest.raises(ConfigError, match=r"lerac.warmup: unknown key"):
+        LeracConfig.from_mapping({"mode": "paper", "warmup": 0.2})
+    with pytest.raises(ValueError, match="needs a stem and a head"):
+        LeracSchedule.from_config(LeracConfig(mode="official"), 1, 10, base_lr=0.1)
     with pytest.raises(ValueError, match="initial rates"):
         lerac_learning_rates([0.2], 0.1, 0, 5)
 
@@ -103,7 +106,7 @@ def test_config_errors_name_the_key() -> None:
 def test_handover_every_group_at_base_after_warmup_then_follows_main(mode: str) -> None:
     """Composing main_schedule_lr (hold = K) with the scales makes the hybrid project's defect impossible."""
     base, min_lr, total = 0.1, 1e-4, 200
-    sched = LeracSchedule.from_config({"mode": mode, "warmup_fraction": 0.3, "min_scale": 1e-5}, 10, total, base_lr=base)
+    sched = LeracSchedule.from_config(LeracConfig(mode=mode, warmup_fraction=0.3, min_scale=1e-5), 10, total, base_lr=base)
     k = sched.warmup_steps
     assert k == 60
     lrs = np.stack([group_learning_rates(t, base, total, 20, min_lr, lerac=sched) for t in range(total)])

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from devcurriculum.config import CurriculumConfig
 from devcurriculum.curriculum import CurriculumPlan
 from devcurriculum.curriculum.preview import PREVIEW_SCHEMA, build_preview, preview_table
 from devcurriculum.curriculum.prototype import PrototypeSchedule
@@ -17,13 +18,18 @@ from devcurriculum.utils.io import read_metadata, write_table
 GROUPS = ["g0", "g1", "g2"]
 POOLS = {"g0": np.arange(0, 12), "g1": np.arange(12, 30), "g2": np.arange(30, 50)}
 DIFFICULTY = np.linspace(0.0, 1.0, 50)
-PRETRAIN = {"steps_per_stage": 30, "bucket_steps": 10}
+BUCKET_STEPS = 10
 WEIGHTING = {"kind": "prototypes_first", "initial_fraction": 0.2, "warmup_fraction": 0.5}
 
 
+def make_plan(name: str, curriculum: dict, steps_per_stage: int) -> CurriculumPlan:
+    cfg = CurriculumConfig.from_mapping(curriculum, where=f"curricula.{name}")
+    return CurriculumPlan.from_config(name=name, curriculum=cfg, groups=GROUPS, steps_per_stage=steps_per_stage)
+
+
 def test_unweighted_rows_per_bucket_and_stage() -> None:
-    plan = CurriculumPlan.from_config("dev", {"order": GROUPS}, GROUPS, 30)
-    table = preview_table(plan, POOLS, None, PRETRAIN)
+    plan = make_plan("dev", {"order": GROUPS}, 30)
+    table = preview_table(plan, POOLS, None, BUCKET_STEPS)
     assert list(table.columns) == PREVIEW_SCHEMA.names
     assert table["step"].tolist() == list(range(0, 90, 10))
     assert table["stage"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
@@ -34,8 +40,8 @@ def test_unweighted_rows_per_bucket_and_stage() -> None:
 
 
 def test_weighted_mixed_follows_the_schedule() -> None:
-    plan = CurriculumPlan.from_config("proto", {"order": "mixed", "weighting": WEIGHTING}, GROUPS, 30)
-    table = preview_table(plan, POOLS, DIFFICULTY, PRETRAIN)
+    plan = make_plan("proto", {"order": "mixed", "weighting": WEIGHTING}, 30)
+    table = preview_table(plan, POOLS, DIFFICULTY, BUCKET_STEPS)
     assert table["step"].tolist() == list(range(0, 90, 10))
     assert table["pool"][0] == GROUPS
     reference = PrototypeSchedule(DIFFICULTY, 0.2, 45, bucket_steps=10)
@@ -51,8 +57,8 @@ def test_weighted_mixed_follows_the_schedule() -> None:
 
 
 def test_steps_per_stage_not_a_multiple_of_bucket() -> None:
-    plan = CurriculumPlan.from_config("dev", {"order": ["g0", "g1"]}, GROUPS, 15)
-    table = preview_table(plan, POOLS, None, PRETRAIN)
+    plan = make_plan("dev", {"order": ["g0", "g1"]}, 15)
+    table = preview_table(plan, POOLS, None, BUCKET_STEPS)
     assert table["step"].tolist() == [0, 10, 15, 25]  # buckets restart at every stage
 
 
@@ -64,8 +70,8 @@ def test_blur_and_lerac_columns() -> None:
         "blur": {"variant": "linear_sigma", "sigma_max": 2.0, "until_fraction": 0.5, "levels": 5},
         "lerac": {"mode": "paper", "warmup_fraction": 0.3, "min_scale": 1e-3},
     }
-    plan = CurriculumPlan.from_config("hybrid", cfg, GROUPS, 30)
-    table = preview_table(plan, POOLS, None, PRETRAIN)
+    plan = make_plan("hybrid", cfg, 30)
+    table = preview_table(plan, POOLS, None, BUCKET_STEPS)
     assert table["blur_sigma"][0] == pytest.approx(2.0)
     assert table["blur_prob"][0] == 1.0
     assert (table.loc[table["step"] >= 45, "blur_sigma"] == 0).all()
@@ -83,12 +89,17 @@ def test_build_preview_writes_table_and_png(tmp_path) -> None:
     diff = tmp_path / "difficulty.parquet"
     write_table(pa.table({"clip_id": [f"c{i}" for i in range(50)], "difficulty": DIFFICULTY}), diff)
     out, png = tmp_path / "out" / "proto.parquet", tmp_path / "out" / "proto.png"
-    cfg = {"order": "mixed", "weighting": WEIGHTING}
-    build_preview("proto", cfg, GROUPS, tables, diff, PRETRAIN, out, png)
+    cfg = CurriculumConfig.from_mapping({"order": "mixed", "weighting": WEIGHTING})
+    common = dict(name="proto", curriculum=cfg, groups=GROUPS, clip_tables=tables, steps_per_stage=30,
+                  bucket_steps=BUCKET_STEPS)
+    build_preview(**common, difficulty=diff, out_table=out, out_plot=png)
     table = pq.read_table(out)
     assert table.schema.remove_metadata().equals(PREVIEW_SCHEMA)
     assert table.num_rows == 9
     assert read_metadata(out)["devcurriculum.stage"] == "build_curriculum"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="weighting block but no difficulty"):
-        build_preview("proto", cfg, GROUPS, tables, None, PRETRAIN, tmp_path / "x.parquet", tmp_path / "x.png")
+        build_preview(**common, difficulty=None, out_table=tmp_path / "x.parquet", out_plot=tmp_path / "x.png")
+    # bucket_steps "auto" (the pretrain default) gives one row per step on a run this short
+    auto = build_preview(**{**common, "bucket_steps": "auto"}, difficulty=diff, out_table=out, out_plot=png)
+    assert auto["step"].tolist() == list(range(90))

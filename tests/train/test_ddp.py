@@ -34,26 +34,30 @@ TORCHRUN = Path(sys.executable).with_name("torchrun")
 def child(tmp: str) -> None:
     """Entry point under torchrun (one launch, two runs, to pay the start-up once):
 
-    1. the tiny objective through the loop, half the global batch per rank;
-    2. the real pretrain CLI (tiny VideoMAE, blur, LeRaC) with batch_size = global batch / 2.
+    1. the tiny objective through the loop: the same global batch, each rank takes half;
+    2. the real pretrain CLI (tiny VideoMAE, blur, LeRaC) with the same pretrain.batch_size (global).
     """
+    import models_adapter
+
     from devcurriculum.train.run import main
     from devcurriculum.utils import distributed as du
 
+    models_adapter.install()
     torch.use_deterministic_algorithms(True)
     info = du.init_distributed("cpu")
     try:
-        run_tiny(Path(tmp), total=TOTAL, noise=0.0, batch_size=GLOBAL_BATCH // info.world_size,
+        run_tiny(Path(tmp), total=TOTAL, noise=0.0, batch_size=GLOBAL_BATCH,
                  rank=info.rank, world_size=info.world_size, dist_info=info, out="ddp", resume="resume-ddp")
     except BaseException:
         du.cleanup()
         raise
     # main() keeps the process group already joined (re-creating it on torchrun's store port races)
     # and leaves it at the end.
-    main(cli_args(Path(tmp), "cli-ddp", GLOBAL_BATCH // info.world_size))
+    main(cli_args(Path(tmp), "cli-ddp", GLOBAL_BATCH))
 
 
 def cli_args(tmp: Path, name: str, batch_size: int) -> list[str]:
+    """The CLI arguments of a run with global batch ``batch_size``."""
     from test_resume import make_run_inputs
 
     return [*make_run_inputs(tmp, pretrain={"batch_size": batch_size}), "--out-dir", str(tmp / name),
@@ -85,8 +89,8 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path, restore_globals: N
     a, b = load_file(str(tmp_path / "ddp" / "model.safetensors")), load_file(str(tmp_path / "one" / "model.safetensors"))
     for key in a:
         np.testing.assert_allclose(a[key].numpy(), b[key].numpy(), rtol=1e-3, atol=1e-5)
-    cfg = (tmp_path / "ddp" / "config.json").read_text()
-    assert '"world_size": 2' in cfg
+    cfg = json.loads((tmp_path / "ddp" / "config.json").read_text())
+    assert cfg["world_size"] == 2 and cfg["global_batch"] == GLOBAL_BATCH and cfg["rank_batch"] == GLOBAL_BATCH // 2
     # only rank 0 wrote, and removed its resume state after the final outputs
     assert list((tmp_path / "resume-ddp").iterdir()) == []
 
@@ -105,8 +109,10 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path, restore_globals: N
         assert two[col] == one[col], col
     np.testing.assert_allclose(two["loss"], one["loss"], rtol=0.02)
     cfg = json.loads((tmp_path / "cli-ddp" / "config.json").read_text())
-    assert cfg["world_size"] == 2 and cfg["global_batch"] == GLOBAL_BATCH
-    assert cfg["spec"]["pretrain"]["batch_size"] == GLOBAL_BATCH // 2
+    assert cfg["world_size"] == 2 and cfg["global_batch"] == GLOBAL_BATCH and cfg["rank_batch"] == GLOBAL_BATCH // 2
+    assert cfg["spec"]["pretrain"]["batch_size"] == GLOBAL_BATCH  # the same spec as the 1-process run
+    assert cfg["spec"] == json.loads((tmp_path / "cli-one" / "config.json").read_text())["spec"]
+    assert "global batch 4 (2 per rank x 2 rank(s))" in (tmp_path / "cli-ddp.log").read_text()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,19 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from devcurriculum.models.objective import Objective
+from devcurriculum.config import BlurConfig, ConfigError, LeracConfig, PretrainConfig
+from devcurriculum.curriculum.sampler import SamplerStepInfo
+from devcurriculum.models.objective import Objective, StepContext
+from devcurriculum.train.batch import make_batch, step_seed
 from devcurriculum.train.checkpoint import load_resume_state, resume_path
-from devcurriculum.train.loop import (
-    NonFiniteLossError,
-    TrainConfig,
-    build_optimizer,
-    group_learning_rates,
-    make_batch,
-    run_config_hash,
-    step_seed,
-    train,
-)
+from devcurriculum.train.loop import NonFiniteLossError, TrainPlan, run_config_hash, train
 from devcurriculum.train.metrics import COLUMNS, MetricsLog
+from devcurriculum.train.optim import build_optimizer
+from devcurriculum.train.schedule import group_rates
 
 # ---- tiny parts (imported by test_resume.py and test_ddp.py) --------------------------------------
 
@@ -50,7 +47,7 @@ class TinyObjective(Objective):
         self.nan_at = nan_at
         self.sleep_s = sleep_s
         self.mask_gen = torch.Generator().manual_seed(seed + 17)
-        self.contexts: list[dict[str, Any]] = []
+        self.contexts: list[StepContext] = []
         self.after: list[int] = []
 
     def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
@@ -75,8 +72,8 @@ class TinyObjective(Objective):
     def depth_groups(self) -> list[list[nn.Parameter]]:
         return [list(self.conv1.parameters()), list(self.conv2.parameters())]
 
-    def set_step_context(self, context: Mapping[str, Any]) -> None:
-        self.contexts.append(dict(context))
+    def set_step_context(self, context: StepContext) -> None:
+        self.contexts.append(context)
 
     def after_step(self, step: int, total_steps: int) -> None:
         self.after.append(step)
@@ -97,7 +94,7 @@ class TinyClipCache:
 
 
 class TinySampler:
-    """Draws the GLOBAL batch from a per-step seed and yields this rank's slice (DDP-comparable)."""
+    """Draws the GLOBAL batch (``batch_size``) from a per-step seed and yields this rank's slice."""
 
     def __init__(self, n: int, batch_size: int, seed: int, total_steps: int, rank: int = 0, world_size: int = 1,
                  steps_per_stage: int = 4) -> None:
@@ -109,9 +106,10 @@ class TinySampler:
     def __iter__(self) -> Iterator[list[int]]:
         while self.step < self.total_steps:
             rng = np.random.default_rng([self.seed, self.step])
-            idx = rng.integers(0, self.n, size=self.batch_size * self.world_size)
+            idx = rng.integers(0, self.n, size=self.batch_size)
             self.step += 1
-            yield idx[self.rank * self.batch_size : (self.rank + 1) * self.batch_size].tolist()
+            share = self.batch_size // self.world_size
+            yield idx[self.rank * share : (self.rank + 1) * share].tolist()
 
     def state_dict(self) -> dict[str, Any]:
         return {"step": self.step}
@@ -119,9 +117,9 @@ class TinySampler:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.step = int(state["step"])
 
-    def info(self, step: int) -> dict[str, Any]:
+    def info(self, step: int) -> SamplerStepInfo:
         stage = step // self.steps_per_stage
-        return {"stage": stage, "pool": [f"g{stage}"], "temperature": None, "effective_fraction": 1.0}
+        return SamplerStepInfo(stage=stage, pool=(f"g{stage}",), temperature=math.nan, effective_fraction=1.0)
 
 
 def tiny_schedule(base: float, total: int) -> Any:
@@ -129,8 +127,8 @@ def tiny_schedule(base: float, total: int) -> Any:
     return lambda step: base * (1.0 - 0.9 * step / total)
 
 
-PRETRAIN = {"batch_size": 4, "optimizer": "adamw", "lr": 1e-2, "weight_decay": 0.0, "warmup_steps": 0,
-            "min_lr": 1e-4, "grad_clip": 1.0, "precision": "fp32", "checkpoint_every": 4, "threads": 1}
+PRETRAIN = PretrainConfig(batch_size=4, optimizer="adamw", lr=1e-2, weight_decay=0.0, warmup_steps=0, min_lr=1e-4,
+                          grad_clip=1.0, precision="fp32", checkpoint_every=4, threads=1)
 
 
 def run_tiny(tmp: Path, *, total: int = 8, seed: int = 0, noise: float = 0.3, nan_at: int | None = None,
@@ -139,20 +137,23 @@ def run_tiny(tmp: Path, *, total: int = 8, seed: int = 0, noise: float = 0.3, na
              out: str = "out", resume: str = "resume", lerac: Any = None,
              keep_resume_state: bool = False, blur: Any = None,
              real_schedule: bool = False) -> tuple[Any, TinyObjective]:
-    """Build fresh tiny parts from ``seed`` and train ``total`` steps in ``tmp``."""
-    pre = dict(PRETRAIN, **(pretrain or {}))
+    """Build fresh tiny parts from ``seed`` and train ``total`` steps in ``tmp``.
+
+    ``pretrain`` overrides keys of :data:`PRETRAIN`; ``batch_size`` is the global batch.
+    """
+    pre = dataclasses.replace(PRETRAIN, **(pretrain or {}))
     if batch_size is not None:
-        pre["batch_size"] = batch_size
+        pre = dataclasses.replace(pre, batch_size=batch_size)
     torch.manual_seed(seed)
     objective = TinyObjective(noise=noise, seed=seed, nan_at=nan_at, sleep_s=sleep_s)
     cache = TinyClipCache(seed=seed)
-    sampler = TinySampler(len(cache), pre["batch_size"], seed, total, rank=rank, world_size=world_size)
-    spec = {"model_name": "tiny", "pretrain": pre, "seed": seed, "noise": noise}
+    sampler = TinySampler(len(cache), pre.batch_size, seed, total, rank=rank, world_size=world_size)
+    spec = {"model_name": "tiny", "pretrain": pre.shaping(), "seed": seed, "noise": noise}
     result = train(
-        objective, sampler, cache, pre, tmp / out, tmp / resume, total_steps=total, seed=seed, spec=spec,
-        lr_schedule=None if real_schedule else tiny_schedule(pre["lr"], total), dist_info=dist_info,
-        lerac=lerac, blur=blur, show_progress=False,
-        keep_resume_state=keep_resume_state,
+        objective=objective, sampler=sampler, clip_cache=cache, pretrain=pre, total_steps=total, seed=seed,
+        out_dir=tmp / out, resume_dir=tmp / resume, spec=spec,
+        lr_schedule=None if real_schedule else tiny_schedule(pre.lr, total), dist_info=dist_info,
+        lerac=lerac, blur=blur, show_progress=False, keep_resume_state=keep_resume_state,
     )
     return result, objective
 
@@ -196,7 +197,10 @@ def test_loss_decreases_and_artifacts_are_written(tmp_path: Path) -> None:
     assert cfg["global_batch"] == 4 and cfg["world_size"] == 1 and cfg["total_steps"] == 24
     assert cfg["spec"]["model_name"] == "tiny" and cfg["version"]
     # hooks: a context per step with the sampler's stage, after_step per step
-    assert [c["stage"] for c in objective.contexts] == [s // 4 for s in range(24)]
+    assert [c.stage for c in objective.contexts] == [s // 4 for s in range(24)]
+    assert objective.contexts[5] == StepContext(step=5, total_steps=24, stage=1, pool=("g1",), effective_fraction=1.0,
+                                                temperature=objective.contexts[5].temperature, blur_sigma=0.0)
+    assert math.isnan(objective.contexts[5].temperature)
     assert objective.after == list(range(24))
     # checkpoints at 10, 20 and the end
     state = load_resume_state(tmp_path / "resume", result.config_hash)
@@ -236,7 +240,7 @@ def test_nan_before_any_checkpoint_says_so(tmp_path: Path) -> None:
 
 def test_sgd_nesterov_from_config() -> None:
     obj = TinyObjective()
-    opt = build_optimizer(obj, TrainConfig(total_steps=1, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0))
+    opt = build_optimizer(obj, PretrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0))
     assert isinstance(opt, torch.optim.SGD)
     assert opt.defaults["nesterov"] and opt.defaults["momentum"] == 0.9
     assert len(opt.param_groups) == 2
@@ -252,9 +256,9 @@ def test_optimizer_checks_the_depth_group_contract() -> None:
             return [list(self.conv1.parameters()), list(self.parameters())]
 
     with pytest.raises(ValueError, match=r"leaves out trainable parameters \['conv2.weight'"):
-        build_optimizer(Missing(), TrainConfig(total_steps=1))
+        build_optimizer(Missing(), PretrainConfig())
     with pytest.raises(ValueError, match="is in groups 0 and 1"):
-        build_optimizer(Twice(), TrainConfig(total_steps=1))
+        build_optimizer(Twice(), PretrainConfig())
 
 
 class FakeLerac:
@@ -265,10 +269,10 @@ class FakeLerac:
 
 
 def test_group_rates_are_main_schedule_times_lerac_scale(tmp_path: Path) -> None:
-    base, rates = group_learning_rates(0, lambda s: 0.5, FakeLerac(), 2)
+    base, rates = group_rates(0, lambda s: 0.5, FakeLerac(), 2)
     assert base == 0.5 and rates == [0.5, 0.005]
     with pytest.raises(ValueError, match="2 scales but the objective has 3 depth groups"):
-        group_learning_rates(0, lambda s: 0.5, FakeLerac(), 3)
+        group_rates(0, lambda s: 0.5, FakeLerac(), 3)
     run_tiny(tmp_path, total=4, lerac=FakeLerac())
     table = pq.read_table(tmp_path / "out" / "metrics.parquet").to_pydict()
     assert table["lr_min"][:2] == pytest.approx([t * 0.01 for t in table["lr"][:2]])
@@ -276,21 +280,36 @@ def test_group_rates_are_main_schedule_times_lerac_scale(tmp_path: Path) -> None
     assert table["lr_min"][2:] == pytest.approx(table["lr"][2:])
 
 
-def test_train_config_validation_names_the_key() -> None:
-    with pytest.raises(ValueError, match="pretrain.optimizer"):
-        TrainConfig(total_steps=1, optimizer="adam")
-    with pytest.raises(ValueError, match="pretrain.checkpoint_every"):
-        TrainConfig.from_pretrain({"checkpoint_every": 0}, total_steps=3, seed=0)
-    cfg = TrainConfig.from_pretrain({"lr": 0.5, "nproc": 2, "threads": 1}, total_steps=3, seed=7)
-    assert cfg.lr == 0.5 and cfg.seed == 7 and cfg.total_steps == 3
+def test_pretrain_validation_names_the_key() -> None:
+    with pytest.raises(ConfigError, match="pretrain.optimizer"):
+        PretrainConfig(optimizer="adam")
+    with pytest.raises(ConfigError, match="pretrain.checkpoint_every"):
+        PretrainConfig.from_mapping({"checkpoint_every": 0})
+    cfg = PretrainConfig.from_mapping({"lr": 0.5, "nproc": 2, "threads": 1})
+    plan = TrainPlan.derive(cfg, total_steps=3, seed=7, world_size=2)
+    assert cfg.lr == 0.5 and plan.seed == 7 and plan.total_steps == 3
+    assert plan.global_batch == 8 and plan.rank_batch == 4  # pretrain.batch_size is the global batch
+    with pytest.raises(ValueError, match=r"pretrain.batch_size: the global batch 8 must be divisible by the 3 processes"):
+        TrainPlan.derive(cfg, total_steps=3, seed=7, world_size=3)
+    with pytest.raises(ValueError, match="total_steps must be >= 1"):
+        TrainPlan.derive(cfg, total_steps=0, seed=7, world_size=1)
 
 
-def test_resume_neutral_keys_do_not_change_the_hash() -> None:
-    spec = {"pretrain": {"lr": 1e-3, "threads": 2, "checkpoint_every": 10}, "seed": 0}
-    other = {"pretrain": {"lr": 1e-3, "threads": 1, "checkpoint_every": 5}, "seed": 0}
-    assert run_config_hash(spec, 1, 8) == run_config_hash(other, 1, 8)
-    assert run_config_hash(spec, 1, 8) != run_config_hash(spec, 2, 8)
-    assert run_config_hash(spec, 1, 8) != run_config_hash({**spec, "seed": 1}, 1, 8)
+def test_runtime_keys_do_not_change_the_hash_run_shaping_keys_do() -> None:
+    spec = {"model_name": "tiny", "seed": 0}
+    base = PretrainConfig(lr=1e-3, threads=2, checkpoint_every=10, log_every=10, nproc=1)
+    plan = TrainPlan.derive(base, total_steps=8, seed=0, world_size=1)
+
+    def hash_of(pretrain: PretrainConfig, plan: TrainPlan = plan, spec: dict = spec) -> str:
+        return run_config_hash(spec, pretrain=pretrain, plan=plan, inputs={"clips.npy": [1, 2]})
+
+    runtime = dataclasses.replace(base, threads=1, checkpoint_every=5, log_every=1, nproc=2)
+    assert hash_of(runtime) == hash_of(base)
+    assert hash_of(dataclasses.replace(base, lr=2e-3)) != hash_of(base)
+    assert hash_of(base, plan=TrainPlan.derive(base, total_steps=8, seed=0, world_size=2)) != hash_of(base)
+    assert hash_of(base, plan=TrainPlan.derive(base, total_steps=8, seed=1, world_size=1)) != hash_of(base)
+    assert hash_of(base, spec={**spec, "seed": 1}) != hash_of(base)
+    assert run_config_hash(spec, pretrain=base, plan=plan, inputs={"clips.npy": [1, 3]}) != hash_of(base)
 
 
 def test_metrics_log_round_trip_and_truncation() -> None:
@@ -310,9 +329,9 @@ def test_metrics_log_round_trip_and_truncation() -> None:
 def test_blur_hook_blurs_before_normalisation_and_splits_the_global_draw() -> None:
     from devcurriculum.curriculum.blur import BlurSchedule, apply_blur
     from devcurriculum.datasets.clip_dataset import to_model_batch
-    from devcurriculum.train.loop import BLUR_STREAM
+    from devcurriculum.train.batch import BLUR_STREAM
 
-    blur = BlurSchedule.from_config({"variant": "random_sigma", "until_fraction": 0.5}, total_steps=8)
+    blur = BlurSchedule.from_config(BlurConfig(variant="random_sigma", until_fraction=0.5), total_steps=8)
     cache = TinyClipCache()
     idx = list(range(6))
     full = make_batch(cache, idx, 0, blur=blur, seed=3, rank=0, world_size=1)
@@ -333,9 +352,10 @@ def test_blur_and_lerac_are_logged_per_step(tmp_path: Path) -> None:
     from devcurriculum.train.schedule import main_schedule_lr
 
     total = 8
-    blur = BlurSchedule.from_config({"variant": "linear_sigma", "sigma_max": 2.0, "levels": 2,
-                                     "until_fraction": 0.5}, total_steps=total)
-    lerac = LeracSchedule.from_config({"mode": "paper", "warmup_fraction": 0.5, "min_scale": 1e-2}, 2, total)
+    blur = BlurSchedule.from_config(BlurConfig(variant="linear_sigma", sigma_max=2.0, levels=2, until_fraction=0.5),
+                                    total_steps=total)
+    lerac = LeracSchedule.from_config(LeracConfig(mode="paper", warmup_fraction=0.5, min_scale=1e-2), 2, total,
+                                      base_lr=1.0)
     run_tiny(tmp_path, total=total, blur=blur, lerac=lerac, real_schedule=True,
              pretrain={"warmup_steps": 3, "lr": 1e-2, "min_lr": 1e-4})
     t = pq.read_table(tmp_path / "out" / "metrics.parquet").to_pydict()

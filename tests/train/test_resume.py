@@ -42,9 +42,10 @@ MODELS = {
     "simclr": {"objective": "simclr", "proj_hidden": 32, "proj_dim": 16, "temperature": 0.2, "gap": 2},
 }
 CLIP = {"frames": 4, "frame_step": 1, "stride": 4, "size": 16}
+# the run-shaping keys (what the rule puts into the spec); threads and checkpoint cadence are CLI flags
 PRETRAIN_CLI = {"steps_per_stage": 6, "batch_size": 4, "optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05,
-                "warmup_steps": 2, "min_lr": 1e-5, "grad_clip": 1.0, "precision": "fp32", "nproc": 1,
-                "threads": 1, "checkpoint_every": 3, "bucket_steps": 2, "deterministic": True}
+                "warmup_steps": 2, "min_lr": 1e-5, "grad_clip": 1.0, "precision": "fp32", "bucket_steps": 2,
+                "deterministic": True}
 CURRICULUM = {"order": ["g0", "g1"], "blur": {"variant": "linear_sigma", "until_fraction": 0.5, "sigma_max": 1.0},
               "lerac": {"mode": "paper", "warmup_fraction": 0.25}}
 
@@ -55,8 +56,10 @@ def make_run_inputs(
     """A tiny clip folder (2 groups x 8 clips), init weights, and the CLI arguments of a run."""
     import numpy as np
 
+    from devcurriculum.config import ClipConfig, model_config
     from devcurriculum.datasets.clips import CLIP_SCHEMA
-    from devcurriculum.train.init import save_initial_model
+    from devcurriculum.models import registry
+    from devcurriculum.train.checkpoint import save_weights
     from devcurriculum.utils.io import save_npy, table_from_columns, write_table
 
     clips = tmp / "clips"
@@ -70,12 +73,15 @@ def make_run_inputs(
                     "start_frame": [4 * i for i in range(n)], "frame_step": [1] * n, "n_frames": [4] * n,
                     "cache_row": list(range(n))}
             write_table(table_from_columns(cols, CLIP_SCHEMA), clips / f"{group}.parquet")
-        save_initial_model(model or MODEL, CLIP, 0, tmp / "init" / "model.safetensors")
+        # what the init_model rule writes for seed 0 (train.init.save_initial_model)
+        torch.manual_seed(0)
+        objective = registry.build_objective(model_config(model or MODEL), ClipConfig.from_mapping(CLIP))
+        save_weights(objective.state_dict(), tmp / "init" / "model.safetensors")
     spec = {"model_name": "mae", "model": model or MODEL, "curriculum_name": "dev", "curriculum": curriculum or CURRICULUM,
             "pretrain": dict(PRETRAIN_CLI, **(pretrain or {})), "seed": 0, "groups": GROUPS, "clip": CLIP}
     return ["--spec-json", json.dumps(spec), "--clip-tables", *[str(clips / f"{g}.parquet") for g in GROUPS],
             "--clip-caches", *[str(clips / f"{g}.npy") for g in GROUPS], "--init", str(tmp / "init" / "model.safetensors"),
-            "--threads", "1", "--no-progress"]
+            "--threads", "1", "--checkpoint-every", "3", "--no-progress"]
 
 
 def cli(tmp: Path, name: str, extra: list[str] | None = None, model: dict | None = None) -> list[str]:
@@ -85,13 +91,15 @@ def cli(tmp: Path, name: str, extra: list[str] | None = None, model: dict | None
 
 def spawn_cli(args: list[str], slow: bool = False) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
-    command = [sys.executable, "-m", "devcurriculum.train.run"]
+    # python -m devcurriculum.train.run, with the typed-registry stand-in of models_adapter installed
+    code = f"import sys; sys.path.insert(0, {str(HERE.parent)!r}); import models_adapter; models_adapter.install()\n"
     if slow:  # the same CLI with every step slowed down, so the kill lands between checkpoints
-        command = [sys.executable, "-c",
-                   "import sys, time, devcurriculum.train.loop as L; f = L.make_batch\n"
-                   "def slow(*a, **k):\n    time.sleep(0.3); return f(*a, **k)\n"
-                   "L.make_batch = slow\nfrom devcurriculum.train.run import main; main(sys.argv[1:])"]
-    return subprocess.Popen([*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        code += ("import time, devcurriculum.train.loop as L; f = L.make_batch\n"
+                 "def slow(*a, **k):\n    time.sleep(0.3); return f(*a, **k)\n"
+                 "L.make_batch = slow\n")
+    code += "from devcurriculum.train.run import main; main(sys.argv[1:])"
+    return subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
 
 
 
@@ -122,7 +130,8 @@ def test_sigkill_then_rerun_gives_bit_identical_weights(tmp_path: Path, restore_
     saved_step = torch.load(state_file, weights_only=True)["step"]
     assert saved_step in (3, 6, 9)
 
-    rerun = spawn_cli(cli(tmp_path, "kill", model=model))
+    # other runtime-only settings on the rerun: the resume state stays valid
+    rerun = spawn_cli(cli(tmp_path, "kill", ["--checkpoint-every", "5", "--log-every", "1"], model=model))
     out, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, out.decode()[-3000:]
     assert f"resuming from step {saved_step}" in (tmp_path / "kill.log").read_text()
@@ -159,7 +168,7 @@ def test_checkpoint_cadence_and_threads_are_resume_neutral(tmp_path: Path) -> No
 
     with pytest.raises(NonFiniteLossError):
         run_tiny(tmp_path, total=8, nan_at=5)
-    neutral, _ = run_tiny(tmp_path, total=8, pretrain={"checkpoint_every": 3, "threads": 2})
+    neutral, _ = run_tiny(tmp_path, total=8, pretrain={"checkpoint_every": 3, "threads": 2, "log_every": 1})
     assert neutral.start_step == 4 and len(neutral.losses) == 4
 
 
@@ -202,13 +211,15 @@ def test_cli_prototype_curriculum_with_difficulty(tmp_path: Path, restore_global
 
 
 def test_cli_inputs_are_checked_with_clear_errors(tmp_path: Path, restore_globals: None) -> None:
-    from devcurriculum.train.run import clip_dir_of, difficulty_for, parse_spec
+    from devcurriculum.curriculum.pools import difficulty_for
+    from devcurriculum.train.run import clip_dir_of
+    from devcurriculum.train.spec import RunSpec
 
     with pytest.raises(ValueError, match=r"lacks key\(s\) \['clip'\]"):
-        parse_spec(json.dumps({k: 0 for k in ("model_name", "model", "curriculum_name", "curriculum",
-                                              "pretrain", "seed", "groups")}))
+        RunSpec.from_json(json.dumps({k: 0 for k in ("model_name", "model", "curriculum_name", "curriculum",
+                                                     "pretrain", "seed", "groups")}))
     with pytest.raises(ValueError, match="not valid JSON"):
-        parse_spec("{")
+        RunSpec.from_json("{")
     with pytest.raises(ValueError, match="one clip table and one clip cache per age group"):
         clip_dir_of(["c/g0.parquet"], ["c/g0.npy"], ["g0", "g1"])
     with pytest.raises(ValueError, match=r"clip file d/g1.npy for group 'g1' should be c/g1.npy"):

@@ -16,9 +16,7 @@ Blur is applied to float pixels in [0, 1] before normalisation (docs/architectur
 
 from __future__ import annotations
 
-import logging
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,21 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-log = logging.getLogger("devcurriculum.curriculum.blur")
-
-VARIANTS = ("fixed", "linear_proportion", "linear_sigma", "random_sigma")
-
-# Defaults of the `blur` block of schemas/config.schema.yaml, repeated so that a user calling the
-# library without the workflow's schema validation gets the same behaviour.
-DEFAULTS: dict[str, Any] = {
-    "variant": "linear_sigma",
-    "sigma": 1.0,
-    "sigma_max": 2.0,
-    "sigma_min": 0.1,
-    "kernel_size": None,
-    "until_fraction": 0.5,
-    "levels": 5,
-}
+from devcurriculum.config import BlurConfig
 
 
 def kernel_size_for(sigma: float) -> int:
@@ -156,87 +140,65 @@ class BlurState:
 
 @dataclass(frozen=True)
 class BlurSchedule:
-    """A blur curriculum over ``total_steps`` optimiser steps; blur happens during the first ``blur_steps``.
+    """A blur curriculum (a validated ``blur`` block) over ``total_steps`` optimiser steps.
 
-    ``blur_steps`` (B) is ``until_fraction × total_steps`` rounded half up (at least 1); integer B keeps
-    the level boundaries of ``linear_sigma`` exact.
+    Blur happens during the first :attr:`blur_steps` (B) steps: ``until_fraction × total_steps``
+    rounded half up, at least 1; integer B keeps the level boundaries of ``linear_sigma`` exact.
     """
 
-    variant: str
+    config: BlurConfig
     total_steps: int
-    blur_steps: int
-    sigma: float = 1.0
-    sigma_min: float = 0.1
-    sigma_max: float = 2.0
-    kernel_size: int | None = None
-    levels: int = 5
 
     def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"blur.variant must be one of {VARIANTS}, got {self.variant!r}")
-        if self.total_steps < 1 or self.blur_steps < 1:
-            raise ValueError(f"blur needs total_steps >= 1 and blur_steps >= 1, got {self.total_steps}, {self.blur_steps}")
-        if self.sigma <= 0 or self.sigma_max <= 0 or self.sigma_min < 0:
-            raise ValueError("blur.sigma and blur.sigma_max must be > 0 and blur.sigma_min >= 0")
-        if self.variant == "random_sigma" and self.sigma_min > self.sigma_max:
-            raise ValueError(f"blur.sigma_min ({self.sigma_min}) must not exceed blur.sigma_max ({self.sigma_max})")
-        if self.levels < 1:
-            raise ValueError(f"blur.levels must be >= 1, got {self.levels}")
-        if self.kernel_size is not None and (self.kernel_size < 1 or self.kernel_size % 2 == 0):
-            raise ValueError(f"blur.kernel_size must be a positive odd integer or null, got {self.kernel_size}")
+        if self.total_steps < 1:
+            raise ValueError(f"blur needs total_steps >= 1, got {self.total_steps}")
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], total_steps: int) -> BlurSchedule:
-        """Build from a curriculum's ``blur`` block (missing keys take the schema defaults)."""
-        unknown = set(cfg) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown blur config key(s) {sorted(unknown)}; expected {sorted(DEFAULTS)}")
-        p = {**DEFAULTS, **cfg}
-        frac = float(p["until_fraction"])
-        if not 0 < frac <= 1:
-            raise ValueError(f"blur.until_fraction must be in (0, 1], got {frac}")
-        blur_steps = max(1, math.floor(frac * total_steps + 0.5))
-        log.debug("blur %s over the first %d of %d steps", p["variant"], blur_steps, total_steps)
-        return cls(
-            variant=str(p["variant"]),
-            total_steps=int(total_steps),
-            blur_steps=int(blur_steps),
-            sigma=float(p["sigma"]),
-            sigma_min=float(p["sigma_min"]),
-            sigma_max=float(p["sigma_max"]),
-            kernel_size=None if p["kernel_size"] is None else int(p["kernel_size"]),
-            levels=int(p["levels"]),
-        )
+    def from_config(cls, cfg: BlurConfig, total_steps: int) -> BlurSchedule:
+        """The schedule of a curriculum's ``blur`` block over a run of ``total_steps`` steps."""
+        return cls(cfg, int(total_steps))
+
+    @property
+    def blur_steps(self) -> int:
+        return max(1, math.floor(self.config.until_fraction * self.total_steps + 0.5))
+
+    @property
+    def variant(self) -> str:
+        return self.config.variant
+
+    @property
+    def kernel_size(self) -> int | None:
+        """The fixed kernel size, or None for 2·ceil(3σ)+1 per clip."""
+        return self.config.kernel_size
 
     def _kernel(self, sigma: float) -> int:
         return self.kernel_size if self.kernel_size is not None else kernel_size_for(sigma)
 
     def level_sigma(self, step: int) -> float:
         """``linear_sigma``: σ_max·(1 − e/levels), e = the level index of ``step`` (levels evenly over B)."""
-        level = (step * self.levels) // self.blur_steps
-        return self.sigma_max * (1.0 - level / self.levels)
+        levels = self.config.levels
+        level = (step * levels) // self.blur_steps
+        return self.config.sigma_max * (1.0 - level / levels)
 
     def at(self, step: int) -> BlurState:
         """The blur applied at ``step`` (σ = 0, prob = 0 once the blur phase is over)."""
         if step < 0:
             raise ValueError(f"step must be >= 0, got {step}")
-        none = BlurState(0.0, 0.0, 0, self.variant)
+        cfg, none = self.config, BlurState(0.0, 0.0, 0, self.variant)
         if step >= self.blur_steps:
             return none
-        if self.variant == "fixed":
-            return BlurState(self.sigma, 1.0, self._kernel(self.sigma), self.variant)
-        if self.variant == "linear_proportion":
+        if cfg.variant == "fixed":
+            return BlurState(cfg.sigma, 1.0, self._kernel(cfg.sigma), self.variant)
+        if cfg.variant == "linear_proportion":
             prob = 1.0 - step / self.blur_steps
-            return BlurState(self.sigma, prob, self._kernel(self.sigma), self.variant)
-        if self.variant == "linear_sigma":
+            return BlurState(cfg.sigma, prob, self._kernel(cfg.sigma), self.variant)
+        if cfg.variant == "linear_sigma":
             sigma = self.level_sigma(step)
             # The reference blurs only while σ exceeds a threshold (0.1); tiny σ is a no-op anyway.
-            if sigma <= self.sigma_min:
+            if sigma <= cfg.sigma_min:
                 return none
             return BlurState(sigma, 1.0, self._kernel(sigma), self.variant)
-        mean = 0.5 * (self.sigma_min + self.sigma_max)
-        if mean <= 0:
-            return none
+        mean = 0.5 * (cfg.sigma_min + cfg.sigma_max)
         return BlurState(mean, 1.0, self._kernel(mean), self.variant)
 
     def sample(self, step: int, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -253,7 +215,7 @@ class BlurSchedule:
             return torch.where(hit, torch.tensor(state.sigma, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64))
         if self.variant == "random_sigma":
             u = torch.rand(batch_size, generator=generator, dtype=torch.float64)
-            return self.sigma_min + (self.sigma_max - self.sigma_min) * u
+            return self.config.sigma_min + (self.config.sigma_max - self.config.sigma_min) * u
         return torch.full((batch_size,), state.sigma, dtype=torch.float64)
 
     def table(self) -> np.ndarray:
@@ -266,6 +228,8 @@ def blur_schedule(variant: str, total_steps: int, **params: Any) -> np.ndarray:
     """Public convenience (DESIGN §5): ``(total_steps, 2)`` array of (σ, prob) per step.
 
     ``params`` are the keys of the ``blur`` config block other than ``variant`` (sigma, sigma_min,
-    sigma_max, kernel_size, until_fraction, levels); missing ones take the schema defaults.
+    sigma_max, kernel_size, until_fraction, levels); missing ones take the schema defaults and an
+    unknown or invalid one is an error naming the key.
     """
-    return BlurSchedule.from_config({"variant": variant, **params}, total_steps).table()
+    cfg = BlurConfig.from_mapping({"variant": variant, **params}, where="blur")
+    return BlurSchedule.from_config(cfg, total_steps).table()

@@ -26,25 +26,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+
+from devcurriculum.config import LeracConfig
 
 log = logging.getLogger("devcurriculum.curriculum.lerac")
 
 MODES = ("paper", "official")
-
-# Defaults of the `lerac` block of schemas/config.schema.yaml (for library users without the schema).
-DEFAULTS: dict[str, Any] = {
-    "mode": "paper",
-    "warmup_fraction": 0.3,
-    "min_scale": 1.0e-3,
-    "c": 10,
-    "head_scale": 1.0e-3,
-    "updates": 5,
-}
 
 # The official code stops multiplying once lr·c would reach "just above" the base rate.
 STOP_FACTOR = 1.1
@@ -134,89 +125,69 @@ def _round_half_up(x: float) -> int:
     return math.floor(x + 0.5)
 
 
+def _warn_if_updates_fall_short(scales: np.ndarray, cfg: LeracConfig, warmup_steps: int) -> None:
+    """Official mode: say so when ``updates`` multiplications by ``c`` cannot lift the slowest group."""
+    reach = np.ceil(np.log(1.0 / scales) / math.log(cfg.c) - 1e-9)
+    if reach.max() > cfg.updates:
+        log.warning(
+            "lerac official: the slowest group needs %d updates to reach the base rate but "
+            "lerac.updates is %d; it jumps to the base rate at step %d",
+            int(reach.max()), cfg.updates, warmup_steps,
+        )
+
+
 @dataclass(frozen=True)
 class LeracSchedule:
     """Per-group scales (group lr / base lr) over training; exactly 1.0 for every group from ``warmup_steps``.
 
     ``warmup_steps`` (K) is ``warmup_fraction × total_steps`` rounded half up, at least 1. In official
-    mode ``updates`` update points are spread evenly over K: update point i (1-based) is passed at
-    step ⌈i·K/updates⌉, i.e. ⌊t·updates/K⌋ points have passed at step t < K.
+    mode ``config.updates`` update points are spread evenly over K: update point i (1-based) is passed
+    at step ⌈i·K/updates⌉, i.e. ⌊t·updates/K⌋ points have passed at step t < K.
     """
 
-    mode: str
+    config: LeracConfig
     warmup_steps: int
     initial_scales: np.ndarray = field(repr=False)
-    base_lr: float = 1.0
-    c: float = 10.0
-    updates: int = 5
+    base_lr: float
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"lerac.mode must be one of {MODES}, got {self.mode!r}")
         if self.warmup_steps < 1:
             raise ValueError(f"lerac warm-up must last at least one step, got {self.warmup_steps}")
-        if self.updates < 1:
-            raise ValueError(f"lerac.updates must be >= 1, got {self.updates}")
+
+    @property
+    def mode(self) -> str:
+        return self.config.mode
 
     @property
     def n_groups(self) -> int:
         return len(self.initial_scales)
 
     @classmethod
-    def from_config(
-        cls, cfg: Mapping[str, Any], n_groups: int, total_steps: int, base_lr: float = 1.0
-    ) -> LeracSchedule:
-        """Build from a curriculum's ``lerac`` block for ``n_groups`` depth groups (input side first).
+    def from_config(cls, cfg: LeracConfig, n_groups: int, total_steps: int, base_lr: float) -> LeracSchedule:
+        """The schedule of a curriculum's ``lerac`` block for ``n_groups`` depth groups (input side first).
 
         ``base_lr`` only matters in official mode, whose start rates depend on absolute float values
         (pass ``pretrain.lr`` to reproduce the official code's rounding exactly); scales are relative.
         Official mode reads the groups as ``[stem, blocks…, head]``: n_groups − 2 blocks.
         """
-        unknown = set(cfg) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown lerac config key(s) {sorted(unknown)}; expected {sorted(DEFAULTS)}")
-        p = {**DEFAULTS, **cfg}
-        frac = float(p["warmup_fraction"])
-        if not 0 < frac <= 1:
-            raise ValueError(f"lerac.warmup_fraction must be in (0, 1], got {frac}")
         if total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-        warmup = max(1, _round_half_up(frac * total_steps))
-        mode = str(p["mode"])
-        if mode == "paper":
-            scales = paper_initial_scales(n_groups, float(p["min_scale"]))
-        elif mode == "official":
+        warmup = max(1, _round_half_up(cfg.warmup_fraction * total_steps))
+        if cfg.mode == "paper":
+            scales = paper_initial_scales(n_groups, cfg.min_scale)
+        else:
             if n_groups < 2:
                 raise ValueError(f"lerac official mode needs a stem and a head (>= 2 depth groups), got {n_groups}")
-            rates = official_initial_rates(
-                n_groups - 2, base_lr, base_lr * float(p["min_scale"]), float(p["head_scale"])
-            )
-            scales = rates / base_lr
-        else:
-            raise ValueError(f"lerac.mode must be one of {MODES}, got {mode!r}")
-        sched = cls(
-            mode=mode,
-            warmup_steps=warmup,
-            initial_scales=scales,
-            base_lr=float(base_lr),
-            c=float(p["c"]),
-            updates=int(p["updates"]),
-        )
-        if mode == "official":
-            reach = np.ceil(np.log(1.0 / scales) / math.log(sched.c) - 1e-9)
-            if reach.max() > sched.updates:
-                log.warning(
-                    "lerac official: the slowest group needs %d updates to reach the base rate but "
-                    "lerac.updates is %d; it jumps to the base rate at step %d",
-                    int(reach.max()), sched.updates, warmup,
-                )
-        return sched
+            scales = official_initial_rates(n_groups - 2, base_lr, base_lr * cfg.min_scale, cfg.head_scale) / base_lr
+            _warn_if_updates_fall_short(scales, cfg, warmup)
+        return cls(config=cfg, warmup_steps=warmup, initial_scales=scales, base_lr=float(base_lr))
 
     def updates_passed(self, step: int) -> int:
         """Official mode: the number of update points passed at ``step`` (``updates`` from K on)."""
+        updates = self.config.updates
         if step >= self.warmup_steps:
-            return self.updates
-        return (step * self.updates) // self.warmup_steps
+            return updates
+        return (step * updates) // self.warmup_steps
 
     def scales(self, step: int) -> np.ndarray:
         """η_j(step)/η(0) for every group (float64); exactly 1.0 everywhere for ``step >= warmup_steps``."""
@@ -229,7 +200,7 @@ class LeracSchedule:
             rates = lerac_learning_rates(initial, self.base_lr, step, self.warmup_steps, "paper")
         else:
             rates = lerac_learning_rates(
-                initial, self.base_lr, self.updates_passed(step), self.updates, "official", self.c
+                initial, self.base_lr, self.updates_passed(step), self.config.updates, "official", self.config.c
             )
         return rates / self.base_lr
 

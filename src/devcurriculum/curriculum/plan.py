@@ -11,18 +11,16 @@ One continuous run; the sampler switches pools at stage boundaries. Order kinds:
 from __future__ import annotations
 
 import bisect
-import copy
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
 import numpy as np
 
+from devcurriculum.config import BlurConfig, CurriculumConfig, LeracConfig, WeightingConfig
+
 log = logging.getLogger("devcurriculum.curriculum.plan")
-
-ORDER_KINDS = ("shuffled", "mixed")
-
 
 @dataclass(frozen=True)
 class Stage:
@@ -45,9 +43,9 @@ class CurriculumPlan:
     name: str
     stages: tuple[Stage, ...]
     seed: int = 0
-    weighting: Mapping[str, Any] | None = None
-    blur: Mapping[str, Any] | None = None
-    lerac: Mapping[str, Any] | None = None
+    weighting: WeightingConfig | None = None
+    blur: BlurConfig | None = None
+    lerac: LeracConfig | None = None
     _starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -62,68 +60,41 @@ class CurriculumPlan:
 
     @classmethod
     def from_config(
-        cls,
-        name: str,
-        cfg: Mapping[str, Any],
-        groups: Sequence[str],
-        steps_per_stage: int,
+        cls, *, name: str, curriculum: CurriculumConfig, groups: Sequence[str], steps_per_stage: int
     ) -> CurriculumPlan:
-        """Build the plan of ``curricula.<name>`` given the age-group names in config order."""
+        """The plan of ``curricula.<name>`` given the age-group names in config order."""
         groups = [str(g) for g in groups]
         if not groups:
             raise ValueError(f"curricula.{name}: no age groups are defined (data.age_groups is empty)")
         if len(set(groups)) != len(groups):
             raise ValueError(f"curricula.{name}: age groups are not unique: {groups}")
-        if int(steps_per_stage) != steps_per_stage or steps_per_stage < 1:
-            raise ValueError(f"pretrain.steps_per_stage must be a positive integer, got {steps_per_stage}")
-        if "order" not in cfg:
-            raise ValueError(f"curricula.{name}.order is missing")
-        order = cfg["order"]
-        seed = int(cfg.get("seed", 0))
-        if isinstance(order, str):
-            if order not in ORDER_KINDS:
-                raise ValueError(
-                    f"curricula.{name}.order must be a list of age groups or one of {list(ORDER_KINDS)}, got {order!r}"
-                )
-            if order == "mixed":
-                stage_groups: list[tuple[str, ...]] = [tuple(groups)]
-                lengths = [len(groups) * steps_per_stage]
-            else:
-                permutation = np.random.default_rng(seed).permutation(len(groups))
-                stage_groups = [(groups[i],) for i in permutation]
-                lengths = [steps_per_stage] * len(groups)
-                log.info("curricula.%s: shuffled order (seed %d): %s", name, seed, [g[0] for g in stage_groups])
-        elif isinstance(order, Sequence) and len(order) > 0:
-            unknown = [g for g in order if str(g) not in groups]
-            if unknown:
-                raise ValueError(f"curricula.{name}.order names unknown age group(s) {unknown}; known: {groups}")
-            stage_groups = [(str(g),) for g in order]
-            lengths = [steps_per_stage] * len(order)
-        else:
-            raise ValueError(f"curricula.{name}.order must be a non-empty list or {list(ORDER_KINDS)}, got {order!r}")
-
-        stages = []
-        start = 0
-        for i, (members, length) in enumerate(zip(stage_groups, lengths, strict=True)):
-            stages.append(Stage(index=i, groups=members, start=start, stop=start + length))
-            start += length
-
-        def block(key: str) -> Mapping[str, Any] | None:
-            value = cfg.get(key)
-            return copy.deepcopy(dict(value)) if value is not None else None
-
+        stage_groups = _stage_groups(name, curriculum, groups)
+        # mixed pools every group in one stage as long as all of them, so every curriculum over all
+        # groups trains for the same number of steps
+        length = steps_per_stage * (len(groups) if curriculum.order == "mixed" else 1)
+        stages = tuple(
+            Stage(index=i, groups=members, start=i * length, stop=(i + 1) * length)
+            for i, members in enumerate(stage_groups)
+        )
         return cls(
             name=name,
-            stages=tuple(stages),
-            seed=seed,
-            weighting=block("weighting"),
-            blur=block("blur"),
-            lerac=block("lerac"),
+            stages=stages,
+            seed=curriculum.seed,
+            weighting=curriculum.weighting,
+            blur=curriculum.blur,
+            lerac=curriculum.lerac,
         )
 
     @property
     def total_steps(self) -> int:
         return self.stages[-1].stop
+
+    @property
+    def prototype_weighting(self) -> WeightingConfig | None:
+        """The weighting block when it weights samples by difficulty (None when absent or uniform)."""
+        if self.weighting is None or self.weighting.kind == "uniform":
+            return None
+        return self.weighting
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -143,19 +114,36 @@ class CurriculumPlan:
         return self.stage_at(step).groups
 
 
+def _stage_groups(name: str, curriculum: CurriculumConfig, groups: list[str]) -> list[tuple[str, ...]]:
+    """The groups of each stage, in order."""
+    order = curriculum.order
+    if order == "mixed":
+        return [tuple(groups)]
+    if order == "shuffled":
+        permutation = np.random.default_rng(curriculum.seed).permutation(len(groups))
+        log.info("curricula.%s: shuffled order (seed %d): %s", name, curriculum.seed, [groups[i] for i in permutation])
+        return [(groups[i],) for i in permutation]
+    # The workflow checks this when the config is built; a library caller passes groups of its own.
+    unknown = [g for g in order if g not in groups]
+    if unknown:
+        raise ValueError(f"curricula.{name}.order names unknown age group(s) {unknown}; known: {groups}")
+    return [(g,) for g in order]
+
+
 # How many times per stage the temperature is solved when pretrain.bucket_steps is "auto": enough that
 # the effective fraction moves in steps of well under 1% of its range, few enough that the O(N)
 # solve is amortised over many steps on long runs.
 AUTO_BUCKETS_PER_STAGE = 200
 
 
-def resolve_bucket_steps(value: int | str | None, plan: CurriculumPlan) -> int:
-    """``pretrain.bucket_steps`` as a step count: an integer as given, ``"auto"`` (or None) from the plan.
+def resolve_bucket_steps(value: int | Literal["auto"], plan: CurriculumPlan) -> int:
+    """``pretrain.bucket_steps`` as a step count: an integer as given, ``"auto"`` from the plan.
 
     ``auto`` = shortest stage // AUTO_BUCKETS_PER_STAGE, at least 1: every step on a demo-sized run,
-    100 steps on a 20,000-step stage.
+    100 steps on a 20,000-step stage. The one place that reads the setting (the schema's default is
+    ``auto``); a value that is neither is an error naming the key.
     """
-    if value is None or value == "auto":
+    if value == "auto":
         shortest = min(stage.stop - stage.start for stage in plan.stages)
         return max(1, shortest // AUTO_BUCKETS_PER_STAGE)
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 1:

@@ -1,8 +1,8 @@
 """The ``build_curriculum`` rule: a per-bucket preview of what a curriculum will do, table + plot.
 
 The preview asks the same :class:`CurriculumSampler` the training loop uses for its stage, pool,
-temperature and effective fraction, so what is plotted is what is trained. Blur and LeRaC columns
-come from their own modules, imported only when a curriculum has a ``blur`` / ``lerac`` block.
+temperature and effective fraction, so what is plotted is what is trained; the blur and LeRaC columns
+come from the same schedules the loop uses.
 """
 
 from __future__ import annotations
@@ -11,14 +11,18 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from devcurriculum.curriculum.plan import CurriculumPlan, resolve_bucket_steps
-from devcurriculum.curriculum.sampler import CurriculumSampler, load_pools
+from devcurriculum.config import CurriculumConfig
+from devcurriculum.curriculum.blur import BlurSchedule
+from devcurriculum.curriculum.lerac import LeracSchedule
+from devcurriculum.curriculum.plan import CurriculumPlan
+from devcurriculum.curriculum.pools import load_pools
+from devcurriculum.curriculum.sampler import CurriculumSampler
 from devcurriculum.utils.io import atomic_path, provenance, table_from_columns, write_table
 
 log = logging.getLogger("devcurriculum.curriculum.preview")
@@ -47,7 +51,7 @@ def preview_table(
     plan: CurriculumPlan,
     pools: Mapping[str, np.ndarray],
     difficulty: np.ndarray | None,
-    pretrain_cfg: Mapping[str, Any],
+    bucket_steps: int | Literal["auto"],
     lerac_groups: int = DEFAULT_LERAC_GROUPS,
 ) -> pd.DataFrame:
     """One row per step bucket (buckets restart at every stage boundary, as in the sampler).
@@ -55,40 +59,29 @@ def preview_table(
     Columns: step, stage, pool (list of groups), effective_fraction, temperature (NaN when
     unweighted, inf after the warm-up), blur_sigma, blur_prob, lr_scale_min.
     """
-    bucket = resolve_bucket_steps(pretrain_cfg.get("bucket_steps", "auto"), plan)
-    sampler = CurriculumSampler(
-        plan, pools, batch_size=1, seed=0, difficulty=difficulty, weighting=plan.weighting, bucket_steps=bucket
+    sampler = CurriculumSampler(plan, pools, batch_size=1, seed=0, difficulty=difficulty, bucket_steps=bucket_steps)
+    blur = BlurSchedule.from_config(plan.blur, plan.total_steps) if plan.blur is not None else None
+    # LeRaC scales are relative to the base rate, which only official mode's float rounding sees.
+    lerac = (
+        LeracSchedule.from_config(plan.lerac, lerac_groups, plan.total_steps, base_lr=1.0)
+        if plan.lerac is not None
+        else None
     )
-    blur = None
-    if plan.blur is not None:
-        from devcurriculum.curriculum.blur import BlurSchedule
-
-        blur = BlurSchedule.from_config(plan.blur, plan.total_steps)
-    lerac = None
-    if plan.lerac is not None:
-        from devcurriculum.curriculum.lerac import LeracSchedule
-
-        lerac = LeracSchedule.from_config(plan.lerac, lerac_groups, plan.total_steps)
-
     rows = []
     for stage in plan.stages:
-        for step in range(stage.start, stage.stop, bucket):
+        for step in range(stage.start, stage.stop, sampler.bucket_steps):
             info = sampler.info(step)
-            sigma, prob = 0.0, 0.0
-            if blur is not None:
-                state = blur.at(step)
-                sigma, prob = float(state.sigma), float(state.prob)
-            lr_min = float(np.min(np.asarray(lerac.scales(step), dtype=np.float64))) if lerac is not None else 1.0
+            at = blur.at(step) if blur is not None else None
             rows.append(
                 {
                     "step": step,
-                    "stage": info["stage"],
-                    "pool": list(info["pool"]),
-                    "effective_fraction": info["effective_fraction"],
-                    "temperature": info["temperature"],
-                    "blur_sigma": sigma,
-                    "blur_prob": prob,
-                    "lr_scale_min": lr_min,
+                    "stage": info.stage,
+                    "pool": list(info.pool),
+                    "effective_fraction": info.effective_fraction,
+                    "temperature": info.temperature,
+                    "blur_sigma": at.sigma if at is not None else 0.0,
+                    "blur_prob": at.prob if at is not None else 0.0,
+                    "lr_scale_min": lerac.min_scale(step) if lerac is not None else 1.0,
                 }
             )
     return pd.DataFrame(rows, columns=PREVIEW_SCHEMA.names)
@@ -133,32 +126,35 @@ def plot_preview(table: pd.DataFrame, plan: CurriculumPlan, out_png: PathLike) -
 
 
 def build_preview(
+    *,
     name: str,
-    curriculum_cfg: Mapping[str, Any],
+    curriculum: CurriculumConfig,
     groups: Sequence[str],
     clip_tables: Sequence[PathLike],
-    difficulty_path: PathLike | None,
-    pretrain_cfg: Mapping[str, Any],
-    out_parquet: PathLike,
-    out_png: PathLike,
-    lerac_groups: int = DEFAULT_LERAC_GROUPS,
+    difficulty: PathLike | None,
+    steps_per_stage: int,
+    bucket_steps: int | Literal["auto"],
+    out_table: PathLike,
+    out_plot: PathLike,
 ) -> pd.DataFrame:
-    """Write ``results/curricula/{name}.parquet`` and its PNG; returns the table."""
-    if "steps_per_stage" not in pretrain_cfg:
-        raise KeyError("pretrain.steps_per_stage is required to build a curriculum preview")
-    plan = CurriculumPlan.from_config(name, curriculum_cfg, groups, int(pretrain_cfg["steps_per_stage"]))
-    pools, difficulty = load_pools(clip_tables, difficulty_path)
-    table = preview_table(plan, pools, difficulty, pretrain_cfg, lerac_groups=lerac_groups)
+    """Write ``results/curricula/{name}.parquet`` and its PNG; returns the table.
+
+    ``difficulty`` is the difficulty table (needed when the curriculum weights by difficulty);
+    ``steps_per_stage`` and ``bucket_steps`` are the ``pretrain`` keys that shape the schedule.
+    """
+    plan = CurriculumPlan.from_config(name=name, curriculum=curriculum, groups=groups, steps_per_stage=steps_per_stage)
+    pools, difficulties = load_pools(clip_tables, difficulty)
+    table = preview_table(plan, pools, difficulties, bucket_steps)
     arrow = table_from_columns({c: table[c].tolist() for c in PREVIEW_SCHEMA.names}, PREVIEW_SCHEMA)
     meta = provenance(
         "build_curriculum",
-        {"curriculum": dict(curriculum_cfg), "pretrain": dict(pretrain_cfg)},
+        {"curriculum": curriculum.shaping(), "schedule": {"steps_per_stage": steps_per_stage, "bucket_steps": bucket_steps}},
         curriculum=name,
         total_steps=plan.total_steps,
     )
-    write_table(arrow, out_parquet, metadata=meta)
-    plot_preview(table, plan, out_png)
+    write_table(arrow, out_table, metadata=meta)
+    plot_preview(table, plan, out_plot)
     weighted = not math.isnan(float(table["temperature"].iloc[0]))
     log.info("curriculum %s: %d stages, %d steps, weighted=%s -> %s", name, len(plan.stages), plan.total_steps,
-             weighted, out_parquet)
+             weighted, out_table)
     return table

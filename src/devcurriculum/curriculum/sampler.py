@@ -1,10 +1,10 @@
 """A batch sampler that follows a curriculum: the stage's pool, optionally prototype-weighted.
 
-Determinism contract (what resume and DDP rely on): the GLOBAL batch of ``step`` (``batch_size *
-world_size`` pool positions) is drawn from a generator seeded by ``(seed, step)`` only, and rank r
-takes the slice ``[r * batch_size, (r + 1) * batch_size)``. So ranks get disjoint slices of the same
-global draw, a resumed run replays the exact sequence from any step, and one process with
-``batch_size * world_size`` sees the same global batch as ``world_size`` processes.
+Determinism contract (what resume and DDP rely on): the GLOBAL batch of ``step`` (``batch_size`` pool
+positions, ``pretrain.batch_size``) is drawn from a generator seeded by ``(seed, step)`` only, and rank
+r of W takes the slice ``[r * batch_size / W, (r + 1) * batch_size / W)``. So ranks get disjoint
+slices of the same global draw, a resumed run replays the exact sequence from any step, and the
+experiment does not depend on the number of processes.
 
 Cost per step is O(batch log N): the cumulative weight table of a bucket is built once (the
 schedule solves tau once per bucket) and draws use ``searchsorted``. Uniform pools draw without
@@ -15,42 +15,55 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
-import pyarrow.parquet as pq
 import torch
 from torch.utils.data import Sampler
 
-from devcurriculum.curriculum.plan import CurriculumPlan, Stage
-from devcurriculum.curriculum.prototype import KINDS, PrototypeSchedule, uniform_effective_fraction
+from devcurriculum.curriculum.plan import CurriculumPlan, Stage, resolve_bucket_steps
+from devcurriculum.curriculum.prototype import PrototypeSchedule, uniform_effective_fraction
 
 log = logging.getLogger("devcurriculum.curriculum.sampler")
 
 
-def _weighting_kind(weighting: Mapping[str, Any] | None) -> str | None:
-    """The prototype kind of a ``weighting`` block, or None for uniform sampling."""
-    if weighting is None:
-        return None
-    kind = weighting.get("kind", "prototypes_first")
-    if kind == "uniform":
-        return None
-    if kind not in KINDS:
-        raise ValueError(f"weighting.kind must be one of {[*KINDS, 'uniform']}, got {kind!r}")
-    return str(kind)
+def rank_share(batch_size: int, world_size: int) -> int:
+    """Each of ``world_size`` processes' share of the global batch (``pretrain.batch_size``)."""
+    if world_size < 1:
+        raise ValueError(f"world_size must be >= 1, got {world_size}")
+    if batch_size % world_size:
+        raise ValueError(
+            f"pretrain.batch_size: the global batch {batch_size} must be divisible by the {world_size} "
+            "processes (each takes an equal share)"
+        )
+    return batch_size // world_size
+
+
+@dataclass(frozen=True)
+class SamplerStepInfo:
+    """What the sampler does at one step (logged per step, handed to the objective).
+
+    ``temperature`` is NaN when sampling is unweighted and inf after the weighting's warm-up.
+    """
+
+    stage: int
+    pool: tuple[str, ...]
+    temperature: float
+    effective_fraction: float
 
 
 class CurriculumSampler(Sampler[list[int]]):
-    """Yields one list of ``batch_size`` global indices per step, from ``start_step`` to the end.
+    """Yields this rank's list of global indices per step, from ``start_step`` to the end.
 
-    ``pools`` maps each age group to the global indices of its samples; a stage's pool is the
-    concatenation of its groups' pools in stage order. With ``weighting`` (a curriculum's
-    ``weighting:`` block: kind, initial_fraction, warmup_fraction) a :class:`PrototypeSchedule`
-    runs within each stage on the pool's difficulties, with a warm-up of
-    ``round(warmup_fraction * stage length)`` steps counted from the stage's first step.
+    ``batch_size`` is the global batch (over all ``world_size`` processes); each rank yields its
+    ``batch_size / world_size`` share. ``pools`` maps each age group to the global indices of its
+    samples; a stage's pool is the concatenation of its groups' pools in stage order. When the plan
+    has a (non-uniform) ``weighting`` block, a :class:`PrototypeSchedule` runs within each stage on
+    the pool's ``difficulty``, with a warm-up of ``round(warmup_fraction * stage length)`` steps
+    counted from the stage's first step, its temperature solved once per ``bucket_steps`` (see
+    :func:`~devcurriculum.curriculum.plan.resolve_bucket_steps`).
 
     Use it as ``DataLoader(dataset, batch_sampler=sampler)``. The DataLoader iterates ahead of
     training (prefetch), so a training loop should checkpoint its own step and call
@@ -66,42 +79,43 @@ class CurriculumSampler(Sampler[list[int]]):
         rank: int = 0,
         world_size: int = 1,
         difficulty: np.ndarray | None = None,
-        weighting: Mapping[str, Any] | None = None,
-        bucket_steps: int = 10,
+        bucket_steps: int | Literal["auto"] = "auto",
         start_step: int = 0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        if world_size < 1 or not 0 <= rank < world_size:
+        if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} out of range for world_size {world_size}")
-        if bucket_steps < 1:
-            raise ValueError(f"bucket_steps must be positive, got {bucket_steps}")
         self.plan = plan
         self.batch_size = int(batch_size)
+        self.rank_batch = rank_share(self.batch_size, world_size)
         self.seed = int(seed)
         self.rank = int(rank)
         self.world_size = int(world_size)
-        self.bucket_steps = int(bucket_steps)
-        self.weighting = dict(weighting) if weighting is not None else None
-        self._kind = _weighting_kind(weighting)
+        self.bucket_steps = resolve_bucket_steps(bucket_steps, plan)
         self._stage_pools = [self._stage_pool(stage, pools) for stage in plan.stages]
-        self._difficulty: np.ndarray | None = None
-        if self._kind is not None:
-            if difficulty is None:
-                raise ValueError(f"curriculum {plan.name!r} has a weighting block but no difficulty was given")
-            self._difficulty = np.asarray(difficulty, dtype=np.float64)
-            largest = max(int(p.max()) for p in self._stage_pools)
-            if self._difficulty.ndim != 1 or len(self._difficulty) <= largest:
-                raise ValueError(
-                    f"difficulty must be a 1-D array covering every pool index (max index {largest}), "
-                    f"got shape {self._difficulty.shape}"
-                )
+        self._difficulty = self._check_difficulty(difficulty)
         self._schedules: dict[int, PrototypeSchedule] = {}
         self._cdf_key: tuple[int, int] | None = None
         self._cdf: np.ndarray | None = None
         self._cdf_last = 0
         self._step = 0
         self.set_step(start_step)
+
+    def _check_difficulty(self, difficulty: np.ndarray | None) -> np.ndarray | None:
+        """The difficulty as float64 when the plan is weighted (it must cover every pool index)."""
+        if self.plan.prototype_weighting is None:
+            return None
+        if difficulty is None:
+            raise ValueError(f"curriculum {self.plan.name!r} has a weighting block but no difficulty was given")
+        values = np.asarray(difficulty, dtype=np.float64)
+        largest = max(int(p.max()) for p in self._stage_pools)
+        if values.ndim != 1 or len(values) <= largest:
+            raise ValueError(
+                f"difficulty must be a 1-D array covering every pool index (max index {largest}), "
+                f"got shape {values.shape}"
+            )
+        return values
 
     # -- pools and schedules -------------------------------------------------------------------
 
@@ -122,17 +136,17 @@ class CurriculumSampler(Sampler[list[int]]):
 
     def schedule(self, stage: Stage) -> PrototypeSchedule | None:
         """The stage's prototype schedule (built on first use), or None when sampling is uniform."""
-        if self._kind is None:
+        weighting = self.plan.prototype_weighting
+        if weighting is None:
             return None
         schedule = self._schedules.get(stage.index)
         if schedule is None:
-            assert self.weighting is not None and self._difficulty is not None
-            warmup = round(float(self.weighting.get("warmup_fraction", 0.5)) * stage.length)
+            assert self._difficulty is not None
             schedule = PrototypeSchedule(
                 self._difficulty[self._stage_pools[stage.index]],
-                initial_fraction=float(self.weighting.get("initial_fraction", 0.2)),
-                warmup_steps=warmup,
-                kind=self._kind,
+                initial_fraction=weighting.initial_fraction,
+                warmup_steps=round(weighting.warmup_fraction * stage.length),
+                kind=weighting.kind,
                 bucket_steps=self.bucket_steps,
             )
             self._schedules[stage.index] = schedule
@@ -154,10 +168,10 @@ class CurriculumSampler(Sampler[list[int]]):
     # -- drawing -------------------------------------------------------------------------------
 
     def global_batch(self, step: int) -> np.ndarray:
-        """The ``batch_size * world_size`` global indices of ``step`` (identical on every rank)."""
+        """The ``batch_size`` global indices of ``step`` (identical on every rank)."""
         stage = self.plan.stage_at(step)
         pool = self._stage_pools[stage.index]
-        n_draw = self.batch_size * self.world_size
+        n_draw = self.batch_size
         rng = np.random.default_rng([self.seed, step])
         local_step = step - stage.start
         schedule = self.schedule(stage)
@@ -173,9 +187,9 @@ class CurriculumSampler(Sampler[list[int]]):
         return pool[positions]
 
     def batch(self, step: int) -> list[int]:
-        """This rank's ``batch_size`` global indices at ``step``."""
-        start = self.rank * self.batch_size
-        return self.global_batch(step)[start : start + self.batch_size].tolist()
+        """This rank's ``batch_size / world_size`` global indices at ``step``."""
+        start = self.rank * self.rank_batch
+        return self.global_batch(step)[start : start + self.rank_batch].tolist()
 
     def __iter__(self) -> Iterator[list[int]]:
         while self._step < self.plan.total_steps:
@@ -201,8 +215,8 @@ class CurriculumSampler(Sampler[list[int]]):
             raise KeyError("sampler state has no 'step'")
         self.set_step(int(state["step"]))
 
-    def info(self, step: int) -> dict[str, Any]:
-        """stage, pool (group names), temperature (NaN if unweighted, inf after warm-up), effective_fraction."""
+    def info(self, step: int) -> SamplerStepInfo:
+        """Stage, pool, temperature and effective fraction at ``step``."""
         stage = self.plan.stage_at(step)
         schedule = self.schedule(stage)
         if schedule is None:
@@ -212,48 +226,4 @@ class CurriculumSampler(Sampler[list[int]]):
             local_step = step - stage.start
             temperature = schedule.temperature(local_step)
             fraction = schedule.effective_fraction(local_step)
-        return {
-            "stage": stage.index,
-            "pool": list(stage.groups),
-            "temperature": float(temperature),
-            "effective_fraction": float(fraction),
-        }
-
-
-def load_pools(
-    clip_tables: Sequence[str | os.PathLike[str]],
-    difficulty_path: str | os.PathLike[str] | None = None,
-) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """Pools and difficulties from the clip tables, in the global index the sampler yields.
-
-    Global index ``i`` is row ``i`` of the clip tables concatenated in the order given (the order
-    a training dataset must use too). Pools group the rows by their ``age_group`` column. With
-    ``difficulty_path`` the difficulty table is joined on ``clip_id``; a clip without a difficulty
-    is an error naming it.
-    """
-    frames = []
-    for path in clip_tables:
-        names = pq.read_schema(path).names
-        missing = [c for c in ("clip_id", "age_group") if c not in names]
-        if missing:
-            raise KeyError(f"clip table {path} has no column(s) {missing}")
-        frames.append(pq.read_table(path, columns=["clip_id", "age_group"]).to_pandas())
-    if not frames:
-        raise ValueError("no clip tables given")
-    clips = pd.concat(frames, ignore_index=True)
-    groups = clips["age_group"].astype(str).to_numpy()
-    pools = {str(g): np.flatnonzero(groups == g) for g in pd.unique(groups)}
-    if difficulty_path is None:
-        return pools, None
-    table = pq.read_table(difficulty_path, columns=["clip_id", "difficulty"]).to_pandas()
-    if table["clip_id"].duplicated().any():
-        raise ValueError(f"difficulty table {difficulty_path} repeats clip_id(s)")
-    lookup = pd.Series(table["difficulty"].to_numpy(), index=table["clip_id"])
-    difficulty = lookup.reindex(clips["clip_id"]).to_numpy(dtype=np.float64)
-    absent = np.isnan(difficulty)
-    if absent.any():
-        raise ValueError(
-            f"{int(absent.sum())} clip(s) have no difficulty in {difficulty_path}, e.g. "
-            f"{clips.loc[absent, 'clip_id'].head(5).tolist()}"
-        )
-    return pools, difficulty
+        return SamplerStepInfo(stage.index, stage.groups, float(temperature), float(fraction))

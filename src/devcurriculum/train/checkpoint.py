@@ -50,7 +50,8 @@ def module_generators(module: nn.Module) -> dict[str, torch.Generator]:
 
 def capture_rng(module: nn.Module | None = None) -> dict[str, Any]:
     """Global RNG states (torch CPU/CUDA, numpy, python) plus ``module``'s generators, as tensors/lists."""
-    np_state = np.random.get_state()
+    np_state = np.random.get_state(legacy=True)
+    assert isinstance(np_state, tuple)  # the legacy form: (name, keys, pos, has_gauss, cached_gaussian)
     py_version, py_internal, py_gauss = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),

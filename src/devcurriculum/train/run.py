@@ -2,36 +2,38 @@
 
     torchrun --standalone --nproc_per_node N scripts/pretrain.py --spec-json '<json>' \
         --clip-tables g0.parquet g1.parquet ... --clip-caches g0.npy g1.npy ... [--difficulty d.parquet] \
-        --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume --threads T --log-file LOG
+        --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume \
+        --threads T [--checkpoint-every N] [--log-every N] --log-file LOG [--no-progress]
 
 Also runnable as ``python -m devcurriculum.train.run`` (one process). It discovers its rank, joins the
-process group, builds the objective (from the init weights), the curriculum plan and sampler, the clip
-cache and the blur/LeRaC schedules, and calls :func:`devcurriculum.train.loop.train`.
+process group, parses the run spec into typed config blocks, builds the objective (from the init
+weights), the curriculum plan and sampler, the clip cache and the blur/LeRaC schedules, and calls
+:func:`devcurriculum.train.loop.train`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow.parquet as pq
 import torch
 
 from devcurriculum.utils import distributed as du
 from devcurriculum.utils.logging import setup_logging
 
-log = logging.getLogger("devcurriculum.train.run")
+if TYPE_CHECKING:
+    from devcurriculum.train.loop import TrainResult
 
-SPEC_KEYS = ("model_name", "model", "curriculum_name", "curriculum", "pretrain", "seed", "groups", "clip")
+log = logging.getLogger("devcurriculum.train.run")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from devcurriculum.train.spec import SPEC_KEYS
+
     p = argparse.ArgumentParser(prog="devcurriculum.train.run", description=__doc__.splitlines()[0])
     p.add_argument("--spec-json", required=True, help="the run spec: " + ", ".join(SPEC_KEYS))
     p.add_argument("--clip-tables", nargs="+", required=True, help="{group}.parquet, one per group, spec order")
@@ -40,25 +42,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--init", required=True, help="initial weights (safetensors) written by init_model")
     p.add_argument("--out-dir", required=True, help="receives model.safetensors, metrics.parquet, config.json")
     p.add_argument("--resume-dir", required=True, help="undeclared folder for last.pt (resume state)")
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads per process")
+    # runtime-only settings: they override the pretrain block's and never change results
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads per process (pretrain.threads)")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="steps between resume states (pretrain.checkpoint_every)")
+    p.add_argument("--log-every", type=int, default=None, help="steps between loss lines (pretrain.log_every)")
     # not "--log": torchrun's parser would take it as an abbreviation of its own --log-dir
     p.add_argument("--log-file", default=None, help="also log here (rank 0 logs INFO, other ranks warnings)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     return p.parse_args(argv)
-
-
-def parse_spec(text: str) -> dict[str, Any]:
-    """The ``--spec-json`` value as a dict; a missing key is named."""
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--spec-json is not valid JSON: {exc}") from None
-    if not isinstance(spec, dict):
-        raise ValueError(f"--spec-json must be a JSON object, got {type(spec).__name__}")
-    missing = [k for k in SPEC_KEYS if k not in spec]
-    if missing:
-        raise ValueError(f"--spec-json lacks key(s) {missing} (needs {list(SPEC_KEYS)})")
-    return spec
 
 
 def clip_dir_of(tables: Sequence[str], caches: Sequence[str], groups: Sequence[str]) -> Path:
@@ -76,26 +67,6 @@ def clip_dir_of(tables: Sequence[str], caches: Sequence[str], groups: Sequence[s
     return folder
 
 
-def difficulty_for(table: Any, path: str | os.PathLike[str]) -> np.ndarray:
-    """Difficulty per global clip index (``table`` is ``ClipCache.table``), joined on clip_id."""
-    import pandas as pd
-
-    names = pq.read_schema(path).names
-    missing = [c for c in ("clip_id", "difficulty") if c not in names]
-    if missing:
-        raise KeyError(f"difficulty table {path} has no column(s) {missing}")
-    diff = pq.read_table(path, columns=["clip_id", "difficulty"]).to_pandas()
-    if diff["clip_id"].duplicated().any():
-        raise ValueError(f"difficulty table {path} repeats clip_id(s) {diff.loc[diff.clip_id.duplicated(), 'clip_id'].head(5).tolist()}")
-    values = pd.Series(diff["difficulty"].to_numpy(np.float64), index=diff["clip_id"]).reindex(table["clip_id"]).to_numpy()
-    absent = np.isnan(values)
-    if absent.any():
-        raise ValueError(
-            f"{int(absent.sum())} clip(s) have no difficulty in {path}, e.g. {table['clip_id'][absent].head(5).tolist()}"
-        )
-    return values
-
-
 def input_fingerprint(paths: Sequence[str | os.PathLike[str] | None]) -> dict[str, list[int]]:
     """(size, mtime_ns) of every input file: regenerated inputs never resume an old state."""
     out: dict[str, list[int]] = {}
@@ -107,63 +78,65 @@ def input_fingerprint(paths: Sequence[str | os.PathLike[str] | None]) -> dict[st
     return out
 
 
-def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Any:
+def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> TrainResult:
     """Build every part from the spec and train; returns the loop's :class:`TrainResult`."""
     from devcurriculum.curriculum.blur import BlurSchedule
     from devcurriculum.curriculum.lerac import LeracSchedule
-    from devcurriculum.curriculum.plan import CurriculumPlan, resolve_bucket_steps
+    from devcurriculum.curriculum.plan import CurriculumPlan
+    from devcurriculum.curriculum.pools import difficulty_for
     from devcurriculum.curriculum.sampler import CurriculumSampler
     from devcurriculum.datasets.clip_dataset import ClipCache
     from devcurriculum.models.registry import build_objective
     from devcurriculum.train.checkpoint import load_weights
-    from devcurriculum.train.loop import TrainConfig, train
+    from devcurriculum.train.loop import train
+    from devcurriculum.train.spec import RunSpec
+    from devcurriculum.utils.config import set_threads
 
-    spec = parse_spec(args.spec_json)
-    pretrain: Mapping[str, Any] = spec["pretrain"]
-    groups = [str(g) for g in spec["groups"]]
-    seed = int(spec["seed"])
-    clip_dir = clip_dir_of(args.clip_tables, args.clip_caches, groups)
-
-    if args.threads is not None:
-        from devcurriculum.utils.config import set_threads
-
-        set_threads(args.threads)
-    deterministic = bool(pretrain.get("deterministic", True))
+    spec = RunSpec.from_json(args.spec_json).with_runtime(
+        threads=args.threads, checkpoint_every=args.checkpoint_every, log_every=args.log_every
+    )
+    pretrain = spec.pretrain
+    clip_dir = clip_dir_of(args.clip_tables, args.clip_caches, spec.groups)
+    set_threads(pretrain.threads)
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     # GPU kernels without a deterministic version only warn; CPU runs are exact (bit-identical resume).
-    torch.use_deterministic_algorithms(deterministic, warn_only=device.type == "cuda")
+    torch.use_deterministic_algorithms(pretrain.deterministic, warn_only=device.type == "cuda")
 
-    plan = CurriculumPlan.from_config(spec["curriculum_name"], spec["curriculum"], groups,
-                                      int(pretrain.get("steps_per_stage", 50)))
-    cfg = TrainConfig.from_pretrain(pretrain, plan.total_steps, seed)
-    clip_cache = ClipCache(clip_dir, groups)
-    pools = {g: clip_cache.indices_of(g) for g in plan.groups}
+    plan = CurriculumPlan.from_config(name=spec.curriculum_name, curriculum=spec.curriculum, groups=spec.groups,
+                                      steps_per_stage=pretrain.steps_per_stage)
+    clip_cache = ClipCache(clip_dir, spec.groups)
     difficulty = difficulty_for(clip_cache.table, args.difficulty) if args.difficulty else None
-    if plan.weighting is not None and plan.weighting.get("kind", "prototypes_first") != "uniform" and difficulty is None:
+    if plan.prototype_weighting is not None and difficulty is None:
         raise ValueError(f"curricula.{plan.name} has a weighting block: pass --difficulty")
     sampler = CurriculumSampler(
-        plan, pools, cfg.batch_size, seed, rank=info.rank, world_size=info.world_size, difficulty=difficulty,
-        weighting=plan.weighting, bucket_steps=resolve_bucket_steps(pretrain.get("bucket_steps", "auto"), plan),
+        plan, {g: clip_cache.indices_of(g) for g in plan.groups}, pretrain.batch_size, spec.seed,
+        rank=info.rank, world_size=info.world_size, difficulty=difficulty, bucket_steps=pretrain.bucket_steps,
     )
 
-    torch.manual_seed(seed)  # same on every rank; objectives offset their own generators by rank
-    objective = build_objective(dict(spec["model"]), dict(spec["clip"]))
+    torch.manual_seed(spec.seed)  # same on every rank; objectives offset their own generators by rank
+    objective = build_objective(spec.model, spec.clip)
     load_weights(objective, args.init)
     n_groups = len(objective.depth_groups())
-    blur = BlurSchedule.from_config(plan.blur, plan.total_steps) if plan.blur else None
-    lerac = LeracSchedule.from_config(plan.lerac, n_groups, plan.total_steps, base_lr=cfg.lr) if plan.lerac else None
+    blur = BlurSchedule.from_config(plan.blur, plan.total_steps) if plan.blur is not None else None
+    lerac = (
+        LeracSchedule.from_config(plan.lerac, n_groups, plan.total_steps, base_lr=pretrain.lr)
+        if plan.lerac is not None
+        else None
+    )
     log.info(
         "run %s/%s seed %d: %d steps in %d stage(s), %d clips, global batch %d (%d per rank x %d rank(s)),"
         " %d depth groups%s%s",
-        spec["model_name"], plan.name, seed, plan.total_steps, len(plan.stages), len(clip_cache),
-        cfg.batch_size * info.world_size, cfg.batch_size, info.world_size, n_groups, ", blur" if blur else "", ", LeRaC" if lerac else "",
+        spec.model_name, plan.name, spec.seed, plan.total_steps, len(plan.stages), len(clip_cache),
+        pretrain.batch_size, sampler.rank_batch, info.world_size, n_groups, ", blur" if blur else "",
+        ", LeRaC" if lerac else "",
     )
-    fingerprint = input_fingerprint([*args.clip_tables, *args.clip_caches, args.difficulty, args.init])
     return train(
-        objective, sampler, clip_cache, cfg, args.out_dir, args.resume_dir,
-        spec=spec, blur=blur, lerac=lerac, device=device, dist_info=info,
-        hash_extra={"inputs": fingerprint}, show_progress=not args.no_progress,
+        objective=objective, sampler=sampler, clip_cache=clip_cache, pretrain=pretrain,
+        total_steps=plan.total_steps, seed=spec.seed, out_dir=args.out_dir, resume_dir=args.resume_dir,
+        spec=spec.shaping(), blur=blur, lerac=lerac, device=device, dist_info=info,
+        inputs=input_fingerprint([*args.clip_tables, *args.clip_caches, args.difficulty, args.init]),
+        show_progress=not args.no_progress,
     )
 
 

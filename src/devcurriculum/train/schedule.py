@@ -1,6 +1,6 @@
 """The main learning-rate schedule and its composition with LeRaC, in closed form per step.
 
-The training loop sets every parameter group's ``lr`` from :func:`group_learning_rates` at each step
+The training loop sets every parameter group's ``lr`` from :func:`group_rates` at each step
 instead of stacking PyTorch schedulers: chained schedulers sharing ``initial_lr`` silently undid the
 LeRaC curriculum in the hybrid project (ALGORITHMS.md §D). A closed form is also trivially resumable.
 """
@@ -8,10 +8,15 @@ LeRaC curriculum in the hybrid project (ALGORITHMS.md §D). A closed form is als
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
+from devcurriculum.config import PretrainConfig
 from devcurriculum.curriculum.lerac import LeracSchedule
+
+#: a learning rate per optimiser step
+LrSchedule = Callable[[int], float]
 
 
 def main_schedule_lr(
@@ -53,6 +58,27 @@ def main_schedule_lr(
     return float(min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
+def main_schedule(pretrain: PretrainConfig, total_steps: int, lerac: LeracSchedule | None = None) -> LrSchedule:
+    """:func:`main_schedule_lr` bound to a run's ``pretrain`` settings (holding the base rate under LeRaC)."""
+    hold = lerac.warmup_steps if lerac is not None else 0
+
+    def schedule(step: int) -> float:
+        return main_schedule_lr(step, pretrain.lr, total_steps, pretrain.warmup_steps, pretrain.min_lr, hold_steps=hold)
+
+    return schedule
+
+
+def group_rates(step: int, main: LrSchedule, lerac: LeracSchedule | None, n_groups: int) -> tuple[float, list[float]]:
+    """(main rate, per-group rates) at ``step``: group ``g`` gets ``main(step) * lerac.scales(step)[g]``."""
+    base = float(main(step))
+    if lerac is None:
+        return base, [base] * n_groups
+    scales = [float(s) for s in lerac.scales(step)]
+    if len(scales) != n_groups:
+        raise ValueError(f"LeRaC gives {len(scales)} scales but the objective has {n_groups} depth groups")
+    return base, [base * s for s in scales]
+
+
 def group_learning_rates(
     step: int,
     base_lr: float,
@@ -64,10 +90,13 @@ def group_learning_rates(
 ) -> np.ndarray:
     """Every parameter group's rate at ``step``: main_lr(t) × scale_j(t) (the LeRaC hand-over contract).
 
-    Without LeRaC all ``n_groups`` groups follow the main schedule with its linear warm-up; with it,
-    the main schedule holds the base rate for LeRaC's K steps and the scales do the warm-up.
+    Without LeRaC all ``n_groups`` groups follow the main schedule with its linear warm-up; with it
+    (one group per LeRaC scale), the main schedule holds the base rate for LeRaC's K steps and the
+    scales do the warm-up.
     """
-    if lerac is None:
-        return np.full(n_groups, main_schedule_lr(step, base_lr, total_steps, warmup_steps, min_lr))
-    main = main_schedule_lr(step, base_lr, total_steps, warmup_steps, min_lr, hold_steps=lerac.warmup_steps)
-    return main * lerac.scales(step)
+    hold = lerac.warmup_steps if lerac is not None else 0
+
+    def main(t: int) -> float:
+        return main_schedule_lr(t, base_lr, total_steps, warmup_steps, min_lr, hold_steps=hold)
+
+    return np.asarray(group_rates(step, main, lerac, lerac.n_groups if lerac is not None else n_groups)[1])

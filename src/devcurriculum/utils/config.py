@@ -19,9 +19,13 @@ def config_hash(obj: Mapping[str, Any]) -> str:
 
 
 def set_threads(threads: int | None) -> int:
-    """Set torch's intra-op threads from the rule's ``threads`` (never more than the machine has)."""
+    """Set torch's intra-op threads from the rule's ``threads`` (never more than the machine has).
+
+    None means every core. More threads than cores only oversubscribe them (slower, same results).
+    """
     import torch
 
-    n = max(1, int(threads or os.cpu_count() or 1))
+    cores = os.cpu_count() or 1
+    n = max(1, min(int(threads or cores), cores))
     torch.set_num_threads(n)
     return n

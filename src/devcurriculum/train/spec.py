@@ -1,0 +1,86 @@
+"""The run spec of one pretraining run: the typed config blocks that shape it, parsed from ``--spec-json``.
+
+The ``pretrain`` rule passes the run-shaping part of each block (``block.shaping()``); runtime-only
+settings (threads, checkpoint and log cadence) come as CLI flags and are applied with
+:meth:`RunSpec.with_runtime`. :meth:`RunSpec.shaping` is what ``config.json`` records and the resume
+hash sees: parsing fills the schema's defaults and drops runtime-only keys, so a spec that spells a
+default out, or carries a runtime key, hashes the same as one that does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from devcurriculum.config import ClipConfig, CurriculumConfig, ModelConfig, PretrainConfig, model_config
+
+SPEC_KEYS = ("model_name", "model", "curriculum_name", "curriculum", "pretrain", "seed", "groups", "clip")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One (model, curriculum, seed) run, every block validated against the schema."""
+
+    model_name: str
+    model: ModelConfig
+    curriculum_name: str
+    curriculum: CurriculumConfig
+    pretrain: PretrainConfig
+    seed: int
+    groups: tuple[str, ...]
+    clip: ClipConfig
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        """Parse ``--spec-json``; a missing or unknown key, or a bad value, is an error naming it."""
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--spec-json is not valid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"--spec-json must be a JSON object, got {type(raw).__name__}")
+        missing = [k for k in SPEC_KEYS if k not in raw]
+        if missing:
+            raise ValueError(f"--spec-json lacks key(s) {missing} (needs {list(SPEC_KEYS)})")
+        unknown = sorted(set(raw) - set(SPEC_KEYS))
+        if unknown:
+            raise ValueError(f"--spec-json has unknown key(s) {unknown} (knows {list(SPEC_KEYS)})")
+        model_name, curriculum_name = str(raw["model_name"]), str(raw["curriculum_name"])
+        return cls(
+            model_name=model_name,
+            model=model_config(raw["model"], where=f"models.{model_name}"),
+            curriculum_name=curriculum_name,
+            curriculum=CurriculumConfig.from_mapping(raw["curriculum"], where=f"curricula.{curriculum_name}"),
+            pretrain=PretrainConfig.from_mapping(raw["pretrain"]),
+            seed=int(raw["seed"]),
+            groups=tuple(str(g) for g in raw["groups"]),
+            clip=ClipConfig.from_mapping(raw["clip"]),
+        )
+
+    def with_runtime(
+        self, *, threads: int | None = None, checkpoint_every: int | None = None, log_every: int | None = None
+    ) -> RunSpec:
+        """The spec with runtime-only ``pretrain`` settings replaced (None keeps the spec's value)."""
+        p = self.pretrain
+        pretrain = dataclasses.replace(
+            p,
+            threads=p.threads if threads is None else threads,
+            checkpoint_every=p.checkpoint_every if checkpoint_every is None else checkpoint_every,
+            log_every=p.log_every if log_every is None else log_every,
+        )
+        return dataclasses.replace(self, pretrain=pretrain)
+
+    def shaping(self) -> dict[str, Any]:
+        """The keys that shape the run (recorded in ``config.json`` and hashed for resume)."""
+        return {
+            "model_name": self.model_name,
+            "model": self.model.shaping(),
+            "curriculum_name": self.curriculum_name,
+            "curriculum": self.curriculum.shaping(),
+            "pretrain": self.pretrain.shaping(),
+            "seed": self.seed,
+            "groups": list(self.groups),
+            "clip": self.clip.shaping(),
+        }
