@@ -11,16 +11,6 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import models_adapter
-
-
-@pytest.fixture(autouse=True)
-def typed_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``build_objective`` with typed blocks (see models_adapter); undone after each test."""
-    from devcurriculum.models import registry
-
-    monkeypatch.setattr(registry, "build_objective", registry.build_objective)
-    models_adapter.install()
 
 
 @pytest.fixture

@@ -37,12 +37,9 @@ def child(tmp: str) -> None:
     1. the tiny objective through the loop: the same global batch, each rank takes half;
     2. the real pretrain CLI (tiny VideoMAE, blur, LeRaC) with the same pretrain.batch_size (global).
     """
-    import models_adapter
-
     from devcurriculum.train.run import main
     from devcurriculum.utils import distributed as du
 
-    models_adapter.install()
     torch.use_deterministic_algorithms(True)
     info = du.init_distributed("cpu")
     try:
@@ -89,7 +86,7 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path, restore_globals: N
     a, b = load_file(str(tmp_path / "ddp" / "model.safetensors")), load_file(str(tmp_path / "one" / "model.safetensors"))
     for key in a:
         np.testing.assert_allclose(a[key].numpy(), b[key].numpy(), rtol=1e-3, atol=1e-5)
-    cfg = json.loads((tmp_path / "ddp" / "config.json").read_text())
+    cfg = json.loads((tmp_path / "ddp" / "run_spec.json").read_text())
     assert cfg["world_size"] == 2 and cfg["global_batch"] == GLOBAL_BATCH and cfg["rank_batch"] == GLOBAL_BATCH // 2
     # only rank 0 wrote, and removed its resume state after the final outputs
     assert list((tmp_path / "resume-ddp").iterdir()) == []
@@ -108,10 +105,10 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path, restore_globals: N
     for col in ("step", "stage", "pool", "lr", "lr_min", "blur_sigma"):
         assert two[col] == one[col], col
     np.testing.assert_allclose(two["loss"], one["loss"], rtol=0.02)
-    cfg = json.loads((tmp_path / "cli-ddp" / "config.json").read_text())
+    cfg = json.loads((tmp_path / "cli-ddp" / "run_spec.json").read_text())
     assert cfg["world_size"] == 2 and cfg["global_batch"] == GLOBAL_BATCH and cfg["rank_batch"] == GLOBAL_BATCH // 2
     assert cfg["spec"]["pretrain"]["batch_size"] == GLOBAL_BATCH  # the same spec as the 1-process run
-    assert cfg["spec"] == json.loads((tmp_path / "cli-one" / "config.json").read_text())["spec"]
+    assert cfg["spec"] == json.loads((tmp_path / "cli-one" / "run_spec.json").read_text())["spec"]
     assert "global batch 4 (2 per rank x 2 rank(s))" in (tmp_path / "cli-ddp.log").read_text()
 
 

@@ -193,7 +193,7 @@ def test_loss_decreases_and_artifacts_are_written(tmp_path: Path) -> None:
     assert lr[0] == pytest.approx(1e-2) and lr[12] == pytest.approx(1e-2 * (1 - 0.9 * 12 / 24))
     meta = pq.read_schema(tmp_path / "out" / "metrics.parquet").metadata
     assert meta[b"devcurriculum.stage"] == b"pretrain"
-    cfg = json.loads((tmp_path / "out" / "config.json").read_text())
+    cfg = json.loads((tmp_path / "out" / "run_spec.json").read_text())
     assert cfg["global_batch"] == 4 and cfg["world_size"] == 1 and cfg["total_steps"] == 24
     assert cfg["spec"]["model_name"] == "tiny" and cfg["version"]
     # hooks: a context per step with the sampler's stage, after_step per step

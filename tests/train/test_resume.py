@@ -91,8 +91,8 @@ def cli(tmp: Path, name: str, extra: list[str] | None = None, model: dict | None
 
 def spawn_cli(args: list[str], slow: bool = False) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
-    # python -m devcurriculum.train.run, with the typed-registry stand-in of models_adapter installed
-    code = f"import sys; sys.path.insert(0, {str(HERE.parent)!r}); import models_adapter; models_adapter.install()\n"
+    # python -m devcurriculum.train.run
+    code = "import sys\n"
     if slow:  # the same CLI with every step slowed down, so the kill lands between checkpoints
         code += ("import time, devcurriculum.train.loop as L; f = L.make_batch\n"
                  "def slow(*a, **k):\n    time.sleep(0.3); return f(*a, **k)\n"
@@ -147,7 +147,7 @@ def test_sigkill_then_rerun_gives_bit_identical_weights(tmp_path: Path, restore_
     assert ma.column("pool").to_pylist() == ["g0"] * 6 + ["g1"] * 6
     assert ma.column("blur_sigma").to_pylist()[0] == 1.0 and ma.column("blur_sigma").to_pylist()[-1] == 0.0
     assert ma.column("lr_min").to_pylist()[0] < ma.column("lr").to_pylist()[0]  # LeRaC: deep groups start low
-    cfg = json.loads((tmp_path / "ref" / "config.json").read_text())
+    cfg = json.loads((tmp_path / "ref" / "run_spec.json").read_text())
     assert cfg["spec"]["curriculum_name"] == "dev" and cfg["world_size"] == 1 and cfg["global_batch"] == 4
 
 

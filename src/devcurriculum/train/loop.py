@@ -52,7 +52,7 @@ log = logging.getLogger("devcurriculum.train.loop")
 
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.parquet"
-CONFIG_FILE = "config.json"
+SPEC_FILE = "run_spec.json"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -190,7 +190,7 @@ def train(
     """Train ``objective`` for ``total_steps`` optimiser steps, resuming from ``resume_dir`` if possible.
 
     ``pretrain.batch_size`` is the global batch: the sampler yields this rank's share of it.
-    ``spec`` (the run-shaping keys of the run) is recorded in ``config.json`` and hashed for resume
+    ``spec`` (the run-shaping keys of the run) is recorded in ``run_spec.json`` and hashed for resume
     together with ``inputs`` (input-file fingerprints, so regenerated inputs never resume old state).
     LeRaC's warm-up makes the main schedule hold the base rate (see the lerac module);
     ``lr_schedule`` replaces the main schedule. The resume state is deleted once the final outputs
@@ -424,11 +424,11 @@ def _checkpoint(
 def _write_outputs(
     objective: Objective, metrics: MetricsLog, out_dir: Path, spec: Mapping[str, Any], plan: TrainPlan, run_hash: str
 ) -> None:
-    """Final artifacts (rank 0): metrics table, config.json, then the weights."""
+    """Final artifacts (rank 0): metrics table, run_spec.json, then the weights."""
     meta = provenance("pretrain", dict(spec), world_size=plan.world_size, global_batch=plan.global_batch)
     metrics.write(out_dir / METRICS_FILE, metadata=meta)
     atomic_write_json(
-        out_dir / CONFIG_FILE,
+        out_dir / SPEC_FILE,
         {
             "spec": dict(spec),
             "global_batch": plan.global_batch,
@@ -440,4 +440,4 @@ def _write_outputs(
         },
     )
     save_weights(objective.state_dict(), out_dir / WEIGHTS_FILE)
-    log.info("wrote %s, %s and %s in %s", WEIGHTS_FILE, METRICS_FILE, CONFIG_FILE, out_dir)
+    log.info("wrote %s, %s and %s in %s", WEIGHTS_FILE, METRICS_FILE, SPEC_FILE, out_dir)

@@ -40,7 +40,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clip-caches", nargs="+", required=True, help="{group}.npy, one per group, spec order")
     p.add_argument("--difficulty", default=None, help="difficulty table (curricula with a weighting block)")
     p.add_argument("--init", required=True, help="initial weights (safetensors) written by init_model")
-    p.add_argument("--out-dir", required=True, help="receives model.safetensors, metrics.parquet, config.json")
+    p.add_argument("--out-dir", required=True, help="receives model.safetensors, metrics.parquet, run_spec.json")
     p.add_argument("--resume-dir", required=True, help="undeclared folder for last.pt (resume state)")
     # runtime-only settings: they override the pretrain block's and never change results
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads per process (pretrain.threads)")

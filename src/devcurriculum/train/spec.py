@@ -2,7 +2,7 @@
 
 The ``pretrain`` rule passes the run-shaping part of each block (``block.shaping()``); runtime-only
 settings (threads, checkpoint and log cadence) come as CLI flags and are applied with
-:meth:`RunSpec.with_runtime`. :meth:`RunSpec.shaping` is what ``config.json`` records and the resume
+:meth:`RunSpec.with_runtime`. :meth:`RunSpec.shaping` is what ``run_spec.json`` records and the resume
 hash sees: parsing fills the schema's defaults and drops runtime-only keys, so a spec that spells a
 default out, or carries a runtime key, hashes the same as one that does not.
 """
@@ -73,7 +73,7 @@ class RunSpec:
         return dataclasses.replace(self, pretrain=pretrain)
 
     def shaping(self) -> dict[str, Any]:
-        """The keys that shape the run (recorded in ``config.json`` and hashed for resume)."""
+        """The keys that shape the run (recorded in ``run_spec.json`` and hashed for resume)."""
         return {
             "model_name": self.model_name,
             "model": self.model.shaping(),
