@@ -10,6 +10,6 @@ sm = snakemake
 with stage_log(sm.log[0], "make_demo_videos"):
     render_demo(
         demo=DemoConfig.from_mapping(sm.params.demo),
-        age_groups={name: (float(lo), float(hi)) for name, (lo, hi) in sm.params.age_groups.items()},
+        age_groups=sm.params.age_groups,
         out_dir=Path(sm.output.manifest).parent,
     )
