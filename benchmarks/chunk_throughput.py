@@ -26,6 +26,7 @@ import decord
 import numpy as np
 import pyarrow.parquet as pq
 
+from devcurriculum.config import ClipConfig
 from devcurriculum.datasets.clips import chunk_group
 from devcurriculum.datasets.video_index import index_videos
 
@@ -76,7 +77,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    clip = {"frames": args.frames, "frame_step": args.frame_step, "stride": args.stride, "size": args.size}
+    clip = ClipConfig(frames=args.frames, frame_step=args.frame_step, stride=args.stride, size=args.size)
 
     with tempfile.TemporaryDirectory(prefix="chunk_bench_") as tmp_name:
         tmp = Path(tmp_name)
@@ -90,7 +91,7 @@ def main() -> None:
             csv.writer(fh).writerows(
                 [("path", "subject", "age_days"), *((str(p), f"s{i}", 10) for i, p in enumerate(paths))]
             )
-        index_videos(tmp / "manifest.csv", tmp / "videos.parquet", {"g": [0, 100]})
+        index_videos(manifest=tmp / "manifest.csv", out_path=tmp / "videos.parquet", age_groups={"g": (0.0, 100.0)})
         videos = pq.read_table(tmp / "videos.parquet").to_pandas()
         if (videos["status"] != "ok").any():
             raise SystemExit(
@@ -107,7 +108,9 @@ def main() -> None:
             if decoded != total:
                 raise SystemExit(f"bare decode saw {decoded} frames, the index {total}")
             t0 = time.perf_counter()
-            n_clips = chunk_group(tmp / "videos.parquet", "g", clip, tmp / "g.parquet", tmp / "g.npy")
+            n_clips = chunk_group(
+                videos=tmp / "videos.parquet", group="g", clip=clip, out_table=tmp / "g.parquet", out_cache=tmp / "g.npy"
+            )
             chunk_times.append(time.perf_counter() - t0)
 
     base_fps = total / min(base_times)

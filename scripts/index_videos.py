@@ -3,5 +3,10 @@
 from devcurriculum.datasets.video_index import index_videos
 from devcurriculum.utils.logging import stage_log
 
-with stage_log(snakemake.log[0], "index_videos"):
-    index_videos(snakemake.input.manifest, snakemake.output.videos, snakemake.params.age_groups)
+sm = snakemake
+with stage_log(sm.log[0], "index_videos"):
+    index_videos(
+        manifest=sm.input.manifest,
+        out_path=sm.output.videos,
+        age_groups=sm.params.age_groups,
+    )

@@ -1,10 +1,15 @@
-"""Rule make_demo_videos: render the embedded demo world (devcurriculum.datasets.demo_world)."""
+"""Rule make_demo_videos: render the embedded demo world (devcurriculum.demo)."""
 
 from pathlib import Path
 
-from devcurriculum.datasets.demo_world import render_demo
+from devcurriculum.config import DemoConfig
+from devcurriculum.demo import render_demo
 from devcurriculum.utils.logging import stage_log
 
-with stage_log(snakemake.log[0], "make_demo_videos"):
-    out_dir = Path(snakemake.output.manifest).parent
-    render_demo(snakemake.params.demo, snakemake.params.age_groups, out_dir)
+sm = snakemake
+with stage_log(sm.log[0], "make_demo_videos"):
+    render_demo(
+        demo=DemoConfig.from_mapping(sm.params.demo),
+        age_groups=sm.params.age_groups,
+        out_dir=Path(sm.output.manifest).parent,
+    )

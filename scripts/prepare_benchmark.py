@@ -1,10 +1,17 @@
 """Rule prepare_benchmark: labelled clips of one benchmark (devcurriculum.datasets.benchmarks)."""
 
+from devcurriculum.config import ClipConfig, benchmark_config
 from devcurriculum.datasets.benchmarks import prepare_benchmark
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
-with stage_log(sm.log[0], f"prepare_benchmark[{sm.wildcards.benchmark}]"):
+name = sm.wildcards.benchmark
+with stage_log(sm.log[0], f"prepare_benchmark[{name}]"):
     prepare_benchmark(
-        sm.wildcards.benchmark, sm.params.benchmark, sm.params.clip, sm.params.demo_dir, sm.output.table, sm.output.cache
+        name=name,
+        bench=benchmark_config(sm.params.benchmark, where=f"benchmarks.{name}"),
+        clip=ClipConfig.from_mapping(sm.params.clip),
+        demo_dir=sm.params.demo_dir,
+        out_table=sm.output.table,
+        out_cache=sm.output.cache,
     )

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.datasets import load_digits
 
+from devcurriculum.config import ClipConfig, ConfigError, benchmark_config
 from devcurriculum.datasets.benchmarks import (
     BENCHMARK_SCHEMA,
     prepare_benchmark,
@@ -19,12 +20,19 @@ from devcurriculum.datasets.benchmarks import (
 from devcurriculum.datasets.decode import VideoDecodeError
 from devcurriculum.utils.io import read_metadata
 
-CLIP = {"frames": 3, "frame_step": 2, "stride": 4, "size": 16}
+CLIP = ClipConfig(frames=3, frame_step=2, stride=4, size=16)
+
+
+def prepare(name: str, bench: dict, clip: ClipConfig, demo_dir: Path | None, out_table: Path, out_cache: Path) -> int:
+    return prepare_benchmark(
+        name=name, bench=benchmark_config(bench, where=f"benchmarks.{name}"), clip=clip, demo_dir=demo_dir,
+        out_table=out_table, out_cache=out_cache,
+    )
 
 
 def _digits(tmp_path: Path, clip=CLIP, **bench):
     cfg = {"source": "sklearn_digits", "test_fraction": 0.3, "seed": 0, "per_class": 10, **bench}
-    n = prepare_benchmark("digits", cfg, clip, None, tmp_path / "digits.parquet", tmp_path / "digits.npy")
+    n = prepare("digits", cfg, clip, None, tmp_path / "digits.parquet", tmp_path / "digits.npy")
     return n, pq.read_table(tmp_path / "digits.parquet"), np.load(tmp_path / "digits.npy", mmap_mode="r")
 
 
@@ -55,7 +63,7 @@ def test_digits_are_still_grey_images_repeated_over_time(tmp_path: Path) -> None
 
 def test_digits_pixel_values_at_native_size(tmp_path: Path) -> None:
     # at S = 8 the bilinear resize is the identity, so pixels are exactly round(v / 16 * 255)
-    _, table, cache = _digits(tmp_path, clip={**CLIP, "size": 8})
+    _, table, cache = _digits(tmp_path, clip=ClipConfig(frames=3, frame_step=2, stride=4, size=8))
     digits = load_digits()
     for row in table.to_pylist()[:5]:
         index = int(row["item_id"].split("-")[1])
@@ -81,8 +89,8 @@ def test_stratified_split_rejects_singleton_classes() -> None:
 
 
 def test_unknown_source_names_the_key(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"benchmarks\.odd\.source"):
-        prepare_benchmark("odd", {"source": "cifar"}, CLIP, None, tmp_path / "t.parquet", tmp_path / "c.npy")
+    with pytest.raises(ConfigError, match=r"benchmarks\.odd\.source"):
+        prepare("odd", {"source": "cifar"}, CLIP, None, tmp_path / "t.parquet", tmp_path / "c.npy")
 
 
 # ---- demo benchmark from tiny PyAV-made videos -------------------------------------------------
@@ -122,7 +130,7 @@ def demo_dir(tmp_path: Path) -> Path:
 
 def test_demo_benchmark_decodes_resizes_and_labels(demo_dir: Path, tmp_path: Path) -> None:
     cfg = {"source": "demo", "label": "shape", "test_fraction": 0.3, "seed": 0}
-    n = prepare_benchmark("demo_objects", cfg, CLIP, demo_dir, tmp_path / "d.parquet", tmp_path / "d.npy")
+    n = prepare("demo_objects", cfg, CLIP, demo_dir, tmp_path / "d.parquet", tmp_path / "d.npy")
     df = pq.read_table(tmp_path / "d.parquet").to_pandas()
     cache = np.load(tmp_path / "d.npy")
     assert n == 6 and cache.shape == (6, 3, 16, 16, 3) and cache.dtype == np.uint8
@@ -136,24 +144,24 @@ def test_demo_benchmark_decodes_resizes_and_labels(demo_dir: Path, tmp_path: Pat
 
 def test_demo_benchmark_direction_label(demo_dir: Path, tmp_path: Path) -> None:
     cfg = {"source": "demo", "label": "direction", "test_fraction": 0.3, "seed": 0}
-    prepare_benchmark("dirs", cfg, CLIP, demo_dir, tmp_path / "d.parquet", tmp_path / "d.npy")
+    prepare("dirs", cfg, CLIP, demo_dir, tmp_path / "d.parquet", tmp_path / "d.npy")
     df = pq.read_table(tmp_path / "d.parquet").to_pandas()
     assert sorted(df["label"].unique()) == ["left", "right"]
 
 
 def test_demo_video_too_short_names_the_file(demo_dir: Path, tmp_path: Path) -> None:
-    clip = {**CLIP, "frames": 5, "frame_step": 2}  # needs 9 frames, the videos have 8
+    clip = ClipConfig(frames=5, frame_step=2, stride=4, size=16)  # needs 9 frames, the videos have 8
     with pytest.raises(VideoDecodeError, match=r"'item0' .*item0\.mp4.*ends"):
-        prepare_benchmark("d", {"source": "demo"}, clip, demo_dir, tmp_path / "d.parquet", tmp_path / "d.npy")
+        prepare("d", {"source": "demo"}, clip, demo_dir, tmp_path / "d.parquet", tmp_path / "d.npy")
     assert not (tmp_path / "d.parquet").exists() and not (tmp_path / "d.npy").exists()
 
 
 def test_demo_errors_name_the_problem(demo_dir: Path, tmp_path: Path) -> None:
     out = (tmp_path / "d.parquet", tmp_path / "d.npy")
-    with pytest.raises(ValueError, match="shape or direction|one of"):
-        prepare_benchmark("d", {"source": "demo", "label": "colour"}, CLIP, demo_dir, *out)
+    with pytest.raises(ConfigError, match=r"benchmarks\.d\.label: 'colour' is not one of"):
+        prepare("d", {"source": "demo", "label": "colour"}, CLIP, demo_dir, *out)
     with pytest.raises(FileNotFoundError, match="labels.csv"):
-        prepare_benchmark("d", {"source": "demo"}, CLIP, tmp_path / "nowhere", *out)
+        prepare("d", {"source": "demo"}, CLIP, tmp_path / "nowhere", *out)
     (demo_dir / "clips" / "item1.mp4").write_bytes(b"not a video")
     with pytest.raises(VideoDecodeError, match=r"'item1' .*item1\.mp4"):
-        prepare_benchmark("d", {"source": "demo"}, CLIP, demo_dir, *out)
+        prepare("d", {"source": "demo"}, CLIP, demo_dir, *out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from pathlib import Path
 
@@ -13,12 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devcurriculum.config import ClipConfig, ConfigError
 from devcurriculum.datasets.clips import CLIP_SCHEMA, chunk_group, clip_starts, resize_short_side_and_center_crop
 from devcurriculum.datasets.decode import DECORD, PYAV, iter_frame_batches
 from devcurriculum.datasets.video_index import index_videos
 from devcurriculum.utils.io import read_metadata
 
-CLIP = {"frames": 4, "frame_step": 2, "stride": 3, "size": 16}
+CLIP = ClipConfig(frames=4, frame_step=2, stride=3, size=16)
 GROUPS = {"g0": [0, 100], "g1": [100, 200], "g2": [200, 300]}
 
 
@@ -43,6 +45,13 @@ def decode_all_pyav(path: Path) -> np.ndarray:
     """Reference decode, independent of the package: every frame of stream 0 as RGB."""
     with av.open(str(path)) as container:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(container.streams.video[0])])
+
+
+def chunk(videos: Path, group: str, out_dir: Path, clip: ClipConfig = CLIP) -> int:
+    """chunk_group into ``out_dir/{group}.parquet`` and ``out_dir/{group}.npy``."""
+    return chunk_group(
+        videos=videos, group=group, clip=clip, out_table=out_dir / f"{group}.parquet", out_cache=out_dir / f"{group}.npy"
+    )
 
 
 def n_clips_formula(n: int, frames: int, step: int, stride: int) -> int:
@@ -173,13 +182,13 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ]
     with open(d / "manifest.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([("path", "subject", "age_days"), *rows])
-    index_videos(d / "manifest.csv", d / "videos.parquet", GROUPS)
+    index_videos(manifest=d / "manifest.csv", out_path=d / "videos.parquet", age_groups=GROUPS)
     return {"dir": d, "videos_parquet": d / "videos.parquet", **videos}
 
 
 def test_chunk_group_cache_matches_direct_decode(tmp_path: Path, dataset: dict[str, Path]) -> None:
     table_path, cache_path = tmp_path / "clips" / "g0.parquet", tmp_path / "clips" / "g0.npy"
-    n = chunk_group(dataset["videos_parquet"], "g0", CLIP, table_path, cache_path)
+    n = chunk(dataset["videos_parquet"], "g0", tmp_path / "clips")
     expected_starts = {"a": clip_starts(26, 4, 2, 3).tolist(), "b": clip_starts(19, 4, 2, 3).tolist()}
     assert expected_starts == {"a": [0, 3, 6, 9, 12, 15, 18], "b": [0, 3, 6, 9, 12]}
     assert n == 12
@@ -209,8 +218,8 @@ def test_chunk_group_cache_matches_direct_decode(tmp_path: Path, dataset: dict[s
 
 
 def test_clip_ids_unique_across_groups_and_error_rows_unused(tmp_path: Path, dataset: dict[str, Path]) -> None:
-    n0 = chunk_group(dataset["videos_parquet"], "g0", CLIP, tmp_path / "g0.parquet", tmp_path / "g0.npy")
-    n1 = chunk_group(dataset["videos_parquet"], "g1", CLIP, tmp_path / "g1.parquet", tmp_path / "g1.npy")
+    n0 = chunk(dataset["videos_parquet"], "g0", tmp_path)
+    n1 = chunk(dataset["videos_parquet"], "g1", tmp_path)
     assert (n0, n1) == (12, 3)  # g1: c.mp4 has 13 frames -> starts 0, 3, 6; broken.mp4 is skipped
     ids = (
         pq.read_table(tmp_path / "g0.parquet")["clip_id"].to_pylist()
@@ -223,7 +232,7 @@ def test_empty_group_writes_empty_outputs(
     tmp_path: Path, dataset: dict[str, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="devcurriculum"):
-        n = chunk_group(dataset["videos_parquet"], "g2", CLIP, tmp_path / "g2.parquet", tmp_path / "g2.npy")
+        n = chunk(dataset["videos_parquet"], "g2", tmp_path)
     assert n == 0
     assert np.load(tmp_path / "g2.npy", mmap_mode="r").shape == (0, 4, 16, 16, 3)
     table = pq.read_table(tmp_path / "g2.parquet")
@@ -241,14 +250,14 @@ def test_video_failing_at_chunk_time_is_skipped(
     second = make_video(d / "second.mp4", n=19, width=30, height=44)
     with open(d / "m.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([("path", "subject", "age_days"), ("first.mp4", "s1", 1), ("second.mp4", "s2", 2)])
-    index_videos(d / "m.csv", d / "videos.parquet", {"g0": [0, 10]})
+    index_videos(manifest=d / "m.csv", out_path=d / "videos.parquet", age_groups={"g0": [0, 10]})
     data = bytearray(first.read_bytes())
     lo = len(data) // 3
     data[lo : 2 * lo] = np.random.default_rng(0).bytes(lo)
     first.write_bytes(bytes(data))
 
     with caplog.at_level(logging.ERROR, logger="devcurriculum"):
-        n = chunk_group(d / "videos.parquet", "g0", CLIP, tmp_path / "g0.parquet", tmp_path / "g0.npy")
+        n = chunk(d / "videos.parquet", "g0", tmp_path)
     assert n == 5  # only second.mp4's clips
     cache = np.load(tmp_path / "g0.npy", mmap_mode="r")
     assert cache.shape == (5, 4, 16, 16, 3)  # planned 12 rows, shrunk to the 5 written
@@ -262,12 +271,18 @@ def test_video_failing_at_chunk_time_is_skipped(
     assert "first.mp4" in failed
 
 
-def test_missing_clip_key_is_named(tmp_path: Path, dataset: dict[str, Path]) -> None:
-    bad = {k: v for k, v in CLIP.items() if k != "size"}
-    with pytest.raises(KeyError, match="data.clip.size"):
-        chunk_group(dataset["videos_parquet"], "g0", bad, tmp_path / "t.parquet", tmp_path / "c.npy")
-    with pytest.raises(ValueError, match="data.clip.stride must be a positive integer"):
-        chunk_group(dataset["videos_parquet"], "g0", {**CLIP, "stride": 0}, tmp_path / "t.parquet", tmp_path / "c.npy")
+def test_bad_clip_config_is_named() -> None:
+    # data.clip is parsed once, by ClipConfig (the schema's defaults and checks); chunk_group takes the block
+    with pytest.raises(ConfigError, match=r"data\.clip\.stride: 0 is less than the minimum of 1"):
+        ClipConfig.from_mapping({"frames": 4, "frame_step": 2, "stride": 0, "size": 16})
+    with pytest.raises(ConfigError, match=r"data\.clip\.sizes: unknown key \(did you mean 'size'\?\)"):
+        ClipConfig.from_mapping({"frames": 4, "sizes": 16})
+
+
+def test_provenance_records_the_clip_block(tmp_path: Path, dataset: dict[str, Path]) -> None:
+    chunk(dataset["videos_parquet"], "g1", tmp_path)
+    meta = read_metadata(tmp_path / "g1.parquet")
+    assert json.loads(meta["devcurriculum.config"]) == {"clip": {"frames": 4, "frame_step": 2, "stride": 3, "size": 16}}
 
 
 REAL_VIDEOS = Path(__file__).resolve().parents[2].parent / "shared/data/real_videos"
@@ -285,9 +300,9 @@ def test_real_footage_through_both_backends(tmp_path: Path) -> None:
         pytest.skip(f"real footage not available at {REAL_VIDEOS}")
     with open(tmp_path / "m.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([("path", "subject", "age_days"), *((str(REAL_VIDEOS / n), "s", 1) for n in names)])
-    index_videos(tmp_path / "m.csv", tmp_path / "videos.parquet", {"g": [0, 10]})
-    clip = {"frames": 4, "frame_step": 3, "stride": 40, "size": 24}
-    n = chunk_group(tmp_path / "videos.parquet", "g", clip, tmp_path / "g.parquet", tmp_path / "g.npy")
+    index_videos(manifest=tmp_path / "m.csv", out_path=tmp_path / "videos.parquet", age_groups={"g": [0, 10]})
+    clip = ClipConfig(frames=4, frame_step=3, stride=40, size=24)
+    n = chunk(tmp_path / "videos.parquet", "g", tmp_path, clip)
     counts = [120, 79, 325]
     assert n == sum(len(clip_starts(c, 4, 3, 40)) for c in counts) == 3 + 2 + 8
     cache = np.load(tmp_path / "g.npy", mmap_mode="r")

@@ -115,7 +115,7 @@ def test_index_records_errors_and_keeps_going(tmp_path: Path, good_videos: dict[
     ]
     manifest = write_manifest(tmp_path / "manifest.csv", rows, extra={"camera": list("hhhhhcc"), "fps": [1] * 7})
     out = tmp_path / "out" / "videos.parquet"
-    summary = index_videos(manifest, out, GROUPS)
+    summary = index_videos(manifest=manifest, out_path=out, age_groups=GROUPS)
 
     assert summary["videos"] == 7 and summary["ok"] == 3 and summary["errors"] == 4
     assert summary["error_reasons"] == {"unopenable": 2, "empty": 1, "missing": 1}
@@ -143,8 +143,9 @@ def test_index_records_errors_and_keeps_going(tmp_path: Path, good_videos: dict[
 
 def test_video_ids_do_not_depend_on_row_order(tmp_path: Path, good_videos: dict[str, Path]) -> None:
     rows = [(str(good_videos["a"]), "s1", 10), (str(good_videos["b"]), "s2", 20)]
-    index_videos(write_manifest(tmp_path / "m1.csv", rows), tmp_path / "v1.parquet", GROUPS)
-    index_videos(write_manifest(tmp_path / "m2.csv", rows[::-1]), tmp_path / "v2.parquet", GROUPS)
+    for name, ordered in (("1", rows), ("2", rows[::-1])):
+        manifest = write_manifest(tmp_path / f"m{name}.csv", ordered)
+        index_videos(manifest=manifest, out_path=tmp_path / f"v{name}.parquet", age_groups=GROUPS)
     ids1 = dict(
         zip(*pq.read_table(tmp_path / "v1.parquet").select(["path", "video_id"]).to_pydict().values(), strict=True)
     )
@@ -157,7 +158,7 @@ def test_video_ids_do_not_depend_on_row_order(tmp_path: Path, good_videos: dict[
 def test_bad_age_groups_fail_before_probing(tmp_path: Path, good_videos: dict[str, Path]) -> None:
     manifest = write_manifest(tmp_path / "m.csv", [(str(good_videos["a"]), "s1", 10)])
     with pytest.raises(ValueError, match="'g0' and 'g1' overlap"):
-        index_videos(manifest, tmp_path / "v.parquet", {"g0": [0, 100], "g1": [50, 200]})
+        index_videos(manifest=manifest, out_path=tmp_path / "v.parquet", age_groups={"g0": [0, 100], "g1": [50, 200]})
     assert not (tmp_path / "v.parquet").exists()
 
 
@@ -179,7 +180,7 @@ def test_real_footage_indexes_with_decoded_frame_counts(tmp_path: Path) -> None:
         [(str(REAL_VIDEOS / r["file"]), f"s{i}", 30 * i) for i, r in enumerate(rows)],
         extra={"codec": [r["codec"] for r in rows]},
     )
-    summary = index_videos(manifest, tmp_path / "videos.parquet", {"all": [0, 10_000]})
+    summary = index_videos(manifest=manifest, out_path=tmp_path / "videos.parquet", age_groups={"all": [0, 10_000]})
     df = pq.read_table(tmp_path / "videos.parquet").to_pandas()
     assert summary["errors"] == 0, df.loc[df["status"] != "ok", ["path", "error"]].to_dict("records")
     expected = {str((REAL_VIDEOS / r["file"]).resolve()): r for r in rows}
@@ -213,7 +214,8 @@ def test_real_footage_with_a_corrupted_copy(tmp_path: Path) -> None:
         fh.truncate(len(data) // 2)
     entries = [(str(REAL_VIDEOS / r["file"]), f"s{i}", 10) for i, r in enumerate(picked)]
     entries += [(corrupted.name, "sx", 10), (truncated.name, "sy", 10)]
-    summary = index_videos(write_manifest(tmp_path / "m.csv", entries), tmp_path / "v.parquet", {"g": [0, 100]})
+    manifest = write_manifest(tmp_path / "m.csv", entries)
+    summary = index_videos(manifest=manifest, out_path=tmp_path / "v.parquet", age_groups={"g": [0, 100]})
     df = pq.read_table(tmp_path / "v.parquet").to_pandas()
     assert df["status"].tolist() == ["ok", "ok", "ok", "error", "error"], df[["path", "error"]].to_dict("records")
     assert df["n_frames"].tolist()[:3] == [int(r["frames_decoded"]) for r in picked]

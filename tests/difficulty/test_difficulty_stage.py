@@ -9,10 +9,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from devcurriculum.config import ConfigError, DifficultyConfig
 from devcurriculum.difficulty.stage import run_score_difficulty
 from devcurriculum.utils.io import embedding_array, read_metadata, write_table
 
 CFG = {"k": "auto", "k_range": [2, 5], "normalize": True, "supervised_by": None, "seed": 42, "db_subsample": None}
+
+
+def run(features, tables, cfg, out, out_k) -> None:
+    run_score_difficulty(
+        features=features, clip_tables=tables, cfg=DifficultyConfig.from_mapping(cfg), out_difficulty=out, out_k_table=out_k
+    )
 
 
 @pytest.fixture
@@ -38,7 +45,7 @@ def inputs(tmp_path):
 def test_writes_both_tables_with_schema_and_provenance(inputs) -> None:
     tmp, features, tables, feature_ids = inputs
     out, out_k = tmp / "out" / "d.parquet", tmp / "out" / "d.k.parquet"
-    run_score_difficulty(features, tables, CFG, out, out_k)
+    run(features, tables, CFG, out, out_k)
     table = pq.read_table(out)
     assert table.schema.names == ["clip_id", "age_group", "cluster", "distance", "difficulty"]
     assert str(table.schema.field("difficulty").type) == "double"
@@ -60,7 +67,7 @@ def test_writes_both_tables_with_schema_and_provenance(inputs) -> None:
 def test_given_k_and_supervised_column(inputs) -> None:
     tmp, features, tables, _ = inputs
     out, out_k = tmp / "s.parquet", tmp / "s.k.parquet"
-    run_score_difficulty(features, tables, {**CFG, "k": 2, "supervised_by": "subject"}, out, out_k)
+    run(features, tables, {**CFG, "k": 2, "supervised_by": "subject"}, out, out_k)
     table = pq.read_table(out).to_pandas()
     assert pq.read_table(out_k).to_pandas()["k"].tolist() == [2]
     # Two subjects x k=2 clusters, difficulty min-max within each subject.
@@ -74,9 +81,9 @@ def test_given_k_and_supervised_column(inputs) -> None:
 def test_errors_name_file_and_key(inputs) -> None:
     tmp, features, tables, _ = inputs
     with pytest.raises(KeyError, match=r"g0.parquet has no column\(s\) \['cohort'\]"):
-        run_score_difficulty(features, tables, {**CFG, "supervised_by": "cohort"}, tmp / "x", tmp / "y")
+        run(features, tables, {**CFG, "supervised_by": "cohort"}, tmp / "x", tmp / "y")
     with pytest.raises(ValueError, match=r"25 clip\(s\) of .*features.parquet are in no clip table"):
-        run_score_difficulty(features, tables[:1], CFG, tmp / "x", tmp / "y")
-    with pytest.raises(ValueError, match="difficulty.k must be 'auto' or an integer"):
-        run_score_difficulty(features, tables, {**CFG, "k": "many"}, tmp / "x", tmp / "y")
+        run(features, tables[:1], CFG, tmp / "x", tmp / "y")
+    with pytest.raises(ConfigError, match=r"difficulty\.k: 'many' is not valid"):
+        run(features, tables, {**CFG, "k": "many"}, tmp / "x", tmp / "y")
     assert not (tmp / "x").exists()

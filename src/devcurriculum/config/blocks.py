@@ -9,6 +9,7 @@ Keys declared with :func:`~devcurriculum.config.block.runtime` do not shape resu
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, Literal
@@ -85,6 +86,34 @@ class DemoWorldConfig(ConfigBlock):
     texture_contrast: Trend = (0.12, 0.45)
     texture_period: Trend = (0.3, 0.12)
     age_span_days: tuple[float, float] | None = None
+
+    #: statistics that are probabilities or fractions, and those that must be strictly positive
+    UNIT_INTERVAL: ClassVar[frozenset[str]] = frozenset(
+        {"face_fraction", "face_frontal", "hand_fraction", "hand_contact", "texture_contrast"}
+    )
+    POSITIVE: ClassVar[frozenset[str]] = frozenset(
+        {"face_episode_s", "hand_episode_s", "face_scale", "object_scale", "texture_period"}
+    )
+    #: the renderer has seven texture families, flat included
+    MAX_TEXTURE_FAMILIES: ClassVar[int] = 7
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # The schema only says "a number or a pair"; the range each statistic needs is checked here.
+        for key, pair in self.trends().items():
+            values = list(pair)
+            if not all(math.isfinite(v) and v >= 0 for v in values):
+                raise ConfigError(f"demo.world.{key}: values must be finite and >= 0, got {values}")
+            if key in self.UNIT_INTERVAL and max(values) > 1:
+                raise ConfigError(f"demo.world.{key}: values must lie in [0, 1], got {values}")
+            if key in self.POSITIVE and min(values) <= 0:
+                raise ConfigError(f"demo.world.{key}: values must be > 0, got {values}")
+        families = list(self.trends()["texture_families"])
+        if not (min(families) >= 1 and max(families) <= self.MAX_TEXTURE_FAMILIES):
+            raise ConfigError(f"demo.world.texture_families: values must lie in [1, {self.MAX_TEXTURE_FAMILIES}], got {families}")
+        span = self.age_span_days
+        if span is not None and not (len(span) == 2 and span[0] < span[1]):
+            raise ConfigError(f"demo.world.age_span_days: must be [youngest, oldest] with youngest < oldest, got {list(span)}")
 
     def trends(self) -> dict[str, tuple[float, float]]:
         """Every statistic as (youngest, oldest); a constant becomes (v, v)."""

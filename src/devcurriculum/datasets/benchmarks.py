@@ -5,7 +5,7 @@ can feed it to any objective unchanged:
 
 - ``{name}.parquet``: item_id (string), label (string), label_id (int64), split (``train``/``test``),
   cache_row (int64; row ``i`` of the cache belongs to the row with ``cache_row == i``);
-- ``{name}.npy``: uint8 ``(N, T, S, S, 3)`` with ``T = clip.frames`` and ``S = clip.size``.
+- ``{name}.npy``: uint8 ``(N, T, S, S, 3)`` with ``T = data.clip.frames`` and ``S = data.clip.size``.
 
 Sources:
 
@@ -23,15 +23,15 @@ halves in (nearly) the same proportion.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
+from devcurriculum.config import BenchmarkConfig, ClipConfig, DemoBenchmarkSource
 from devcurriculum.utils.io import PathLike, provenance, save_npy, table_from_columns, write_table
 
 log = logging.getLogger("devcurriculum.datasets.benchmarks")
@@ -46,41 +46,36 @@ BENCHMARK_SCHEMA = pa.schema(
     ]
 )
 
-DEMO_LABELS = ("shape", "direction")
 LABELS_CSV = "labels.csv"
 
 
+def load_items(
+    name: str, bench: BenchmarkConfig, clip: ClipConfig, demo_dir: PathLike | None
+) -> tuple[list[str], list[str], np.ndarray]:
+    """Item ids, labels and uint8 ``(N, clip.frames, clip.size, clip.size, 3)`` clips of one benchmark."""
+    if isinstance(bench, DemoBenchmarkSource):
+        if demo_dir is None:
+            raise ValueError(f"benchmarks.{name}: source 'demo' needs the demo benchmark folder (labels.csv)")
+        return load_demo_clips(demo_dir, bench.label, clip)
+    return load_digits_clips(clip, bench.per_class)
+
+
 def prepare_benchmark(
+    *,
     name: str,
-    bench_cfg: Mapping[str, Any],
-    clip_cfg: Mapping[str, Any],
+    bench: BenchmarkConfig,
+    clip: ClipConfig,
     demo_dir: PathLike | None,
     out_table: PathLike,
     out_cache: PathLike,
 ) -> int:
-    """Build benchmark ``name`` from ``bench_cfg`` and write its item table and clip cache.
+    """Build benchmark ``name`` (its ``benchmarks.<name>`` block) and write its item table and clip cache.
 
     ``demo_dir`` is the folder holding the renderer's ``labels.csv`` (only read for ``source: demo``).
     Returns the number of items written.
     """
-    source = bench_cfg.get("source")
-    frames = _positive_int(clip_cfg, "frames", "data.clip.frames")
-    size = _positive_int(clip_cfg, "size", "data.clip.size")
-    if source == "demo":
-        if demo_dir is None:
-            raise ValueError(f"benchmarks.{name}: source 'demo' needs the demo benchmark folder (labels.csv)")
-        label_key = str(bench_cfg.get("label", "shape"))
-        frame_step = _positive_int(clip_cfg, "frame_step", "data.clip.frame_step", default=1)
-        item_ids, labels, clips = load_demo_clips(demo_dir, label_key, frames, frame_step, size)
-    elif source == "sklearn_digits":
-        per_class = bench_cfg.get("per_class")
-        item_ids, labels, clips = load_digits_clips(frames, size, None if per_class is None else int(per_class))
-    else:
-        raise ValueError(f"benchmarks.{name}.source must be 'demo' or 'sklearn_digits', got {source!r}")
-
-    test_fraction = float(bench_cfg.get("test_fraction", 0.3))
-    seed = int(bench_cfg.get("seed", 0))
-    split = stratified_split(labels, test_fraction, seed, where=f"benchmarks.{name}")
+    item_ids, labels, clips = load_items(name, bench, clip, demo_dir)
+    split = stratified_split(labels, bench.test_fraction, bench.seed, where=f"benchmarks.{name}")
     class_names = sorted(set(labels))
     label_ids = {label: i for i, label in enumerate(class_names)}
 
@@ -96,9 +91,9 @@ def prepare_benchmark(
     )
     meta = provenance(
         "prepare_benchmark",
-        dict(bench_cfg),
+        bench.shaping(),
         benchmark=name,
-        clip=dict(clip_cfg),
+        clip=clip.shaping(),
         classes=class_names,
         cache_shape=list(clips.shape),
     )
@@ -128,8 +123,8 @@ def stratified_split(labels: Sequence[str], test_fraction: float, seed: int, whe
     return split.tolist()
 
 
-def load_digits_clips(frames: int, size: int, per_class: int | None) -> tuple[list[str], list[str], np.ndarray]:
-    """scikit-learn's 8x8 digits as ``(N, frames, size, size, 3)`` uint8 clips of a still image.
+def load_digits_clips(clip: ClipConfig, per_class: int | None) -> tuple[list[str], list[str], np.ndarray]:
+    """scikit-learn's 8x8 digits as ``(N, clip.frames, clip.size, clip.size, 3)`` uint8 clips of a still image.
 
     Keeps the first ``per_class`` images of each digit in dataset order, so that changing the split
     seed never changes which images are in the benchmark.
@@ -143,15 +138,13 @@ def load_digits_clips(frames: int, size: int, per_class: int | None) -> tuple[li
     targets = np.asarray(digits.target)
     keep = np.arange(len(targets))
     if per_class is not None:
-        if per_class < 1:
-            raise ValueError(f"benchmarks.*.per_class must be >= 1 or null, got {per_class}")
         keep = np.concatenate([np.flatnonzero(targets == c)[:per_class] for c in np.unique(targets)])
         keep.sort()
     with torch.no_grad():
         grey = torch.from_numpy(images[keep] / 16.0).unsqueeze(1)  # (N, 1, 8, 8) in [0, 1]
-        up = F.interpolate(grey, size=(size, size), mode="bilinear", align_corners=False)
+        up = F.interpolate(grey, size=(clip.size, clip.size), mode="bilinear", align_corners=False)
     grey_u8 = np.clip(np.rint(up.squeeze(1).numpy() * 255.0), 0, 255).astype(np.uint8)  # (N, S, S)
-    clips = np.broadcast_to(grey_u8[:, None, :, :, None], (len(keep), frames, size, size, 3))
+    clips = np.broadcast_to(grey_u8[:, None, :, :, None], (len(keep), clip.frames, clip.size, clip.size, 3))
     item_ids = [f"digits-{i:04d}" for i in keep]
     labels = [str(int(t)) for t in targets[keep]]
     return item_ids, labels, np.ascontiguousarray(clips)
@@ -161,8 +154,6 @@ def read_demo_labels(demo_dir: PathLike, label_key: str) -> tuple[Path, list[dic
     """Rows of the renderer's ``labels.csv`` (item_id, path, shape, direction), checked."""
     import csv
 
-    if label_key not in DEMO_LABELS:
-        raise ValueError(f"benchmarks.*.label must be one of {list(DEMO_LABELS)} for source 'demo', got {label_key!r}")
     folder = Path(demo_dir)
     labels_csv = folder / LABELS_CSV
     if not labels_csv.is_file():
@@ -183,10 +174,8 @@ def read_demo_labels(demo_dir: PathLike, label_key: str) -> tuple[Path, list[dic
     return folder, rows
 
 
-def load_demo_clips(
-    demo_dir: PathLike, label_key: str, frames: int, frame_step: int, size: int
-) -> tuple[list[str], list[str], np.ndarray]:
-    """One resized clip per labelled demo video: ``frames`` frames every ``frame_step`` from frame 0.
+def load_demo_clips(demo_dir: PathLike, label_key: str, clip: ClipConfig) -> tuple[list[str], list[str], np.ndarray]:
+    """One resized clip per labelled demo video: ``clip.frames`` frames every ``clip.frame_step`` from frame 0.
 
     Decoding and resizing are the clip cache's own (``datasets.decode``), so a benchmark clip and a
     training clip of the same footage have identical pixels.
@@ -194,23 +183,16 @@ def load_demo_clips(
     from devcurriculum.datasets.decode import VideoDecodeError, read_frames, resize_short_side_and_center_crop
 
     folder, rows = read_demo_labels(demo_dir, label_key)
-    indices = np.arange(frames, dtype=np.int64) * frame_step
-    clips = np.empty((len(rows), frames, size, size, 3), dtype=np.uint8)
+    indices = np.arange(clip.frames, dtype=np.int64) * clip.frame_step
+    clips = np.empty((len(rows), clip.frames, clip.size, clip.size, 3), dtype=np.uint8)
     for i, row in enumerate(tqdm(rows, desc="decode demo benchmark", unit="video", leave=False)):
         video = folder / row["path"]
         try:
             raw = read_frames(video, indices)
         except VideoDecodeError as exc:
             raise VideoDecodeError(
-                f"demo benchmark item {row['item_id']!r} ({video}): cannot read {frames} frames every "
-                f"{frame_step} (data.clip.frames, data.clip.frame_step): {exc}"
+                f"demo benchmark item {row['item_id']!r} ({video}): cannot read {clip.frames} frames every "
+                f"{clip.frame_step} (data.clip.frames, data.clip.frame_step): {exc}"
             ) from exc
-        clips[i] = resize_short_side_and_center_crop(raw, size)
+        clips[i] = resize_short_side_and_center_crop(raw, clip.size)
     return [str(r["item_id"]) for r in rows], [str(r[label_key]) for r in rows], clips
-
-
-def _positive_int(cfg: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
-    value = cfg.get(key, default)
-    if value is None or int(value) < 1:
-        raise ValueError(f"{where} must be a positive integer, got {value!r}")
-    return int(value)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from devcurriculum.config import ClipConfig
 from devcurriculum.datasets.decode import (
     VideoDecodeError,
     iter_frame_batches,
@@ -26,7 +26,7 @@ from devcurriculum.datasets.decode import (
 )
 from devcurriculum.utils.io import atomic_path, provenance, table_from_columns, write_table
 
-__all__ = ["CLIP_SCHEMA", "ClipConfig", "chunk_group", "clip_starts", "resize_short_side_and_center_crop"]
+__all__ = ["CLIP_SCHEMA", "chunk_group", "clip_starts", "resize_short_side_and_center_crop"]
 
 PathLike = str | os.PathLike[str]
 
@@ -47,33 +47,6 @@ CLIP_SCHEMA = pa.schema(
 )
 VIDEO_COLUMNS = ("video_id", "path", "subject", "age_days", "age_group", "n_frames", "status")
 RESIZE_BATCH = 32  # frames resized per call: large enough to amortise the call, small in memory
-
-
-@dataclass(frozen=True)
-class ClipConfig:
-    """The ``data.clip`` config block."""
-
-    frames: int
-    frame_step: int
-    stride: int
-    size: int
-
-    @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any]) -> ClipConfig:
-        values: dict[str, int] = {}
-        for key in ("frames", "frame_step", "stride", "size"):
-            if key not in cfg:
-                raise KeyError(f"data.clip.{key} is missing from the clip config {dict(cfg)}")
-            value = cfg[key]
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"data.clip.{key} must be a positive integer, got {value!r}")
-            values[key] = int(value)
-        return cls(**values)
-
-    @property
-    def span(self) -> int:
-        """Source frames from a clip's first to its last frame, minus one."""
-        return (self.frames - 1) * self.frame_step
 
 
 def clip_starts(n_frames: int, frames: int, frame_step: int, stride: int) -> np.ndarray:
@@ -168,75 +141,78 @@ def _chunk_video(video: Mapping[str, Any], starts: np.ndarray, clip: ClipConfig,
     return written
 
 
-def chunk_group(
-    videos_parquet: PathLike,
-    group: str,
-    clip_cfg: Mapping[str, Any],
-    out_table: PathLike,
-    out_cache: PathLike,
-) -> int:
-    """Write the clip cache ``out_cache`` (uint8 (N, T, size, size, 3)) and its index ``out_table``.
-
-    Uses the ``ok`` videos of ``group`` in ``videos.parquet`` order; clip ids are
-    ``f"{video_id}:{start_frame}"`` (unique across groups because video ids are). A video that fails
-    to decode here is logged and skipped, the others are kept. Returns the number of clips written.
-    """
-    clip = ClipConfig.from_mapping(clip_cfg)
-    videos = _group_videos(videos_parquet, group)
-    plans = [(v, clip_starts(int(v["n_frames"]), clip.frames, clip.frame_step, clip.stride)) for v in videos]
-    planned = sum(len(s) for _, s in plans)
+def _log_plan(group: str, videos: PathLike, plans: list[tuple[dict[str, Any], np.ndarray]], clip: ClipConfig) -> None:
     too_short = sum(1 for _, s in plans if len(s) == 0)
-    if not videos:
-        log.warning(
-            "age group %r has no usable (status ok) videos in %s: writing an empty clip cache", group, videos_parquet
-        )
+    if not plans:
+        log.warning("age group %r has no usable (status ok) videos in %s: writing an empty clip cache", group, videos)
     elif too_short:
         log.info(
             "%d of %d videos in group %r are shorter than one clip (%d source frames)",
             too_short,
-            len(videos),
+            len(plans),
             group,
             clip.span + 1,
         )
-    log.info("group %r: %d videos, %d clips planned", group, len(videos), planned)
+    log.info("group %r: %d videos, %d clips planned", group, len(plans), sum(len(s) for _, s in plans))
 
+
+def _fill_cache(
+    plans: list[tuple[dict[str, Any], np.ndarray]], group: str, clip: ClipConfig, writer: _CacheWriter
+) -> tuple[dict[str, list[Any]], list[tuple[str, str]]]:
+    """Chunk every planned video into ``writer``; returns the clip table's columns and the failed videos."""
     records: dict[str, list[Any]] = {name: [] for name in CLIP_SCHEMA.names}
     failed: list[tuple[str, str]] = []
-    shape = (planned, clip.frames, clip.size, clip.size, 3)
+    for video, starts in tqdm(plans, desc=f"chunk {group}", unit="video"):
+        if len(starts) == 0:
+            continue
+        first_row = writer.rows
+        try:
+            written = _chunk_video(video, starts, clip, writer)
+        except VideoDecodeError as exc:
+            writer.rows = first_row  # drop this video's partial clips; the next video overwrites them
+            failed.append((video["path"], str(exc)))
+            log.error("skipping video %s (%s) in group %r: %s", video["video_id"], video["path"], group, exc)
+            continue
+        for k, start in enumerate(written):
+            records["clip_id"].append(f"{video['video_id']}:{start}")
+            records["video_id"].append(video["video_id"])
+            records["subject"].append(video["subject"])
+            records["age_days"].append(video["age_days"])
+            records["age_group"].append(group)
+            records["start_frame"].append(start)
+            records["frame_step"].append(clip.frame_step)
+            records["n_frames"].append(clip.frames)
+            records["cache_row"].append(first_row + k)
+    return records, failed
+
+
+def chunk_group(*, videos: PathLike, group: str, clip: ClipConfig, out_table: PathLike, out_cache: PathLike) -> int:
+    """Write the clip cache ``out_cache`` (uint8 (N, T, size, size, 3)) and its index ``out_table``.
+
+    Uses the ``ok`` videos of ``group`` in the video table ``videos`` (``videos.parquet``), in its
+    order; clip ids are ``f"{video_id}:{start_frame}"`` (unique across groups because video ids are).
+    A video that fails to decode here is logged and skipped, the others are kept. Returns the number
+    of clips written.
+    """
+    plans = [
+        (v, clip_starts(int(v["n_frames"]), clip.frames, clip.frame_step, clip.stride))
+        for v in _group_videos(videos, group)
+    ]
+    _log_plan(group, videos, plans, clip)
+    shape = (sum(len(s) for _, s in plans), clip.frames, clip.size, clip.size, 3)
     with atomic_path(out_cache) as tmp_cache:
         writer = _CacheWriter(tmp_cache, shape)
-        for video, starts in tqdm(plans, desc=f"chunk {group}", unit="video"):
-            if len(starts) == 0:
-                continue
-            first_row = writer.rows
-            try:
-                written = _chunk_video(video, starts, clip, writer)
-            except VideoDecodeError as exc:
-                writer.rows = first_row  # drop this video's partial clips; the next video overwrites them
-                failed.append((video["path"], str(exc)))
-                log.error("skipping video %s (%s) in group %r: %s", video["video_id"], video["path"], group, exc)
-                continue
-            for k, start in enumerate(written):
-                records["clip_id"].append(f"{video['video_id']}:{start}")
-                records["video_id"].append(video["video_id"])
-                records["subject"].append(video["subject"])
-                records["age_days"].append(video["age_days"])
-                records["age_group"].append(group)
-                records["start_frame"].append(start)
-                records["frame_step"].append(clip.frame_step)
-                records["n_frames"].append(clip.frames)
-                records["cache_row"].append(first_row + k)
+        records, failed = _fill_cache(plans, group, clip, writer)
         writer.finish()
     n_clips = len(records["clip_id"])
-    table = table_from_columns(records, CLIP_SCHEMA)
     meta = provenance(
         "chunk_clips",
-        {"clip": dict(clip_cfg)},
+        {"clip": clip.shaping()},
         group=group,
-        videos=str(videos_parquet),
+        videos=str(videos),
         failed_videos=[{"path": p, "error": e} for p, e in failed],
     )
-    write_table(table, out_table, metadata=meta)
+    write_table(table_from_columns(records, CLIP_SCHEMA), out_table, metadata=meta)
     if failed:
         log.warning("group %r: %d video(s) failed while decoding and were skipped", group, len(failed))
     log.info("group %r: wrote %d clips of %s to %s", group, n_clips, shape[1:], out_cache)

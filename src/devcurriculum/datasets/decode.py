@@ -215,7 +215,8 @@ def _batched(
     idx: list[int] = []
     buffer: np.ndarray | None = None
     for i, frame in frames:
-        if idx and (len(idx) == batch_size or frame.shape != buffer.shape[1:]):
+        # idx is non-empty only after a frame went into buffer
+        if idx and buffer is not None and (len(idx) == batch_size or frame.shape != buffer.shape[1:]):
             yield np.asarray(idx, dtype=np.int64), buffer[: len(idx)]
             idx = []
             if not reuse_buffer:
@@ -224,7 +225,7 @@ def _batched(
             buffer = np.empty((batch_size, *frame.shape), dtype=frame.dtype)
         buffer[len(idx)] = frame
         idx.append(i)
-    if idx:
+    if idx and buffer is not None:
         yield np.asarray(idx, dtype=np.int64), buffer[: len(idx)]
 
 

@@ -58,6 +58,45 @@ def _rows(mask: np.ndarray, values: Sequence[object] | None = None) -> str:
     return f"row{'s' if len(pos) > 1 else ''} {items}{more}"
 
 
+def _resolved_paths(raw_path: pd.Series, no_path: pd.Series, folder: Path) -> list[str | None]:
+    """Absolute paths, relative ones resolved against the manifest's ``folder``; None where empty."""
+    return [
+        None if missing_path else str((folder / Path(p).expanduser()).resolve())
+        for p, missing_path in zip(raw_path.fillna("").tolist(), no_path.tolist(), strict=True)
+    ]
+
+
+def _duplicate_paths(resolved: Sequence[str | None]) -> str | None:
+    """'duplicate path in rows 1, 3 (/x.mp4); ...' when a resolved path repeats, else None."""
+    first_row: dict[str, int] = {}
+    dup_groups: dict[str, list[int]] = {}
+    for i, p in enumerate(resolved):
+        if p is None:
+            continue
+        if p in first_row:
+            dup_groups.setdefault(p, [first_row[p]]).append(i)
+        else:
+            first_row[p] = i
+    if not dup_groups:
+        return None
+    parts = [f"rows {', '.join(str(i + 1) for i in rows)} ({p})" for p, rows in list(dup_groups.items())[:MAX_ROWS_SHOWN]]
+    more = f" and {len(dup_groups) - MAX_ROWS_SHOWN} more" if len(dup_groups) > MAX_ROWS_SHOWN else ""
+    return f"duplicate path in {'; '.join(parts)}{more}"
+
+
+def _age_problems(raw_age: pd.Series, age: pd.Series) -> list[str]:
+    """Non-numeric and negative ages, with the rows and the values as written."""
+    problems = []
+    age_values = [None if pd.isna(v) else str(v) for v in raw_age.tolist()]
+    bad_age = (age.isna() | ~np.isfinite(age.fillna(0.0))).to_numpy()
+    if bad_age.any():
+        problems.append(f"non-numeric age_days in {_rows(bad_age, age_values)}")
+    negative = (~bad_age) & (age.fillna(0.0).to_numpy() < 0)
+    if negative.any():
+        problems.append(f"negative age_days in {_rows(negative, age_values)}")
+    return problems
+
+
 def read_manifest(path: PathLike) -> pd.DataFrame:
     """Read and validate a manifest; returns columns path (absolute), subject, age_days + extras.
 
@@ -88,38 +127,12 @@ def read_manifest(path: PathLike) -> pd.DataFrame:
     no_subject = raw_subject.isna() | (raw_subject == "")
     if no_subject.any():
         problems.append(f"empty subject in {_rows(no_subject.to_numpy())}")
-
-    raw_age = df["age_days"]
-    age = pd.to_numeric(raw_age, errors="coerce").astype("float64")
-    age_values = [None if pd.isna(v) else str(v) for v in raw_age.tolist()]
-    bad_age = (age.isna() | ~np.isfinite(age.fillna(0.0))).to_numpy()
-    if bad_age.any():
-        problems.append(f"non-numeric age_days in {_rows(bad_age, age_values)}")
-    negative = (~bad_age) & (age.fillna(0.0).to_numpy() < 0)
-    if negative.any():
-        problems.append(f"negative age_days in {_rows(negative, age_values)}")
-
-    folder = manifest.resolve().parent
-    resolved = [
-        None if missing_path else str((folder / Path(p).expanduser()).resolve())
-        for p, missing_path in zip(raw_path.fillna("").tolist(), no_path.tolist(), strict=True)
-    ]
-    first_row: dict[str, int] = {}
-    dup_groups: dict[str, list[int]] = {}
-    for i, p in enumerate(resolved):
-        if p is None:
-            continue
-        if p in first_row:
-            dup_groups.setdefault(p, [first_row[p]]).append(i)
-        else:
-            first_row[p] = i
-    if dup_groups:
-        parts = [
-            f"rows {', '.join(str(i + 1) for i in rows)} ({p})" for p, rows in list(dup_groups.items())[:MAX_ROWS_SHOWN]
-        ]
-        more = f" and {len(dup_groups) - MAX_ROWS_SHOWN} more" if len(dup_groups) > MAX_ROWS_SHOWN else ""
-        problems.append(f"duplicate path in {'; '.join(parts)}{more}")
-
+    age = pd.to_numeric(df["age_days"], errors="coerce").astype("float64")
+    problems += _age_problems(df["age_days"], age)
+    resolved = _resolved_paths(raw_path, no_path, manifest.resolve().parent)
+    duplicates = _duplicate_paths(resolved)
+    if duplicates:
+        problems.append(duplicates)
     if problems:
         raise ManifestError(f"manifest {manifest}: " + "; ".join(problems))
 

@@ -74,23 +74,10 @@ def _extra_columns(manifest: pd.DataFrame) -> dict[str, str]:
     return mapping
 
 
-def index_videos(
-    manifest_path: PathLike, out_path: PathLike, age_groups: Mapping[str, Sequence[float]]
-) -> dict[str, Any]:
-    """Probe every video of the manifest and write the video table to ``out_path``.
-
-    Returns a summary: ``videos``, ``ok``, ``errors``, ``error_reasons`` (kind -> count, see ``VideoDecodeError``),
-    ``outside_groups`` (ages outside every group), ``ok_per_group`` (usable videos per group).
-    The summary is also stored in the table's metadata (``devcurriculum.summary``).
-    """
-    validate_age_groups(age_groups)  # fail on a bad config before minutes of probing
-    manifest = read_manifest(manifest_path)
-    extras = _extra_columns(manifest)
-    groups = assign_age_groups(manifest["age_days"].to_numpy(), age_groups)
-
+def _probe_all(paths: Sequence[str]) -> tuple[dict[str, list[Any]], Counter[str]]:
+    """Probed columns of every video (errors as rows), and the count of each error kind."""
     columns: dict[str, list[Any]] = {name: [] for name in VIDEO_SCHEMA.names}
     reasons: Counter[str] = Counter()
-    paths = manifest["path"].tolist()
     for row, path in enumerate(tqdm(paths, desc="index videos", unit="video")):
         columns["video_id"].append(video_id_for(path))
         columns["path"].append(path)
@@ -112,13 +99,32 @@ def index_videos(
         columns["duration_s"].append(info.duration_s)
         columns["status"].append(STATUS_OK)
         columns["error"].append(None)
-    columns["subject"] = manifest["subject"].tolist()
-    columns["age_days"] = manifest["age_days"].tolist()
+    return columns, reasons
+
+
+def index_videos(
+    *, manifest: PathLike, out_path: PathLike, age_groups: Mapping[str, tuple[float, float]]
+) -> dict[str, Any]:
+    """Probe every video of the manifest and write the video table to ``out_path``.
+
+    Returns a summary: ``videos``, ``ok``, ``errors``, ``error_reasons`` (kind -> count, see ``VideoDecodeError``),
+    ``outside_groups`` (ages outside every group), ``ok_per_group`` (usable videos per group).
+    The summary is also stored in the table's metadata (``devcurriculum.summary``).
+    """
+    validate_age_groups(age_groups)  # fail on a bad config before minutes of probing
+    rows = read_manifest(manifest)
+    extras = _extra_columns(rows)
+    groups = assign_age_groups(rows["age_days"].to_numpy(), age_groups)
+
+    paths = rows["path"].tolist()
+    columns, reasons = _probe_all(paths)
+    columns["subject"] = rows["subject"].tolist()
+    columns["age_days"] = rows["age_days"].tolist()
     columns["age_group"] = list(groups)
 
     table = table_from_columns(columns, VIDEO_SCHEMA)
     if extras:
-        extra_df = manifest[list(extras)].rename(columns=extras).reset_index(drop=True)
+        extra_df = rows[list(extras)].rename(columns=extras).reset_index(drop=True)
         extra_table = pa.Table.from_pandas(extra_df, preserve_index=False)
         for field, column in zip(extra_table.schema, extra_table.columns, strict=True):
             table = table.append_column(pa.field(field.name, field.type), column)
@@ -135,7 +141,7 @@ def index_videos(
         "outside_groups": outside,
         "ok_per_group": {name: per_group.get(name, 0) for name in age_groups},
     }
-    meta = provenance("index_videos", {"age_groups": dict(age_groups)}, manifest=str(manifest_path), summary=summary)
+    meta = provenance("index_videos", {"age_groups": dict(age_groups)}, manifest=str(manifest), summary=summary)
     write_table(table, out_path, metadata=meta)
 
     log.info("indexed %d videos: %d ok, %d errors -> %s", len(paths), n_ok, len(paths) - n_ok, out_path)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from devcurriculum.config import DifficultyConfig
 from devcurriculum.difficulty.scoring import score_difficulty
 from devcurriculum.utils.io import embedding_matrix, provenance, table_from_columns, write_table
 
@@ -42,14 +41,6 @@ def difficulty_schema(clip_id_type: pa.DataType) -> pa.Schema:
     )
 
 
-def _parse_k(value: Any) -> int | None:
-    if value is None or value == "auto":
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"difficulty.k must be 'auto' or an integer, got {value!r}")
-    return int(value)
-
-
 def read_clip_columns(clip_tables: Sequence[PathLike], columns: Sequence[str]) -> pd.DataFrame:
     """``clip_id`` plus ``columns`` of every clip table, concatenated; a missing column names its file."""
     frames = []
@@ -69,67 +60,64 @@ def read_clip_columns(clip_tables: Sequence[PathLike], columns: Sequence[str]) -
     return clips
 
 
-def run_score_difficulty(
-    features_path: PathLike,
-    clip_tables: Sequence[PathLike],
-    cfg: Mapping[str, Any],
-    out_difficulty: PathLike,
-    out_k: PathLike,
-) -> None:
-    """Score the difficulty of every clip in ``features_path`` and write both tables atomically.
-
-    ``cfg`` is the ``difficulty:`` config block: k ("auto" | int), k_range, normalize,
-    supervised_by (a clip column or null), seed, db_subsample.
-    """
-    features = pq.read_table(features_path, columns=["clip_id", "embedding"])
-    if features.num_rows == 0:
-        raise ValueError(f"features table {features_path} is empty")
-    x = embedding_matrix(features.column("embedding"))
-    clip_id_type = features.schema.field("clip_id").type
-    clip_ids = features.column("clip_id").to_pandas()
-    if clip_ids.duplicated().any():
-        raise ValueError(f"features table {features_path} repeats clip_id(s): {clip_ids[clip_ids.duplicated()].unique()[:5].tolist()}")
-
-    supervised_by = cfg.get("supervised_by")
+def _join_clip_columns(
+    clip_ids: pd.Series, clip_tables: Sequence[PathLike], supervised_by: str | None, features: PathLike
+) -> pd.DataFrame:
+    """``clip_id``, ``age_group`` (and the ``supervised_by`` column) of every featured clip, in feature order."""
     clips = read_clip_columns(clip_tables, ["age_group"] + ([supervised_by] if supervised_by else []))
     joined = pd.DataFrame({"clip_id": clip_ids}).merge(clips, on="clip_id", how="left", validate="one_to_one", indicator=True)
     unmatched = joined["_merge"] != "both"
     if unmatched.any():
         raise ValueError(
-            f"{int(unmatched.sum())} clip(s) of {features_path} are in no clip table, e.g. "
+            f"{int(unmatched.sum())} clip(s) of {features} are in no clip table, e.g. "
             f"{joined.loc[unmatched, 'clip_id'].head(5).tolist()}"
         )
     if len(clips) > len(joined):
         log.warning("%d clip(s) of the clip tables have no features and get no difficulty", len(clips) - len(joined))
+    if supervised_by and pd.isna(joined[supervised_by]).any():
+        raise ValueError(f"difficulty.supervised_by: column {supervised_by!r} has missing values")
+    return joined
 
-    labels = None
-    if supervised_by:
-        labels = joined[supervised_by].to_numpy()
-        if pd.isna(joined[supervised_by]).any():
-            raise ValueError(f"difficulty.supervised_by: column {supervised_by!r} has missing values")
-    k_range = cfg.get("k_range", (2, 20))
+
+def run_score_difficulty(
+    *,
+    features: PathLike,
+    clip_tables: Sequence[PathLike],
+    cfg: DifficultyConfig,
+    out_difficulty: PathLike,
+    out_k_table: PathLike,
+) -> None:
+    """Score the difficulty of every clip in the feature table ``features`` and write both tables atomically."""
+    table = pq.read_table(features, columns=["clip_id", "embedding"])
+    if table.num_rows == 0:
+        raise ValueError(f"features table {features} is empty")
+    x = embedding_matrix(table.column("embedding"))
+    clip_ids = table.column("clip_id").to_pandas()
+    if clip_ids.duplicated().any():
+        raise ValueError(f"features table {features} repeats clip_id(s): {clip_ids[clip_ids.duplicated()].unique()[:5].tolist()}")
+    joined = _join_clip_columns(clip_ids, clip_tables, cfg.supervised_by, features)
     result = score_difficulty(
         x,
-        k=_parse_k(cfg.get("k", "auto")),
-        k_range=tuple(k_range),
-        labels=labels,
-        normalize=bool(cfg.get("normalize", True)),
-        seed=int(cfg.get("seed", 42)),
-        db_subsample=cfg.get("db_subsample"),
+        k=cfg.fixed_k,
+        k_range=cfg.k_range,
+        labels=joined[cfg.supervised_by].to_numpy() if cfg.supervised_by else None,
+        normalize=cfg.normalize,
+        seed=cfg.seed,
+        db_subsample=cfg.db_subsample,
     )
 
-    meta = provenance("score_difficulty", dict(cfg), k=result.k, features=str(features_path))
+    meta = provenance("score_difficulty", cfg.shaping(), k=result.k, features=str(features))
     difficulty_table = table_from_columns(
         {
-            "clip_id": features.column("clip_id"),
+            "clip_id": table.column("clip_id"),
             "age_group": joined["age_group"].astype(str).tolist(),
             "cluster": result.cluster,
             "distance": result.distance,
             "difficulty": result.difficulty,
         },
-        difficulty_schema(clip_id_type),
+        difficulty_schema(table.schema.field("clip_id").type),
     )
     k_table = table_from_columns({c: result.k_table[c].to_numpy() for c in K_SCHEMA.names}, K_SCHEMA)
     write_table(difficulty_table, out_difficulty, metadata=meta)
-    write_table(k_table, out_k, metadata=meta)
-    log.info("wrote %s (%d clips, k=%d) and %s", out_difficulty, len(joined), result.k, out_k)
+    write_table(k_table, out_k_table, metadata=meta)
+    log.info("wrote %s (%d clips, k=%d) and %s", out_difficulty, len(joined), result.k, out_k_table)

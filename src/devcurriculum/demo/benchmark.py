@@ -1,0 +1,98 @@
+"""The demo's held-out labelled benchmark: a shape moving in a direction over the demo's rooms.
+
+Each item draws from its own stream ``[seed, 2, item]`` and lands in ``benchmark/``, so benchmark
+clips are never training videos; ``labels.csv`` lists item_id, path (relative to ``benchmark/``),
+shape and direction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from devcurriculum.config import DemoBenchmarkConfig
+from devcurriculum.demo.actors import MovingTarget
+from devcurriculum.demo.draw import DIRECTIONS, WORLD_SHAPES, random_colour
+from devcurriculum.demo.scene import RenderedVideo, render_scene
+from devcurriculum.demo.video import write_csv, write_mp4
+from devcurriculum.demo.world import STREAM_BENCHMARK, World, stream_rng
+
+LABEL_COLUMNS = ["item_id", "path", "shape", "direction"]
+
+
+def _target(
+    shape: str, direction: str, bench: DemoBenchmarkConfig, size: int, rng: np.random.Generator
+) -> MovingTarget:
+    """A target of random colour, size, orientation and start whose whole path stays inside the frame."""
+    radius = rng.uniform(0.10, 0.16) * size
+    distance = bench.travel * size
+    dx, dy = DIRECTIONS[direction]
+    # The schema keeps travel below 0.65 frame widths, so with a radius of at most 0.16 the box of
+    # start points is never empty.
+    lo_xy = np.array([radius - min(dx, 0) * distance, radius - min(dy, 0) * distance])
+    hi_xy = np.array([size - radius - max(dx, 0) * distance, size - radius - max(dy, 0) * distance])
+    start = rng.uniform(lo_xy, hi_xy)
+    step = distance / max(bench.frames - 1, 1)
+    return MovingTarget(
+        shape=shape,
+        colour=random_colour(rng, (0.45, 1.0), (0.45, 1.0)),
+        radius=float(radius),
+        angle=float(rng.uniform(0, 2 * math.pi)),
+        start=(float(start[0]), float(start[1])),
+        velocity=(dx * step, dy * step),
+    )
+
+
+def render_benchmark_clip(
+    world: World, shape: str, direction: str, *, bench: DemoBenchmarkConfig, seed: int, item_index: int, size: int,
+    fps: float,
+) -> RenderedVideo:
+    """A labelled clip of ``bench.frames`` frames: a ``shape`` crossing ``bench.travel`` frame widths in
+    ``direction`` over a room of a random age's statistics (backgrounds, clutter, distractor toys of the
+    same families as training).
+
+    The target's colour, size, orientation and start vary so the label is not a colour or position
+    code; distractors are static and never of a labelled shape, faces and hands are left out, and the
+    camera moves ``bench.camera_scale`` times as much as at that age, so the target is the salient mover.
+    """
+    rng = stream_rng(seed, STREAM_BENCHMARK, item_index)
+    lo, hi = world.age_span
+    stats = world.at_age(rng.uniform(lo, hi))
+    target = _target(shape, direction, bench, size, rng)
+    distractors = tuple(s for s in WORLD_SHAPES if s not in set(bench.shapes))
+    return render_scene(
+        stats, n_frames=bench.frames, size=size, fps=fps, rng=rng, people=[], hand_skin=(0, 0, 0),
+        faces=False, hands=False, object_motion=False, object_shapes=distractors,
+        camera_scale=bench.camera_scale, target=target, measure=False,
+    )
+
+
+def render_benchmark(
+    world: World, bench: DemoBenchmarkConfig, *, seed: int, size: int, fps: float, out_dir: Path,
+    progress: Callable[[], object],
+) -> Path:
+    """Render every item into ``out_dir`` (shape x direction x clips_per_class) and write ``labels.csv``."""
+    labels = []
+    item_index = 0
+    for shape in bench.shapes:
+        for direction in bench.directions:
+            for j in range(bench.clips_per_class):
+                rendered = render_benchmark_clip(
+                    world, shape, direction, bench=bench, seed=seed, item_index=item_index, size=size, fps=fps
+                )
+                item_id = f"{shape}_{direction}_{j:03d}"
+                write_mp4(rendered.frames, out_dir / f"{item_id}.mp4", fps)
+                labels.append({"item_id": item_id, "path": f"{item_id}.mp4", "shape": shape, "direction": direction})
+                item_index += 1
+                progress()
+    labels_csv = out_dir / "labels.csv"
+    write_csv(pd.DataFrame(labels, columns=LABEL_COLUMNS), labels_csv)
+    return labels_csv
+
+
+def n_items(bench: DemoBenchmarkConfig) -> int:
+    return len(bench.shapes) * len(bench.directions) * bench.clips_per_class
