@@ -117,7 +117,9 @@ def schedule_cfg():
 def pretrain_inputs(wildcards):
     inputs = curriculum_inputs(wildcards)
     inputs["caches"] = clip_caches()
-    inputs["init"] = f"{RESULTS}/runs/{wildcards.model}/{INIT}/seed{wildcards.seed}/model.safetensors"
+    inputs["init"] = (
+        f"{RESULTS}/runs/{wildcards.model}/{INIT}/seed{wildcards.seed}/model.safetensors"
+    )
     return inputs
 
 
@@ -137,7 +139,11 @@ def pretrain_spec(wildcards):
 
 
 def pretrain_difficulty_arg(wildcards, input):
-    return f"--difficulty {shlex.quote(input.difficulty)}" if "difficulty" in input.keys() else ""
+    return (
+        f"--difficulty {shlex.quote(input.difficulty)}"
+        if "difficulty" in input.keys()
+        else ""
+    )
 
 
 def gpus_per_node(resources):
@@ -189,7 +195,9 @@ def pretrain_runtime_args(wildcards, threads, resources):
 
 def run_id(wildcards):
     """``{model}/{curriculum}/seed{seed}`` of a job's wildcards (the run's folder below runs/)."""
-    return RUN_ID.format(model=wildcards.model, curriculum=wildcards.curriculum, seed=wildcards.seed)
+    return RUN_ID.format(
+        model=wildcards.model, curriculum=wildcards.curriculum, seed=wildcards.seed
+    )
 
 
 def run_dir(wildcards):
@@ -247,7 +255,10 @@ def benchmark_cfg(wildcards):
 
 def readout_cfg(wildcards):
     """The readout blocks of `evaluation` (what evaluate's result depends on)."""
-    return {"linear": CFG.evaluation.linear.shaping(), "knn": CFG.evaluation.knn.shaping()}
+    return {
+        "linear": CFG.evaluation.linear.shaping(),
+        "knn": CFG.evaluation.knn.shaping(),
+    }
 
 
 def run_info(wildcards):
@@ -265,7 +276,11 @@ def evaluated_runs():
 
 
 def eval_files():
-    return [f"{RESULTS}/eval/{run.name}/{b}.parquet" for run in evaluated_runs() for b in BENCHMARKS]
+    return [
+        f"{RESULTS}/eval/{run.name}/{b}.parquet"
+        for run in evaluated_runs()
+        for b in BENCHMARKS
+    ]
 
 
 def metrics_files():
@@ -273,7 +288,9 @@ def metrics_files():
 
 
 def curriculum_previews():
-    return expand(f"{RESULTS}/curricula/{{c}}.parquet", c=sorted({r.curriculum for r in RUNS}))
+    return expand(
+        f"{RESULTS}/curricula/{{c}}.parquet", c=sorted({r.curriculum for r in RUNS})
+    )
 
 
 def all_targets():

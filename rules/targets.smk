@@ -2,38 +2,38 @@
 
 
 rule data:
-    localrule: True
     input:
         clip_tables(),
         clip_caches(),
+    localrule: True
 
 
 rule features:
-    localrule: True
     input:
         difficulty_table(),
+    localrule: True
 
 
 rule curricula:
-    localrule: True
     input:
         curriculum_previews(),
+    localrule: True
 
 
 rule train:
-    localrule: True
     input:
         metrics_files(),
+    localrule: True
 
 
 rule evaluate:
-    localrule: True
     input:
         eval_files(),
+    localrule: True
 
 
 # Everything `snakemake --report results/report.html` shows (the summary, comparisons and figures).
 rule report:
-    localrule: True
     input:
         all_targets(),
+    localrule: True

@@ -162,7 +162,7 @@ def test_video_manifest_of_real_clips(tmp_path: Path, real_videos_dir: Path) -> 
         rows += [f"{clips_dir / name},{name.split('_')[1]},train,0", f"{clips_dir / name},{name.split('_')[1]},test,0.5"]
     (tmp_path / "real.csv").write_text("\n".join(rows) + "\n")
     manifest = read_labelled_manifest(tmp_path / "real.csv")
-    items, clips, status = build_benchmark(
+    _items, clips, status = build_benchmark(
         manifest, media="video", frames=8, size=32, target_fps=10.0, progress=False
     )
     assert (status["status"] == "ok").all(), status[["item_id", "reason"]]

@@ -124,7 +124,7 @@ def test_still_images_are_repeated_over_the_clip(tmp_path: Path) -> None:
     palette = make_image(tmp_path / "pal.gif", (255, 0, 0), mode="P")
     jpeg = make_image(tmp_path / "photo.jpg", (0, 0, 250))
     manifest = _manifest([{"path": str(p), "label": "x"} for p in (rgb, grey, rgba, palette, jpeg)])
-    items, clips, status = load_clips(manifest, media="image", frames=5, size=12, progress=False)
+    _items, clips, status = load_clips(manifest, media="image", frames=5, size=12, progress=False)
     assert clips.shape == (5, 5, 12, 12, 3)
     assert (clips == clips[:, :1]).all(), "every frame of a still-image clip is the same"
     assert clips[0, 0, 0, 0].tolist() == [200, 10, 30]

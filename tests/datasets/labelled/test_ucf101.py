@@ -109,7 +109,7 @@ def test_ucf101_layout_with_the_real_ucf_style_avi(tmp_path: Path, real_videos_d
         (videos / entry).symlink_to(source)
     manifest = ucf101_manifest(root=videos, annotations=lists)
     manifest["start_fraction"] = [0.0, 0.5, 1.0, 0.25]
-    items, clips, status = build_benchmark(manifest, media="video", frames=16, size=32, frame_step=2, progress=False)
+    _items, clips, status = build_benchmark(manifest, media="video", frames=16, size=32, frame_step=2, progress=False)
     assert (status["status"] == "ok").all() and status["n_frames"].tolist() == [164] * 4
     # 164 frames, span 30: room 133 -> starts 0, 67, 133, 33; none padded
     assert status["start_frame"].tolist() == [0, 67, 133, 33] and (status["n_padded"] == 0).all()

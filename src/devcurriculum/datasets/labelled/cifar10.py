@@ -28,7 +28,7 @@ PathLike = str | os.PathLike[str]
 
 FOLDER = "cifar-10-batches-bin"
 META_FILE = "batches.meta.txt"
-BATCH_FILES = tuple((f"data_batch_{i}.bin", TRAIN) for i in range(1, 6)) + (("test_batch.bin", TEST),)
+BATCH_FILES = (*tuple((f"data_batch_{i}.bin", TRAIN) for i in range(1, 6)), ("test_batch.bin", TEST))
 IMAGE_SIDE = 32
 RECORD_BYTES = 1 + 3 * IMAGE_SIDE * IMAGE_SIDE
 
