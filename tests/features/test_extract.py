@@ -134,8 +134,10 @@ def _with_processor(model_dir: Path, dest: Path, **proc: object) -> Path:
 
 def test_input_size_comes_from_the_processor_with_interpolated_positions(model_dir: Path, tmp_path: Path) -> None:
     """A processor asking for 16 px (crop beats resize) runs the 8-px ViT at 16 px via interpolate_pos_encoding."""
-    d = _with_processor(model_dir, tmp_path / "vit16", do_resize=True, size={"shortest_edge": 20},
-                        do_center_crop=True, crop_size={"height": 16, "width": 16}, image_mean=[0.5] * 3, image_std=[0.25] * 3)
+    d = _with_processor(
+        model_dir, tmp_path / "vit16", do_resize=True, size={"shortest_edge": 20}, do_center_crop=True,
+        crop_size={"height": 16, "width": 16}, image_mean=[0.5] * 3, image_std=[0.25] * 3,
+    )
     m = load_feature_model(d)
     assert model_input_size(m) == ((16, 16), {"interpolate_pos_encoding": True})
     clips = _clips(2, size=12)
@@ -158,7 +160,9 @@ def test_dinov2_without_processor_config_gets_imagenet_statistics(tmp_path: Path
     assert tuple(mean) == (0.485, 0.456, 0.406) and tuple(std) == (0.229, 0.224, 0.225)
     m = load_feature_model(tmp_path / "dinov2-tiny")
     assert model_input_size(m) == ((8, 8), {})
-    d = _with_processor(tmp_path / "dinov2-tiny", tmp_path / "dinov2-12", do_resize=True, size={"height": 12, "width": 12})
+    d = _with_processor(
+        tmp_path / "dinov2-tiny", tmp_path / "dinov2-12", do_resize=True, size={"height": 12, "width": 12}
+    )
     assert model_input_size(load_feature_model(d)) == ((12, 12), {})  # Dinov2 interpolates without being asked
 
 

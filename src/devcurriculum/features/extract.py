@@ -256,7 +256,9 @@ def extract_features(
     last = layer in (-1, n_layers)
     norm = None if last else _final_norm(model)
     if not last and norm is None:
-        log.warning("feature model %s has no final `layernorm`: layer %d is pooled un-normalised", model.name_or_path, layer)
+        log.warning(
+            "feature model %s has no final `layernorm`: layer %d is pooled un-normalised", model.name_or_path, layer
+        )
 
     out = np.empty((n * per_clip, dim), dtype=np.float32)
     total = n * per_clip

