@@ -12,10 +12,16 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import PreTrainedModel
+from transformers import Dinov2Config, Dinov2Model, PreTrainedModel
 
 from devcurriculum.config import FeaturesConfig, RandomVitConfig
-from devcurriculum.features.extract import extract_features, extract_shard, image_normalization, load_feature_model
+from devcurriculum.features.extract import (
+    extract_features,
+    extract_shard,
+    image_normalization,
+    load_feature_model,
+    model_input_size,
+)
 from devcurriculum.features.random_vit import save_random_vit
 from devcurriculum.utils.io import embedding_matrix, gather_tables, read_metadata, save_npy
 
@@ -38,12 +44,28 @@ def _clips(n: int, t: int = 4, size: int = 8, seed: int = 0) -> np.ndarray:
 
 
 def _hidden(model: PreTrainedModel, frames_u8: np.ndarray, size: int = 8) -> tuple[torch.Tensor, ...]:
-    """Reference computation: normalise with 0.5/0.25 and run the model with hidden states."""
+    """Reference computation: normalise with 0.5/0.25, run the model, every hidden state through the final norm."""
     x = torch.from_numpy(frames_u8).permute(0, 3, 1, 2).float() / 255.0
     if x.shape[-1] != size:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
     with torch.no_grad():
-        return model(pixel_values=(x - 0.5) / 0.25, output_hidden_states=True).hidden_states
+        out = model(pixel_values=(x - 0.5) / 0.25, output_hidden_states=True)
+        return tuple(model.layernorm(h) for h in out.hidden_states)
+
+
+def test_last_layer_is_the_normalised_output_and_earlier_layers_share_its_norm(model: PreTrainedModel) -> None:
+    """layer -1 = last_hidden_state (after the final LayerNorm, DINO's feature); others get the same norm."""
+    clips = _clips(3)
+    x = (torch.from_numpy(clips[:, 2]).permute(0, 3, 1, 2).float() / 255.0 - 0.5) / 0.25
+    with torch.no_grad():
+        out = model(pixel_values=x, output_hidden_states=True)
+        raw_mid = out.hidden_states[1]
+    np.testing.assert_allclose(
+        extract_features(model, clips, layer=-1, progress=False), out.last_hidden_state[:, 0].numpy(), atol=1e-5
+    )
+    got_mid = extract_features(model, clips, layer=1, progress=False)
+    np.testing.assert_allclose(got_mid, model.layernorm(raw_mid)[:, 0].detach().numpy(), atol=1e-5)
+    assert not np.allclose(got_mid, raw_mid[:, 0].numpy(), atol=1e-3)
 
 
 def test_cls_and_mean_pooling_equal_manual_hidden_states(model: PreTrainedModel) -> None:
@@ -109,6 +131,46 @@ def _extract(tables: list[Path], caches: list[Path], model_dir: Path, shard: int
              threads: int | None = None) -> int:
     return extract_shard(clip_tables=tables, clip_caches=caches, model_dir=model_dir, features=FEATURES, shard=shard,
                          n_shards=n_shards, out_path=out, threads=threads)
+
+
+def _with_processor(model_dir: Path, dest: Path, **proc: object) -> Path:
+    shutil.copytree(model_dir, dest)
+    (dest / "preprocessor_config.json").write_text(json.dumps({"image_processor_type": "ViTImageProcessor", **proc}))
+    return dest
+
+
+def test_input_size_comes_from_the_processor_with_interpolated_positions(model_dir: Path, tmp_path: Path) -> None:
+    """A processor asking for 16 px (crop beats resize) runs the 8-px ViT at 16 px via interpolate_pos_encoding."""
+    d = _with_processor(
+        model_dir, tmp_path / "vit16", do_resize=True, size={"shortest_edge": 20}, do_center_crop=True,
+        crop_size={"height": 16, "width": 16}, image_mean=[0.5] * 3, image_std=[0.25] * 3,
+    )
+    m = load_feature_model(d)
+    assert model_input_size(m) == ((16, 16), {"interpolate_pos_encoding": True})
+    clips = _clips(2, size=12)
+    x = torch.from_numpy(clips[:, 2]).permute(0, 3, 1, 2).float() / 255.0
+    x = F.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+    with torch.no_grad():
+        ref = m(pixel_values=(x - 0.5) / 0.25, interpolate_pos_encoding=True).last_hidden_state[:, 0].numpy()
+    np.testing.assert_allclose(extract_features(m, clips, progress=False), ref, atol=1e-5)
+
+
+def test_input_size_falls_back_to_config_when_the_patch_grid_does_not_fit(model_dir: Path, tmp_path: Path) -> None:
+    d = _with_processor(model_dir, tmp_path / "vit10", do_resize=True, size={"height": 10, "width": 10})
+    assert model_input_size(load_feature_model(d)) == ((8, 8), {})  # 10 px is not a multiple of patch 4
+
+
+def test_dinov2_without_processor_config_gets_imagenet_statistics(tmp_path: Path) -> None:
+    cfg = Dinov2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, image_size=8, patch_size=4)
+    Dinov2Model(cfg).save_pretrained(tmp_path / "dinov2-tiny")
+    mean, std = image_normalization(tmp_path / "dinov2-tiny")
+    assert tuple(mean) == (0.485, 0.456, 0.406) and tuple(std) == (0.229, 0.224, 0.225)
+    m = load_feature_model(tmp_path / "dinov2-tiny")
+    assert model_input_size(m) == ((8, 8), {})
+    d = _with_processor(
+        tmp_path / "dinov2-tiny", tmp_path / "dinov2-12", do_resize=True, size={"height": 12, "width": 12}
+    )
+    assert model_input_size(load_feature_model(d)) == ((12, 12), {})  # Dinov2 interpolates without being asked
 
 
 def _write_groups(root: Path) -> tuple[list[Path], list[Path], list[str]]:

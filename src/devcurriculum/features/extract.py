@@ -1,24 +1,37 @@
 """DINO-style clip features from a ViT: the input of the prototype difficulty scores (ALGORITHMS.md §B).
 
 A clip's feature is a token summary of one hidden state of a (pretrained or random) ViT applied to
-its frames: ``hidden_states[layer]`` of shape (B, L, D), pooled over tokens (``cls``: token 0;
-``mean``: the average of the patch tokens, i.e. over dim 1 of (B, L, D), never over D), from the
-clip's middle frame or averaged over all its frames.
+its frames: ``hidden_states[layer]`` of shape (B, L, D) after the final norm (below), pooled over
+tokens (``cls``: token 0; ``mean``: the average of the patch tokens, i.e. over dim 1 of (B, L, D),
+never over D), from the clip's middle frame or averaged over all its frames.
 
 Frames are read from the memory-mapped clip cache (never from the videos), scaled to [0, 1], resized
-to the model's ``image_size`` when they differ, then normalised with the mean/std of the model's
-image-processor config (``preprocessor_config.json``: ImageNet statistics for DINO checkpoints) if it
-has one, otherwise with mean 0.5 / std 0.25 per channel, the project's pixel normalisation
-(ALGORITHMS.md §A). ``hidden_states[layer]`` is the raw residual stream; the final LayerNorm that
-``last_hidden_state`` applies is not applied.
+to the model's input size, then normalised per channel.
+
+- Input size: the image processor's (``preprocessor_config.json``: ``crop_size`` when it centre-crops,
+  else ``size``), which is what the checkpoint was evaluated at (224 for DINO ViT-S/16 and for DINOv2
+  ViT-S/14, whose ``config.image_size`` is 518 only because its position grid is 37x37), provided the
+  model can interpolate its position embeddings to it (DINOv2 always does; ViT/DeiT take
+  ``interpolate_pos_encoding``); otherwise, and when there is no processor config, ``config.image_size``.
+- Normalisation: the processor's mean/std (ImageNet statistics for DINO checkpoints); without a
+  processor config, ImageNet statistics for DINOv2 models and otherwise mean 0.5 / std 0.25, the
+  project's pixel normalisation (ALGORITHMS.md §A; the random demo ViT).
+- Final norm: the chosen hidden state goes through the model's final LayerNorm (``model.layernorm``)
+  before pooling. For ``layer: -1`` this is exactly ``last_hidden_state``, the normalised output whose
+  CLS token DINO (``model(x)``) and DINOv2 (``x_norm_clstoken``) use as the image feature; for an
+  earlier layer it matches their ``get_intermediate_layers(..., norm=True)`` and transformers'
+  ``Dinov2Backbone(apply_layernorm=True)``, so every layer is read on the same scale. A model without a
+  ``layernorm`` module gets the raw hidden state (logged).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +39,7 @@ import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from transformers import AutoModel, PreTrainedModel
+from transformers import AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.image_processing_utils import ImageProcessingMixin
 
 from devcurriculum.config import FeaturesConfig
@@ -38,6 +51,11 @@ POOLINGS = ("cls", "mean")
 FRAME_MODES = ("middle", "mean")
 FALLBACK_MEAN = (0.5, 0.5, 0.5)
 FALLBACK_STD = (0.25, 0.25, 0.25)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Model types that are ImageNet-normalised when their directory has no image-processor config, and
+# that interpolate their position embeddings to any input size without being asked.
+DINOV2_TYPES = ("dinov2", "dinov2_with_registers")
 
 Normalization = tuple[Sequence[float], Sequence[float]]
 
@@ -58,17 +76,37 @@ def load_feature_model(model_dir_or_id: str | os.PathLike[str]) -> PreTrainedMod
     return model.float().eval()
 
 
-def image_normalization(model_dir_or_id: str | os.PathLike[str]) -> Normalization:
-    """Per-channel (mean, std) from the model's image-processor config, else (0.5, 0.25).
-
-    A processor with ``do_normalize: false`` gets (0, 1): pixels stay in [0, 1] as it expects.
-    """
+def _processor_dict(model_dir_or_id: str | os.PathLike[str]) -> dict[str, Any]:
+    """The model's ``preprocessor_config.json`` as a dict; empty when it has none."""
     ref = str(model_dir_or_id)
     try:
         proc, _ = ImageProcessingMixin.get_image_processor_dict(ref, local_files_only=Path(ref).is_dir())
     except (OSError, ValueError):
-        proc = {}
+        return {}
+    return dict(proc or {})
+
+
+def _model_type(model_dir_or_id: str | os.PathLike[str]) -> str:
+    """``model_type`` from the directory's ``config.json`` ("" when unreadable), without loading weights."""
+    ref = str(model_dir_or_id)
+    try:
+        cfg, _ = PretrainedConfig.get_config_dict(ref, local_files_only=Path(ref).is_dir())
+    except (OSError, ValueError):
+        return ""
+    return str(cfg.get("model_type", ""))
+
+
+def image_normalization(model_dir_or_id: str | os.PathLike[str]) -> Normalization:
+    """Per-channel (mean, std) from the model's image-processor config, else a fallback.
+
+    The fallback is ImageNet's statistics for DINOv2 models (what they were trained with) and
+    (0.5, 0.25) otherwise. A processor with ``do_normalize: false`` gets (0, 1): pixels stay in
+    [0, 1] as it expects.
+    """
+    proc = _processor_dict(model_dir_or_id)
     if not proc:
+        if _model_type(model_dir_or_id) in DINOV2_TYPES:
+            return IMAGENET_MEAN, IMAGENET_STD
         return FALLBACK_MEAN, FALLBACK_STD
     if proc.get("do_normalize", True) is False:
         return (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
@@ -87,6 +125,61 @@ def _model_image_size(model: PreTrainedModel) -> tuple[int, int]:
     if isinstance(size, (list, tuple)):
         return int(size[0]), int(size[1])
     return int(size), int(size)
+
+
+def _hw(value: Any) -> tuple[int, int] | None:
+    """A processor size entry (``{"height", "width"}``, ``{"shortest_edge"}`` or an int) as (h, w)."""
+    if isinstance(value, int) and value > 0:
+        return value, value
+    if isinstance(value, Mapping):
+        if "height" in value and "width" in value:
+            return int(value["height"]), int(value["width"])
+        if "shortest_edge" in value:  # cached clips are square: the short side is the side
+            return int(value["shortest_edge"]), int(value["shortest_edge"])
+    return None
+
+
+def processor_input_size(model_dir_or_id: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """The (h, w) the image processor feeds the model: its crop when it centre-crops, else its resize."""
+    proc = _processor_dict(model_dir_or_id)
+    if proc.get("do_center_crop") and _hw(proc.get("crop_size")):
+        return _hw(proc.get("crop_size"))
+    if proc.get("do_resize", True):
+        return _hw(proc.get("size"))
+    return None
+
+
+def _interpolation_kwargs(model: PreTrainedModel) -> dict[str, Any] | None:
+    """Forward kwargs that make ``model`` accept a non-native input size; None if it cannot."""
+    if getattr(model.config, "model_type", "") in DINOV2_TYPES:
+        return {}  # Dinov2Embeddings interpolates whenever the patch grid differs
+    if "interpolate_pos_encoding" in inspect.signature(model.forward).parameters:
+        return {"interpolate_pos_encoding": True}
+    return None
+
+
+def model_input_size(model: PreTrainedModel) -> tuple[tuple[int, int], dict[str, Any]]:
+    """The input (h, w) for ``model`` and the forward kwargs it needs there (see the module docstring)."""
+    native = _model_image_size(model)
+    wanted = processor_input_size(model.name_or_path) if model.name_or_path else None
+    if wanted is None or wanted == native:
+        return native, {}
+    kwargs = _interpolation_kwargs(model)
+    patch = getattr(model.config, "patch_size", 1)
+    patch = patch if isinstance(patch, (list, tuple)) else (patch, patch)
+    if kwargs is None or wanted[0] % int(patch[0]) or wanted[1] % int(patch[1]):
+        log.warning(
+            "feature model %s: its processor asks for %s input but the model cannot interpolate its position "
+            "embeddings to it; using config.image_size %s", model.name_or_path, wanted, native,
+        )
+        return native, {}
+    return wanted, kwargs
+
+
+def _final_norm(model: PreTrainedModel) -> torch.nn.Module | None:
+    """The LayerNorm the model applies to its last hidden state (``last_hidden_state``), if any."""
+    norm = getattr(model, "layernorm", None)
+    return norm if isinstance(norm, torch.nn.Module) else None
 
 
 def _prefix_tokens(model: PreTrainedModel) -> int:
@@ -129,7 +222,9 @@ def extract_features(
 
     ``rows`` selects (and orders) clips of ``clips`` without loading the others; ``batch_size``
     counts frames per forward pass. ``normalization`` overrides the (mean, std) read from the model's
-    image-processor config (see :func:`image_normalization`).
+    image-processor config (see :func:`image_normalization`). Frames are resized to
+    :func:`model_input_size`; the hidden state ``layer`` is pooled after the model's final LayerNorm
+    (``layer=-1``: ``last_hidden_state``, the DINO image feature with ``pooling="cls"``).
     """
     if clips.ndim != 5 or clips.shape[-1] != 3:
         raise ValueError(f"clips must be uint8 (N, T, H, W, 3), got shape {clips.shape}")
@@ -154,8 +249,14 @@ def extract_features(
         normalization = image_normalization(model.name_or_path) if model.name_or_path else (FALLBACK_MEAN, FALLBACK_STD)
     mean = torch.tensor(normalization[0], dtype=torch.float32).view(1, -1, 1, 1)
     std = torch.tensor(normalization[1], dtype=torch.float32).view(1, -1, 1, 1)
-    size = _model_image_size(model)
+    size, forward_kwargs = model_input_size(model)
     skip = _prefix_tokens(model)
+    last = layer in (-1, n_layers)
+    norm = None if last else _final_norm(model)
+    if not last and norm is None:
+        log.warning(
+            "feature model %s has no final `layernorm`: layer %d is pooled un-normalised", model.name_or_path, layer
+        )
 
     out = np.empty((n * per_clip, dim), dtype=np.float32)
     total = n * per_clip
@@ -168,7 +269,11 @@ def extract_features(
             # memory at one batch whatever the cache size.
             batch = clips[row_idx[clip_pos], frame_idx[frame_pos]]
             pixels = _preprocess(batch, size, mean, std)
-            hidden = model(pixel_values=pixels, output_hidden_states=True).hidden_states[layer]  # (B, L, D)
+            if last:  # already through the final norm
+                hidden = model(pixel_values=pixels, **forward_kwargs).last_hidden_state  # (B, L, D)
+            else:
+                hidden = model(pixel_values=pixels, output_hidden_states=True, **forward_kwargs).hidden_states[layer]
+                hidden = norm(hidden) if norm is not None else hidden
             pooled = hidden[:, 0] if pooling == "cls" else hidden[:, skip:].mean(dim=1)
             out[start : start + len(flat)] = pooled.float().numpy()
     return out.reshape(n, per_clip, dim).mean(axis=1, dtype=np.float64).astype(np.float32) if per_clip > 1 else out
