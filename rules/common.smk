@@ -69,14 +69,15 @@ def age_groups():
 
 
 def feature_model(wildcards):
-    if wildcards.extractor == "vit-random":
-        return {"model": f"{RESULTS}/models/vit-random"}
+    """The extractor's model folder when the workflow builds it (vit-random, dinov2-s14-imgfocus)."""
+    if CFG.features.built_here:
+        return {"model": f"{RESULTS}/models/{wildcards.extractor}"}
     return {}
 
 
 def feature_model_ref(wildcards, input):
     """The local model directory built here, or the configured local dir / hub id."""
-    if wildcards.extractor == "vit-random":
+    if CFG.features.built_here:
         return input.model
     return CFG.features.model
 

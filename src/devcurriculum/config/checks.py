@@ -43,11 +43,14 @@ def check_data(cfg: WorkflowConfig) -> None:
     for (lo1, hi1, n1), (lo2, _hi2, n2) in itertools.pairwise(spans):
         if lo2 < hi1:
             raise ConfigError(f"data.age_groups: {n1} [{lo1:g}, {hi1:g}) overlaps {n2} (starts at {lo2:g})")
-    if cfg.features.extractor == "vit-random" and cfg.features.model:
-        raise ConfigError("features.model: must be null for extractor 'vit-random' (that model is built here)")
-    if cfg.features.extractor != "vit-random" and not cfg.features.model:
+    from devcurriculum.config.blocks import BUILT_EXTRACTORS
+
+    features = cfg.features
+    if features.built_here and features.model:
+        raise ConfigError(f"features.model: must be null for extractor {features.extractor!r} (that model is built here)")
+    if not features.built_here and not features.model:
         raise ConfigError(
-            f"features.model: required for extractor {cfg.features.extractor!r} (only vit-random is built here)"
+            f"features.model: required for extractor {features.extractor!r} (built here: {', '.join(BUILT_EXTRACTORS)})"
         )
     if cfg.features.extractor == "vit-random":
         check_random_vit(cfg)

