@@ -3,6 +3,6 @@
 from devcurriculum.features.onnx_dinov2 import import_imgfocus_dinov2
 from devcurriculum.utils.logging import stage_log
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 with stage_log(sm.log[0], "import_dinov2"):
     import_imgfocus_dinov2(sm.output.model)

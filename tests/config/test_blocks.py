@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import devcurriculum.config as config_package
 from devcurriculum.config import (
     ConfigBlock,
     ConfigError,
@@ -16,7 +17,6 @@ from devcurriculum.config import (
     PretrainConfig,
     VideoMAEModelConfig,
     WorkflowConfig,
-    blocks,
     expand_runs,
     model_config,
 )
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 def all_blocks() -> list[type[ConfigBlock]]:
     return [
         obj
-        for obj in vars(blocks).values()
+        for obj in vars(config_package).values()
         if isinstance(obj, type) and issubclass(obj, ConfigBlock) and obj is not ConfigBlock
     ]
 

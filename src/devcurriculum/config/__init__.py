@@ -6,45 +6,37 @@ is the part of a block that changes results: what rules get as params and resume
 """
 
 from devcurriculum.config.block import ConfigBlock, runtime
-from devcurriculum.config.blocks import (
+from devcurriculum.config.curricula import BlurConfig, CurriculumConfig, LeracConfig, WeightingConfig
+from devcurriculum.config.data import ClipConfig, DataConfig, DemoBenchmarkConfig, DemoConfig, DemoWorldConfig
+from devcurriculum.config.evaluation import (
     BENCHMARK_CONFIGS,
-    INIT,
-    MODEL_CONFIGS,
     BenchmarkConfig,
-    BlurConfig,
-    ClipConfig,
-    CurriculumConfig,
-    DataConfig,
-    DemoBenchmarkConfig,
     DemoBenchmarkSource,
-    DemoConfig,
-    DemoWorldConfig,
-    DifficultyConfig,
     DigitsBenchmarkSource,
     EvaluationConfig,
-    FeaturesConfig,
     KnnReadoutConfig,
-    LeracConfig,
     LinearReadoutConfig,
+    benchmark_config,
+)
+from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig, RandomVitConfig
+from devcurriculum.config.models import (
+    MODEL_CONFIGS,
     ModelConfig,
     MultiblockMaskConfig,
-    PretrainConfig,
-    RandomVitConfig,
-    RunsEntry,
     SimCLRAugmentConfig,
     SimCLRModelConfig,
     VideoMAEModelConfig,
     VJEPAModelConfig,
-    WeightingConfig,
-    WorkflowConfig,
-    benchmark_config,
     model_config,
 )
 from devcurriculum.config.runs import Run, baseline_runs, expand_runs
 from devcurriculum.config.schema import ConfigError, load_schema
+from devcurriculum.config.training import PretrainConfig
+from devcurriculum.config.workflow import INIT, RunsEntry, WorkflowConfig
 
 __all__ = [
     "BENCHMARK_CONFIGS",
+    "BUILT_EXTRACTORS",
     "INIT",
     "MODEL_CONFIGS",
     "BenchmarkConfig",

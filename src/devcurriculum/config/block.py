@@ -14,7 +14,6 @@ changing a runtime key never reruns a job or invalidates a resume state.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -119,9 +118,17 @@ class ConfigBlock:
         return {f.name: f.metadata[RUNTIME] for f in dataclasses.fields(cls) if RUNTIME in f.metadata}
 
 
-@functools.cache
+_OPTIONAL_BLOCK_FIELDS: dict[type, frozenset[str]] = {}
+
+
 def _optional_block_fields(cls: type) -> frozenset[str]:
-    """Fields typed ``SomeBlock | None``."""
+    """Fields typed ``SomeBlock | None`` (computed once per class)."""
+    if cls not in _OPTIONAL_BLOCK_FIELDS:
+        _OPTIONAL_BLOCK_FIELDS[cls] = _find_optional_block_fields(cls)
+    return _OPTIONAL_BLOCK_FIELDS[cls]
+
+
+def _find_optional_block_fields(cls: type) -> frozenset[str]:
     hints = get_type_hints(cls)
     return frozenset(
         f.name
@@ -174,14 +181,13 @@ def _convert_union(options: tuple[Any, ...], value: Any, where: str) -> Any:
         return None
     blocks = [o for o in options if _is_block(o)]
     if blocks and isinstance(value, Mapping):
-        tagged = [b for b in blocks if b.TAG is not None]
-        if tagged:
-            for block in tagged:
-                key, tag = block.TAG  # type: ignore[misc]
+        tags = [(b, b.TAG) for b in blocks if b.TAG is not None]
+        if tags:
+            for block, (key, tag) in tags:
                 if value.get(key) == tag:
                     return block._from_filled(value, where)
-            key = tagged[0].TAG[0]  # type: ignore[index]
-            raise ConfigError(f"{where}.{key}: must be one of {[b.TAG[1] for b in tagged]}, got {value.get(key)!r}")  # type: ignore[index]
+            key = tags[0][1][0]
+            raise ConfigError(f"{where}.{key}: must be one of {[t for _, (_, t) in tags]}, got {value.get(key)!r}")
         return blocks[0]._from_filled(value, where)
     for option in options:
         if get_origin(option) is Literal and value in get_args(option):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devcurriculum.config.blocks import INIT, WorkflowConfig
+from devcurriculum.config.workflow import INIT, WorkflowConfig
 
 
 @dataclass(frozen=True)

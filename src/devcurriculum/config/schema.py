@@ -1,7 +1,7 @@
 """The config schema (``schemas/config.schema.yaml``): the one place where defaults and value checks live.
 
 The Snakefile validates the whole config against it; every typed config block
-(``devcurriculum.config.blocks``) validates its own sub-block against the same schema when it is built,
+(the modules of ``devcurriculum.config``) validates its own sub-block against the same schema when it is built,
 so a library user who never runs Snakemake gets the same defaults and the same checks. Errors name the
 dotted key (``pretrain.lr``) and, for a misspelled key, suggest the closest known one.
 """
@@ -46,7 +46,7 @@ def subschema(pointer: str) -> dict[str, Any]:
     return node
 
 
-def _fill_defaults(validator_class: type) -> type:
+def _fill_defaults(validator_class: Any) -> Any:
     """A validator class that also writes each property's ``default`` into the instance when absent."""
     validate_properties = validator_class.VALIDATORS["properties"]
 

@@ -30,7 +30,7 @@ COMPARISON_COLUMNS = (
 CONFIDENCE = 0.95
 
 
-def paired_difference(diffs: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float, float]:
+def paired_difference(diffs: Sequence[float] | np.ndarray | pd.Series, confidence: float = CONFIDENCE) -> tuple[float, float, float, float]:
     """``(mean, ci_low, ci_high, p_value)`` of paired differences (see the module docstring)."""
     d = np.asarray(diffs, dtype=np.float64)
     if d.size == 0:

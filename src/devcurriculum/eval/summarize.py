@@ -89,7 +89,7 @@ def run_identity(path: PathLike, frame: pd.DataFrame) -> tuple[str, str, int]:
         except json.JSONDecodeError:
             pass
     if all(v is not None for v in found.values()):
-        return str(_unquote(found["model"])), str(_unquote(found["curriculum"])), int(_unquote(found["seed"]))
+        return str(_unquote(found["model"])), str(_unquote(found["curriculum"])), int(str(_unquote(found["seed"])))
     parts = Path(path).parts
     if len(parts) >= 4 and parts[-2].startswith("seed") and parts[-2][4:].isdigit():
         return parts[-4], parts[-3], int(parts[-2][4:])

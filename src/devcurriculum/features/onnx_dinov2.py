@@ -289,7 +289,7 @@ def _wheel_facts(onnx_path: Path) -> dict[str, Any]:
     return {
         "wheel": WHEEL,
         "version": dist.version,
-        "license": dist.metadata.get("License"),
+        "license": (dist.metadata.get_all("License") or [None])[0],
         "path_in_wheel": ONNX_IN_WHEEL,
         "urls": dist.metadata.get_all("Project-URL") or [],
     }

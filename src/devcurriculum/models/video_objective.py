@@ -1,7 +1,7 @@
 """The base of the two ViT-style video objectives (VideoMAE, V-JEPA): clips cut into tokens, masks per rank.
 
 A clip of ``data.clip.frames`` frames of ``data.clip.size`` pixels is cut into ``frames // tubelet_size``
-temporal slices of ``grid x grid`` patches (``config/checks.py`` makes sure the clip tiles exactly).
+temporal slices of ``grid x grid`` patches (``config/workflow.py`` makes sure the clip tiles exactly).
 Masks are drawn from the objective's own generator ``mask_generator``, which the checkpoint code saves
 and restores with the other RNG states, so a resumed run draws the same masks.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Literal
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -45,7 +46,7 @@ class stage_log:
         self.logger.info("stage %s started", self.stage)
         return self.logger
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if exc is not None:
             self.logger.error("stage %s failed: %s", self.stage, exc, exc_info=(exc_type, exc, tb))
         else:

@@ -33,7 +33,7 @@ SOURCE_MEDIA: dict[str, Media] = {
     "toybox": "video",
     "cifar10": "image",
 }
-DEFAULT_SPLIT_MODE: dict[str, SplitMode] = {source: "auto" for source in SOURCE_MEDIA} | {"toybox": "grouped"}
+DEFAULT_SPLIT_MODE: dict[str, SplitMode] = {source: ("grouped" if source == "toybox" else "auto") for source in SOURCE_MEDIA}
 
 
 def skipped_note(status: pd.DataFrame) -> str:
@@ -76,7 +76,7 @@ def build_benchmark(
         raise ValueError(f"{where}: split mode must be one of {list(SPLIT_MODES)}, got {split_mode!r}")
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"{where}: test_fraction must be in (0, 1), got {test_fraction}")
-    uses_source_split = split_mode == "manifest" or (split_mode == "auto" and manifest["split"].notna().any())
+    uses_source_split = split_mode == "manifest" or (split_mode == "auto" and bool(manifest["split"].notna().any()))
     check_usable(manifest, where=f"{where} (before decoding)", require_split=uses_source_split)
     items, clips, status = load_clips(
         manifest,

@@ -24,6 +24,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,7 +76,7 @@ def _text(series: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-def _start_suffix(start_frame: object, start_fraction: object) -> str:
+def _start_suffix(start_frame: Any, start_fraction: Any) -> str:
     if not pd.isna(start_frame):
         return f"#frame={int(start_frame)}"
     if not pd.isna(start_fraction):

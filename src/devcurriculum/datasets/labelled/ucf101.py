@@ -123,7 +123,7 @@ def ucf101_manifest(
         raise LabelledDataError(f"ucf101: video folder not found: {videos}")
     folder = find_annotations(videos, annotations)
     classes = read_class_index(folder / CLASS_INDEX)
-    rows = []
+    rows: list[dict[str, str]] = []
     for split_name, list_name, with_index in ((TRAIN, "trainlist", True), (TEST, "testlist", False)):
         listed = read_split_list(folder / f"{list_name}{split_number:02d}.txt", classes, with_index=with_index)
         rows.extend(

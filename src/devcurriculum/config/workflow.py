@@ -1,26 +1,76 @@
-"""Checks that span config blocks (the schema checks each key alone).
-
-They run when the workflow config is built (at Snakefile parse time), so an inconsistent config fails
-before any job starts, with the key named.
-"""
+"""The whole ``config.yaml``: the blocks together, the runs, and the checks that span blocks."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import field
+from typing import ClassVar
 
+from devcurriculum.config.block import ConfigBlock
+from devcurriculum.config.curricula import CurriculumConfig
+from devcurriculum.config.data import DataConfig, DemoConfig
+from devcurriculum.config.evaluation import BenchmarkConfig, EvaluationConfig
+from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig
+from devcurriculum.config.models import ModelConfig
 from devcurriculum.config.schema import ConfigError
+from devcurriculum.config.training import PretrainConfig
 
-if TYPE_CHECKING:
-    from devcurriculum.config.blocks import WorkflowConfig
+#: the pseudo-curriculum of the untrained model ("after stage 0" of every run)
+INIT = "init"
 
 
-def check_workflow(cfg: WorkflowConfig) -> None:
+@dataclasses.dataclass(frozen=True)
+class RunsEntry(ConfigBlock):
+    """One entry of ``runs``: the cross product of its models, curricula and seeds."""
+
+    SCHEMA: ClassVar[str] = "#/properties/runs/items"
+    WHERE: ClassVar[str] = "runs[*]"
+
+    models: tuple[str, ...]
+    curricula: tuple[str, ...]
+    seeds: tuple[int, ...] = (0,)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkflowConfig(ConfigBlock):
+    """The whole ``config.yaml``, validated, with the checks that span blocks."""
+
+    SCHEMA: ClassVar[str] = "#"
+    WHERE: ClassVar[str] = ""
+
+    results: str = "results"
+    data: DataConfig = field(default_factory=DataConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
+    curricula: Mapping[str, CurriculumConfig] = field(default_factory=dict)
+    models: Mapping[str, ModelConfig] = field(default_factory=dict)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    runs: tuple[RunsEntry, ...] = ()
+    benchmarks: Mapping[str, BenchmarkConfig] = field(default_factory=dict)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_workflow(self)
+
+    @property
+    def groups(self) -> list[str]:
+        """Age-group names in config order."""
+        return list(self.data.age_groups)
+
+
+# ---- checks that span blocks (the schema checks each key alone) ---------------------------------
+
+
+def _check_workflow(cfg: WorkflowConfig) -> None:
     """Raise :class:`ConfigError` naming the key of the first cross-block inconsistency."""
-    check_data(cfg)
-    check_curricula(cfg)
-    check_models(cfg)
-    check_runs(cfg)
+    _check_data(cfg)
+    _check_curricula(cfg)
+    _check_models(cfg)
+    _check_runs(cfg)
     if cfg.pretrain.batch_size % cfg.pretrain.nproc:
         raise ConfigError(
             f"pretrain.batch_size: the global batch {cfg.pretrain.batch_size} must be divisible by "
@@ -28,9 +78,7 @@ def check_workflow(cfg: WorkflowConfig) -> None:
         )
 
 
-def check_data(cfg: WorkflowConfig) -> None:
-    from devcurriculum.config.blocks import INIT
-
+def _check_data(cfg: WorkflowConfig) -> None:
     data = cfg.data
     if data.source == "manifest" and not data.manifest:
         raise ConfigError("data.manifest: required when data.source is 'manifest'")
@@ -43,8 +91,6 @@ def check_data(cfg: WorkflowConfig) -> None:
     for (lo1, hi1, n1), (lo2, _hi2, n2) in itertools.pairwise(spans):
         if lo2 < hi1:
             raise ConfigError(f"data.age_groups: {n1} [{lo1:g}, {hi1:g}) overlaps {n2} (starts at {lo2:g})")
-    from devcurriculum.config.blocks import BUILT_EXTRACTORS
-
     features = cfg.features
     if features.built_here and features.model:
         raise ConfigError(f"features.model: must be null for extractor {features.extractor!r} (that model is built here)")
@@ -53,12 +99,12 @@ def check_data(cfg: WorkflowConfig) -> None:
             f"features.model: required for extractor {features.extractor!r} (built here: {', '.join(BUILT_EXTRACTORS)})"
         )
     if cfg.features.extractor == "vit-random":
-        check_random_vit(cfg)
+        _check_random_vit(cfg)
     if INIT in cfg.curricula:
         raise ConfigError(f"curricula.{INIT}: the name is reserved for the untrained baseline")
 
 
-def check_random_vit(cfg: WorkflowConfig) -> None:
+def _check_random_vit(cfg: WorkflowConfig) -> None:
     """The vit-random extractor is built on frames of ``data.clip.size`` pixels."""
     vit, size = cfg.features.random_vit, cfg.data.clip.size
     if size % vit.patch_size:
@@ -70,7 +116,7 @@ def check_random_vit(cfg: WorkflowConfig) -> None:
         )
 
 
-def check_curricula(cfg: WorkflowConfig) -> None:
+def _check_curricula(cfg: WorkflowConfig) -> None:
     groups = cfg.groups
     for name, cur in cfg.curricula.items():
         if isinstance(cur.order, tuple):
@@ -79,7 +125,7 @@ def check_curricula(cfg: WorkflowConfig) -> None:
                 raise ConfigError(f"curricula.{name}.order: unknown age group(s) {unknown}; data.age_groups has {groups}")
 
 
-def check_models(cfg: WorkflowConfig) -> None:
+def _check_models(cfg: WorkflowConfig) -> None:
     """Every ViT-style model must tile the clip exactly into patches and tubelets."""
     clip = cfg.data.clip
     for name, model in cfg.models.items():
@@ -116,7 +162,7 @@ def check_models(cfg: WorkflowConfig) -> None:
             raise ConfigError(f"models.{name}: simclr needs clips of at least 2 frames (data.clip.frames={clip.frames})")
 
 
-def check_runs(cfg: WorkflowConfig) -> None:
+def _check_runs(cfg: WorkflowConfig) -> None:
     for i, entry in enumerate(cfg.runs):
         for model in entry.models:
             if model not in cfg.models:

@@ -1,0 +1,143 @@
+"""``models.<name>``: one block per objective (VideoMAE, V-JEPA, SimCLR), chosen by ``objective``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import field
+from typing import Any, ClassVar, Literal
+
+from devcurriculum.config.block import PRETEXT, ConfigBlock, pretext
+from devcurriculum.config.schema import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoMAEModelConfig(ConfigBlock):
+    """``models.<name>`` with ``objective: videomae``."""
+
+    SCHEMA: ClassVar[str] = "#/$defs/videomae"
+    WHERE: ClassVar[str] = "models.videomae"
+    TAG: ClassVar[tuple[str, str] | None] = ("objective", "videomae")
+
+    objective: Literal["videomae"] = "videomae"
+    hidden_size: int = 96
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    intermediate_size: int = 384
+    patch_size: int = 8
+    tubelet_size: int = 2
+    decoder_hidden_size: int = 64
+    decoder_num_hidden_layers: int = 2
+    decoder_num_attention_heads: int = 4
+    decoder_intermediate_size: int = 256
+    mask_ratio: float = pretext(0.75)
+    norm_pix_loss: bool = pretext(True)
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiblockMaskConfig(ConfigBlock):
+    """V-JEPA multi-block masks (ALGORITHMS.md A); the defaults are the reference's."""
+
+    SCHEMA: ClassVar[str] = "#/$defs/vjepa/properties/masks"
+    WHERE: ClassVar[str] = "models.vjepa.masks"
+
+    context_scale: tuple[float, float] = (0.85, 1.0)
+    target_scale: tuple[float, float] = (0.10, 0.15)
+    target_aspect: tuple[float, float] = (0.75, 1.5)
+    n_targets: int = 4
+    min_keep: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("context_scale", "target_scale", "target_aspect"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ConfigError(f"{self.WHERE}.{name}: must be [low, high] with 0 < low <= high, got {[lo, hi]}")
+        for name in ("context_scale", "target_scale"):
+            if getattr(self, name)[1] > 1:
+                raise ConfigError(f"{self.WHERE}.{name}: a fraction of the frame, must be <= 1, got {list(getattr(self, name))}")
+
+
+@dataclasses.dataclass(frozen=True)
+class VJEPAModelConfig(ConfigBlock):
+    """``models.<name>`` with ``objective: vjepa``."""
+
+    SCHEMA: ClassVar[str] = "#/$defs/vjepa"
+    WHERE: ClassVar[str] = "models.vjepa"
+    TAG: ClassVar[tuple[str, str] | None] = ("objective", "vjepa")
+
+    objective: Literal["vjepa"] = "vjepa"
+    hidden_size: int = 96
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    mlp_ratio: float = 4.0
+    patch_size: int = 8
+    tubelet_size: int = 2
+    pred_hidden_size: int = 48
+    pred_num_hidden_layers: int = 2
+    pred_num_attention_heads: int = 4
+    pred_mlp_ratio: float = 4.0
+    ema: tuple[float, float] = pretext((0.996, 1.0))
+    # not pretext: the embedding of a V-JEPA model follows its input mode
+    mode: Literal["clip", "pairs"] = "clip"
+    gap: int = pretext(4)
+    masks: MultiblockMaskConfig = field(default_factory=MultiblockMaskConfig, metadata={PRETEXT: "the pretext task"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.ema[0] <= self.ema[1] <= 1.0:
+            raise ConfigError(f"{self.WHERE}.ema: must be [start, end] with 0 <= start <= end <= 1, got {list(self.ema)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SimCLRAugmentConfig(ConfigBlock):
+    SCHEMA: ClassVar[str] = "#/$defs/simclr/properties/augment"
+    WHERE: ClassVar[str] = "models.simclr.augment"
+
+    crop_scale: tuple[float, float] = (0.3, 1.0)
+    flip: bool = True
+    jitter: float = 0.4
+    jitter_prob: float = 0.8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        lo, hi = self.crop_scale
+        if not 0 < lo <= hi <= 1:
+            raise ConfigError(f"{self.WHERE}.crop_scale: must be [low, high] with 0 < low <= high <= 1, got {[lo, hi]}")
+        if self.jitter >= 1:
+            raise ConfigError(f"{self.WHERE}.jitter: must be in [0, 1), got {self.jitter}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SimCLRModelConfig(ConfigBlock):
+    """``models.<name>`` with ``objective: simclr``."""
+
+    SCHEMA: ClassVar[str] = "#/$defs/simclr"
+    WHERE: ClassVar[str] = "models.simclr"
+    TAG: ClassVar[tuple[str, str] | None] = ("objective", "simclr")
+
+    objective: Literal["simclr"] = "simclr"
+    backbone: Literal["resnet18", "resnet34", "resnet50"] = "resnet18"
+    stem: Literal["imagenet", "small"] = "imagenet"
+    proj_hidden: int = 512
+    proj_dim: int = 128
+    temperature: float = pretext(0.1)
+    gap: int = pretext(4)
+    gap_schedule: tuple[int, ...] | None = pretext(None)
+    augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig, metadata={PRETEXT: "the pretext task"})
+
+
+ModelConfig = VideoMAEModelConfig | VJEPAModelConfig | SimCLRModelConfig
+MODEL_CONFIGS: dict[str, type[ModelConfig]] = {
+    "videomae": VideoMAEModelConfig,
+    "vjepa": VJEPAModelConfig,
+    "simclr": SimCLRModelConfig,
+}
+
+
+def model_config(mapping: Mapping[str, Any], *, where: str = "models.<name>") -> ModelConfig:
+    """The typed block of one ``models.<name>`` mapping, chosen by its ``objective``."""
+    objective = mapping.get("objective") if isinstance(mapping, Mapping) else None
+    if objective not in MODEL_CONFIGS:
+        raise ConfigError(f"{where}.objective: must be one of {list(MODEL_CONFIGS)}, got {objective!r}")
+    return MODEL_CONFIGS[objective].from_mapping(mapping, where=where)
