@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from devcurriculum.utils.io import read_table_file
+
 PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.manifest")
@@ -31,19 +33,9 @@ class ManifestError(ValueError):
 
 
 def _read_raw(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
-        if suffix in {".csv", ".txt"}:
-            # Required columns read as text so that subject "007" stays "007" and a bad age is
-            # reported exactly as written; optional columns keep pandas' type inference.
-            return pd.read_csv(path, dtype={c: "string" for c in REQUIRED_COLUMNS}, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-    except (OSError, ValueError) as exc:
-        raise ManifestError(f"manifest {path}: cannot be read ({exc})") from exc
-    raise ManifestError(f"manifest {path}: unsupported file type {suffix!r} (use .csv or .parquet)")
+    # Required columns read as text so that subject "007" stays "007" and a bad age is reported
+    # exactly as written; optional columns keep pandas' type inference.
+    return read_table_file(path, text_columns=REQUIRED_COLUMNS, error=ManifestError)
 
 
 def _rows(mask: np.ndarray, values: Sequence[object] | None = None) -> str:

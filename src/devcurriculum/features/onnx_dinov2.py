@@ -30,15 +30,12 @@ and is not the DINO ViT-S/16 of the prototype-curriculum paper: see ``CAVEAT`` a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import importlib.metadata
 import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +46,7 @@ import torch
 from transformers import Dinov2Config, Dinov2Model, ViTImageProcessor
 
 from devcurriculum import __version__
+from devcurriculum.utils.io import atomic_dir
 
 log = logging.getLogger("devcurriculum.features.onnx_dinov2")
 
@@ -355,29 +353,6 @@ Input: RGB resized to {size}x{size}, scaled to [0, 1], normalised with ImageNet 
 """
 
 
-def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move the finished ``tmp`` onto ``out``; an existing ``out`` is swapped out, then deleted."""
-    if out.exists():
-        # os.replace cannot rename onto a non-empty directory: move the old one aside first.
-        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old."))
-        os.replace(out, old / out.name)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
-
-
-def _share(directory: Path) -> None:
-    """Give the directory and its files the usual umask modes: mkdtemp (and the safetensors writer)
-    create them private, but model directories are read by collaborators and cluster jobs."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(directory, 0o777 & ~mask)
-    for path in directory.iterdir():
-        if path.is_file():
-            os.chmod(path, 0o666 & ~mask)
-
-
 def _write_model_dir(tmp: Path, model: Dinov2Model, record: Mapping[str, Any]) -> None:
     model.save_pretrained(tmp)
     ViTImageProcessor(
@@ -393,7 +368,6 @@ def _write_model_dir(tmp: Path, model: Dinov2Model, record: Mapping[str, Any]) -
             provenance=PROVENANCE_FILE, size=INPUT_SIZE, caveat=CAVEAT,
         )
     )
-    _share(tmp)
 
 
 def import_imgfocus_dinov2(out_dir: str | os.PathLike[str], onnx_path: str | os.PathLike[str] | None = None) -> Path:
@@ -413,14 +387,8 @@ def import_imgfocus_dinov2(out_dir: str | os.PathLike[str], onnx_path: str | os.
 
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
+    with atomic_dir(out) as tmp:
         _write_model_dir(tmp, model, record)
-        _replace_dir(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(tmp)
-        raise
     log.info(
         "imported %d parameters (%d tensors; %d saliency-decoder tensors left out) from %s (sha256 %s) to %s",
         record["model"]["parameters"], len(mapped.state), len(mapped.ignored), src,

@@ -8,11 +8,8 @@ Any real pretrained ViT directory can be used through ``features.model`` instead
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -20,6 +17,7 @@ from transformers import ViTConfig, ViTModel
 
 from devcurriculum import __version__
 from devcurriculum.config import RandomVitConfig
+from devcurriculum.utils.io import atomic_dir
 
 log = logging.getLogger("devcurriculum.features.random_vit")
 
@@ -68,22 +66,9 @@ def save_random_vit(*, cfg: RandomVitConfig, image_size: int, out_dir: str | os.
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     model = build_random_vit(cfg=cfg, image_size=image_size)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
+    with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         (tmp / "README.md").write_text(README.format(image_size=image_size, version=__version__, **cfg.to_dict()))
-        if out.exists():
-            # os.replace cannot rename onto a non-empty directory: move the old one aside first.
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old."))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(tmp)
-        raise
     n_params = sum(t.numel() for t in model.parameters())
     log.info("saved random ViT (%d parameters, seed %d, image %d) to %s", n_params, cfg.seed, image_size, out)
     return out

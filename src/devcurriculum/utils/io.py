@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -55,6 +56,56 @@ def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path``; swap it into place only if the block succeeds.
+
+    A crash never leaves a half-written model folder that ``from_pretrained`` would load. An existing
+    ``path`` is moved aside first (``os.replace`` cannot rename onto a non-empty folder) and then deleted.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+    try:
+        yield tmp
+        # mkdtemp (and some writers) create private files; results are shared with collaborators
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        for child in tmp.rglob("*"):
+            os.chmod(child, (0o777 if child.is_dir() else 0o666) & ~_UMASK)
+        if final.exists():
+            old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.old."))
+            os.replace(final, old / final.name)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_table_file(path: PathLike, *, text_columns: Sequence[str] = (), error: type[Exception] = ValueError) -> Any:
+    """A CSV or Parquet file as a DataFrame (empty when the file is); ``text_columns`` stay text in CSVs.
+
+    Reading labels and ids as text keeps ``"007"`` as written; a bad value is then reported as written.
+    An unreadable file or another suffix raises ``error`` naming the file.
+    """
+    import pandas as pd
+
+    p = Path(path)
+    suffix = p.suffix.lower()
+    try:
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(p)
+        if suffix in {".csv", ".txt"}:
+            return pd.read_csv(p, dtype={c: "string" for c in text_columns}, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (OSError, ValueError) as exc:
+        raise error(f"manifest {p}: cannot be read ({exc})") from exc
+    raise error(f"manifest {p}: unsupported file type {suffix!r} (use .csv or .parquet)")
 
 
 def atomic_write_text(path: PathLike, text: str) -> None:

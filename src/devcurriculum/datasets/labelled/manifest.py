@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from devcurriculum.utils.io import read_table_file
+
 PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.labelled.manifest")
@@ -204,17 +206,7 @@ def _validated_group(df: pd.DataFrame, problems: list[str]) -> pd.Series:
 
 def _read_table(path: Path, text_columns: Sequence[str]) -> pd.DataFrame:
     """A CSV or Parquet file; in CSVs the named columns stay text (label ``"07"`` stays ``"07"``)."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
-        if suffix in {".csv", ".txt"}:
-            return pd.read_csv(path, dtype={c: "string" for c in text_columns}, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-    except (OSError, ValueError) as exc:
-        raise LabelledDataError(f"manifest {path}: cannot be read ({exc})") from exc
-    raise LabelledDataError(f"manifest {path}: unsupported file type {suffix!r} (use .csv or .parquet)")
+    return read_table_file(path, text_columns=text_columns, error=LabelledDataError)
 
 
 def read_labelled_manifest(
