@@ -222,23 +222,29 @@ def clip_cfg():
 # ---- evaluation -------------------------------------------------------------------------------
 
 
-def run_weights(wildcards):
-    return f"{run_dir(wildcards)}/model.safetensors"
+def embed_inputs(wildcards):
+    """The run's stage checkpoints (the untrained model: its one weights file) and every benchmark."""
+    inputs = {"tables": benchmark_tables(), "caches": benchmark_caches()}
+    if wildcards.curriculum == INIT:
+        inputs["weights"] = f"{run_dir(wildcards)}/model.safetensors"
+    else:
+        inputs["checkpoints"] = f"{run_dir(wildcards)}/checkpoints"
+    return inputs
 
 
-def embed_shards(wildcards):
+def embed_parts(wildcards):
     return expand(
-        f"{RESULTS}/embeddings/{run_id(wildcards)}/{wildcards.benchmark}/part-{{shard}}.parquet",
+        f"{RESULTS}/embeddings/{run_id(wildcards)}/part-{{shard}}.parquet",
         shard=range(CFG.evaluation.embed_shards),
     )
 
 
-def embeddings_for_eval(wildcards):
-    """The gathered embeddings, or the single shard itself when there is one (no copy job)."""
-    parts = embed_shards(wildcards)
-    if len(parts) == 1:
-        return parts[0]
-    return f"{RESULTS}/embeddings/{run_id(wildcards)}/{wildcards.benchmark}.parquet"
+def benchmark_tables():
+    return expand(f"{RESULTS}/benchmarks/{{b}}.parquet", b=BENCHMARKS)
+
+
+def benchmark_caches():
+    return expand(f"{RESULTS}/benchmarks/{{b}}.npy", b=BENCHMARKS)
 
 
 def benchmark_inputs(wildcards):
@@ -267,7 +273,6 @@ def run_info(wildcards):
         "model": wildcards.model,
         "curriculum": wildcards.curriculum,
         "seed": int(wildcards.seed),
-        "benchmark": wildcards.benchmark,
     }
 
 
@@ -277,11 +282,7 @@ def evaluated_runs():
 
 
 def eval_files():
-    return [
-        f"{RESULTS}/eval/{run.name}/{b}.parquet"
-        for run in evaluated_runs()
-        for b in BENCHMARKS
-    ]
+    return [f"{RESULTS}/eval/{run.name}.parquet" for run in evaluated_runs()]
 
 
 def metrics_files():

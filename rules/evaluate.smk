@@ -21,13 +21,13 @@ rule prepare_benchmark:
 
 rule embed:
     input:
-        weights=run_weights,
-        table=f"{RESULTS}/benchmarks/{{benchmark}}.parquet",
-        cache=f"{RESULTS}/benchmarks/{{benchmark}}.npy",
+        unpack(embed_inputs),
     output:
-        part=f"{RESULTS}/embeddings/{RUN_ID}/{{benchmark}}/part-{{shard}}.parquet",
+        part=f"{RESULTS}/embeddings/{RUN_ID}/part-{{shard}}.parquet",
     log:
-        f"{LOGS}/embed/{RUN_ID}/{{benchmark}}/part-{{shard}}.log",
+        f"{LOGS}/embed/{RUN_ID}/part-{{shard}}.log",
+    benchmark:
+        f"{TIMINGS}/embed/{RUN_ID}/part-{{shard}}.tsv"
     conda:
         ENV
     threads: CFG.evaluation.embed_threads
@@ -35,39 +35,28 @@ rule embed:
         # shard count and batch size are runtime-only: the script reads them from the config
         model=model_network,
         clip=clip_cfg(),
+        benchmarks=BENCHMARKS,
     script:
         "../scripts/embed.py"
 
 
-rule gather_embeddings:
-    input:
-        parts=embed_shards,
-    output:
-        embeddings=f"{RESULTS}/embeddings/{RUN_ID}/{{benchmark}}.parquet",
-    log:
-        f"{LOGS}/gather_embeddings/{RUN_ID}/{{benchmark}}.log",
-    conda:
-        ENV
-    script:
-        "../scripts/gather_tables.py"
-
-
 rule readout:
     input:
-        embeddings=embeddings_for_eval,
-        table=f"{RESULTS}/benchmarks/{{benchmark}}.parquet",
+        parts=embed_parts,
+        tables=benchmark_tables(),
     output:
-        eval=f"{RESULTS}/eval/{RUN_ID}/{{benchmark}}.parquet",
+        eval=f"{RESULTS}/eval/{RUN_ID}.parquet",
     log:
-        f"{LOGS}/readout/{RUN_ID}/{{benchmark}}.log",
+        f"{LOGS}/readout/{RUN_ID}.log",
     conda:
         ENV
     params:
         # only the readout settings: sharding or threads of embed must not re-evaluate
         evaluation=readout_cfg,
         run=run_info,
+        benchmarks=BENCHMARKS,
     script:
-        "../scripts/evaluate.py"
+        "../scripts/readout.py"
 
 
 rule summarize:
@@ -81,15 +70,26 @@ rule summarize:
             caption="../report/summary.rst",
             category="Evaluation",
         ),
-        loss=report(
-            f"{RESULTS}/plots/loss_curves.png",
-            caption="../report/loss_curves.rst",
-            category="Training",
+        comparisons=f"{RESULTS}/comparisons.parquet",
+        comparisons_csv=report(
+            f"{RESULTS}/comparisons.csv",
+            caption="../report/comparisons.rst",
+            category="Evaluation",
+        ),
+        stage_curves=report(
+            f"{RESULTS}/plots/stage_curves.png",
+            caption="../report/stage_curves.rst",
+            category="Evaluation",
         ),
         readouts=report(
             f"{RESULTS}/plots/readouts.png",
             caption="../report/readouts.rst",
             category="Evaluation",
+        ),
+        loss=report(
+            f"{RESULTS}/plots/loss_curves.png",
+            caption="../report/loss_curves.rst",
+            category="Training",
         ),
         schedules=report(
             f"{RESULTS}/plots/schedules.png",
@@ -100,5 +100,7 @@ rule summarize:
         f"{LOGS}/summarize.log",
     conda:
         ENV
+    params:
+        reference=CFG.evaluation.reference_curriculum,
     script:
         "../scripts/summarize.py"

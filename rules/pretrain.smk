@@ -6,6 +6,7 @@ rule pretrain:
         unpack(pretrain_inputs),
     output:
         weights=f"{RUN}/model.safetensors",
+        checkpoints=directory(f"{RUN}/checkpoints"),
         metrics=f"{RUN}/metrics.parquet",
         spec=f"{RUN}/run_spec.json",
     log:

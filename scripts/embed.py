@@ -1,18 +1,27 @@
-"""Rule embed: one shard of a run's benchmark embeddings (devcurriculum.eval.embed)."""
+"""Rule embed: one shard of a run's embeddings, every stage checkpoint x every benchmark (devcurriculum.eval.embed)."""
+
+from pathlib import Path
 
 from devcurriculum.config import ClipConfig, EvaluationConfig, model_config
-from devcurriculum.eval.embed import embed_shard
+from devcurriculum.eval.embed import BenchmarkFiles, embed_run
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
 evaluation = EvaluationConfig.from_mapping(sm.config["evaluation"])  # runtime-only: shards, batch size
-with stage_log(sm.log[0], f"embed[{sm.wildcards.benchmark}:{sm.wildcards.shard}]"):
-    embed_shard(
+if "checkpoints" in sm.input.keys():  # noqa: SIM118 (a Namedlist: `in` alone tests the file names)
+    checkpoints = sorted(Path(sm.input.checkpoints).glob("after_stage*.safetensors"))
+else:
+    checkpoints = [Path(sm.input.weights)]
+benchmarks = [
+    BenchmarkFiles(name, Path(table), Path(cache))
+    for name, table, cache in zip(sm.params.benchmarks, sm.input.tables, sm.input.caches, strict=True)
+]
+with stage_log(sm.log[0], f"embed[{sm.wildcards.model}/{sm.wildcards.curriculum}/seed{sm.wildcards.seed}:{sm.wildcards.shard}]"):
+    embed_run(
         model=model_config(sm.params.model, where=f"models.{sm.wildcards.model}"),
         clip=ClipConfig.from_mapping(sm.params.clip),
-        weights=sm.input.weights,
-        bench_table=sm.input.table,
-        bench_cache=sm.input.cache,
+        checkpoints=checkpoints,
+        benchmarks=benchmarks,
         shard=int(sm.wildcards.shard),
         n_shards=evaluation.embed_shards,
         out_path=sm.output.part,

@@ -1,4 +1,4 @@
-"""Rule summarize: summary.parquet and the plots (devcurriculum.eval.summarize)."""
+"""Rule summarize: summary.parquet, comparisons and the plots (devcurriculum.eval.summarize)."""
 
 from pathlib import Path
 
@@ -12,5 +12,7 @@ with stage_log(sm.log[0], "summarize"):
         metrics_paths=list(sm.input.metrics),
         videos_parquet=sm.input.videos,
         out_summary=sm.output.summary,
-        plot_dir=Path(sm.output.loss).parent,
+        out_comparisons=sm.output.comparisons,
+        plot_dir=Path(sm.output.stage_curves).parent,
+        reference_curriculum=sm.params.reference,
     )

@@ -1,4 +1,4 @@
-"""embed_shard: strict weight loading, sharding + gathering round trip, batch independence."""
+"""embed_run: strict weight loading, stage checkpoints x benchmarks, sharding round trip, batch independence."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from devcurriculum.config import ClipConfig, ModelConfig, VideoMAEModelConfig
-from devcurriculum.eval.embed import embed_rows, embed_shard, embedding_schema, load_weights_strict
+from devcurriculum.eval.embed import BenchmarkFiles, embed_rows, embed_run, embedding_schema, load_weights_strict
 from devcurriculum.models.objective import Objective
 from devcurriculum.utils.io import PathLike, embedding_matrix, gather_tables, read_metadata, write_table
 
@@ -86,14 +86,14 @@ def _embed(
     weights: PathLike, table: PathLike, cache: PathLike, shard: int, n_shards: int, out: PathLike,
     model: ModelConfig = TINY_MODEL, **runtime: int,
 ) -> int:
-    return embed_shard(model=model, clip=CLIP, weights=weights, bench_table=table, bench_cache=cache, shard=shard,
-                       n_shards=n_shards, out_path=out, **runtime)
+    return embed_run(model=model, clip=CLIP, checkpoints=[weights], benchmarks=[BenchmarkFiles("b", Path(table), Path(cache))],
+                     shard=shard, n_shards=n_shards, out_path=out, **runtime)
 
 
-def _weights(tmp_path: Path, dim: int = 4, seed: int = 1) -> tuple[Path, TinyObjective]:
+def _weights(tmp_path: Path, dim: int = 4, seed: int = 1, header: dict[str, str] | None = None) -> tuple[Path, TinyObjective]:
     model = TinyObjective(dim=dim, seed=seed)
     path = tmp_path / f"model-{dim}-{seed}.safetensors"
-    save_file(model.state_dict(), str(path))
+    save_file(model.state_dict(), str(path), metadata=header)
     return path, model
 
 
@@ -125,10 +125,31 @@ def test_shards_gather_to_the_full_embedding(tmp_path: Path, bench, fake_registr
     out = pq.read_table(gathered)
     assert out.schema.equals(embedding_schema(4), check_metadata=False)
     assert out.column("item_id").to_pylist() == [f"item{r}" for r in rows]
+    assert set(out.column("after_stage").to_pylist()) == {0} and set(out.column("benchmark").to_pylist()) == {"b"}
     # the saved weights (seed 1) were loaded over the factory's own init (seed 99), in eval mode
     with torch.no_grad():
         expected = model.eval().embed(_to_batch(np.load(cache_path)[rows])).numpy()
     np.testing.assert_allclose(embedding_matrix(out.column("embedding")), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_every_stage_checkpoint_and_benchmark_in_one_table(tmp_path: Path, bench, fake_registry) -> None:
+    table, cache_path, rows = bench
+    stage1, m1 = _weights(tmp_path, seed=1, header={"after_stage": "1", "step": "5"})
+    stage2, m2 = _weights(tmp_path, seed=2, header={"after_stage": "2", "step": "10"})
+    out = tmp_path / "emb.parquet"
+    benchmarks = [BenchmarkFiles("b1", table, cache_path), BenchmarkFiles("b2", table, cache_path)]
+    n = embed_run(model=TINY_MODEL, clip=CLIP, checkpoints=[stage2, stage1], benchmarks=benchmarks, shard=0,
+                  n_shards=1, out_path=out)
+    assert n == 4 * 7
+    got = pq.read_table(out).to_pandas()
+    assert list(zip(got["after_stage"], got["step"], got["benchmark"], strict=True))[::7] == [
+        (1, 5, "b1"), (1, 5, "b2"), (2, 10, "b1"), (2, 10, "b2")]
+    clips = _to_batch(np.load(cache_path)[rows])
+    for stage, model in ((1, m1), (2, m2)):
+        with torch.no_grad():
+            expected = model.eval().embed(clips).numpy()
+        sel = got[(got["after_stage"] == stage) & (got["benchmark"] == "b2")]
+        np.testing.assert_allclose(np.stack(sel["embedding"].to_list()), expected, rtol=1e-6, atol=1e-7)
 
 
 def test_more_shards_than_items_gives_empty_parts_with_the_same_schema(tmp_path: Path, bench, fake_registry) -> None:
@@ -175,4 +196,4 @@ def test_real_videomae_round_trip(tmp_path: Path, bench) -> None:
         expected = model.eval().embed(to_model_batch(np.load(cache_path)[rows])).numpy()
     assert emb.shape == (7, 32)
     np.testing.assert_allclose(emb, expected, rtol=1e-5, atol=1e-6)
-    assert json.loads(read_metadata(out)["devcurriculum.config"]) == model_cfg.shaping()
+    assert json.loads(read_metadata(out)["devcurriculum.config"]) == model_cfg.network()

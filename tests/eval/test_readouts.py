@@ -10,14 +10,14 @@ import pyarrow as pa
 import pytest
 
 from devcurriculum.config import KnnReadoutConfig, LinearReadoutConfig
-from devcurriculum.eval.readouts import EVAL_SCHEMA, evaluate_embeddings, knn_hit_rates, linear_readout
+from devcurriculum.eval.readouts import EVAL_SCHEMA, evaluate_run, knn_hit_rates, linear_readout
 from devcurriculum.utils.io import embedding_array, read_metadata, write_table
 
 EVAL_CFG = {
     "linear": LinearReadoutConfig(max_iter=5000, tol=1e-4, alpha=1e-4, seed=0),
     "knn": KnnReadoutConfig(k=(1, 5)),
 }
-RUN = {"model": "videomae", "curriculum": "developmental", "seed": 3, "benchmark": "blobs"}
+RUN = {"model": "videomae", "curriculum": "developmental", "seed": 3}
 
 
 def _clusters(n_per_class: int, n_classes: int, dim: int, spread: float, seed: int = 0):
@@ -71,7 +71,8 @@ def test_knn_zero_vector_and_bad_k() -> None:
         knn_hit_rates(train, np.array(["a", "b"]), train, np.array(["a", "b"]), [0])
 
 
-def _write_inputs(tmp_path: Path, x: np.ndarray, y: np.ndarray, split: np.ndarray, drop: int = 0):
+def _write_inputs(tmp_path: Path, x: np.ndarray, y: np.ndarray, split: np.ndarray, drop: int = 0, stages: int = 1):
+    """A benchmark table and a run's embeddings of it at ``stages`` checkpoints (stage k: x * (k + 1))."""
     ids = [f"item{i:03d}" for i in range(len(y))]
     bench = pa.table(
         {
@@ -84,33 +85,45 @@ def _write_inputs(tmp_path: Path, x: np.ndarray, y: np.ndarray, split: np.ndarra
     )
     write_table(bench, tmp_path / "bench.parquet")
     order = np.random.default_rng(0).permutation(len(y))[drop:]  # embeddings in another row order
-    emb = pa.table({"item_id": [ids[i] for i in order], "embedding": embedding_array(x[order])})
-    write_table(emb, tmp_path / "emb.parquet")
+    parts = []
+    for stage in range(stages):
+        n = len(order)
+        parts.append(pa.table({
+            "after_stage": pa.array([stage] * n, pa.int64()), "step": pa.array([10 * stage] * n, pa.int64()),
+            "benchmark": ["blobs"] * n, "item_id": [ids[i] for i in order],
+            "embedding": embedding_array(x[order] * (stage + 1)),
+        }))
+    write_table(pa.concat_tables(parts), tmp_path / "emb.parquet")
     return tmp_path / "emb.parquet", tmp_path / "bench.parquet"
 
 
-def test_evaluate_embeddings_table(tmp_path: Path) -> None:
+def _evaluate(emb: Path, bench: Path, out: Path, run: dict | None = None):
+    return evaluate_run(embeddings=[emb], benchmarks={"blobs": bench}, **EVAL_CFG, out_path=out,
+                        run_info=RUN if run is None else run)
+
+
+def test_evaluate_run_table(tmp_path: Path) -> None:
     x, y = _clusters(20, 3, 6, spread=0.3)
     split = np.where(np.arange(len(y)) % 20 < 14, "train", "test")
-    emb, bench = _write_inputs(tmp_path, x, y, split)
-    table = evaluate_embeddings(embeddings=emb, bench_table=bench, **EVAL_CFG, out_path=tmp_path / "eval.parquet", run_info=RUN)
+    emb, bench = _write_inputs(tmp_path, x, y, split, stages=2)
+    table = _evaluate(emb, bench, tmp_path / "eval.parquet")
     assert table.schema.equals(EVAL_SCHEMA, check_metadata=False)
-    rows = {(r["readout"], r["metric"]): r["value"] for r in table.to_pylist()}
-    assert rows == {("linear", "top1_accuracy"): 1.0, ("knn", "top1_hit_rate"): 1.0, ("knn", "top5_hit_rate"): 1.0}
+    rows = {(r["after_stage"], r["step"], r["readout"], r["metric"]): r["value"] for r in table.to_pylist()}
+    assert rows == {(stage, 10 * stage, readout, metric): 1.0 for stage in (0, 1) for readout, metric in
+                    (("linear", "top1_accuracy"), ("knn", "top1_hit_rate"), ("knn", "top5_hit_rate"))}
     assert set(table.column("model").to_pylist()) == {"videomae"}
     assert set(table.column("seed").to_pylist()) == {3}
     assert set(table.column("benchmark").to_pylist()) == {"blobs"}
     meta = read_metadata(tmp_path / "eval.parquet")
-    assert json.loads(meta["devcurriculum.n_train"]) == 42 and json.loads(meta["devcurriculum.n_test"]) == 18
-    assert json.loads(meta["devcurriculum.chance_top1"]) == pytest.approx(1 / 3)
+    assert json.loads(meta["devcurriculum.chance_top1"]) == {"blobs": pytest.approx(1 / 3)}
 
 
-def test_evaluate_embeddings_errors(tmp_path: Path) -> None:
+def test_evaluate_run_errors(tmp_path: Path) -> None:
     x, y = _clusters(10, 2, 4, spread=0.3)
     split = np.where(np.arange(len(y)) % 10 < 7, "train", "test")
     emb, bench = _write_inputs(tmp_path, x, y, split, drop=2)
-    with pytest.raises(ValueError, match=r"2 items of .*bench\.parquet have no embedding"):
-        evaluate_embeddings(embeddings=emb, bench_table=bench, **EVAL_CFG, out_path=tmp_path / "eval.parquet", run_info=RUN)
+    with pytest.raises(ValueError, match=r"embeddings of blobs after stage 0: 2 items have no embedding"):
+        _evaluate(emb, bench, tmp_path / "eval.parquet")
     with pytest.raises(KeyError, match="run_info lacks"):
-        evaluate_embeddings(embeddings=emb, bench_table=bench, **EVAL_CFG, out_path=tmp_path / "eval.parquet", run_info={"model": "m"})
+        _evaluate(emb, bench, tmp_path / "eval.parquet", run={"model": "m"})
     assert not (tmp_path / "eval.parquet").exists()

@@ -20,21 +20,19 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CURRICULA = ["developmental", "anti_developmental"]
 
 
-def _eval_table(path: Path, model: str, curriculum: str, seed: int, benchmark: str, acc: float) -> Path:
-    rows = [("linear", "top1_accuracy", acc), ("knn", "top1_hit_rate", acc - 0.05), ("knn", "top5_hit_rate", acc + 0.1)]
-    table = table_from_columns(
-        {
-            "readout": [r[0] for r in rows],
-            "metric": [r[1] for r in rows],
-            "value": [r[2] for r in rows],
-            "model": [model] * 3,
-            "curriculum": [curriculum] * 3,
-            "seed": [seed] * 3,
-            "benchmark": [benchmark] * 3,
-        },
-        EVAL_SCHEMA,
-    )
-    write_table(table, path, metadata=provenance("evaluate", chance_top1=0.25))
+def _eval_table(path: Path, model: str, curriculum: str, seed: int, accs: dict[int, float]) -> Path:
+    """One run's readouts: for each after_stage in ``accs``, on two benchmarks, three metrics."""
+    columns: dict[str, list] = {name: [] for name in EVAL_SCHEMA.names}
+    for stage, acc in accs.items():
+        for bench in ("digits", "demo_objects"):
+            for readout, metric, value in (("linear", "top1_accuracy", acc), ("knn", "top1_hit_rate", acc - 0.05),
+                                           ("knn", "top5_hit_rate", acc + 0.1)):
+                row = {"model": model, "curriculum": curriculum, "seed": seed, "benchmark": bench,
+                       "after_stage": stage, "step": 20 * stage, "readout": readout, "metric": metric, "value": value}
+                for key, v in row.items():
+                    columns[key].append(v)
+    write_table(table_from_columns(columns, EVAL_SCHEMA), path,
+                metadata=provenance("readout", chance_top1={"digits": 0.1, "demo_objects": 0.25}))
     return path
 
 
@@ -59,54 +57,76 @@ def _metrics_table(path: Path, stages: int, seed: int) -> Path:
 @pytest.fixture
 def study(tmp_path: Path) -> dict[str, list[Path] | Path]:
     evals, metrics = [], []
-    for seed in (0, 1):
-        for cur, acc in zip(CURRICULA, (0.8, 0.7), strict=True):
+    for seed in (0, 1, 2):
+        for cur, final in zip(CURRICULA, (0.8, 0.7), strict=True):
             run = tmp_path / "runs" / "videomae" / cur / f"seed{seed}"
             metrics.append(_metrics_table(run / "metrics.parquet", stages=3, seed=seed))
-            for bench in ("digits", "demo_objects"):
-                evals.append(_eval_table(tmp_path / "eval" / "videomae" / cur / f"seed{seed}" / f"{bench}.parquet",
-                                         "videomae", cur, seed, bench, acc + 0.02 * seed))
-        for bench in ("digits", "demo_objects"):
-            evals.append(_eval_table(tmp_path / "eval" / "videomae" / "init" / f"seed{seed}" / f"{bench}.parquet",
-                                     "videomae", "init", seed, bench, 0.5))
+            accs = {stage: 0.5 + (final - 0.5) * stage / 3 + 0.02 * seed for stage in (1, 2, 3)}
+            evals.append(_eval_table(tmp_path / "eval" / "videomae" / cur / f"seed{seed}.parquet",
+                                     "videomae", cur, seed, accs))
+        evals.append(_eval_table(tmp_path / "eval" / "videomae" / "init" / f"seed{seed}.parquet",
+                                 "videomae", "init", seed, {0: 0.5 + 0.02 * seed}))
     videos = tmp_path / "videos.parquet"
     pq.write_table(pa.table({"video_id": ["a", "b", "c", "d"], "status": ["ok", "error", "ok", "error"]}), videos)
     return {"evals": evals, "metrics": metrics, "videos": videos}
 
 
+def _summarize(study: dict, tmp_path: Path, **overrides) -> dict[str, Path]:
+    kwargs = {"eval_paths": study["evals"], "metrics_paths": study["metrics"], "videos_parquet": study["videos"],
+              "out_summary": tmp_path / "summary.parquet", "out_comparisons": tmp_path / "comparisons.parquet",
+              "plot_dir": tmp_path / "plots", "reference_curriculum": "anti_developmental"}
+    return summarize(**{**kwargs, **overrides})
+
+
 def test_summary_table_and_plots(study, tmp_path: Path) -> None:
-    out = tmp_path / "summary.parquet"
-    written = summarize(eval_paths=study["evals"], metrics_paths=study["metrics"], videos_parquet=study["videos"], out_summary=out, plot_dir=tmp_path / "plots")
-    table = pq.read_table(out)
+    written = _summarize(study, tmp_path)
+    table = pq.read_table(tmp_path / "summary.parquet")
     assert table.schema.names == SUMMARY_SCHEMA.names
     assert table.schema.equals(SUMMARY_SCHEMA, check_metadata=False)
     df = table.to_pandas()
-    assert len(df) == 12 * 3  # (2 curricula + init) x 2 seeds x 2 benchmarks, 3 metrics each
-    assert set(df["curriculum"]) == {"developmental", "anti_developmental", "init"}
-    assert set(df["run"]) == {f"videomae/{c}/seed{s}" for c in [*CURRICULA, "init"] for s in (0, 1)}
-    one = df[(df["run"] == "videomae/developmental/seed1") & (df["benchmark"] == "digits") & (df["metric"] == "top1_accuracy")]
-    assert one["value"].tolist() == pytest.approx([0.82])
-    meta = read_metadata(out)
+    # 2 curricula x 3 seeds x 4 points (after stage 0..3) x 2 benchmarks x 3 metrics
+    assert len(df) == 2 * 3 * 4 * 2 * 3
+    assert set(df["curriculum"]) == set(CURRICULA) and set(df["after_stage"]) == {0, 1, 2, 3}
+    assert set(df["run"]) == {f"videomae/{c}/seed{s}" for c in CURRICULA for s in (0, 1, 2)}
+    # after stage 0 is the untrained model of that seed, the same in every curriculum's curve, at step 0
+    start = df[(df["after_stage"] == 0) & (df["metric"] == "top1_accuracy") & (df["benchmark"] == "digits")]
+    assert start.groupby("seed")["value"].nunique().eq(1).all() and (start["step"] == 0).all()
+    one = df[(df["run"] == "videomae/developmental/seed1") & (df["benchmark"] == "digits")
+             & (df["metric"] == "top1_accuracy") & (df["after_stage"] == 3)]
+    assert one["value"].tolist() == pytest.approx([0.82]) and one["step"].tolist() == [60]
+    meta = read_metadata(tmp_path / "summary.parquet")
     assert meta["devcurriculum.skipped_videos"] == "2"
-    assert json.loads(meta["devcurriculum.chance_top1"]) == {"digits": 0.25, "demo_objects": 0.25}
-    for name in ("loss_curves", "readouts", "schedules"):
+    assert json.loads(meta["devcurriculum.chance_top1"]) == {"digits": 0.1, "demo_objects": 0.25}
+    for name in ("stage_curves", "readouts", "loss_curves", "schedules"):
         png = written[name]
         assert png.parent == tmp_path / "plots" and png.stat().st_size > 5000
         assert png.read_bytes()[:8] == PNG_MAGIC
     assert not list((tmp_path / "plots").glob(".*")), "no temp files left behind"
 
 
+def test_comparisons_are_paired_by_seed(study, tmp_path: Path) -> None:
+    _summarize(study, tmp_path)
+    comp = pq.read_table(tmp_path / "comparisons.parquet").to_pandas()
+    assert set(comp["curriculum"]) == {"developmental"} and set(comp["reference"]) == {"anti_developmental"}
+    final = comp[(comp["after_stage"] == 3) & (comp["metric"] == "top1_accuracy") & (comp["benchmark"] == "digits")]
+    assert final["n_seeds"].tolist() == [3]
+    assert final["mean_diff"].tolist() == pytest.approx([0.1])  # 0.8 vs 0.7, the same seed shift on both
+    with_ci = comp.dropna(subset=["ci_low"])
+    assert ((with_ci["ci_low"] <= with_ci["mean_diff"]) & (with_ci["mean_diff"] <= with_ci["ci_high"])).all()
+    assert (tmp_path / "comparisons.csv").read_text().startswith("model,benchmark,readout,metric,after_stage")
+
+
 def test_summary_without_training_metrics_or_video_index(study, tmp_path: Path) -> None:
     # only the untrained baseline evaluated: the figures still render (with "no training runs")
     init_only = [p for p in study["evals"] if "/init/" in str(p)]
-    written = summarize(eval_paths=init_only, metrics_paths=[], videos_parquet=None, out_summary=tmp_path / "s.parquet", plot_dir=tmp_path / "p")
-    assert read_metadata(tmp_path / "s.parquet")["devcurriculum.skipped_videos"] == "0"
+    written = _summarize(study, tmp_path, eval_paths=init_only, metrics_paths=[], videos_parquet=None)
+    assert read_metadata(tmp_path / "summary.parquet")["devcurriculum.skipped_videos"] == "0"
     assert all(p.read_bytes()[:8] == PNG_MAGIC for p in written.values() if p.suffix == ".png")
 
 
 def test_duplicate_readouts_are_an_error(study, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="videomae/init/seed1 digits linear/top1_accuracy"):
-        summarize(eval_paths=study["evals"] + study["evals"][-2:], metrics_paths=[], videos_parquet=None, out_summary=tmp_path / "s.parquet", plot_dir=tmp_path / "p")
+    with pytest.raises(ValueError, match="videomae/init/seed2 digits after stage 0 linear/top1_accuracy"):
+        _summarize(study, tmp_path, eval_paths=study["evals"] + study["evals"][-1:])
 
 
 def test_run_identity_prefers_columns_then_metadata_then_path(tmp_path: Path) -> None:

@@ -366,3 +366,45 @@ def test_blur_and_lerac_are_logged_per_step(tmp_path: Path) -> None:
     assert t["lr"] == pytest.approx([main_schedule_lr(s, 1e-2, total, 3, 1e-4, hold_steps=4) for s in range(total)])
     assert t["lr_min"][0] == pytest.approx(1e-4) and t["lr_min"][2] == pytest.approx(1e-3)
     assert t["lr_min"][4:] == pytest.approx(t["lr"][4:]) and t["lr_max"] == pytest.approx(t["lr"])
+
+
+def _weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return {k: fh.get_tensor(k) for k in fh.keys()}, dict(fh.metadata() or {})  # noqa: SIM118
+
+
+def test_weights_are_kept_after_every_stage(tmp_path: Path) -> None:
+    stages = {"steps_per_stage": 3, "lr_schedule": "constant"}
+    run_tiny(tmp_path, total=9, pretrain=stages, real_schedule=True)
+    folder = tmp_path / "out" / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == [f"after_stage{k}.safetensors" for k in (1, 2, 3)]
+    final, final_meta = _weights(tmp_path / "out" / "model.safetensors")
+    assert final_meta == {"after_stage": "3", "step": "9"}
+    last, last_meta = _weights(folder / "after_stage3.safetensors")
+    assert last_meta == final_meta and all(torch.equal(last[k], final[k]) for k in final)
+    # after stage 1 = the weights of the same run stopped after 3 steps (constant rate: nothing depends on the end)
+    run_tiny(tmp_path, total=3, pretrain=stages, real_schedule=True, out="short", resume="rshort")
+    first, first_meta = _weights(folder / "after_stage1.safetensors")
+    short, _ = _weights(tmp_path / "short" / "model.safetensors")
+    assert first_meta == {"after_stage": "1", "step": "3"}
+    assert all(torch.equal(first[k], short[k]) for k in short)
+    assert not any((tmp_path / "resume").glob("stages/*")), "pending stage weights are moved, not copied"
+
+
+def test_stage_weights_of_an_abandoned_run_are_not_published(tmp_path: Path) -> None:
+    pending = tmp_path / "resume" / "stages"
+    pending.mkdir(parents=True)
+    (pending / "after_stage7.safetensors").write_bytes(b"stale")
+    run_tiny(tmp_path, total=6, pretrain={"steps_per_stage": 3})
+    assert sorted(p.name for p in (tmp_path / "out" / "checkpoints").iterdir()) == [
+        "after_stage1.safetensors", "after_stage2.safetensors"]
+
+
+def test_reset_optimizer_each_stage_clears_the_moments(tmp_path: Path) -> None:
+    keep, _ = run_tiny(tmp_path, total=6, pretrain={"steps_per_stage": 3}, out="keep", resume="rk")
+    reset, _ = run_tiny(tmp_path, total=6, pretrain={"steps_per_stage": 3, "reset_optimizer_each_stage": True},
+                        out="reset", resume="rr")
+    assert keep.losses[:4] == reset.losses[:4]  # identical up to the first step of stage 2
+    assert keep.losses[4:] != reset.losses[4:]

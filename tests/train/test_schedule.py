@@ -39,3 +39,29 @@ def test_no_warmup_and_errors() -> None:
 def test_group_rates_without_lerac_are_the_main_schedule() -> None:
     rates = group_learning_rates(2, 0.1, 10, 4, 0.0, n_groups=3)
     np.testing.assert_allclose(rates, [0.075] * 3, rtol=1e-12)
+
+
+def _schedule(kind: str, **overrides: object):
+    from devcurriculum.config import PretrainConfig
+    from devcurriculum.train.schedule import main_schedule
+
+    pretrain = PretrainConfig(lr=0.1, min_lr=0.001, warmup_steps=3, steps_per_stage=10, lr_schedule=kind, **overrides)
+    return main_schedule(pretrain, total_steps=30)
+
+
+def test_per_stage_gives_every_stage_the_same_rates() -> None:
+    lr = _schedule("per_stage")
+    first = [lr(t) for t in range(10)]
+    for stage in (1, 2):
+        assert [lr(10 * stage + t) for t in range(10)] == first
+    assert lr(0) == lr(10) == lr(20) == pytest.approx(0.1 / 3)  # warm-up restarts at each stage start
+    assert first[3] == pytest.approx(0.1) and first[9] == pytest.approx(0.001)
+    # the continuous schedule, for contrast: the last stage runs at a fraction of the first's rate
+    cont = _schedule("continuous")
+    assert cont(20) < 0.5 * cont(3)
+
+
+def test_constant_schedule_is_warmup_then_flat() -> None:
+    lr = _schedule("constant")
+    assert [lr(t) for t in range(3)] == pytest.approx([0.1 / 3, 0.2 / 3, 0.1])
+    assert {lr(t) for t in range(3, 30)} == {0.1}

@@ -23,6 +23,8 @@ class PretrainConfig(ConfigBlock):
     weight_decay: float = 0.05
     warmup_steps: int = 10
     min_lr: float = 1.0e-5
+    lr_schedule: Literal["continuous", "per_stage", "constant"] = "continuous"
+    reset_optimizer_each_stage: bool = False
     grad_clip: float | None = 1.0
     precision: Literal["fp32", "bf16"] = "fp32"
     nproc: int = runtime(1, why="the global batch is fixed, so the process count only splits the work")

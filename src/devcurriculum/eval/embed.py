@@ -1,16 +1,18 @@
-"""Embeddings of a benchmark under one trained (or initial) model (rule ``embed``, sharded).
+"""Embeddings of every benchmark under every stage checkpoint of one run (rule ``embed``, sharded).
 
-Each job rebuilds the objective from its config, loads the run's safetensors weights strictly, and
-embeds a contiguous shard of the benchmark's clip cache with ``Objective.embed`` (DESIGN §6: mean
-pooled last-layer tokens for VideoMAE / V-JEPA, pooled backbone features for SimCLR). The shards are
-gathered afterwards with :func:`devcurriculum.utils.io.gather_tables` in shard order, so the gathered
-table has the benchmark's row order.
+One job per (run, shard) pays the start-up (interpreter, torch, model build) once for all of a run's
+checkpoints and benchmarks: the untrained baseline has one checkpoint (after_stage 0), a trained run
+one per curriculum stage (``checkpoints/after_stage{k}.safetensors``). Each checkpoint is loaded
+strictly into the objective rebuilt from its config, and every benchmark's items of this shard
+(``shard_bounds`` per benchmark) are embedded with ``Objective.embed`` (DESIGN §6). The output is one
+long table: ``after_stage, step, benchmark, item_id, embedding``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +37,57 @@ log = logging.getLogger("devcurriculum.eval.embed")
 
 
 def embedding_schema(dim: int) -> pa.Schema:
-    """item_id + ``fixed_size_list<float32>[dim]`` embedding."""
+    """after_stage, step, benchmark, item_id + ``fixed_size_list<float32>[dim]`` embedding."""
     return pa.schema(
         [
+            pa.field("after_stage", pa.int64(), nullable=False),
+            pa.field("step", pa.int64(), nullable=False),
+            pa.field("benchmark", pa.string(), nullable=False),
             pa.field("item_id", pa.string(), nullable=False),
             pa.field("embedding", pa.list_(pa.float32(), dim), nullable=False),
         ]
     )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One weights file of a run and where in training it was written (from its safetensors header)."""
+
+    path: Path
+    after_stage: int
+    step: int
+
+    @classmethod
+    def read(cls, path: PathLike) -> Checkpoint:
+        """``after_stage``/``step`` from the header; a file without them is the untrained model (0, 0)."""
+        from safetensors import safe_open
+
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"model weights not found: {p}")
+        with safe_open(str(p), framework="pt") as fh:
+            header = dict(fh.metadata() or {})
+        return cls(p, int(header.get("after_stage", 0)), int(header.get("step", 0)))
+
+
+@dataclass(frozen=True)
+class BenchmarkFiles:
+    """A prepared benchmark: its item table and clip cache."""
+
+    name: str
+    table: Path
+    cache: Path
+
+    def rows(self) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """(item ids, cache rows, the memory-mapped cache), checked against each other."""
+        items = pq.read_table(self.table, columns=["item_id", "cache_row"])
+        cache = np.load(self.cache, mmap_mode="r")
+        if cache.ndim != 5 or cache.dtype != np.uint8:
+            raise ValueError(f"{self.cache}: expected a uint8 (N, T, H, W, 3) clip cache, got {cache.dtype} {cache.shape}")
+        rows = items.column("cache_row").to_numpy()
+        if len(rows) and (rows.min() < 0 or rows.max() >= len(cache)):
+            raise ValueError(f"{self.table}: cache_row out of range for {self.cache} with {len(cache)} clips")
+        return items.column("item_id").combine_chunks(), rows, cache
 
 
 def load_weights_strict(model: torch.nn.Module, weights_path: PathLike) -> None:
@@ -72,58 +118,59 @@ def load_weights_strict(model: torch.nn.Module, weights_path: PathLike) -> None:
     model.load_state_dict(state, strict=True)
 
 
-def embed_shard(
+def embed_run(
     *,
     model: ModelConfig,
     clip: ClipConfig,
-    weights: PathLike,
-    bench_table: PathLike,
-    bench_cache: PathLike,
+    checkpoints: Sequence[PathLike],
+    benchmarks: Sequence[BenchmarkFiles],
     shard: int,
     n_shards: int,
     out_path: PathLike,
     batch_size: int = 64,
     threads: int | None = None,
 ) -> int:
-    """Embed rows ``shard_bounds(N, shard, n_shards)`` of a benchmark; returns the rows written."""
+    """Embed this shard of every benchmark under every checkpoint; returns the rows written."""
     from devcurriculum.datasets.clip_dataset import to_model_batch
     from devcurriculum.models.registry import build_objective
 
     if threads is not None:
         set_threads(threads)
-    items = pq.read_table(bench_table, columns=["item_id", "cache_row"])
-    cache = np.load(bench_cache, mmap_mode="r")
-    if cache.ndim != 5 or cache.dtype != np.uint8:
-        raise ValueError(f"{bench_cache}: expected a uint8 (N, T, H, W, 3) clip cache, got {cache.dtype} {cache.shape}")
-    rows = items.column("cache_row").to_numpy()
-    if len(rows) and (rows.min() < 0 or rows.max() >= len(cache)):
-        raise ValueError(f"{bench_table}: cache_row out of range for {bench_cache} with {len(cache)} clips")
-    start, stop = shard_bounds(items.num_rows, shard, n_shards)
-
+    if not checkpoints:
+        raise ValueError(f"no checkpoints to embed for {out_path}")
+    stages = sorted((Checkpoint.read(p) for p in checkpoints), key=lambda c: c.after_stage)
     objective = build_objective(model, clip)
-    load_weights_strict(objective, weights)
-    objective.eval()
-
-    matrix = embed_rows(objective, cache, rows[start:stop], to_model_batch, batch_size, desc=f"embed shard {shard}")
-    if not np.isfinite(matrix).all():
-        raise ValueError(f"non-finite embeddings from weights {weights} on {bench_table} rows {start}:{stop}")
-    dim = matrix.shape[1]
-
-    table = table_from_columns(
-        {"item_id": items.column("item_id").slice(start, stop - start), "embedding": embedding_array(matrix)},
-        embedding_schema(dim),
-    )
+    columns: dict[str, list] = {name: [] for name in ("after_stage", "step", "benchmark", "item_id")}
+    matrices: list[np.ndarray] = []
+    for ckpt in stages:
+        load_weights_strict(objective, ckpt.path)
+        objective.eval()
+        for bench in benchmarks:
+            ids, rows, cache = bench.rows()
+            start, stop = shard_bounds(len(rows), shard, n_shards)
+            desc = f"embed {bench.name} after stage {ckpt.after_stage}"
+            matrix = embed_rows(objective, cache, rows[start:stop], to_model_batch, batch_size, desc=desc)
+            if not np.isfinite(matrix).all():
+                raise ValueError(f"non-finite embeddings from weights {ckpt.path} on {bench.table} rows {start}:{stop}")
+            n = len(matrix)
+            columns["after_stage"] += [ckpt.after_stage] * n
+            columns["step"] += [ckpt.step] * n
+            columns["benchmark"] += [bench.name] * n
+            columns["item_id"] += ids.slice(start, stop - start).to_pylist()
+            matrices.append(matrix)
+    matrix = np.concatenate(matrices)
+    table = table_from_columns({**columns, "embedding": embedding_array(matrix)}, embedding_schema(matrix.shape[1]))
     meta = provenance(
         "embed",
-        model.shaping(),
-        weights=str(weights),
-        benchmark_table=str(bench_table),
+        model.network(),
+        checkpoints=[str(c.path) for c in stages],
+        benchmarks={b.name: str(b.table) for b in benchmarks},
         shard=f"{shard}/{n_shards}",
-        rows=[start, stop],
     )
     write_table(table, out_path, metadata=meta)
-    log.info("embedded rows %d:%d of %s -> %s (D=%d)", start, stop, bench_table, out_path, dim)
-    return stop - start
+    log.info("embedded %d rows (%d checkpoint(s) x %d benchmark(s), D=%d) -> %s",
+             table.num_rows, len(stages), len(benchmarks), matrix.shape[1], out_path)
+    return table.num_rows
 
 
 def embed_rows(

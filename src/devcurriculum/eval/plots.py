@@ -98,11 +98,13 @@ def plot_readouts(
     summary: pd.DataFrame,
     path: PathLike,
     chance: Mapping[str, float] | None = None,
+    baseline: pd.DataFrame | None = None,
 ) -> Path:
-    """Readout value per curriculum: one panel per (readout metric, benchmark), seeds as points.
+    """Readout value per curriculum after the last stage: one panel per (readout metric, benchmark), seeds as points.
 
-    Colour and marker name the model; its untrained baseline (curriculum ``init``) is a dashed line
-    in the same colour; the majority-class chance level of each benchmark (``chance``) a dotted grey line.
+    Colour and marker name the model; its untrained baseline (``baseline``: the after_stage 0 rows, or
+    else the rows of curriculum ``init`` in ``summary``) is a dashed line in the same colour; the
+    majority-class chance level of each benchmark (``chance``) a dotted grey line.
     """
     _require(summary, ["model", "curriculum", "seed", "benchmark", "readout", "metric", "value"], "summary")
     present = set(zip(summary["readout"], summary["metric"], strict=True))
@@ -110,6 +112,8 @@ def plot_readouts(
     benchmarks = sorted(summary["benchmark"].unique()) or ["(none)"]
     models = sorted(summary["model"].unique())
     trained = [c for c in dict.fromkeys(summary["curriculum"]) if c != INIT]
+    if baseline is None:
+        baseline = summary[summary["curriculum"] == INIT]
     # colour and marker name the model (the x axis already names the curriculum), and each model's
     # untrained baseline is dashed in its colour, so a point reads against its own baseline
     palette = matplotlib.colormaps["tab10"]
@@ -136,7 +140,10 @@ def plot_readouts(
                                label=None if labelled else model)
                     labelled = True
                     ax.hlines(vals.mean(), x + offset - 0.12, x + offset + 0.12, color=color, linewidth=2, zorder=3)
-                base = msel.loc[msel["curriculum"] == INIT, "value"].to_numpy(float)
+                base = baseline.loc[
+                    (baseline["model"] == model) & (baseline["benchmark"] == bench)
+                    & (baseline["readout"] == readout) & (baseline["metric"] == metric)
+                ].drop_duplicates(subset=["seed"])["value"].to_numpy(float)  # one untrained model per seed
                 if len(base):
                     ax.axhline(base.mean(), color=color, linestyle="--", linewidth=1.2, label=f"{model} untrained")
             if chance and bench in chance:

@@ -1,4 +1,4 @@
-"""Readouts of frozen embeddings (rule ``evaluate``): linear probe and cosine kNN retrieval.
+"""Readouts of frozen embeddings (rule ``readout``): linear probe and cosine kNN retrieval.
 
 The protocol of the NeurIPS 2023 infant-curriculum study (ALGORITHMS.md A, "Evaluation protocol"):
 
@@ -7,8 +7,10 @@ The protocol of the NeurIPS 2023 infant-curriculum study (ALGORITHMS.md A, "Eval
 - kNN: cosine similarity of every test item to every train item; the top-k hit rate is the fraction
   of test items with at least one of their k nearest train items sharing their label.
 
-Output rows are long-format ``readout, metric, value`` plus the run identity (model, curriculum,
-seed, benchmark), so the summary is a plain concatenation.
+One job per run reads every benchmark at every stage checkpoint from the run's embedding table and
+writes long-format rows ``readout, metric, value`` with the run identity (model, curriculum, seed) and
+the point (benchmark, after_stage, step), so the summary is a plain concatenation. Each benchmark's
+majority-class chance level goes into the table's metadata.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import StandardScaler
@@ -28,17 +31,20 @@ from devcurriculum.utils.io import PathLike, embedding_matrix, provenance, table
 
 log = logging.getLogger("devcurriculum.eval.readouts")
 
-RUN_KEYS = ("model", "curriculum", "seed", "benchmark")
+RUN_KEYS = ("model", "curriculum", "seed")
+POINT_KEYS = ("benchmark", "after_stage", "step")
 
 EVAL_SCHEMA = pa.schema(
     [
-        pa.field("readout", pa.string(), nullable=False),
-        pa.field("metric", pa.string(), nullable=False),
-        pa.field("value", pa.float64(), nullable=False),
         pa.field("model", pa.string(), nullable=False),
         pa.field("curriculum", pa.string(), nullable=False),
         pa.field("seed", pa.int64(), nullable=False),
         pa.field("benchmark", pa.string(), nullable=False),
+        pa.field("after_stage", pa.int64(), nullable=False),
+        pa.field("step", pa.int64(), nullable=False),
+        pa.field("readout", pa.string(), nullable=False),
+        pa.field("metric", pa.string(), nullable=False),
+        pa.field("value", pa.float64(), nullable=False),
     ]
 )
 
@@ -91,93 +97,114 @@ def knn_hit_rates(
     return {k: float(first_hit[:, k - 1].mean()) for k in ks}
 
 
-def evaluate_embeddings(
+def readout_values(
+    x: np.ndarray, labels: np.ndarray, split: np.ndarray, *, linear: LinearReadoutConfig, knn: KnnReadoutConfig
+) -> list[tuple[str, str, float]]:
+    """``(readout, metric, value)`` of the linear probe and every kNN k on one embedding matrix."""
+    train, test = split == "train", split == "test"
+    rows = [
+        (
+            "linear",
+            "top1_accuracy",
+            linear_readout(x[train], labels[train], x[test], labels[test], max_iter=linear.max_iter, tol=linear.tol,
+                           alpha=linear.alpha, seed=linear.seed),
+        )
+    ]
+    rows += [("knn", f"top{k}_hit_rate", rate) for k, rate in knn_hit_rates(
+        x[train], labels[train], x[test], labels[test], knn.k).items()]
+    return rows
+
+
+def evaluate_run(
     *,
-    embeddings: PathLike,
-    bench_table: PathLike,
+    embeddings: Sequence[PathLike],
+    benchmarks: Mapping[str, PathLike],
     linear: LinearReadoutConfig,
     knn: KnnReadoutConfig,
     out_path: PathLike,
     run_info: Mapping[str, Any],
 ) -> pa.Table:
-    """Run both readouts on one (run, benchmark) and write the ``readout, metric, value`` table."""
+    """Both readouts on every (benchmark, after_stage) of one run's embeddings (the shards of ``embed``).
+
+    ``benchmarks`` maps each benchmark name to its item table (labels and splits); every item of every
+    benchmark must be embedded at every stage the embeddings hold.
+    """
     missing_keys = [k for k in RUN_KEYS if k not in run_info]
     if missing_keys:
         raise KeyError(f"run_info lacks {missing_keys}; needs {list(RUN_KEYS)}")
-    x, labels, split = _join(embeddings, bench_table)
-    train, test = split == "train", split == "test"
-    if not train.any() or not test.any():
-        raise ValueError(f"{bench_table}: needs both train and test items (train {train.sum()}, test {test.sum()})")
-
-    readout_rows: list[tuple[str, str, float]] = [
-        (
-            "linear",
-            "top1_accuracy",
-            linear_readout(
-                x[train], labels[train], x[test], labels[test],
-                max_iter=linear.max_iter, tol=linear.tol, alpha=linear.alpha, seed=linear.seed,
-            ),
-        )
-    ]
-    for k, rate in knn_hit_rates(x[train], labels[train], x[test], labels[test], knn.k).items():
-        readout_rows.append(("knn", f"top{k}_hit_rate", rate))
-
-    n = len(readout_rows)
-    table = table_from_columns(
-        {
-            "readout": [r[0] for r in readout_rows],
-            "metric": [r[1] for r in readout_rows],
-            "value": [r[2] for r in readout_rows],
-            "model": [str(run_info["model"])] * n,
-            "curriculum": [str(run_info["curriculum"])] * n,
-            "seed": [int(run_info["seed"])] * n,
-            "benchmark": [str(run_info["benchmark"])] * n,
-        },
-        EVAL_SCHEMA,
-    )
-    classes, counts = np.unique(labels[test], return_counts=True)
+    emb = pa.concat_tables([pq.read_table(p) for p in embeddings])
+    columns: dict[str, list] = {name: [] for name in EVAL_SCHEMA.names}
+    chance: dict[str, float] = {}
+    for name, table_path in benchmarks.items():
+        labels, split = _labels(table_path)
+        chance[name] = _majority_fraction(labels[split == "test"])
+        for (after_stage, step), x in _stage_matrices(emb, name, table_path):
+            for readout, metric, value in readout_values(x, labels, split, linear=linear, knn=knn):
+                row = {**{k: run_info[k] for k in RUN_KEYS}, "benchmark": name, "after_stage": after_stage,
+                       "step": step, "readout": readout, "metric": metric, "value": value}
+                for key, v in row.items():
+                    columns[key].append(v)
+    table = table_from_columns(columns, EVAL_SCHEMA)
     meta = provenance(
-        "evaluate",
+        "readout",
         {"linear": linear.shaping(), "knn": knn.shaping()},
         run={k: run_info[k] for k in run_info},
-        n_train=int(train.sum()),
-        n_test=int(test.sum()),
-        n_classes=len(np.unique(labels)),
-        # majority-class accuracy on the test split: the floor a readout must beat
-        chance_top1=float(counts.max() / counts.sum()) if len(classes) else 0.0,
-        embeddings=str(embeddings),
+        # majority-class accuracy on each test split: the floor a readout must beat
+        chance_top1=chance,
+        embeddings=[str(p) for p in embeddings],
     )
     write_table(table, out_path, metadata=meta)
-    log.info(
-        "%s: %s", out_path, ", ".join(f"{r}/{m}={v:.4f}" for r, m, v in readout_rows)
-    )
+    log.info("%s: %d readout values over %d benchmark(s)", out_path, table.num_rows, len(benchmarks))
     return table
 
 
-def _join(embeddings_path: PathLike, bench_table: PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Embeddings aligned with the benchmark's labels and splits by item_id (every item must be embedded)."""
-    emb = pq.read_table(embeddings_path)
+def _labels(bench_table: PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and splits of a benchmark's items, in its row order; both splits must be non-empty."""
     bench = pq.read_table(bench_table, columns=["item_id", "label", "split"])
-    emb_ids = emb.column("item_id").to_pylist()
-    position = {item: i for i, item in enumerate(emb_ids)}
-    if len(position) != len(emb_ids):
-        raise ValueError(f"{embeddings_path}: duplicate item_id values")
-    bench_ids = bench.column("item_id").to_pylist()
-    absent = [item for item in bench_ids if item not in position]
-    if absent:
-        raise ValueError(f"{embeddings_path}: {len(absent)} items of {bench_table} have no embedding, e.g. {absent[:5]}")
-    extra = len(position) - len(bench_ids)
-    if extra:
-        raise ValueError(f"{embeddings_path}: {extra} embeddings are not items of {bench_table}")
-    x = embedding_matrix(emb.column("embedding")).astype(np.float64)[[position[i] for i in bench_ids]]
-    if not np.isfinite(x).all():
-        raise ValueError(f"{embeddings_path}: embeddings contain NaN or Inf")
     labels = np.asarray(bench.column("label").to_pylist(), dtype=object)
     split = np.asarray(bench.column("split").to_pylist(), dtype=object)
     bad = sorted(set(split) - {"train", "test"})
     if bad:
         raise ValueError(f"{bench_table}: split must be train or test, found {bad}")
-    return x, labels, split
+    if not (split == "train").any() or not (split == "test").any():
+        raise ValueError(f"{bench_table}: needs both train and test items")
+    return labels, split
+
+
+def _majority_fraction(labels: np.ndarray) -> float:
+    _, counts = np.unique(labels, return_counts=True)
+    return float(counts.max() / counts.sum()) if len(counts) else 0.0
+
+
+def _stage_matrices(emb: pa.Table, name: str, bench_table: PathLike) -> list[tuple[tuple[int, int], np.ndarray]]:
+    """``((after_stage, step), X)`` per stage: the benchmark's embeddings aligned with its item order."""
+    bench_ids = pq.read_table(bench_table, columns=["item_id"]).column("item_id").to_pylist()
+    mine = emb.filter(pc.equal(emb.column("benchmark"), name))
+    if mine.num_rows == 0:
+        raise ValueError(f"the embeddings hold no items of benchmark {name!r}")
+    out = []
+    stages = sorted(set(zip(mine.column("after_stage").to_pylist(), mine.column("step").to_pylist(), strict=True)))
+    for after_stage, step in stages:
+        part = mine.filter(pc.equal(mine.column("after_stage"), after_stage))
+        out.append(((int(after_stage), int(step)), _aligned(part, bench_ids, f"{name} after stage {after_stage}")))
+    return out
+
+
+def _aligned(part: pa.Table, bench_ids: list[str], what: str) -> np.ndarray:
+    """The rows of ``part`` in benchmark order; every item exactly once."""
+    ids = part.column("item_id").to_pylist()
+    position = {item: i for i, item in enumerate(ids)}
+    if len(position) != len(ids):
+        raise ValueError(f"embeddings of {what}: duplicate item_id values")
+    absent = [item for item in bench_ids if item not in position]
+    if absent:
+        raise ValueError(f"embeddings of {what}: {len(absent)} items have no embedding, e.g. {absent[:5]}")
+    if len(position) != len(bench_ids):
+        raise ValueError(f"embeddings of {what}: {len(position) - len(bench_ids)} embeddings are not benchmark items")
+    x = embedding_matrix(part.column("embedding")).astype(np.float64)[[position[i] for i in bench_ids]]
+    if not np.isfinite(x).all():
+        raise ValueError(f"embeddings of {what} contain NaN or Inf")
+    return x
 
 
 def _l2_normalise(x: np.ndarray) -> np.ndarray:

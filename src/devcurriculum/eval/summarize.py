@@ -1,10 +1,11 @@
-"""One table and a few figures for the whole study (rule ``summarize``).
+"""One table, the seed statistics and the figures of the whole study (rule ``summarize``).
 
-``summary.parquet`` is the long-format concatenation of every readout table, one row per
-(run, benchmark, readout, metric). The curriculum ``init`` is the untrained baseline: each model's
-initial weights evaluated as "step 0" of its runs. The number of source videos skipped as unreadable
-(``videos.parquet`` rows with ``status == "error"``) travels in the schema metadata as
-``devcurriculum.skipped_videos``, so nothing is silently dropped (DESIGN §9).
+``summary.parquet`` holds one row per (run, after_stage, benchmark, readout, metric). ``after_stage``
+0 is the untrained model: the readouts of ``{model}/init/seed{s}`` appear in every curriculum's curve
+of that (model, seed), because every run of that pair starts from those weights. ``comparisons.parquet``
+compares each curriculum with the reference curriculum, paired by seed (``eval.statistics``). The
+number of source videos skipped as unreadable (``videos.parquet`` rows with ``status == "error"``)
+travels in the schema metadata as ``devcurriculum.skipped_videos``, so nothing is silently dropped.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from devcurriculum.config import INIT
 from devcurriculum.eval import plots
-from devcurriculum.eval.readouts import RUN_KEYS
-from devcurriculum.utils.io import PathLike, provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.eval.readouts import POINT_KEYS, RUN_KEYS
+from devcurriculum.eval.statistics import compare_curricula
+from devcurriculum.utils.io import PathLike, atomic_path, provenance, read_metadata, table_from_columns, write_table
 
 log = logging.getLogger("devcurriculum.eval.summarize")
 
@@ -30,13 +33,32 @@ SUMMARY_SCHEMA = pa.schema(
         pa.field("model", pa.string(), nullable=False),
         pa.field("curriculum", pa.string(), nullable=False),
         pa.field("seed", pa.int64(), nullable=False),
+        pa.field("after_stage", pa.int64(), nullable=False),
+        pa.field("step", pa.int64(), nullable=False),
         pa.field("benchmark", pa.string(), nullable=False),
         pa.field("readout", pa.string(), nullable=False),
         pa.field("metric", pa.string(), nullable=False),
         pa.field("value", pa.float64(), nullable=False),
     ]
 )
-PLOT_NAMES = ("loss_curves.png", "readouts.png", "schedules.png")
+COMPARISON_SCHEMA = pa.schema(
+    [
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("benchmark", pa.string(), nullable=False),
+        pa.field("readout", pa.string(), nullable=False),
+        pa.field("metric", pa.string(), nullable=False),
+        pa.field("after_stage", pa.int64(), nullable=False),
+        pa.field("curriculum", pa.string(), nullable=False),
+        pa.field("reference", pa.string(), nullable=False),
+        pa.field("n_seeds", pa.int64(), nullable=False),
+        pa.field("mean_diff", pa.float64(), nullable=False),
+        pa.field("ci_low", pa.float64()),
+        pa.field("ci_high", pa.float64()),
+        pa.field("p_value", pa.float64()),
+    ]
+)
+PLOT_NAMES = ("stage_curves.png", "readouts.png", "loss_curves.png", "schedules.png")
+EVAL_KEYS = (*RUN_KEYS, *POINT_KEYS, "readout", "metric")
 
 
 def run_name(model: str, curriculum: str, seed: int) -> str:
@@ -46,7 +68,7 @@ def run_name(model: str, curriculum: str, seed: int) -> str:
 
 def load_evals(eval_paths: Sequence[PathLike]) -> tuple[pd.DataFrame, dict[str, float]]:
     """Every readout row, plus each benchmark's majority-class chance level from the tables' metadata."""
-    needed = ["readout", "metric", "value", *RUN_KEYS]
+    needed = [*EVAL_KEYS, "value"]
     frames, chance = [], {}
     for path in eval_paths:
         frame = pq.read_table(path).to_pandas()
@@ -55,19 +77,37 @@ def load_evals(eval_paths: Sequence[PathLike]) -> tuple[pd.DataFrame, dict[str, 
             raise ValueError(f"eval table {path} lacks columns {missing}")
         frames.append(frame[needed])
         meta = read_metadata(path)
-        if "devcurriculum.chance_top1" in meta and len(frame):
-            chance[str(frame["benchmark"].iloc[0])] = float(json.loads(meta["devcurriculum.chance_top1"]))
+        if "devcurriculum.chance_top1" in meta:
+            chance.update({str(k): float(v) for k, v in json.loads(meta["devcurriculum.chance_top1"]).items()})
     if not frames:
         return pd.DataFrame(columns=needed), chance
     evals = pd.concat(frames, ignore_index=True)
-    dup = evals.duplicated(subset=[*RUN_KEYS, "readout", "metric"], keep=False)
+    dup = evals.duplicated(subset=list(EVAL_KEYS), keep=False)
     if dup.any():
         first = evals[dup].iloc[0]
         raise ValueError(
-            f"the same readout appears in several eval tables: {run_name(first.model, first.curriculum, first.seed)} "
-            f"{first.benchmark} {first.readout}/{first.metric}"
+            f"the same readout appears twice: {run_name(first.model, first.curriculum, first.seed)} "
+            f"{first.benchmark} after stage {first.after_stage} {first.readout}/{first.metric}"
         )
     return evals, chance
+
+
+def stage_curves(evals: pd.DataFrame) -> pd.DataFrame:
+    """Each trained run's readouts with its untrained model's as after_stage 0 (step 0).
+
+    A trained run without its untrained baseline among ``evals`` keeps only its own stages.
+    """
+    baseline = evals[evals["curriculum"] == INIT]
+    trained = evals[evals["curriculum"] != INIT]
+    starts = []
+    for (model, curriculum, seed), _ in trained.groupby(["model", "curriculum", "seed"], sort=False):
+        base = baseline[(baseline["model"] == model) & (baseline["seed"] == seed)]
+        starts.append(base.assign(curriculum=str(curriculum), after_stage=0, step=0))
+    curves = pd.concat([*starts, trained], ignore_index=True) if starts else trained.copy()
+    curves.insert(0, "run", [run_name(m, c, s) for m, c, s in zip(curves["model"], curves["curriculum"],
+                                                                    curves["seed"], strict=True)])
+    order = ["model", "curriculum", "seed", "benchmark", "after_stage", "readout", "metric"]
+    return curves.sort_values(order, kind="stable", ignore_index=True)
 
 
 def run_identity(path: PathLike, frame: pd.DataFrame) -> tuple[str, str, int]:
@@ -126,28 +166,16 @@ def summarize(
     metrics_paths: Sequence[PathLike],
     videos_parquet: PathLike | None,
     out_summary: PathLike,
+    out_comparisons: PathLike,
     plot_dir: PathLike,
+    reference_curriculum: str = "mixed",
 ) -> dict[str, Path]:
-    """Write ``summary.parquet`` and the figures; returns ``{name: path}`` of everything written."""
+    """Write ``summary.parquet``, ``comparisons.parquet`` (+ ``.csv``) and the figures; returns what was written."""
     evals, chance = load_evals(eval_paths)
     metrics = load_metrics(metrics_paths)
     skipped = count_skipped_videos(videos_parquet)
-
-    evals = evals.sort_values([*RUN_KEYS, "readout", "metric"], kind="stable", ignore_index=True)
-    runs = [run_name(m, c, s) for m, c, s in zip(evals["model"], evals["curriculum"], evals["seed"], strict=True)]
-    table = table_from_columns(
-        {
-            "run": runs,
-            "model": evals["model"].astype(str).tolist(),
-            "curriculum": evals["curriculum"].astype(str).tolist(),
-            "seed": [int(s) for s in evals["seed"]],
-            "benchmark": evals["benchmark"].astype(str).tolist(),
-            "readout": evals["readout"].astype(str).tolist(),
-            "metric": evals["metric"].astype(str).tolist(),
-            "value": [float(v) for v in evals["value"]],
-        },
-        SUMMARY_SCHEMA,
-    )
+    curves = stage_curves(evals)
+    table = table_from_columns({name: curves[name].tolist() for name in SUMMARY_SCHEMA.names}, SUMMARY_SCHEMA)
     meta = provenance(
         "summarize",
         skipped_videos=str(skipped),
@@ -158,16 +186,34 @@ def summarize(
     write_table(table, out_summary, metadata=meta)
     if skipped:
         log.warning("%d source videos were unreadable and skipped (status=error in %s)", skipped, videos_parquet)
+    comparisons = write_comparisons(curves, reference_curriculum, out_comparisons)
 
     plot_dir = Path(plot_dir)
+    final = curves[curves["after_stage"] == curves.groupby("run")["after_stage"].transform("max")]
     written = {
         "summary": Path(out_summary),
+        "comparisons": Path(out_comparisons),
+        "stage_curves": plots.plot_stage_curves(curves, plot_dir / "stage_curves.png", chance=chance),
+        "readouts": plots.plot_readouts(final, plot_dir / "readouts.png", chance=chance,
+                                        baseline=curves[curves["after_stage"] == 0]),
         "loss_curves": plots.plot_loss_curves(metrics, plot_dir / "loss_curves.png"),
-        "readouts": plots.plot_readouts(table.to_pandas(), plot_dir / "readouts.png", chance=chance),
         "schedules": plots.plot_schedules(metrics, plot_dir / "schedules.png"),
     }
-    log.info("summary: %d rows from %d eval tables, %d runs; plots in %s", table.num_rows, len(eval_paths), len(metrics_paths), plot_dir)
+    log.info("summary: %d rows from %d eval tables, %d runs, %d comparisons; plots in %s", table.num_rows,
+             len(eval_paths), len(metrics_paths), len(comparisons), plot_dir)
     return written
+
+
+def write_comparisons(curves: pd.DataFrame, reference: str, out_path: PathLike) -> pd.DataFrame:
+    """``comparisons.parquet`` (typed) and a CSV copy beside it for the report."""
+    comparisons = compare_curricula(curves, reference=reference)
+    table = table_from_columns({n: comparisons[n].tolist() for n in COMPARISON_SCHEMA.names}, COMPARISON_SCHEMA)
+    write_table(table, out_path, metadata=provenance("summarize", reference_curriculum=reference, confidence=0.95))
+    with atomic_path(Path(out_path).with_suffix(".csv")) as tmp:
+        comparisons.round(4).to_csv(tmp, index=False)
+    if comparisons.empty:
+        log.warning("no comparisons: no curriculum shares seeds with the reference curriculum %r", reference)
+    return comparisons
 
 
 def _unquote(value: object) -> object:

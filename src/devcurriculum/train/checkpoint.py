@@ -175,8 +175,8 @@ def load_resume_state(resume_dir: PathLike, expected_hash: str) -> ResumeState |
 # ---- safetensors weights -------------------------------------------------------------------------
 
 
-def save_weights(state_dict: Mapping[str, torch.Tensor], path: PathLike) -> None:
-    """Save a state dict as safetensors atomically.
+def save_weights(state_dict: Mapping[str, torch.Tensor], path: PathLike, metadata: Mapping[str, str] | None = None) -> None:
+    """Save a state dict as safetensors atomically (``metadata``: string pairs in the file's header).
 
     safetensors refuses tensors that share memory (tied weights); every tensor after the first one on
     a storage is stored as its own copy, which :func:`load_weights` loads into the tied parameters.
@@ -191,7 +191,7 @@ def save_weights(state_dict: Mapping[str, torch.Tensor], path: PathLike) -> None
         seen.add(t.untyped_storage().data_ptr())
         out[name] = t.contiguous()
     with atomic_path(path) as tmp:
-        save_file(out, str(tmp))
+        save_file(out, str(tmp), metadata=dict(metadata) if metadata else None)
 
 
 def load_weights(module: nn.Module, path: PathLike, strict: bool = True) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
+import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +55,10 @@ log = logging.getLogger("devcurriculum.train.loop")
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.parquet"
 SPEC_FILE = "run_spec.json"
+#: the weights after every stage (every ``steps_per_stage`` steps): ``after_stage{k}.safetensors``
+CHECKPOINTS_DIR = "checkpoints"
+#: where stage checkpoints wait (inside the undeclared resume folder) until the run is complete
+PENDING_STAGES_DIR = "stages"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -219,6 +225,8 @@ def train(
             indices = next(batches, None)
             if indices is None:
                 raise RuntimeError(f"the sampler ran out of batches at step {step} of {plan.total_steps}")
+            if pretrain.reset_optimizer_each_stage and step > 0 and step % pretrain.steps_per_stage == 0:
+                parts.optimizer.state.clear()  # a fresh optimiser per stage (the moments restart)
             record = _checked_step(parts, plan, step, indices, sampler.info(step), progress, resume_dir)
             wall_s = progress.wall_offset + time.perf_counter() - t_start
             progress.metrics.append(metrics_row(record, plan, seconds=time.perf_counter() - t0, wall_s=wall_s))
@@ -228,6 +236,8 @@ def train(
             if main_process and (done % pretrain.log_every == 0 or done == plan.total_steps):
                 log.info("step %d/%d loss %.6f lr %.3g stage %s", done, plan.total_steps, record.loss, record.lr,
                          record.context.stage)
+            if main_process and done % pretrain.steps_per_stage == 0 and done < plan.total_steps:
+                save_stage_weights(objective, resume_dir / PENDING_STAGES_DIR, done // pretrain.steps_per_stage, done)
             if done % pretrain.checkpoint_every == 0 or done == plan.total_steps:
                 _checkpoint(parts, sampler, progress.metrics, done, run_hash, resume_dir, wall_s, main_process)
                 progress.last_good = done
@@ -235,7 +245,8 @@ def train(
         bar.close()
 
     if main_process:
-        _write_outputs(objective, progress.metrics, out_dir, spec, plan, run_hash)
+        _write_outputs(objective, progress.metrics, out_dir, spec, plan, run_hash, pretrain.steps_per_stage)
+        _publish_stage_weights(resume_dir / PENDING_STAGES_DIR, out_dir / CHECKPOINTS_DIR, out_dir / WEIGHTS_FILE)
         if not keep_resume_state:
             resume_path(resume_dir).unlink(missing_ok=True)
     du.barrier()
@@ -371,6 +382,8 @@ def _resume_or_start(
         log.warning("resume state is at step %d beyond total %d: starting fresh", state.step, plan.total_steps)
         state = None
     if state is None:
+        # stage weights of an earlier, different run must not be published with this one
+        shutil.rmtree(resume_dir / PENDING_STAGES_DIR, ignore_errors=True)
         _seed_everything(plan.seed * 1009 + info.rank)
         return _Progress(0, 0.0, MetricsLog(), None)
     parts.objective.load_state_dict(state.model)
@@ -421,8 +434,44 @@ def _checkpoint(
     save_resume_state(resume_dir, state)
 
 
+def stage_weights_name(after_stage: int) -> str:
+    return f"after_stage{after_stage}.safetensors"
+
+
+def save_stage_weights(objective: Objective, folder: Path, after_stage: int, step: int) -> Path:
+    """The weights after ``after_stage`` stages (``step`` optimiser steps), with both in the file's header."""
+    path = folder / stage_weights_name(after_stage)
+    save_weights(objective.state_dict(), path, metadata={"after_stage": str(after_stage), "step": str(step)})
+    return path
+
+
+def _publish_stage_weights(pending: Path, checkpoints: Path, final_weights: Path) -> None:
+    """Move the stage weights into ``checkpoints/`` and add the final stage (a hard link to the final weights)."""
+    from safetensors import safe_open
+
+    with safe_open(str(final_weights), framework="pt") as fh:
+        last = (fh.metadata() or {}).get("after_stage")
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    checkpoints.mkdir(parents=True)
+    for path in sorted(pending.glob("after_stage*.safetensors")):
+        os.replace(path, checkpoints / path.name)
+    if last is not None:
+        target = checkpoints / stage_weights_name(int(last))
+        try:
+            os.link(final_weights, target)
+        except OSError:  # a file system without hard links
+            shutil.copy2(final_weights, target)
+    shutil.rmtree(pending, ignore_errors=True)
+
+
 def _write_outputs(
-    objective: Objective, metrics: MetricsLog, out_dir: Path, spec: Mapping[str, Any], plan: TrainPlan, run_hash: str
+    objective: Objective,
+    metrics: MetricsLog,
+    out_dir: Path,
+    spec: Mapping[str, Any],
+    plan: TrainPlan,
+    run_hash: str,
+    steps_per_stage: int,
 ) -> None:
     """Final artifacts (rank 0): metrics table, run_spec.json, then the weights."""
     meta = provenance("pretrain", dict(spec), world_size=plan.world_size, global_batch=plan.global_batch)
@@ -439,5 +488,8 @@ def _write_outputs(
             "version": __version__,
         },
     )
-    save_weights(objective.state_dict(), out_dir / WEIGHTS_FILE)
+    header = {"step": str(plan.total_steps)}
+    if plan.total_steps % steps_per_stage == 0:
+        header["after_stage"] = str(plan.total_steps // steps_per_stage)
+    save_weights(objective.state_dict(), out_dir / WEIGHTS_FILE, metadata=header)
     log.info("wrote %s, %s and %s in %s", WEIGHTS_FILE, METRICS_FILE, SPEC_FILE, out_dir)

@@ -59,13 +59,33 @@ def main_schedule_lr(
 
 
 def main_schedule(pretrain: PretrainConfig, total_steps: int, lerac: LeracSchedule | None = None) -> LrSchedule:
-    """:func:`main_schedule_lr` bound to a run's ``pretrain`` settings (holding the base rate under LeRaC)."""
+    """The main schedule of ``pretrain.lr_schedule`` bound to a run (holding the base rate under LeRaC).
+
+    - ``continuous``: :func:`main_schedule_lr` over the whole run;
+    - ``per_stage``: the same warm-up + cosine restarted every ``steps_per_stage`` steps, so every
+      stage (and every block of a mixed run) trains under the same rates;
+    - ``constant``: the warm-up, then ``lr``.
+
+    LeRaC's warm-up holds the base rate in every kind (LeRaC's scales are the warm-up then).
+    """
     hold = lerac.warmup_steps if lerac is not None else 0
+    lr, warmup, min_lr = pretrain.lr, pretrain.warmup_steps, pretrain.min_lr
+    period = pretrain.steps_per_stage
 
-    def schedule(step: int) -> float:
-        return main_schedule_lr(step, pretrain.lr, total_steps, pretrain.warmup_steps, pretrain.min_lr, hold_steps=hold)
+    def continuous(step: int) -> float:
+        return main_schedule_lr(step, lr, total_steps, warmup, min_lr, hold_steps=hold)
 
-    return schedule
+    def per_stage(step: int) -> float:
+        if step < hold:
+            return float(lr)
+        return main_schedule_lr(step % period, lr, min(period, total_steps), warmup, min_lr)
+
+    def constant(step: int) -> float:
+        if step < hold or step >= warmup:
+            return float(lr)
+        return float(lr * (step + 1) / warmup)
+
+    return {"continuous": continuous, "per_stage": per_stage, "constant": constant}[pretrain.lr_schedule]
 
 
 def group_rates(step: int, main: LrSchedule, lerac: LeracSchedule | None, n_groups: int) -> tuple[float, list[float]]:

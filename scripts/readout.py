@@ -1,0 +1,17 @@
+"""Rule readout: linear and kNN readouts of one run at every stage on every benchmark (devcurriculum.eval.readouts)."""
+
+from devcurriculum.config import EvaluationConfig
+from devcurriculum.eval.readouts import evaluate_run
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake
+readouts = EvaluationConfig.from_mapping(sm.params.evaluation)
+with stage_log(sm.log[0], "readout"):
+    evaluate_run(
+        embeddings=list(sm.input.parts),
+        benchmarks=dict(zip(sm.params.benchmarks, sm.input.tables, strict=True)),
+        linear=readouts.linear,
+        knn=readouts.knn,
+        out_path=sm.output.eval,
+        run_info=sm.params.run,
+    )
