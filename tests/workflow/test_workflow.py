@@ -30,15 +30,23 @@ def test_whole_dag_leaves_every_artifact(finished: Path) -> None:
         clips = pd.read_parquet(res / f"data/clips/{group}.parquet")
         assert len(clips) > 0 and set(clips["age_group"]) == {group}
     summary = pd.read_parquet(res / "summary.parquet")
-    assert list(summary.columns[:8]) == ["run", "model", "curriculum", "seed", "benchmark", "readout", "metric", "value"]
-    assert set(summary["curriculum"]) == {"developmental", "prototype", "init"}
+    assert list(summary.columns) == ["run", "model", "curriculum", "seed", "after_stage", "step", "benchmark",
+                                     "readout", "metric", "value"]
+    assert set(summary["curriculum"]) == {"developmental", "prototype"}
+    # 3 stages of 4 steps: after stage 0 (untrained) .. 3, for the mixed prototype run too
+    assert sorted(set(zip(summary["after_stage"], summary["step"], strict=True))) == [(0, 0), (1, 4), (2, 8), (3, 12)]
     assert set(summary["benchmark"]) == {"demo_objects", "digits"}
     assert summary["value"].between(0, 1).all()
-    for name in ("loss_curves.png", "readouts.png"):
+    comparisons = pd.read_parquet(res / "comparisons.parquet")
+    assert set(comparisons["curriculum"]) == {"prototype"} and set(comparisons["reference"]) == {"developmental"}
+    for name in ("stage_curves.png", "readouts.png", "loss_curves.png", "schedules.png"):
         assert (res / "plots" / name).stat().st_size > 1000
-    metrics = pd.read_parquet(res / "runs/videomae/developmental/seed0/metrics.parquet")
+    run = res / "runs/videomae/developmental/seed0"
+    metrics = pd.read_parquet(run / "metrics.parquet")
     assert list(metrics["step"]) == list(range(12))
     assert list(metrics["stage"].unique()) == [0, 1, 2]
+    assert sorted(p.name for p in (run / "checkpoints").glob("after_stage*")) == [f"after_stage{k}.safetensors" for k in (1, 2, 3)]
+    assert not (run / "config.json").exists() and (run / "run_spec.json").exists()
     preview = pq.read_table(res / "curricula/prototype.parquet").to_pandas()
     assert preview["effective_fraction"].is_monotonic_increasing
 
@@ -74,7 +82,7 @@ def test_k_range_change_reruns_difficulty_and_downstream_only(finished: Path) ->
 def test_steps_per_stage_change_reruns_pretraining_and_after_only(finished: Path) -> None:
     jobs = _changed_jobs(finished, **{"pretrain.steps_per_stage": 5})
     counts = job_counts(jobs)
-    assert counts["pretrain"] == 2 and counts["summarize"] == 1 and counts["readout"] > 0
+    assert counts["pretrain"] == 2 and counts["summarize"] == 1 and counts["readout"] == 2
     for upstream in ("make_demo_videos", "index_videos", "chunk_clips", "extract_features", "score_difficulty"):
         assert counts[upstream] == 0, upstream
     assert counts["init_model"] == 0  # the untrained baseline does not depend on the schedule
@@ -110,6 +118,17 @@ def test_mask_ratio_change_reruns_that_models_training_not_its_baseline(finished
     for upstream in ("make_demo_videos", "index_videos", "chunk_clips", "extract_features", "score_difficulty",
                      "prepare_benchmark", "build_curriculum"):
         assert counts[upstream] == 0, upstream
+
+
+def test_adding_a_seed_schedules_only_that_seeds_jobs_and_the_summary(finished: Path) -> None:
+    runs = [{"models": ["videomae"], "curricula": ["developmental", "prototype"], "seeds": [0, 1]}]
+    jobs = _changed_jobs(finished, runs=runs)
+    per_run = {"init_model", "pretrain", "embed", "readout"}
+    assert {rule for rule, _ in jobs} == per_run | {"summarize", "all"}
+    assert all(w["seed"] == "1" for rule, w in jobs if rule in per_run), jobs
+    counts = job_counts(jobs)
+    assert counts["init_model"] == 1 and counts["pretrain"] == 2 and counts["readout"] == 3
+    assert counts["embed"] == 3 * 2  # 3 runs (2 trained + the untrained baseline) x 2 shards
 
 
 def test_bad_value_fails_at_parse_time_naming_the_key(tmp_path: Path) -> None:
