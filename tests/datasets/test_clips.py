@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devcurriculum.config import ClipConfig, ConfigError
-from devcurriculum.datasets.clips import CLIP_SCHEMA, chunk_group, clip_starts, resize_short_side_and_center_crop
+from devcurriculum.datasets.clips import INDEX_SCHEMA, chunk_group, clip_starts, resize_short_side_and_center_crop
 from devcurriculum.datasets.decode import DECORD, PYAV, iter_frame_batches
 from devcurriculum.datasets.video_index import index_videos
 from devcurriculum.utils.io import read_metadata
@@ -196,9 +196,9 @@ def test_chunk_group_cache_matches_direct_decode(tmp_path: Path, dataset: dict[s
     cache = np.load(cache_path, mmap_mode="r")
     assert cache.shape == (12, 4, 16, 16, 3) and cache.dtype == np.uint8
     table = pq.read_table(table_path)
-    assert table.schema.remove_metadata() == CLIP_SCHEMA
+    assert table.schema.remove_metadata() == INDEX_SCHEMA
     df = table.to_pandas()
-    assert df["cache_row"].tolist() == list(range(12))
+    assert df["cache_row"].tolist() == df["shard_row"].tolist() == list(range(12)) and set(df["shard"]) == {0}
     assert df["clip_id"].is_unique
     assert (df["clip_id"] == df["video_id"] + ":" + df["start_frame"].astype(str)).all()
     assert set(df["age_group"]) == {"g0"} and set(df["n_frames"]) == {4} and set(df["frame_step"]) == {2}
@@ -236,7 +236,7 @@ def test_empty_group_writes_empty_outputs(
     assert n == 0
     assert np.load(tmp_path / "g2.npy", mmap_mode="r").shape == (0, 4, 16, 16, 3)
     table = pq.read_table(tmp_path / "g2.parquet")
-    assert table.num_rows == 0 and table.schema.remove_metadata() == CLIP_SCHEMA
+    assert table.num_rows == 0 and table.schema.remove_metadata() == INDEX_SCHEMA
     assert "'g2' has no usable" in caplog.text
 
 
@@ -282,7 +282,10 @@ def test_bad_clip_config_is_named() -> None:
 def test_provenance_records_the_clip_block(tmp_path: Path, dataset: dict[str, Path]) -> None:
     chunk(dataset["videos_parquet"], "g1", tmp_path)
     meta = read_metadata(tmp_path / "g1.parquet")
-    assert json.loads(meta["devcurriculum.config"]) == {"clip": {"frames": 4, "frame_step": 2, "stride": 3, "size": 16}}
+    assert json.loads(meta["devcurriculum.config"]) == {
+        "clip": {"frames": 4, "frame_step": 2, "stride": 3, "size": 16},
+        "cache": {"format": "raw", "quality": 90},
+    }
 
 
 REAL_VIDEOS = Path(__file__).resolve().parents[2].parent / "shared/data/real_videos"

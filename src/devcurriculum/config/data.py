@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import ClassVar, Literal
 
-from devcurriculum.config.block import ConfigBlock
+from devcurriculum.config.block import ConfigBlock, runtime
 from devcurriculum.config.schema import ConfigError
 
 Trend = float | tuple[float, float]
@@ -33,6 +33,17 @@ class ClipConfig(ConfigBlock):
 
 
 @dataclasses.dataclass(frozen=True)
+class CacheConfig(ConfigBlock):
+    """``data.cache``: how decoded clips are stored (``raw`` memory-mapped uint8, or ``jpeg`` frames)."""
+
+    SCHEMA: ClassVar[str] = "#/properties/data/properties/cache"
+    WHERE: ClassVar[str] = "data.cache"
+
+    format: Literal["raw", "jpeg"] = "raw"
+    quality: int = 90
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig(ConfigBlock):
     SCHEMA: ClassVar[str] = "#/properties/data"
     WHERE: ClassVar[str] = "data"
@@ -43,6 +54,8 @@ class DataConfig(ConfigBlock):
         default_factory=lambda: {"g0": (0.0, 120.0), "g1": (120.0, 240.0), "g2": (240.0, 400.0)}
     )
     clip: ClipConfig = field(default_factory=ClipConfig)
+    chunk_shards: int = runtime(1, why="the gathered clip index and its pixels are the same for any number of shards")
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -59,6 +59,7 @@ class DifficultyConfig(ConfigBlock):
     supervised_by: str | None = None
     seed: int = 42
     db_subsample: int | None = 20000
+    backend: Literal["sklearn", "faiss"] = "sklearn"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -1,12 +1,17 @@
-"""Memory-mapped clip caches of several age groups behind one global row index (for training).
+"""Clip caches of several age groups behind one global row index (for training and feature extraction).
 
 Training and feature extraction read clips from here, never from the video files (DESIGN §8).
+Each group has a clip index ``{clip_dir}/{group}.parquet`` (written by ``chunk_clips``) whose
+metadata names the shard files holding its clips and their format (``raw`` or ``jpeg``,
+``datasets.clip_store``); a row's ``shard`` and ``shard_row`` say where its clip is. An index
+without that metadata is the single-file layout ``{group}.parquet`` + ``{group}.npy``.
 Global index ``i`` runs over the groups in the order given, and within a group over cache rows:
 ``global_index = offset(group) + cache_row``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -18,6 +23,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
+from devcurriculum.datasets.clip_store import RAW, ShardReader, open_shard
+
 PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.clip_dataset")
@@ -26,13 +33,119 @@ PIXEL_MEAN = 0.5
 PIXEL_STD = 0.25
 
 
+def _frame_selection(frames: Sequence[int] | np.ndarray | None, n_frames: int) -> np.ndarray | None:
+    if frames is None:
+        return None
+    sel = np.asarray(frames, dtype=np.int64).reshape(-1)
+    if sel.size and (sel.min() < 0 or sel.max() >= n_frames):
+        raise IndexError(f"frame indices {sel.tolist()} out of range for clips of {n_frames} frames")
+    return sel
+
+
+class GroupCache:
+    """One age group's clip index and the shard files behind it, rows in ``cache_row`` order.
+
+    Behaves like a read-only uint8 array ``(N, T, H, W, 3)`` for what feature extraction needs:
+    ``shape``, ``ndim``, ``dtype``, ``len()``, ``cache[rows]`` and pairwise ``cache[rows, frames]``.
+    Shard files are opened lazily and dropped when pickled (DataLoader workers reopen their own).
+    """
+
+    def __init__(self, index_path: PathLike) -> None:
+        self.index_path = Path(index_path)
+        if not self.index_path.is_file():
+            raise FileNotFoundError(f"clip index {self.index_path} not found (run chunk_clips)")
+        table = pq.read_table(self.index_path)
+        meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+        df = table.to_pandas()
+        if "devcurriculum.cache" in meta:
+            facts = json.loads(meta["devcurriculum.cache"])
+            self.format: str = facts["format"]
+            self.shard_paths = [self.index_path.parent / p for p in facts["shards"]]
+        else:  # the single-file layout
+            self.format = RAW
+            self.shard_paths = [self.index_path.with_suffix(".npy")]
+            df["shard"] = 0
+            df["shard_row"] = df["cache_row"] if "cache_row" in df.columns else None
+        for p in self.shard_paths:
+            if not p.is_file():
+                raise FileNotFoundError(f"clip cache {p} of the index {self.index_path} not found (run chunk_clips)")
+        self._readers: list[ShardReader] = [open_shard(p, self.format) for p in self.shard_paths]
+        shapes = {tuple(r.shape[1:]) for r in self._readers}
+        if len(shapes) != 1:
+            raise ValueError(f"{self.index_path}: its shards hold clips of different shapes {sorted(shapes)}")
+        self.clip_shape: tuple[int, ...] = shapes.pop()
+        self.table = self._checked(df)
+        self._shard = self.table["shard"].to_numpy(dtype=np.int64)
+        self._shard_row = self.table["shard_row"].to_numpy(dtype=np.int64)
+
+    def _checked(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The index sorted by cache_row, after checking it addresses every stored clip exactly once."""
+        stored = sum(r.shape[0] for r in self._readers)
+        rows = df["cache_row"].to_numpy() if "cache_row" in df.columns else None
+        if rows is None or len(df) != stored or not np.array_equal(np.sort(rows), np.arange(stored)):
+            raise ValueError(
+                f"{self.index_path}: cache_row must be a permutation of 0..{stored - 1} "
+                f"({len(df)} table rows for {stored} cached clips in {', '.join(map(str, self.shard_paths))})"
+            )
+        df = df.sort_values("cache_row", kind="stable").reset_index(drop=True)
+        sizes = np.array([r.shape[0] for r in self._readers])
+        shard = df["shard"].to_numpy(dtype=np.int64)
+        in_range = (shard >= 0) & (shard < len(sizes))
+        if not in_range.all() or (df["shard_row"].to_numpy() >= sizes[np.where(in_range, shard, 0)]).any():
+            raise ValueError(f"{self.index_path}: shard / shard_row point outside the shard files {self.shard_paths}")
+        return df
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.table), *self.clip_shape)
+
+    ndim = 5
+    dtype = np.dtype(np.uint8)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def read(self, rows: Sequence[int] | np.ndarray, frames: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """Clips at ``rows`` (in that order; frames ``frames`` of each, all when None): ``(B, F, H, W, 3)``."""
+        idx = np.asarray(rows, dtype=np.int64).reshape(-1)
+        sel = _frame_selection(frames, self.clip_shape[0])
+        n_sel = self.clip_shape[0] if sel is None else len(sel)
+        out = np.empty((len(idx), n_sel, *self.clip_shape[1:]), dtype=np.uint8)
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"{self.index_path}: rows out of range for {len(self)} clips")
+        shard = self._shard[idx]
+        for k in np.unique(shard):
+            at = np.flatnonzero(shard == k)
+            out[at] = self._readers[k].clips(self._shard_row[idx[at]], sel)
+        return out
+
+    def frames_at(self, rows: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """Frame ``frames[k]`` of clip ``rows[k]`` for every k: ``(B, H, W, 3)``."""
+        idx = np.asarray(rows, dtype=np.int64).reshape(-1)
+        sel = np.asarray(frames, dtype=np.int64).reshape(-1)
+        out = np.empty((len(idx), *self.clip_shape[1:]), dtype=np.uint8)
+        shard = self._shard[idx]
+        for k in np.unique(shard):
+            at = np.flatnonzero(shard == k)
+            out[at] = self._readers[k].frames_at(self._shard_row[idx[at]], sel[at])
+        return out
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, tuple) and len(key) == 2:
+            rows, frames = (np.asarray(k, dtype=np.int64) for k in key)
+            return self.frames_at(*np.broadcast_arrays(rows, frames))
+        if np.ndim(key) == 0:
+            return self.read([int(key)])[0]
+        return self.read(np.asarray(key))
+
+
 class ClipCache:
-    """The clip caches ``{clip_dir}/{group}.npy`` + ``{group}.parquet`` of ``groups``, concatenated.
+    """The clip caches of ``groups`` (indexes ``{clip_dir}/{group}.parquet``), concatenated.
 
     ``table`` is a DataFrame of all clips with ``global_index`` (0..N-1, in row order) and
-    ``age_group``; ``get(indices)`` returns uint8 ``(B, T, H, W, 3)`` clips. Arrays are opened with
-    ``mmap_mode="r"`` lazily and dropped when pickled, so the object is cheap to send to DataLoader
-    workers (each reopens its own maps instead of receiving a copy of the data).
+    ``age_group``; ``get(indices)`` returns uint8 ``(B, T, H, W, 3)`` clips. Shard files are opened
+    lazily and dropped when pickled, so the object is cheap to send to DataLoader workers (each
+    reopens its own maps instead of receiving a copy of the data).
     """
 
     def __init__(self, clip_dir: PathLike, groups: Sequence[str]) -> None:
@@ -42,61 +155,53 @@ class ClipCache:
             raise ValueError(f"groups listed more than once: {list(groups)}")
         self.clip_dir = Path(clip_dir)
         self.groups: list[str] = list(groups)
-        self._caches: list[np.ndarray] | None = None
-        tables: list[pd.DataFrame] = []
-        sizes: list[int] = []
-        clip_shape: tuple[int, ...] | None = None
+        self._groups: list[GroupCache] = []
         for group in self.groups:
-            table_path, cache_path = self._paths(group)
-            for p in (table_path, cache_path):
-                if not p.is_file():
-                    raise FileNotFoundError(f"clip cache of group {group!r}: {p} not found (run chunk_clips)")
-            cache = np.load(cache_path, mmap_mode="r")
-            if cache.dtype != np.uint8 or cache.ndim != 5 or cache.shape[-1] != 3:
+            index = self.clip_dir / f"{group}.parquet"
+            if not index.is_file():
+                raise FileNotFoundError(f"clip cache of group {group!r}: {index} not found (run chunk_clips)")
+            cache = GroupCache(index)
+            first = self._groups[0].clip_shape if self._groups else cache.clip_shape
+            if cache.clip_shape != first:
                 raise ValueError(
-                    f"{cache_path}: expected a uint8 (N, T, H, W, 3) clip cache, got {cache.dtype} {cache.shape}"
+                    f"{cache.shard_paths[0]}: clips have shape {cache.clip_shape} but group {self.groups[0]!r} has {first}"
                 )
-            if clip_shape is None:
-                clip_shape = tuple(cache.shape[1:])
-            elif tuple(cache.shape[1:]) != clip_shape:
-                raise ValueError(
-                    f"{cache_path}: clips have shape {cache.shape[1:]} but group {self.groups[0]!r} has {clip_shape}"
-                )
-            df = pq.read_table(table_path).to_pandas()
-            rows = df["cache_row"].to_numpy() if "cache_row" in df.columns else None
-            if rows is None or len(df) != len(cache) or not np.array_equal(np.sort(rows), np.arange(len(cache))):
-                raise ValueError(
-                    f"{table_path}: cache_row must be a permutation of 0..{len(cache) - 1} "
-                    f"({len(df)} table rows for {len(cache)} cached clips in {cache_path})"
-                )
-            df = df.sort_values("cache_row", kind="stable").reset_index(drop=True)
-            df["age_group"] = group
-            tables.append(df)
-            sizes.append(len(cache))
-        assert clip_shape is not None
-        self.clip_shape: tuple[int, ...] = clip_shape
-        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+            self._groups.append(cache)
+        self.clip_shape: tuple[int, ...] = self._groups[0].clip_shape
+        self._offsets = np.concatenate([[0], np.cumsum([len(g) for g in self._groups])]).astype(np.int64)
+        tables = []
+        for group, cache in zip(self.groups, self._groups, strict=True):
+            tables.append(cache.table.assign(age_group=group))
         table = pd.concat(tables, ignore_index=True)
         table.insert(0, "global_index", np.arange(len(table), dtype=np.int64))
         if table["clip_id"].duplicated().any():
             dup = table.loc[table["clip_id"].duplicated(), "clip_id"].head(5).tolist()
             raise ValueError(f"clip ids repeat across groups {self.groups}: {dup}")
         self.table: pd.DataFrame = table
-        log.info("clip cache: %d clips of shape %s from groups %s", len(table), clip_shape, self.groups)
+        log.info("clip cache: %d clips of shape %s from groups %s", len(table), self.clip_shape, self.groups)
 
-    def _paths(self, group: str) -> tuple[Path, Path]:
-        return self.clip_dir / f"{group}.parquet", self.clip_dir / f"{group}.npy"
+    @classmethod
+    def from_files(cls, tables: Sequence[PathLike], caches: Sequence[PathLike], groups: Sequence[str]) -> ClipCache:
+        """The cache of ``groups`` from the files a rule declares: one index per group and every shard file.
 
-    @property
-    def caches(self) -> list[np.ndarray]:
-        if self._caches is None:
-            self._caches = [np.load(self._paths(g)[1], mmap_mode="r") for g in self.groups]
-        return self._caches
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_caches"] = None
-        return state
+        Checks that the indexes sit in one folder as ``{group}.parquet`` (in ``groups`` order) and
+        that ``caches`` are exactly the shard files they name, so the declared inputs are what is read.
+        """
+        if len(tables) != len(groups):
+            raise ValueError(f"need one clip index per age group {list(groups)}: got {len(tables)}: {list(tables)}")
+        folder = Path(tables[0]).parent
+        for group, table in zip(groups, tables, strict=True):
+            if Path(table) != folder / f"{group}.parquet":
+                raise ValueError(f"clip index {table} for group {group!r} should be {folder / f'{group}.parquet'}")
+        cache = cls(folder, groups)
+        named = {os.path.normpath(p) for g in cache._groups for p in g.shard_paths}
+        given = {os.path.normpath(p) for p in caches}
+        if named != given:
+            raise ValueError(
+                f"the clip cache files given ({sorted(given - named)[:3]} not named by an index) differ from those "
+                f"the indexes name ({sorted(named - given)[:3]} not given)"
+            )
+        return cache
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
@@ -113,14 +218,16 @@ class ClipCache:
             raise KeyError(f"age group {group!r} is not in this clip cache (groups: {self.groups})") from None
         return np.arange(self._offsets[k], self._offsets[k + 1], dtype=np.int64)
 
-    def get(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+    def get(self, indices: Sequence[int] | np.ndarray, frames: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """Clips at global ``indices`` as uint8 ``(B, T, H, W, 3)``, in the order requested.
 
-        Rows are read in sorted order (sequential disk access on the memory maps), then put back
-        into the requested order; repeated indices are allowed.
+        ``frames`` selects frames of each clip (``(B, F, H, W, 3)``). Rows are read in sorted order
+        (sequential disk access), then put back into the requested order; repeats are allowed.
         """
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        out = np.empty((len(idx), *self.clip_shape), dtype=np.uint8)
+        sel = _frame_selection(frames, self.clip_shape[0])
+        n_sel = self.clip_shape[0] if sel is None else len(sel)
+        out = np.empty((len(idx), n_sel, *self.clip_shape[1:]), dtype=np.uint8)
         if len(idx) == 0:
             return out
         if idx.min() < 0 or idx.max() >= len(self):
@@ -129,11 +236,9 @@ class ClipCache:
         order = np.argsort(idx, kind="stable")
         sorted_idx = idx[order]
         group_of = np.searchsorted(self._offsets, sorted_idx, side="right") - 1
-        caches = self.caches
         for k in np.unique(group_of):
-            sel = group_of == k
-            rows = sorted_idx[sel] - self._offsets[k]
-            out[order[sel]] = caches[k][rows]
+            sel_k = group_of == k
+            out[order[sel_k]] = self._groups[k].read(sorted_idx[sel_k] - self._offsets[k], sel)
         return out
 
 
