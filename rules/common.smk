@@ -5,12 +5,15 @@
 # values (threads, process counts, checkpoint cadence, inference batch sizes) reach jobs through
 # `threads:`, scripts reading `snakemake.config`, or params functions that take `resources`: Snakemake
 # treats those as derived and never reruns a job because they changed (tests/workflow/test_rerun.py).
+import functools
 import json
 import os
 import shlex
 import sys
 
 from devcurriculum.config import INIT, baseline_runs, expand_runs
+from devcurriculum.datasets.clip_store import SUFFIX
+from devcurriculum.datasets.clips import assign_shards, group_videos
 
 RESULTS = CFG.results
 LOGS = f"{RESULTS}/logs"
@@ -22,6 +25,8 @@ PRETRAIN_SCRIPT = os.path.join(workflow.basedir, "scripts", "pretrain.py")
 PYTHON = sys.executable
 GROUPS = CFG.groups
 EXTRACTOR = CFG.features.extractor
+CHUNK_SHARDS = CFG.data.chunk_shards
+CACHE_SUFFIX = SUFFIX[CFG.data.cache.format]
 RUNS = expand_runs(CFG)
 BENCHMARKS = list(CFG.benchmarks)
 NOT_INIT = rf"(?!{INIT}(?![A-Za-z0-9_-]))[A-Za-z0-9_-]+"
@@ -50,11 +55,50 @@ def manifest_path():
 
 
 def clip_tables():
+    """The clip index of every age group (what downstream rules read rows from)."""
     return expand(f"{RESULTS}/data/clips/{{group}}.parquet", group=GROUPS)
 
 
+def shard_file(group, shard, suffix):
+    """`clips/{group}/shard-{i}-of-{n}{suffix}`: the shard count is in the name, so changing it starts afresh."""
+    return f"{RESULTS}/data/clips/{group}/shard-{shard}-of-{CHUNK_SHARDS}{suffix}"
+
+
 def clip_caches():
-    return expand(f"{RESULTS}/data/clips/{{group}}.npy", group=GROUPS)
+    """Every shard file of every group's clip cache."""
+    return [
+        shard_file(g, i, CACHE_SUFFIX) for g in GROUPS for i in range(CHUNK_SHARDS)
+    ]
+
+
+def group_shard_tables(wildcards):
+    return [shard_file(wildcards.group, i, ".parquet") for i in range(CHUNK_SHARDS)]
+
+
+def group_shard_caches(wildcards):
+    return [shard_file(wildcards.group, i, CACHE_SUFFIX) for i in range(CHUNK_SHARDS)]
+
+
+@functools.lru_cache(maxsize=8)
+def _chunk_plan(videos_parquet, mtime_ns, group):
+    """Each shard's videos of one group (datasets.clips.assign_shards), read once per table version."""
+    return assign_shards(group_videos(videos_parquet, group), CHUNK_SHARDS)
+
+
+def chunk_shard_plan(wildcards):
+    """The rows of videos.parquet that one chunk shard decodes (its params: a change reruns it)."""
+    videos = checkpoints.index_videos.get().output.videos
+    plan = _chunk_plan(videos, os.stat(videos).st_mtime_ns, wildcards.group)
+    return [dict(v) for v in plan[int(wildcards.shard)]]
+
+
+def chunk_shard_inputs(wildcards):
+    """The video files of one chunk shard (a file changed in place reruns its shard)."""
+    return [v["path"] for v in chunk_shard_plan(wildcards)]
+
+
+def cache_cfg():
+    return CFG.data.cache.shaping()
 
 
 def demo_benchmark_dir():

@@ -1,4 +1,4 @@
-# videos -> videos.parquet -> per-age-group clip caches (decoded once).
+# videos -> videos.parquet -> clip cache shards (decoded once) -> one clip index per age group.
 
 
 rule make_demo_videos:
@@ -19,7 +19,8 @@ rule make_demo_videos:
         "../scripts/make_demo_videos.py"
 
 
-rule index_videos:
+# A checkpoint: the chunk shards' videos (and their params) are read from its table.
+checkpoint index_videos:
     input:
         manifest=manifest_path(),
     output:
@@ -37,18 +38,36 @@ rule index_videos:
 
 
 rule chunk_clips:
+    # Inputs are the shard's video files and params its plan (not videos.parquet): re-indexing
+    # after appending videos reruns only the shards whose videos changed.
     input:
-        videos=rules.index_videos.output.videos,
+        videos=chunk_shard_inputs,
     output:
-        table=f"{RESULTS}/data/clips/{{group}}.parquet",
-        cache=f"{RESULTS}/data/clips/{{group}}.npy",
+        table=shard_file("{group}", "{shard}", ".parquet"),
+        cache=shard_file("{group}", "{shard}", CACHE_SUFFIX),
     log:
-        f"{LOGS}/chunk_clips/{{group}}.log",
+        f"{LOGS}/chunk_clips/{{group}}/shard-{{shard}}.log",
     benchmark:
-        f"{TIMINGS}/chunk_clips/{{group}}.tsv"
+        f"{TIMINGS}/chunk_clips/{{group}}/shard-{{shard}}.tsv"
     conda:
         ENV
     params:
         clip=clip_cfg(),
+        cache=cache_cfg(),
+        videos=chunk_shard_plan,
     script:
         "../scripts/chunk_clips.py"
+
+
+rule gather_clips:
+    input:
+        tables=group_shard_tables,
+        caches=group_shard_caches,
+    output:
+        index=f"{RESULTS}/data/clips/{{group}}.parquet",
+    log:
+        f"{LOGS}/gather_clips/{{group}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/gather_clips.py"

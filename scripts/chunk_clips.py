@@ -1,15 +1,18 @@
-"""Rule chunk_clips: decode one age group's videos once into the clip cache (devcurriculum.datasets.clips)."""
+"""Rule chunk_clips: decode one shard of an age group's videos into the clip cache (devcurriculum.datasets.clips)."""
 
-from devcurriculum.config import ClipConfig
-from devcurriculum.datasets.clips import chunk_group
+from devcurriculum.config import CacheConfig, ClipConfig
+from devcurriculum.datasets.clips import chunk_shard
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
-with stage_log(sm.log[0], f"chunk_clips[{sm.wildcards.group}]"):
-    chunk_group(
-        videos=sm.input.videos,
+where = f"group {sm.wildcards.group!r} shard {sm.wildcards.shard}"
+with stage_log(sm.log[0], f"chunk_clips[{sm.wildcards.group}, shard {sm.wildcards.shard}]"):
+    chunk_shard(
+        videos=sm.params.videos,
         group=sm.wildcards.group,
         clip=ClipConfig.from_mapping(sm.params.clip),
+        cache=CacheConfig.from_mapping(sm.params.cache),
         out_table=sm.output.table,
         out_cache=sm.output.cache,
+        where=where,
     )

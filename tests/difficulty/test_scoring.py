@@ -152,3 +152,21 @@ def test_minibatch_path_and_db_subsample_are_seeded() -> None:
     assert a.k == 3
     np.testing.assert_array_equal(a.difficulty, b.difficulty)
     assert a.k_table.equals(b.k_table)
+
+
+def test_faiss_backend_finds_the_blobs_seeded_and_close_to_exact_kmeans() -> None:
+    x = blobs(400, THREE * 3, scale=1.0, seed=3)
+    a = score_difficulty(x, k_range=(2, 6), normalize=False, backend="faiss")
+    b = score_difficulty(x, k_range=(2, 6), normalize=False, backend="faiss")
+    assert a.k == 3 and a.k_table["chosen"].sum() == 1
+    np.testing.assert_array_equal(a.difficulty, b.difficulty)  # seeded
+    km = KMeans(n_clusters=3, n_init=10, random_state=42).fit(x)
+    exact = minmax_within(np.linalg.norm(x - km.cluster_centers_[km.labels_], axis=1), km.labels_)
+    assert np.corrcoef(a.difficulty, exact)[0, 1] > 0.999
+    for c in np.unique(a.cluster):
+        members = a.difficulty[a.cluster == c]
+        assert members.min() == 0.0 and members.max() == 1.0
+    supervised = score_difficulty(x, k=2, labels=np.repeat([0, 1, 2], 400), normalize=False, backend="faiss")
+    assert len(np.unique(supervised.cluster)) == 6
+    with pytest.raises(ValueError, match=r"difficulty.backend must be one of \['sklearn', 'faiss'\], got 'cuml'"):
+        score_difficulty(x, k=3, backend="cuml")

@@ -226,7 +226,10 @@ def test_bad_cache_row_names_the_table(model_dir: Path, tmp_path: Path) -> None:
     _tables, caches, _ = _write_groups(tmp_path)
     bad = tmp_path / "bad.parquet"
     pq.write_table(pa.table({"clip_id": ["x"], "cache_row": pa.array([99], pa.int64())}), bad)
-    with pytest.raises(IndexError, match=r"bad.parquet row 0: cache_row 99"):
-        _extract([bad], caches[:1], model_dir, 0, 1, tmp_path / "o.parquet")
+    shutil.copy(caches[0], tmp_path / "bad.npy")  # the single-file layout: the index's cache is bad.npy
+    with pytest.raises(ValueError, match=r"bad.parquet: cache_row must be a permutation of 0..3"):
+        _extract([bad], [tmp_path / "bad.npy"], model_dir, 0, 1, tmp_path / "o.parquet")
+    with pytest.raises(ValueError, match=r"clip cache files given differ .* named but not given \[.*g1.npy"):
+        _extract(_tables, caches[:1], model_dir, 0, 1, tmp_path / "o.parquet")
     with pytest.raises(FileNotFoundError, match="features.model"):
         load_feature_model(tmp_path / "no-such-model")

@@ -212,7 +212,7 @@ def test_cli_prototype_curriculum_with_difficulty(tmp_path: Path, restore_global
 
 def test_cli_inputs_are_checked_with_clear_errors(tmp_path: Path, restore_globals: None) -> None:
     from devcurriculum.curriculum.pools import difficulty_for
-    from devcurriculum.train.run import clip_dir_of
+    from devcurriculum.datasets.clip_dataset import ClipCache
     from devcurriculum.train.spec import RunSpec
 
     with pytest.raises(ValueError, match=r"lacks key\(s\) \['clip'\]"):
@@ -220,10 +220,10 @@ def test_cli_inputs_are_checked_with_clear_errors(tmp_path: Path, restore_global
                                                      "pretrain", "seed", "groups")}))
     with pytest.raises(ValueError, match="not valid JSON"):
         RunSpec.from_json("{")
-    with pytest.raises(ValueError, match="one clip table and one clip cache per age group"):
-        clip_dir_of(["c/g0.parquet"], ["c/g0.npy"], ["g0", "g1"])
-    with pytest.raises(ValueError, match=r"clip file d/g1.npy for group 'g1' should be c/g1.npy"):
-        clip_dir_of(["c/g0.parquet", "c/g1.parquet"], ["c/g0.npy", "d/g1.npy"], ["g0", "g1"])
+    with pytest.raises(ValueError, match=r"need one clip index per age group \['g0', 'g1'\]: got 1"):
+        ClipCache.from_files(["c/g0.parquet"], ["c/g0.npy"], ["g0", "g1"])
+    with pytest.raises(ValueError, match=r"clip index d/g1.parquet for group 'g1' should be c/g1.parquet"):
+        ClipCache.from_files(["c/g0.parquet", "d/g1.parquet"], ["c/g0.npy", "d/g1.npy"], ["g0", "g1"])
     import pandas as pd
     import pyarrow as pa
 

@@ -7,7 +7,14 @@ is the part of a block that changes results: what rules get as params and resume
 
 from devcurriculum.config.block import ConfigBlock, runtime
 from devcurriculum.config.curricula import BlurConfig, CurriculumConfig, LeracConfig, WeightingConfig
-from devcurriculum.config.data import CacheConfig, ClipConfig, DataConfig, DemoBenchmarkConfig, DemoConfig, DemoWorldConfig
+from devcurriculum.config.data import (
+    CacheConfig,
+    ClipConfig,
+    DataConfig,
+    DemoBenchmarkConfig,
+    DemoConfig,
+    DemoWorldConfig,
+)
 from devcurriculum.config.evaluation import (
     BENCHMARK_CONFIGS,
     BenchmarkConfig,

@@ -139,6 +139,17 @@ class GroupCache:
         return self.read(np.asarray(key))
 
 
+def check_declared_caches(indexes: Sequence[GroupCache], caches: Sequence[PathLike]) -> None:
+    """Fail unless ``caches`` (a rule's declared inputs) are exactly the shard files the indexes name."""
+    named = {os.path.normpath(p) for g in indexes for p in g.shard_paths}
+    given = {os.path.normpath(p) for p in caches}
+    if named != given:
+        raise ValueError(
+            f"the clip cache files given differ from those the clip indexes name: given but not named "
+            f"{sorted(given - named)[:3]}, named but not given {sorted(named - given)[:3]}"
+        )
+
+
 class ClipCache:
     """The clip caches of ``groups`` (indexes ``{clip_dir}/{group}.parquet``), concatenated.
 
@@ -194,13 +205,7 @@ class ClipCache:
             if Path(table) != folder / f"{group}.parquet":
                 raise ValueError(f"clip index {table} for group {group!r} should be {folder / f'{group}.parquet'}")
         cache = cls(folder, groups)
-        named = {os.path.normpath(p) for g in cache._groups for p in g.shard_paths}
-        given = {os.path.normpath(p) for p in caches}
-        if named != given:
-            raise ValueError(
-                f"the clip cache files given ({sorted(given - named)[:3]} not named by an index) differ from those "
-                f"the indexes name ({sorted(named - given)[:3]} not given)"
-            )
+        check_declared_caches(cache._groups, caches)
         return cache
 
     def __len__(self) -> int:

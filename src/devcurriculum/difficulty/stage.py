@@ -104,6 +104,7 @@ def run_score_difficulty(
         normalize=cfg.normalize,
         seed=cfg.seed,
         db_subsample=cfg.db_subsample,
+        backend=cfg.backend,
     )
 
     meta = provenance("score_difficulty", cfg.shaping(), k=result.k, features=str(features))

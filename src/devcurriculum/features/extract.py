@@ -43,6 +43,7 @@ from transformers import AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.image_processing_utils import ImageProcessingMixin
 
 from devcurriculum.config import FeaturesConfig
+from devcurriculum.datasets.clip_dataset import GroupCache, check_declared_caches
 from devcurriculum.utils.io import embedding_array, provenance, shard_bounds, table_from_columns, write_table
 
 log = logging.getLogger("devcurriculum.features.extract")
@@ -304,16 +305,17 @@ def extract_shard(
 ) -> int:
     """Features of shard ``shard``/``n_shards`` of all clips; writes ``clip_id, embedding`` Parquet.
 
-    Clips are the concatenation of ``clip_tables`` in the order given (each paired with the cache of
-    the same position); the shard is the row range ``utils.io.shard_bounds`` of that concatenation,
+    Clips are the concatenation of the clip indexes ``clip_tables`` in the order given (read through
+    ``datasets.clip_dataset.GroupCache``: any cache format; ``clip_caches`` must be exactly the shard
+    files they name); the shard is the row range ``utils.io.shard_bounds`` of that concatenation,
     so the gathered shards equal an unsharded run. Returns the number of rows written.
     """
-    if len(clip_tables) != len(clip_caches):
-        raise ValueError(f"{len(clip_tables)} clip tables but {len(clip_caches)} clip caches")
     if threads:
         torch.set_num_threads(int(threads))
-    caches = [np.load(path, mmap_mode="r") for path in clip_caches]
-    tables = [_read_clip_table(t, c.shape[0]) for t, c in zip(clip_tables, caches, strict=True)]
+    # One clip index per table; its shard files (any cache format) must be the declared caches.
+    caches = [GroupCache(path) for path in clip_tables]
+    check_declared_caches(caches, clip_caches)
+    tables = [_read_clip_table(t, len(c)) for t, c in zip(clip_tables, caches, strict=True)]
     total = sum(t.num_rows for t in tables)
     start, stop = shard_bounds(total, shard, n_shards)
 

@@ -1,7 +1,7 @@
 """The ``pretrain`` rule's entry point, run under torchrun (``scripts/pretrain.py`` calls :func:`main`).
 
     torchrun --standalone --nproc_per_node N scripts/pretrain.py --spec-json '<json>' \
-        --clip-tables g0.parquet g1.parquet ... --clip-caches g0.npy g1.npy ... [--difficulty d.parquet] \
+        --clip-tables g0.parquet g1.parquet ... --clip-caches g0/shard-0-of-2.npy ... [--difficulty d.parquet] \
         --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume \
         --threads T [--checkpoint-every N] [--log-every N] --log-file LOG [--no-progress]
 
@@ -17,7 +17,6 @@ import argparse
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -36,8 +35,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
     p = argparse.ArgumentParser(prog="devcurriculum.train.run", description=__doc__.splitlines()[0])
     p.add_argument("--spec-json", required=True, help="the run spec: " + ", ".join(SPEC_KEYS))
-    p.add_argument("--clip-tables", nargs="+", required=True, help="{group}.parquet, one per group, spec order")
-    p.add_argument("--clip-caches", nargs="+", required=True, help="{group}.npy, one per group, spec order")
+    p.add_argument("--clip-tables", nargs="+", required=True, help="clip index {group}.parquet, one per group, spec order")
+    p.add_argument("--clip-caches", nargs="+", required=True, help="every shard file the clip indexes name")
     p.add_argument("--difficulty", default=None, help="difficulty table (curricula with a weighting block)")
     p.add_argument("--init", required=True, help="initial weights (safetensors) written by init_model")
     p.add_argument("--out-dir", required=True, help="receives model.safetensors, metrics.parquet, run_spec.json")
@@ -50,21 +49,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-file", default=None, help="also log here (rank 0 logs INFO, other ranks warnings)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     return p.parse_args(argv)
-
-
-def clip_dir_of(tables: Sequence[str], caches: Sequence[str], groups: Sequence[str]) -> Path:
-    """The one folder holding ``{group}.parquet`` and ``{group}.npy`` for every group (ClipCache's layout)."""
-    if len(tables) != len(groups) or len(caches) != len(groups):
-        raise ValueError(
-            f"need one clip table and one clip cache per age group {list(groups)}: got {len(tables)} tables "
-            f"and {len(caches)} caches"
-        )
-    folder = Path(tables[0]).parent
-    for group, table, cache in zip(groups, tables, caches, strict=True):
-        for given, expected in ((table, folder / f"{group}.parquet"), (cache, folder / f"{group}.npy")):
-            if Path(given) != expected:
-                raise ValueError(f"clip file {given} for group {group!r} should be {expected} (one clip folder, spec order)")
-    return folder
 
 
 def input_fingerprint(paths: Sequence[str | os.PathLike[str] | None]) -> dict[str, list[int]]:
@@ -96,7 +80,6 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
         threads=args.threads, checkpoint_every=args.checkpoint_every, log_every=args.log_every
     )
     pretrain = spec.pretrain
-    clip_dir = clip_dir_of(args.clip_tables, args.clip_caches, spec.groups)
     set_threads(pretrain.threads)
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -105,7 +88,7 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
 
     plan = CurriculumPlan.from_config(name=spec.curriculum_name, curriculum=spec.curriculum, groups=spec.groups,
                                       steps_per_stage=pretrain.steps_per_stage)
-    clip_cache = ClipCache(clip_dir, spec.groups)
+    clip_cache = ClipCache.from_files(args.clip_tables, args.clip_caches, spec.groups)
     difficulty = difficulty_for(clip_cache.table, args.difficulty) if args.difficulty else None
     if plan.prototype_weighting is not None and difficulty is None:
         raise ValueError(f"curricula.{plan.name} has a weighting block: pass --difficulty")

@@ -1,0 +1,13 @@
+"""Rule gather_clips: one clip index per age group over its chunk shards (devcurriculum.datasets.clips)."""
+
+from devcurriculum.datasets.clips import gather_clip_index
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake
+with stage_log(sm.log[0], f"gather_clips[{sm.wildcards.group}]"):
+    gather_clip_index(
+        shard_tables=list(sm.input.tables),
+        shard_caches=list(sm.input.caches),
+        group=sm.wildcards.group,
+        out_index=sm.output.index,
+    )
