@@ -150,22 +150,26 @@ def test_fraction_rises_with_step_then_uniform(d: np.ndarray, r0: float, warmup:
 
 @pytest.mark.parametrize("kind", ["prototypes_first", "hard_first"])
 def test_series_form_of_r_equals_the_expm1_form_for_large_pools(kind: str) -> None:
-    """Above SERIES_MIN_N the bisection's r(tau) uses log1p's series; it must equal -expm1(N log1p(-p))."""
+    """Above SERIES_MIN_N the bisection's r(tau) uses log1p's series: within 0.45 / N^2 of -expm1(N log1p(-p))."""
     from devcurriculum.curriculum.prototype import SERIES_MIN_N, _energies, _FractionCurve
 
     rng = np.random.default_rng(3)
     d = np.concatenate([rng.random(SERIES_MIN_N), np.zeros(3), rng.beta(0.3, 3.0, 40_000)])
     curve = _FractionCurve(_energies(d, kind))
     for tau in (1e-6, 1e-4, 0.003, 0.03, 0.2, 1.0, 10.0):
-        assert curve(tau) == pytest.approx(effective_fraction(d, tau, kind), abs=1e-13), tau
+        assert curve(tau) == pytest.approx(effective_fraction(d, tau, kind), abs=0.45 / len(d) ** 2), tau
 
 
-def test_bucket_weights_reused_from_the_last_evaluation_equal_a_recompute() -> None:
+def test_bucket_table_reused_from_the_last_evaluation_equals_a_recompute() -> None:
     d = np.random.default_rng(4).random(70_000)
     schedule = PrototypeSchedule(d, 0.2, 1000, bucket_steps=10)
-    reused = schedule.unnormalized_weights(500)  # temperature solved just now: its weights are kept
+    reused = schedule.cumulative_weights(500)  # temperature solved just now: its weights are kept
     fresh = PrototypeSchedule(d, 0.2, 1000, bucket_steps=10)
     fresh._curve(fresh.temperature(500) * 2)  # leaves other weights in the buffer: forces a recompute
-    np.testing.assert_array_equal(reused, fresh.unnormalized_weights(500))
-    assert reused.max() == 1.0
+    weights = fresh.unnormalized_weights(500)
+    assert weights.max() == 1.0
+    np.testing.assert_array_equal(reused, np.cumsum(weights))
+    out = np.empty(len(d))
+    assert schedule.cumulative_weights(505, out=out) is not None and np.array_equal(out, reused)
     np.testing.assert_allclose(schedule.weights(500), sample_weights(d, schedule.temperature(500)), rtol=1e-12)
+    np.testing.assert_array_equal(schedule.cumulative_weights(1000), np.arange(1, len(d) + 1))  # uniform

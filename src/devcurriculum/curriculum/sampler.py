@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import torch
 from torch.utils.data import Sampler
 
 from devcurriculum.curriculum.plan import CurriculumPlan, Stage, resolve_bucket_steps
@@ -156,10 +155,9 @@ class CurriculumSampler(Sampler[list[int]]):
         """The bucket's unnormalised cumulative weights and the last index that has positive weight."""
         key = (stage.index, schedule.bucket_start(local_step))
         if self._cdf_key != key or self._cdf is None:
-            cdf = schedule.unnormalized_weights(local_step)
-            # In place; torch's float64 prefix sum is several times faster than numpy's here.
-            buffer = torch.from_numpy(cdf)
-            torch.cumsum(buffer, 0, out=buffer)
+            # the previous bucket's table is no longer needed: its memory takes the new one
+            reuse = self._cdf if self._cdf is not None and len(self._cdf) == schedule.n else None
+            cdf = schedule.cumulative_weights(local_step, out=reuse)
             self._cdf = cdf
             self._cdf_last = int(np.searchsorted(cdf, cdf[-1], side="left"))
             self._cdf_key = key
