@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -14,8 +17,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devcurriculum.config import ClipConfig, ConfigError
-from devcurriculum.datasets.clips import INDEX_SCHEMA, chunk_group, clip_starts, resize_short_side_and_center_crop
+from devcurriculum.config import CacheConfig, ClipConfig, ConfigError
+from devcurriculum.datasets.clip_dataset import GroupCache
+from devcurriculum.datasets.clip_store import SUFFIX, DiskSpaceError
+from devcurriculum.datasets.clips import (
+    CLIP_SCHEMA,
+    INDEX_SCHEMA,
+    assign_shards,
+    chunk_group,
+    chunk_shard,
+    clip_starts,
+    gather_clip_index,
+    group_videos,
+    resize_short_side_and_center_crop,
+)
 from devcurriculum.datasets.decode import DECORD, PYAV, iter_frame_batches
 from devcurriculum.datasets.video_index import index_videos
 from devcurriculum.utils.io import read_metadata
@@ -316,3 +331,81 @@ def test_real_footage_through_both_backends(tmp_path: Path) -> None:
         s = row.start_frame
         frames = decoded[videos.loc[row.video_id, "path"]][s : s + 10 : 3]
         assert np.array_equal(cache[row.cache_row], resize_short_side_and_center_crop(frames, 24)), row.clip_id
+
+
+# --- shards, formats, disk space -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["raw", "jpeg"])
+def test_sharded_chunking_gives_the_unsharded_index_and_pixels(tmp_path: Path, dataset: dict[str, Path], fmt: str) -> None:
+    cache = CacheConfig(format=fmt, quality=90)
+    suffix = SUFFIX[fmt]
+    chunk_group(videos=dataset["videos_parquet"], group="g0", clip=CLIP, cache=cache,
+                out_table=tmp_path / "whole" / "g0.parquet", out_cache=tmp_path / "whole" / f"g0{suffix}")
+    plan = assign_shards(group_videos(dataset["videos_parquet"], "g0"), 2)
+    assert [[v["path"].rsplit("/", 1)[-1] for v in shard] for shard in plan] == [["a.mp4"], ["b.mkv", "short.mp4"]]
+    tables = [tmp_path / "g0" / f"shard-{i}.parquet" for i in range(2)]
+    caches = [tmp_path / "g0" / f"shard-{i}{suffix}" for i in range(2)]
+    for videos, table, shard_cache in zip(plan, tables, caches, strict=True):
+        chunk_shard(videos=videos, group="g0", clip=CLIP, cache=cache, out_table=table, out_cache=shard_cache)
+    n = gather_clip_index(shard_tables=tables, shard_caches=caches, group="g0", out_index=tmp_path / "g0.parquet")
+    sharded, whole = GroupCache(tmp_path / "g0.parquet"), GroupCache(tmp_path / "whole" / "g0.parquet")
+    assert n == len(whole) == 12 and sharded.format == whole.format == fmt
+    assert sharded.table[CLIP_SCHEMA.names].equals(whole.table[CLIP_SCHEMA.names])
+    assert sharded.table["shard"].tolist() == [0] * 7 + [1] * 5
+    rows = np.arange(12)
+    assert np.array_equal(sharded.read(rows), whole.read(rows))
+    assert np.array_equal(sharded[rows[::-1], np.full(12, 3)], whole.read(rows[::-1], [3])[:, 0])
+    meta = json.loads(read_metadata(tmp_path / "g0.parquet")["devcurriculum.cache"])
+    assert meta == {"format": fmt, "clip_shape": [4, 16, 16, 3], "shards": [f"g0/shard-0{suffix}", f"g0/shard-1{suffix}"]}
+
+
+def test_gather_refuses_shards_of_different_configs(tmp_path: Path, dataset: dict[str, Path]) -> None:
+    videos = group_videos(dataset["videos_parquet"], "g0")
+    other = ClipConfig(frames=4, frame_step=2, stride=4, size=16)
+    chunk_shard(videos=videos[:1], group="g0", clip=CLIP, cache=CacheConfig(), out_table=tmp_path / "a.parquet",
+                out_cache=tmp_path / "a.npy")
+    chunk_shard(videos=videos[1:], group="g0", clip=other, cache=CacheConfig(), out_table=tmp_path / "b.parquet",
+                out_cache=tmp_path / "b.npy")
+    with pytest.raises(ValueError, match=r"b\.parquet: chunked with .*'stride': 4.* but shard 0 with"):
+        gather_clip_index(shard_tables=[tmp_path / "a.parquet", tmp_path / "b.parquet"],
+                          shard_caches=[tmp_path / "a.npy", tmp_path / "b.npy"], group="g0", out_index=tmp_path / "i.parquet")
+
+
+def test_temp_files_of_a_killed_run_are_removed_by_the_next(tmp_path: Path, dataset: dict[str, Path]) -> None:
+    # what atomic_path leaves behind when the job is SIGKILLed while writing
+    stale = [tmp_path / ".g0.npy.x1y2z3.npy", tmp_path / ".g0.parquet.q9w8e7.parquet"]
+    for p in stale:
+        p.write_bytes(b"\0" * 4096)
+    assert chunk(dataset["videos_parquet"], "g0", tmp_path) == 12
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g0.npy", "g0.parquet"]
+
+
+@pytest.fixture()
+def small_filesystem(tmp_path: Path):
+    """A real 1 MiB tmpfs (needs root and mount; skipped elsewhere: the monkeypatched test still runs)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_disk_full_fails_naming_the_cache_and_the_size_instead_of_sigbus(
+    small_filesystem: Path, dataset: dict[str, Path]
+) -> None:
+    # The fault: a sparse memory-mapped file on a full filesystem dies with SIGBUS while it is filled.
+    sparse = small_filesystem / "sparse.npy"
+    fill = f"import numpy as np; a = np.lib.format.open_memmap({str(sparse)!r}, mode='w+', shape=(2 << 20,)); a[:] = 1"
+    proc = subprocess.run([sys.executable, "-c", fill], capture_output=True)
+    assert proc.returncode == -signal.SIGBUS
+    sparse.unlink()
+    # Now: the space is reserved before mapping, so the job fails at once with a message.
+    big = ClipConfig(frames=4, frame_step=2, stride=1, size=64)  # 33 clips x 49,152 bytes = 1.6 MB > 1 MiB
+    with pytest.raises(DiskSpaceError, match=r"small/g0\.npy: needs 1622144 bytes \(1\.5 MiB\) for the clip cache but the filesystem has"):
+        chunk(dataset["videos_parquet"], "g0", small_filesystem, clip=big)
+    assert list(small_filesystem.iterdir()) == []  # the reserved temp file is gone, nothing half-written

@@ -59,19 +59,20 @@ def _human(nbytes: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _no_space(path: PathLike, needed: int, exc: OSError, what: str) -> DiskSpaceError:
+def _no_space(path: PathLike, needed: int, exc: OSError, what: str, label: PathLike | None = None) -> DiskSpaceError:
     free = shutil.disk_usage(Path(path).parent).free
     return DiskSpaceError(
         exc.errno or errno.ENOSPC,
-        f"{path}: {what} {needed} bytes ({_human(needed)}) for the clip cache but the filesystem has "
+        f"{label or path}: {what} {needed} bytes ({_human(needed)}) for the clip cache but the filesystem has "
         f"{free} bytes ({_human(free)}) free ({os.strerror(exc.errno or errno.ENOSPC)}); free space or point "
         "`results` at a larger disk",
     )
 
 
-def reserve_space(fd: int, path: PathLike, nbytes: int) -> None:
+def reserve_space(fd: int, path: PathLike, nbytes: int, label: PathLike | None = None) -> None:
     """Allocate ``nbytes`` for the open file ``fd`` now (``posix_fallocate``), or raise :class:`DiskSpaceError`.
 
+    ``label`` is the name the error gives (the final output rather than its temp file).
     Filesystems without fallocate support (EOPNOTSUPP/EINVAL) fall back to a free-space check.
     """
     if nbytes <= 0:
@@ -80,12 +81,12 @@ def reserve_space(fd: int, path: PathLike, nbytes: int) -> None:
         os.posix_fallocate(fd, 0, nbytes)
     except OSError as exc:
         if exc.errno in _NO_SPACE:
-            raise _no_space(path, nbytes, exc, "needs") from exc
+            raise _no_space(path, nbytes, exc, "needs", label) from exc
         if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
             raise
         free = shutil.disk_usage(Path(path).parent).free
         if free < nbytes:
-            raise _no_space(path, nbytes, OSError(errno.ENOSPC, "no space"), "needs") from exc
+            raise _no_space(path, nbytes, OSError(errno.ENOSPC, "no space"), "needs", label) from exc
         log.warning("%s: the filesystem cannot preallocate (%s); %d bytes are free", path, exc, free)
 
 
@@ -132,7 +133,7 @@ def _npy_header(shape: tuple[int, ...]) -> bytes:
 class RawShardWriter:
     """A ``.npy`` of ``capacity`` clips, preallocated on disk, then memory-mapped and filled row by row."""
 
-    def __init__(self, path: PathLike, clip_shape: tuple[int, ...], capacity: int) -> None:
+    def __init__(self, path: PathLike, clip_shape: tuple[int, ...], capacity: int, label: PathLike | None = None) -> None:
         self.path = Path(path)
         self.clip_shape = tuple(int(s) for s in clip_shape)
         self.capacity = int(capacity)
@@ -141,7 +142,7 @@ class RawShardWriter:
         with open(self.path, "wb") as fh:
             fh.write(_npy_header((self.capacity, *self.clip_shape)))
             fh.flush()
-            reserve_space(fh.fileno(), self.path, _NPY_HEADER_BYTES + self.capacity * self._clip_bytes)
+            reserve_space(fh.fileno(), self.path, _NPY_HEADER_BYTES + self.capacity * self._clip_bytes, label)
         self._array: np.memmap | None = None
         if self.capacity:
             self._array = np.memmap(
@@ -173,10 +174,13 @@ class RawShardWriter:
 class JpegShardWriter:
     """Frames JPEG-encoded back to back, then the offset table and the footer (see the module docstring)."""
 
-    def __init__(self, path: PathLike, clip_shape: tuple[int, ...], capacity: int, quality: int) -> None:
+    def __init__(
+        self, path: PathLike, clip_shape: tuple[int, ...], capacity: int, quality: int, label: PathLike | None = None
+    ) -> None:
         if not 1 <= quality <= 100:
             raise ValueError(f"data.cache.quality must be in 1..100, got {quality}")
         self.path = Path(path)
+        self.label = label
         self.clip_shape = tuple(int(s) for s in clip_shape)
         self.capacity = int(capacity)
         self.quality = int(quality)
@@ -193,7 +197,7 @@ class JpegShardWriter:
             written = self._offsets[-1]
             per_clip = written / max(self.rows, 1)
             needed = int(per_clip * self.capacity) + 8 * (self.capacity * self.clip_shape[0] + 1)
-            raise _no_space(self.path, needed, exc, f"wrote {written} bytes, needs about") from exc
+            raise _no_space(self.path, needed, exc, f"wrote {written} bytes, needs about", self.label) from exc
 
     def append(self, frames: Sequence[np.ndarray]) -> None:
         import simplejpeg
@@ -227,12 +231,17 @@ class JpegShardWriter:
             self._fh.close()
 
 
-def open_writer(fmt: str, path: PathLike, clip_shape: tuple[int, ...], capacity: int, quality: int) -> ShardWriter:
-    """A writer of format ``fmt`` (``data.cache.format``) for ``capacity`` clips of ``clip_shape``."""
+def open_writer(
+    fmt: str, path: PathLike, clip_shape: tuple[int, ...], capacity: int, quality: int, label: PathLike | None = None
+) -> ShardWriter:
+    """A writer of format ``fmt`` (``data.cache.format``) for ``capacity`` clips of ``clip_shape``.
+
+    ``label``: the name errors give the file (the final output when ``path`` is its temp file).
+    """
     if fmt == RAW:
-        return RawShardWriter(path, clip_shape, capacity)
+        return RawShardWriter(path, clip_shape, capacity, label)
     if fmt == JPEG:
-        return JpegShardWriter(path, clip_shape, capacity, quality)
+        return JpegShardWriter(path, clip_shape, capacity, quality, label)
     raise ValueError(f"data.cache.format must be one of {list(FORMATS)}, got {fmt!r}")
 
 

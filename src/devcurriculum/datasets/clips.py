@@ -261,7 +261,7 @@ def chunk_shard(
     _log_plan(where, plans, clip)
     clip_shape = (clip.frames, clip.size, clip.size, 3)
     with atomic_path(out_cache) as tmp_cache:
-        writer = open_writer(cache.format, tmp_cache, clip_shape, writer_capacity(plans), cache.quality)
+        writer = open_writer(cache.format, tmp_cache, clip_shape, writer_capacity(plans), cache.quality, out_cache)
         try:
             video_pos, starts, failed = _fill_shard(plans, where, clip, writer)
         finally:
