@@ -111,5 +111,8 @@ def test_to_model_batch_layout_and_normalisation() -> None:
     assert batch[0, 1, :, 2, 3].tolist() == pytest.approx([-2.0, 2.0, (0.2 - 0.5) / 0.25])
     assert batch[1, 0, 0, 0, 0].item() == pytest.approx(-2.0)
     assert torch.equal(to_model_batch(torch.from_numpy(clips)), batch)
+    noise = np.random.default_rng(0).integers(0, 256, (2, 3, 4, 5, 3), dtype=np.uint8)
+    formula = (torch.from_numpy(noise).permute(0, 1, 4, 2, 3).float() / 255.0 - 0.5) / 0.25
+    assert torch.equal(to_model_batch(noise), formula)  # bit for bit: the in-place version changes no input
     with pytest.raises(ValueError, match=r"expected uint8 clips \(B, T, H, W, 3\)"):
         to_model_batch(clips.astype(np.float32))
