@@ -66,9 +66,7 @@ def shard_file(group, shard, suffix):
 
 def clip_caches():
     """Every shard file of every group's clip cache."""
-    return [
-        shard_file(g, i, CACHE_SUFFIX) for g in GROUPS for i in range(CHUNK_SHARDS)
-    ]
+    return [shard_file(g, i, CACHE_SUFFIX) for g in GROUPS for i in range(CHUNK_SHARDS)]
 
 
 def group_shard_tables(wildcards):

@@ -297,12 +297,13 @@ def gather_clip_index(
     if len(shard_tables) != len(shard_caches) or not shard_tables:
         raise ValueError(f"group {group!r}: {len(shard_tables)} shard tables for {len(shard_caches)} shard caches")
     remove_stale_temp_files(out_index)
-    config, clip_shape, failed, parts = None, None, [], []
+    config, clip_shape, _ = _shard_facts(shard_tables[0])
+    failed: list[Any] = []
+    parts = []
     for k, (table_path, cache_path) in enumerate(zip(shard_tables, shard_caches, strict=True)):
         shard_config, shard_shape, shard_failed = _shard_facts(table_path)
-        if config is not None and (shard_config, shard_shape) != (config, clip_shape):
+        if (shard_config, shard_shape) != (config, clip_shape):
             raise ValueError(f"{table_path}: chunked with {shard_config} but shard 0 with {config}; rerun chunk_clips")
-        config, clip_shape = shard_config, shard_shape
         failed += shard_failed
         part = pq.read_table(table_path).select(SHARD_SCHEMA.names)
         stored = open_shard(cache_path, config["cache"]["format"]).shape

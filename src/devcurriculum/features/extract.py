@@ -210,7 +210,7 @@ def _preprocess(
 
 def extract_features(
     model: PreTrainedModel,
-    clips: np.ndarray,
+    clips: np.ndarray | GroupCache,
     layer: int = -1,
     pooling: str = "cls",
     frames: str = "middle",
