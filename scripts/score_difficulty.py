@@ -12,4 +12,5 @@ with stage_log(sm.log[0], "score_difficulty"):
         cfg=DifficultyConfig.from_mapping(sm.params.difficulty),
         out_difficulty=sm.output.difficulty,
         out_k_table=sm.output.k_table,
+        threads=sm.threads,
     )

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from devcurriculum.config import DifficultyConfig
 from devcurriculum.difficulty.scoring import score_difficulty
+from devcurriculum.utils.config import set_threads
 from devcurriculum.utils.io import embedding_matrix, provenance, table_from_columns, write_table
 
 log = logging.getLogger("devcurriculum.difficulty.stage")
@@ -86,8 +87,18 @@ def run_score_difficulty(
     cfg: DifficultyConfig,
     out_difficulty: PathLike,
     out_k_table: PathLike,
+    threads: int | None = None,
 ) -> None:
-    """Score the difficulty of every clip in the feature table ``features`` and write both tables atomically."""
+    """Score the difficulty of every clip in the feature table ``features`` and write both tables atomically.
+
+    ``threads`` (the rule's, runtime only) bounds torch's and, for the faiss backend, faiss's threads.
+    """
+    if threads:
+        n_threads = set_threads(threads)
+        if cfg.backend == "faiss":
+            import faiss
+
+            faiss.omp_set_num_threads(n_threads)
     table = pq.read_table(features, columns=["clip_id", "embedding"])
     if table.num_rows == 0:
         raise ValueError(f"features table {features} is empty")
