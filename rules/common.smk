@@ -248,8 +248,12 @@ def benchmark_caches():
 
 
 def benchmark_inputs(wildcards):
+    """The demo's labelled clips, or a manifest file (a folder of videos is not tracked: --forcerun)."""
     bench = CFG.benchmarks[wildcards.benchmark]
-    return {"demo_dir": demo_benchmark_dir()} if bench.source == "demo" else {}
+    if bench.source == "demo":
+        return {"demo_dir": demo_benchmark_dir()}
+    manifest = getattr(bench, "manifest", None)
+    return {"manifest": manifest} if manifest else {}
 
 
 def benchmark_demo_dir(wildcards, input):

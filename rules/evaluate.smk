@@ -7,8 +7,11 @@ rule prepare_benchmark:
     output:
         table=f"{RESULTS}/benchmarks/{{benchmark}}.parquet",
         cache=f"{RESULTS}/benchmarks/{{benchmark}}.npy",
+        status=f"{RESULTS}/benchmarks/{{benchmark}}.status.parquet",
     log:
         f"{LOGS}/prepare_benchmark/{{benchmark}}.log",
+    benchmark:
+        f"{TIMINGS}/prepare_benchmark/{{benchmark}}.tsv"
     conda:
         ENV
     params:
