@@ -69,6 +69,11 @@ class TinyObjective(Objective):
         with torch.no_grad():
             return F.relu(self.conv1(batch.permute(0, 2, 1, 3, 4))).mean(dim=(2, 3, 4))
 
+    def export_encoder(self, out_dir: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(out_dir / "tiny.safetensors"))
+
     def depth_groups(self) -> list[list[nn.Parameter]]:
         return [list(self.conv1.parameters()), list(self.conv2.parameters())]
 

@@ -49,7 +49,8 @@ def learner_verdicts(summary: pd.DataFrame) -> list[LearnerVerdict]:
     verdicts = []
     for model, rows in margins.groupby("model", sort=True):
         worst = rows.groupby(["benchmark", "readout", "metric"])["margin"].min()
-        benchmark, readout, metric = worst.idxmax()
+        key: tuple[str, str, str] = worst.idxmax()  # type: ignore[assignment]  # a MultiIndex label
+        benchmark, readout, metric = key
         best = rows[(rows["benchmark"] == benchmark) & (rows["readout"] == readout) & (rows["metric"] == metric)]
         verdicts.append(LearnerVerdict(
             str(model), str(benchmark), str(readout), str(metric), float(best["untrained"].mean()),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -103,6 +104,23 @@ def build_backbone(name: str, stem: str) -> tuple[ResNet, int]:
     return net, dim
 
 
+BACKBONE_FILE = "backbone.safetensors"
+EXPORT_README = """# SimCLR backbone trained with devcurriculum
+
+```python
+import torch, torchvision, safetensors.torch
+net = torchvision.models.{name}(weights=None); net.fc = torch.nn.Identity()
+{small}net.load_state_dict(safetensors.torch.load_file("<this folder>/{file}")); net.eval()
+```
+
+`net(frames)` on frames `(B, 3, {size}, {size})`, RGB in [0, 1] normalised as `(x - 0.5) / 0.25`, gives
+devcurriculum's evaluation embedding (the global-pooled features; the clip's last frame is embedded).
+"""
+SMALL_STEM_LINES = (
+    "net.conv1 = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False); net.maxpool = torch.nn.Identity()  # the small stem\n"
+)
+
+
 class SimCLRObjective(ClipObjective):
     """Contrastive learning on temporally separated frames of a clip; see the module docstring."""
 
@@ -114,6 +132,7 @@ class SimCLRObjective(ClipObjective):
         self.gap_schedule = model.gap_schedule
         self.gap = model.gap_schedule[0] if model.gap_schedule else model.gap
         self.augment = model.augment
+        self.backbone_name, self.stem = model.backbone, model.stem
         self.backbone, dim = build_backbone(model.backbone, model.stem)
         self.projection = nn.Sequential(
             nn.Linear(dim, model.proj_hidden), nn.ReLU(inplace=True), nn.Linear(model.proj_hidden, model.proj_dim)
@@ -161,6 +180,17 @@ class SimCLRObjective(ClipObjective):
             return self.backbone(batch[:, -1])
         finally:
             self.backbone.train(was_training)
+
+    def export_encoder(self, out_dir: Path) -> None:
+        """The backbone's state dict (classifier removed) as safetensors, and how to load it with torchvision."""
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().cpu().contiguous() for k, v in self.backbone.state_dict().items()}
+        save_file(state, str(out_dir / BACKBONE_FILE), metadata={"backbone": self.backbone_name, "stem": self.stem})
+        small = SMALL_STEM_LINES if self.stem == "small" else ""
+        (out_dir / "README.md").write_text(
+            EXPORT_README.format(name=self.backbone_name, file=BACKBONE_FILE, small=small, size=self.size)
+        )
 
     def depth_groups(self) -> list[list[nn.Parameter]]:
         """stem (conv1, bn1), then every residual block in order (layer1.0 ... layer4.N), then the head."""

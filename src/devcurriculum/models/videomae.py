@@ -14,6 +14,7 @@ the true pixels in [0, 1] (``norm_pix_loss: false``) or their per-patch normalis
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -59,6 +60,19 @@ def videomae_config(model: VideoMAEModelConfig, clip: ClipConfig) -> VideoMAECon
     )
 
 
+EXPORT_README = """# VideoMAE encoder trained with devcurriculum
+
+```python
+from transformers import AutoModel
+encoder = AutoModel.from_pretrained("<this folder>")   # a VideoMAEModel
+tokens = encoder(pixel_values=videos).last_hidden_state  # videos: (B, {frames}, 3, {size}, {size})
+embedding = tokens.mean(dim=1)                            # devcurriculum's evaluation embedding
+```
+
+`videos` are RGB in [0, 1], normalised with the ImageNet mean and std (`preprocessor_config.json`).
+"""
+
+
 class VideoMAEObjective(MaskedVideoObjective):
     """VideoMAE pretraining objective; see the module docstring for masks and pixel targets."""
 
@@ -95,6 +109,17 @@ class VideoMAEObjective(MaskedVideoObjective):
         self.check_batch(batch)
         hidden = self.model.videomae(pixel_values=to_imagenet_normalisation(batch)).last_hidden_state
         return hidden.mean(dim=1)
+
+    def export_encoder(self, out_dir: Path) -> None:
+        """The encoder as a ``VideoMAEModel`` folder, with an ImageNet-normalising image processor."""
+        from transformers import VideoMAEImageProcessor
+
+        self.model.videomae.save_pretrained(out_dir)
+        VideoMAEImageProcessor(
+            size={"shortest_edge": self.size}, crop_size={"height": self.size, "width": self.size},
+            image_mean=list(IMAGENET_DEFAULT_MEAN), image_std=list(IMAGENET_DEFAULT_STD),
+        ).save_pretrained(out_dir)
+        (out_dir / "README.md").write_text(EXPORT_README.format(frames=self.frames, size=self.size))
 
     def depth_groups(self) -> list[list[nn.Parameter]]:
         """[patch embedding], [encoder block 0], ..., [encoder block L-1], [encoder norm + decoder side]."""
