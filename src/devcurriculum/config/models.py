@@ -98,6 +98,7 @@ class SimCLRAugmentConfig(ConfigBlock):
     flip: bool = True
     jitter: float = 0.4
     jitter_prob: float = 0.8
+    grayscale_prob: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -117,7 +118,7 @@ class SimCLRModelConfig(ConfigBlock):
     TAG: ClassVar[tuple[str, str] | None] = ("objective", "simclr")
 
     objective: Literal["simclr"] = "simclr"
-    backbone: Literal["resnet18", "resnet34", "resnet50"] = "resnet18"
+    backbone: Literal["resnet10", "resnet18", "resnet34", "resnet50"] = "resnet18"
     stem: Literal["imagenet", "small"] = "imagenet"
     proj_hidden: int = 512
     proj_dim: int = 128
