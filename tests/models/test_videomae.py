@@ -146,3 +146,14 @@ def test_config_errors_name_the_key() -> None:
         model_config({"objective": "mae"}, where="models.m")
     with pytest.raises(ValueError, match=r"videomae expects batches \(B, 4, 3, 16, 16\)"):
         _build().loss(torch.zeros(2, 4, 3, 32, 32), 0)
+
+
+def test_random_masks_are_per_token_with_the_same_ratio() -> None:
+    tube = _build({**TINY, "mask_ratio": 0.5})
+    rand = _build({**TINY, "mask_ratio": 0.5, "mask_type": "random"})
+    t, g = tube.temporal_slices, tube.grid * tube.grid
+    tube_masks = tube.draw_mask(16).view(16, t, g)
+    assert (tube_masks == tube_masks[:, :1]).all(), "a tube repeats its spatial mask in every slice"
+    rand_masks = rand.draw_mask(16)
+    assert rand_masks.shape == (16, t * g) and (rand_masks.sum(dim=1) == int(0.5 * t * g)).all()
+    assert not (rand_masks.view(16, t, g) == rand_masks.view(16, t, g)[:, :1]).all()

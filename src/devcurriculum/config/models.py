@@ -32,6 +32,7 @@ class VideoMAEModelConfig(ConfigBlock):
     decoder_intermediate_size: int = 256
     mask_ratio: float = pretext(0.75)
     norm_pix_loss: bool = pretext(True)
+    mask_type: Literal["tube", "random"] = pretext("tube")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -81,6 +81,7 @@ class VideoMAEObjective(MaskedVideoObjective):
     def __init__(self, model: VideoMAEModelConfig, clip: ClipConfig) -> None:
         super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size)
         self.mask_ratio = model.mask_ratio
+        self.mask_type = model.mask_type
         self.model = VideoMAEForPreTraining(videomae_config(model, clip))
         self.mask_generator = rank_generator()
         n_params = sum(p.numel() for p in self.parameters())
@@ -94,7 +95,13 @@ class VideoMAEObjective(MaskedVideoObjective):
         return self.temporal_slices * self.grid * self.grid
 
     def draw_mask(self, batch_size: int) -> torch.Tensor:
-        """Tube masks for ``batch_size`` samples from the objective's generator (advances it)."""
+        """Masks for ``batch_size`` samples from the objective's generator (advances it).
+
+        ``tube``: one spatial mask tiled over the temporal slices; ``random``: every token on its own (a
+        one-slice "tube" over all tokens), so a masked patch may be visible in another slice.
+        """
+        if self.mask_type == "random":
+            return tube_mask(batch_size, 1, self.num_tokens, self.mask_ratio, self.mask_generator)
         return tube_mask(batch_size, self.temporal_slices, self.grid * self.grid, self.mask_ratio, self.mask_generator)
 
     def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
