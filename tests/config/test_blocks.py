@@ -52,6 +52,8 @@ def test_every_dataclass_default_equals_the_schema_default(block: type[ConfigBlo
     for f in fields:
         default = _default(f)
         node = props[f.name]
+        if "$ref" in node:
+            node = {**subschema(node["$ref"]), **{k: v for k, v in node.items() if k != "$ref"}}
         if "default" not in node:
             # required keys (order, models, ...) have none, tags (objective, source) are constants, and an
             # optional sub-block (weighting, blur, lerac) that is absent is None

@@ -12,6 +12,17 @@ from devcurriculum.config.schema import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
+class VideoEmbeddingConfig(ConfigBlock):
+    """How a video learner's last-layer tokens become its evaluation embedding."""
+
+    SCHEMA: ClassVar[str] = "#/$defs/video_embedding"
+    WHERE: ClassVar[str] = "models.<name>.embedding"
+
+    pooling: Literal["mean", "grid"] = "mean"
+    grid: tuple[int, int, int] = (2, 2, 2)
+
+
+@dataclasses.dataclass(frozen=True)
 class VideoMAEModelConfig(ConfigBlock):
     """``models.<name>`` with ``objective: videomae``."""
 
@@ -33,6 +44,7 @@ class VideoMAEModelConfig(ConfigBlock):
     mask_ratio: float = pretext(0.75)
     norm_pix_loss: bool = pretext(True)
     mask_type: Literal["tube", "random"] = pretext("tube")
+    embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +95,7 @@ class VJEPAModelConfig(ConfigBlock):
     mode: Literal["clip", "pairs"] = "clip"
     gap: int = pretext(4)
     masks: MultiblockMaskConfig = field(default_factory=MultiblockMaskConfig, metadata={PRETEXT: "the pretext task"})
+    embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()

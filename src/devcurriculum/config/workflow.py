@@ -143,6 +143,14 @@ def _check_models(cfg: WorkflowConfig) -> None:
             width, heads = getattr(model, width_key, None), getattr(model, heads_key, None)
             if width is not None and heads is not None and width % heads:
                 raise ConfigError(f"models.{name}.{width_key}: {width} is not divisible by {heads_key}={heads}")
+        embedding = getattr(model, "embedding", None)
+        if embedding is not None and embedding.pooling == "grid" and patch is not None and tubelet is not None:
+            tokens = (clip.frames // tubelet, clip.size // patch, clip.size // patch)
+            if any(n % c for n, c in zip(tokens, embedding.grid, strict=True)):
+                raise ConfigError(
+                    f"models.{name}.embedding.grid: {list(embedding.grid)} does not divide the token grid "
+                    f"{list(tokens)} (time x height x width)"
+                )
         if model.objective == "vjepa":
             for width_key, heads_key in (("hidden_size", "num_attention_heads"), ("pred_hidden_size", "pred_num_attention_heads")):
                 if getattr(model, width_key) // getattr(model, heads_key) < 6:

@@ -79,7 +79,7 @@ class VideoMAEObjective(MaskedVideoObjective):
     name = "videomae"
 
     def __init__(self, model: VideoMAEModelConfig, clip: ClipConfig) -> None:
-        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size)
+        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size, embedding=model.embedding)
         self.mask_ratio = model.mask_ratio
         self.mask_type = model.mask_type
         self.model = VideoMAEForPreTraining(videomae_config(model, clip))
@@ -112,10 +112,10 @@ class VideoMAEObjective(MaskedVideoObjective):
 
     @torch.no_grad()
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
-        """Mean over all tokens of the last encoder layer, no masking (DESIGN §6)."""
+        """The last encoder layer's tokens without masking, pooled by ``embedding`` (mean: DESIGN §6)."""
         self.check_batch(batch)
         hidden = self.model.videomae(pixel_values=to_imagenet_normalisation(batch)).last_hidden_state
-        return hidden.mean(dim=1)
+        return self.pool_tokens(hidden)
 
     def export_encoder(self, out_dir: Path) -> None:
         """The encoder as a ``VideoMAEModel`` folder, with an ImageNet-normalising image processor."""
