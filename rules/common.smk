@@ -131,7 +131,7 @@ def pretrain_spec(wildcards):
         "model": CFG.models[wildcards.model].shaping(),
         "curriculum_name": wildcards.curriculum,
         "curriculum": CFG.curricula[wildcards.curriculum].shaping(),
-        "pretrain": CFG.pretrain.shaping(),
+        "pretrain": CFG.pretrain_for(wildcards.model).shaping(),
         "seed": int(wildcards.seed),
         "groups": GROUPS,
         "clip": CFG.data.clip.shaping(),
@@ -159,7 +159,7 @@ def gpus_per_node(resources):
 def nproc_per_node(wildcards, resources):
     """GPUs when the profile grants them (clusters), else config pretrain.nproc CPU processes (gloo)."""
     gpus = gpus_per_node(resources)
-    return gpus if gpus > 0 else CFG.pretrain.nproc
+    return gpus if gpus > 0 else CFG.pretrain_for(wildcards.model).nproc
 
 
 def torchrun_launcher(wildcards, resources):
@@ -188,10 +188,13 @@ def pretrain_runtime_args(wildcards, threads, resources):
     A params function of `threads`/`resources`, so Snakemake never reruns training when they change.
     """
     per_proc = max(1, threads // nproc_per_node(wildcards, resources))
-    return (
-        f"--threads {per_proc} --checkpoint-every {CFG.pretrain.checkpoint_every}"
-        f" --log-every {CFG.pretrain.log_every}"
-    )
+    pretrain = CFG.pretrain_for(wildcards.model)
+    return f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every} --log-every {pretrain.log_every}"
+
+
+def pretrain_threads(wildcards):
+    """``pretrain.threads`` of this model (``models.<name>.pretrain`` may override it)."""
+    return CFG.pretrain_for(wildcards.model).threads
 
 
 def run_id(wildcards):

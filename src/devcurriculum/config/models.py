@@ -45,6 +45,7 @@ class VideoMAEModelConfig(ConfigBlock):
     norm_pix_loss: bool = pretext(True)
     mask_type: Literal["tube", "random"] = pretext("tube")
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig)
+    pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +97,7 @@ class VJEPAModelConfig(ConfigBlock):
     gap: int = pretext(4)
     masks: MultiblockMaskConfig = field(default_factory=MultiblockMaskConfig, metadata={PRETEXT: "the pretext task"})
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig)
+    pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -140,6 +142,7 @@ class SimCLRModelConfig(ConfigBlock):
     gap: int = pretext(4)
     gap_schedule: tuple[int, ...] | None = pretext(None)
     augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig, metadata={PRETEXT: "the pretext task"})
+    pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
 
 
 ModelConfig = VideoMAEModelConfig | VJEPAModelConfig | SimCLRModelConfig

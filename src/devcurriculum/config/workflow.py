@@ -56,6 +56,13 @@ class WorkflowConfig(ConfigBlock):
         super().__post_init__()
         _check_workflow(self)
 
+    def pretrain_for(self, model: str) -> PretrainConfig:
+        """The ``pretrain`` block with ``models.<model>.pretrain`` laid over it: what that model's runs use."""
+        overrides = dict(self.models[model].pretrain)
+        if not overrides:
+            return self.pretrain
+        return PretrainConfig.from_mapping({**self.pretrain.to_dict(), **overrides}, where=f"models.{model}.pretrain")
+
     @property
     def groups(self) -> list[str]:
         """Age-group names in config order."""
@@ -71,11 +78,14 @@ def _check_workflow(cfg: WorkflowConfig) -> None:
     _check_curricula(cfg)
     _check_models(cfg)
     _check_runs(cfg)
-    if cfg.pretrain.batch_size % cfg.pretrain.nproc:
-        raise ConfigError(
-            f"pretrain.batch_size: the global batch {cfg.pretrain.batch_size} must be divisible by "
-            f"pretrain.nproc={cfg.pretrain.nproc} (each process takes an equal share)"
-        )
+    for name in ("", *cfg.models):
+        pretrain = cfg.pretrain_for(name) if name else cfg.pretrain
+        where = f"models.{name}.pretrain" if name else "pretrain"
+        if pretrain.batch_size % pretrain.nproc:
+            raise ConfigError(
+                f"{where}.batch_size: the global batch {pretrain.batch_size} must be divisible by "
+                f"nproc={pretrain.nproc} (each process takes an equal share)"
+            )
 
 
 def _check_data(cfg: WorkflowConfig) -> None:
