@@ -38,8 +38,8 @@ def test_second_holder_fails_naming_folder_and_pid_until_the_holder_is_killed(tm
 def test_lock_is_released_after_the_block_and_after_an_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="boom"), folder_lock(tmp_path):
         raise RuntimeError("boom")
-    with folder_lock(tmp_path), pytest.raises(FolderLockedError):  # a second descriptor, even in one process
-        with folder_lock(tmp_path):
-            pass
+    # a second descriptor conflicts even in one process
+    with folder_lock(tmp_path), pytest.raises(FolderLockedError), folder_lock(tmp_path):
+        pass
     with folder_lock(tmp_path):
         pass

@@ -7,11 +7,14 @@ and the hash of the run spec. It is written with ``torch.save`` to a temp file a
 and holds only tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(weights_only=True)`` (loading never executes pickled code, DESIGN §9).
 
-Before it is loaded, a resume state is verified: ``torch.save`` writes a zip archive with a CRC32 of
-every member (the pickle and each tensor's bytes), and every member is read back against its CRC.
-A state that fails (a flipped bit, a truncated file) is set aside as ``last.pt.corrupt-<time>`` (kept
-for inspection, never deleted) with a warning naming both files, and training restarts from step 0.
-The check is in the file itself, so it is as atomic as the file (no sidecar to fall out of step).
+A resume state is verified twice, both checks inside the file itself (as atomic as the file, no
+sidecar to fall out of step): ``torch.save`` writes a zip archive with a CRC32 of every member (the
+pickle and each tensor's bytes), read back against its CRC before anything is unpickled; and the
+state carries a sha256 of its own content (every key, value and tensor byte, :func:`content_digest`),
+recomputed from what ``torch.load`` returned, which also catches a damaged zip directory that
+makes the loader read the wrong bytes. A state that fails either (a flipped bit, a truncated file)
+is set aside as ``last.pt.corrupt-<time>`` (kept for inspection, never deleted) with a warning naming
+both files, and training restarts from step 0.
 
 Final weights are ``safetensors`` files with a ``.sha256`` sidecar (written by ``atomic_path``),
 verified before they are loaded. :func:`check_run_spec` checks a run folder's ``run_spec.json``
@@ -20,6 +23,7 @@ against the model config a later stage was given.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -42,7 +46,9 @@ from devcurriculum.utils.io import PathLike, atomic_path, verify_checksum
 log = logging.getLogger("devcurriculum.train.checkpoint")
 
 RESUME_FILE = "last.pt"
-FORMAT_VERSION = 1
+#: 2: with ``content_sha256``; a state of format 1 (before verification) is not resumed (logged)
+FORMAT_VERSION = 2
+DIGEST_KEY = "content_sha256"
 
 
 # ---- RNG state as weights_only-safe values -------------------------------------------------------
@@ -140,11 +146,41 @@ def resume_path(resume_dir: PathLike) -> Path:
     return Path(resume_dir) / RESUME_FILE
 
 
+def _digest_into(digest: Any, obj: Any) -> None:
+    """Feed ``obj`` (nested dicts/lists of tensors, numbers, strings) into ``digest``, types and order included."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        digest.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().data)
+    elif isinstance(obj, Mapping):
+        digest.update(f"D{len(obj)}".encode())
+        for key, value in obj.items():
+            _digest_into(digest, key)
+            _digest_into(digest, value)
+    elif isinstance(obj, list | tuple):
+        digest.update(f"{type(obj).__name__[0]}{len(obj)}".encode())
+        for value in obj:
+            _digest_into(digest, value)
+    elif isinstance(obj, float):
+        digest.update(f"f{obj.hex()};".encode())
+    else:  # str, int, bool, None: the type and repr say it exactly
+        digest.update(f"{type(obj).__name__}{obj!r};".encode())
+
+
+def content_digest(obj: Any) -> str:
+    """sha256 of a resume state's content as loaded: structure, key order, types and every tensor byte."""
+    digest = hashlib.sha256()
+    _digest_into(digest, obj)
+    return digest.hexdigest()
+
+
 def save_resume_state(resume_dir: PathLike, state: ResumeState) -> Path:
-    """Write ``resume_dir/last.pt`` atomically (a crash mid-write keeps the previous state)."""
+    """Write ``resume_dir/last.pt`` atomically (a crash mid-write keeps the previous state), with its digest."""
     path = resume_path(resume_dir)
+    payload = state.to_dict()
+    payload[DIGEST_KEY] = content_digest(payload)
     with atomic_path(path) as tmp:
-        torch.save(state.to_dict(), tmp)
+        torch.save(payload, tmp)
     log.info("saved resume state at step %d to %s", state.step, path)
     return path
 
@@ -164,7 +200,7 @@ def verify_resume_file(path: PathLike) -> None:
             bad = archive.testzip()
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+    except Exception as exc:  # zipfile raises many kinds on damaged headers (BadZipFile, "encrypted", EOF...)
         raise CorruptResumeState(f"resume state {path} is not a readable archive ({exc})") from exc
     if bad is not None:
         raise CorruptResumeState(f"resume state {path}: member {bad} fails its CRC check")
@@ -183,12 +219,22 @@ def set_aside(path: Path) -> Path:
 
 
 def _load_verified(path: Path) -> Any:
-    """The verified, safely loaded content of ``path`` (raises :class:`CorruptResumeState` otherwise)."""
+    """The verified, safely loaded content of ``path`` (raises :class:`CorruptResumeState` otherwise).
+
+    A state of another format is returned as loaded (the caller reports it); one of this format
+    must match its recorded content digest.
+    """
     verify_resume_file(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # an archive torch cannot read is as unusable as a corrupt one
         raise CorruptResumeState(f"resume state {path} could not be loaded ({exc})") from exc
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT_VERSION:
+        return raw
+    recorded = raw.pop(DIGEST_KEY, None)
+    if recorded != content_digest(raw):
+        raise CorruptResumeState(f"resume state {path}: its content does not match the sha256 saved with it")
+    return raw
 
 
 def load_resume_state(resume_dir: PathLike, expected_hash: str, *, owner: bool | None = None) -> ResumeState | None:
@@ -213,7 +259,8 @@ def load_resume_state(resume_dir: PathLike, expected_hash: str, *, owner: bool |
         log.warning("%s: %s; starting from step 0 (the weights in it cannot be trusted)", exc, kept)
         return None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT_VERSION:
-        log.warning("resume state %s has an unknown format: starting from step 0", path)
+        log.warning("resume state %s has format %s, not %d (an older version wrote it): starting from step 0",
+                    path, raw.get("format") if isinstance(raw, dict) else type(raw).__name__, FORMAT_VERSION)
         return None
     if raw.get("config_hash") != expected_hash:
         log.warning(
