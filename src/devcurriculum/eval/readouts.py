@@ -142,8 +142,9 @@ def evaluate_run(
     missing_keys = [k for k in RUN_KEYS if k not in run_info]
     if missing_keys:
         raise KeyError(f"run_info lacks {missing_keys}; needs {list(RUN_KEYS)}")
-    for part in embeddings if network is not None else ():
-        check_table_config(part, network, given_as=model_key)
+    if network is not None:
+        for part in embeddings:
+            check_table_config(part, network, given_as=model_key)
     emb = pa.concat_tables([pq.read_table(p) for p in embeddings])
     columns: dict[str, list] = {name: [] for name in EVAL_SCHEMA.names}
     chance: dict[str, float] = {}
