@@ -130,11 +130,13 @@ def read_table_file(path: PathLike, *, text_columns: Sequence[str] = (), error: 
         if suffix in {".parquet", ".pq"}:
             return pd.read_parquet(p, page_checksum_verification=True)
         if suffix in {".csv", ".txt"}:
-            overlong = _overlong_csv_rows(p)
+            width, overlong = _csv_width(p)
             if overlong:
                 raise error(f"manifest {p}: {overlong}")
-            # index_col=False: never take the first column as the index (the silent shift)
-            return pd.read_csv(p, dtype={c: "string" for c in text_columns}, skipinitialspace=True, index_col=False)
+            # index_col=False: never take the first column as the index (the silent shift); usecols:
+            # the header's columns only (what lies beyond them was checked above to be empty)
+            return pd.read_csv(p, dtype={c: "string" for c in text_columns}, skipinitialspace=True,
+                               index_col=False, usecols=range(width) if width else None)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except error:
@@ -144,23 +146,25 @@ def read_table_file(path: PathLike, *, text_columns: Sequence[str] = (), error: 
     raise error(f"manifest {p}: unsupported file type {suffix!r} (use .csv or .parquet)")
 
 
-def _overlong_csv_rows(path: Path, max_shown: int = 10) -> str | None:
-    """'rows 1, 4 have more fields than the header's 3 (4, 5)' when data rows do, else None.
+def _csv_width(path: Path, max_shown: int = 10) -> tuple[int, str | None]:
+    """The header's field count, and 'row 1 (4 fields) has more fields than the header's 3 ...' or None.
 
+    Empty trailing fields (``a,b,c,`` from a spreadsheet export) carry nothing and are allowed.
     Blank lines are skipped as pandas skips them, so row numbers match the manifest errors'.
     """
     with open(path, newline="", encoding="utf-8", errors="replace") as fh:
         rows = (r for r in csv.reader(fh) if r)
         header = next(rows, None)
         if header is None:
-            return None
-        overlong = [(i, len(r)) for i, r in enumerate(rows, start=1) if len(r) > len(header)]
+            return 0, None
+        overlong = [(i, len(r)) for i, r in enumerate(rows, start=1)
+                    if len(r) > len(header) and any(v.strip() for v in r[len(header):])]
     if not overlong:
-        return None
+        return len(header), None
     shown = ", ".join(f"{i} ({n} fields)" for i, n in overlong[:max_shown])
     more = f" and {len(overlong) - max_shown} more" if len(overlong) > max_shown else ""
     plural = "s" if len(overlong) > 1 else ""
-    return (
+    return len(header), (
         f"row{plural} {shown}{more} ha{'ve' if plural else 's'} more fields than the header's {len(header)} "
         f"({', '.join(header)}); quote values that contain commas, or add the column to the header"
     )
