@@ -56,7 +56,8 @@ def manifest_videos_fingerprint(wildcards):
     """
     if CFG.data.source == "demo":
         return ""
-    from devcurriculum.datasets.video_index import video_fingerprint  # decoders: import only when needed
+    # imported here: the module loads the video decoders, which most invocations never need
+    from devcurriculum.datasets.video_index import video_fingerprint
 
     return video_fingerprint(CFG.data.manifest)
 
