@@ -49,6 +49,19 @@ def manifest_path():
     return CFG.data.manifest
 
 
+def manifest_videos_fingerprint(wildcards):
+    """Size + mtime of every manifest video, so a video fixed in place re-runs index_videos.
+
+    Empty for the demo: the workflow writes those videos itself (make_demo_videos is their rule).
+    """
+    if CFG.data.source == "demo":
+        return ""
+    # imported here: the module loads the video decoders, which most invocations never need
+    from devcurriculum.datasets.video_index import video_fingerprint
+
+    return video_fingerprint(CFG.data.manifest)
+
+
 def clip_tables():
     return expand(f"{RESULTS}/data/clips/{{group}}.parquet", group=GROUPS)
 
@@ -232,6 +245,8 @@ def embed_inputs(wildcards):
         inputs["weights"] = f"{run_dir(wildcards)}/model.safetensors"
     else:
         inputs["checkpoints"] = f"{run_dir(wildcards)}/checkpoints"
+        # checked against the network config: another workflow may share the results folder
+        inputs["spec"] = f"{run_dir(wildcards)}/run_spec.json"
     return inputs
 
 
