@@ -78,6 +78,7 @@ def _check_workflow(cfg: WorkflowConfig) -> None:
     _check_curricula(cfg)
     _check_models(cfg)
     _check_runs(cfg)
+    _check_benchmarks(cfg)
     for name in ("", *cfg.models):
         pretrain = cfg.pretrain_for(name) if name else cfg.pretrain
         where = f"models.{name}.pretrain" if name else "pretrain"
@@ -178,6 +179,14 @@ def _check_models(cfg: WorkflowConfig) -> None:
                 raise ConfigError(f"models.{name}.mode: 'pairs' needs clips of at least 2 frames (data.clip.frames={clip.frames})")
         if model.objective == "simclr" and clip.frames < 2:
             raise ConfigError(f"models.{name}: simclr needs clips of at least 2 frames (data.clip.frames={clip.frames})")
+
+
+def _check_benchmarks(cfg: WorkflowConfig) -> None:
+    for name, bench in cfg.benchmarks.items():
+        if getattr(bench, "label", None) == "view" and cfg.demo.benchmark.views_per_class < 1:
+            raise ConfigError(
+                f"benchmarks.{name}.label: 'view' needs the demo's view clips: set demo.benchmark.views_per_class > 0"
+            )
 
 
 def _check_runs(cfg: WorkflowConfig) -> None:
