@@ -54,6 +54,19 @@ def manifest_path():
     return CFG.data.manifest
 
 
+def manifest_videos_fingerprint(wildcards):
+    """Size + mtime of every manifest video, so a video fixed in place re-runs index_videos.
+
+    Empty for the demo: the workflow writes those videos itself (make_demo_videos is their rule).
+    """
+    if CFG.data.source == "demo":
+        return ""
+    # imported here: the module loads the video decoders, which most invocations never need
+    from devcurriculum.datasets.video_index import video_fingerprint
+
+    return video_fingerprint(CFG.data.manifest)
+
+
 def clip_tables():
     """The clip index of every age group (what downstream rules read rows from)."""
     return expand(f"{RESULTS}/data/clips/{{group}}.parquet", group=GROUPS)
@@ -170,10 +183,10 @@ def pretrain_spec(wildcards):
     """What a run's result depends on (run-shaping keys only), one JSON string for the entry point."""
     spec = {
         "model_name": wildcards.model,
-        "model": CFG.models[wildcards.model].shaping(),
+        "model": CFG.models[wildcards.model].training(),
         "curriculum_name": wildcards.curriculum,
         "curriculum": CFG.curricula[wildcards.curriculum].shaping(),
-        "pretrain": CFG.pretrain.shaping(),
+        "pretrain": CFG.pretrain_for(wildcards.model).shaping(),
         "seed": int(wildcards.seed),
         "groups": GROUPS,
         "clip": CFG.data.clip.shaping(),
@@ -201,7 +214,7 @@ def gpus_per_node(resources):
 def nproc_per_node(wildcards, resources):
     """GPUs when the profile grants them (clusters), else config pretrain.nproc CPU processes (gloo)."""
     gpus = gpus_per_node(resources)
-    return gpus if gpus > 0 else CFG.pretrain.nproc
+    return gpus if gpus > 0 else CFG.pretrain_for(wildcards.model).nproc
 
 
 def torchrun_launcher(wildcards, resources):
@@ -230,10 +243,13 @@ def pretrain_runtime_args(wildcards, threads, resources):
     A params function of `threads`/`resources`, so Snakemake never reruns training when they change.
     """
     per_proc = max(1, threads // nproc_per_node(wildcards, resources))
-    return (
-        f"--threads {per_proc} --checkpoint-every {CFG.pretrain.checkpoint_every}"
-        f" --log-every {CFG.pretrain.log_every}"
-    )
+    pretrain = CFG.pretrain_for(wildcards.model)
+    return f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every} --log-every {pretrain.log_every}"
+
+
+def pretrain_threads(wildcards):
+    """``pretrain.threads`` of this model (``models.<name>.pretrain`` may override it)."""
+    return CFG.pretrain_for(wildcards.model).threads
 
 
 def run_id(wildcards):
@@ -253,8 +269,13 @@ def resume_dir(wildcards):
 
 
 def model_network(wildcards):
-    """The keys that define the network (not its pretext task): what init_model and embed depend on."""
+    """The keys that define the network's weights (not its pretext task): what init_model depends on."""
     return CFG.models[wildcards.model].network()
+
+
+def model_readout(wildcards):
+    """The network plus how its weights are read out (embedding pooling): what embed depends on."""
+    return CFG.models[wildcards.model].network(readout=True)
 
 
 def clip_cfg():
@@ -271,6 +292,8 @@ def embed_inputs(wildcards):
         inputs["weights"] = f"{run_dir(wildcards)}/model.safetensors"
     else:
         inputs["checkpoints"] = f"{run_dir(wildcards)}/checkpoints"
+        # checked against the network config: another workflow may share the results folder
+        inputs["spec"] = f"{run_dir(wildcards)}/run_spec.json"
     return inputs
 
 
@@ -290,8 +313,12 @@ def benchmark_caches():
 
 
 def benchmark_inputs(wildcards):
+    """The demo's labelled clips, or a manifest file (a folder of videos is not tracked: --forcerun)."""
     bench = CFG.benchmarks[wildcards.benchmark]
-    return {"demo_dir": demo_benchmark_dir()} if bench.source == "demo" else {}
+    if bench.source == "demo":
+        return {"demo_dir": demo_benchmark_dir()}
+    manifest = getattr(bench, "manifest", None)
+    return {"manifest": manifest} if manifest else {}
 
 
 def benchmark_demo_dir(wildcards, input):

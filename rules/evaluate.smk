@@ -7,8 +7,11 @@ rule prepare_benchmark:
     output:
         table=f"{RESULTS}/benchmarks/{{benchmark}}.parquet",
         cache=f"{RESULTS}/benchmarks/{{benchmark}}.npy",
+        status=f"{RESULTS}/benchmarks/{{benchmark}}.status.parquet",
     log:
         f"{LOGS}/prepare_benchmark/{{benchmark}}.log",
+    benchmark:
+        f"{TIMINGS}/prepare_benchmark/{{benchmark}}.tsv"
     conda:
         ENV
     params:
@@ -33,7 +36,7 @@ rule embed:
     threads: CFG.evaluation.embed_threads
     params:
         # shard count and batch size are runtime-only: the script reads them from the config
-        model=model_network,
+        model=model_readout,
         clip=clip_cfg(),
         benchmarks=BENCHMARKS,
     script:
@@ -53,6 +56,8 @@ rule readout:
     params:
         # only the readout settings: sharding or threads of embed must not re-evaluate
         evaluation=readout_cfg,
+        # what the embeddings must have been computed with (checked, not used)
+        model=model_network,
         run=run_info,
         benchmarks=BENCHMARKS,
     script:

@@ -42,6 +42,11 @@ class TinyObjective(Objective):
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
         return self.drop(self.proj(batch.mean(dim=(1, 3, 4))))
 
+    def export_encoder(self, out_dir: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(out_dir / "tiny.safetensors"))
+
     def depth_groups(self) -> list[list[nn.Parameter]]:
         return [list(self.proj.parameters())]
 
@@ -196,4 +201,4 @@ def test_real_videomae_round_trip(tmp_path: Path, bench) -> None:
         expected = model.eval().embed(to_model_batch(np.load(cache_path)[rows])).numpy()
     assert emb.shape == (7, 32)
     np.testing.assert_allclose(emb, expected, rtol=1e-5, atol=1e-6)
-    assert json.loads(read_metadata(out)["devcurriculum.config"]) == model_cfg.network()
+    assert json.loads(read_metadata(out)["devcurriculum.config"]) == model_cfg.network(readout=True)

@@ -164,10 +164,13 @@ def _chunk_video(video: Mapping[str, Any], starts: np.ndarray, clip: ClipConfig,
 
 
 def _log_plan(where: str, plans: list[tuple[Mapping[str, Any], np.ndarray]], clip: ClipConfig) -> None:
-    too_short = sum(1 for _, s in plans if len(s) == 0)
+    """Log the plan; every video shorter than one clip is named at WARNING (it gives no clips)."""
+    too_short = [v for v, s in plans if len(s) == 0]
+    for video in too_short:
+        log.warning("%s: video %s (%s, %d frames) is shorter than one clip (%d source frames) and gives no clips",
+                    where, video["path"], video["video_id"], int(video["n_frames"]), clip.span + 1)
     if too_short:
-        log.info("%s: %d of %d videos are shorter than one clip (%d source frames)", where, too_short, len(plans),
-                 clip.span + 1)
+        log.warning("%s: %d of %d videos are shorter than one clip", where, len(too_short), len(plans))
     log.info("%s: %d videos, %d clips planned", where, len(plans), sum(len(s) for _, s in plans))
 
 
