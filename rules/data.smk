@@ -33,6 +33,8 @@ checkpoint index_videos:
         ENV
     params:
         age_groups=age_groups(),
+        # size + mtime of every listed video: a video fixed in place is re-indexed
+        videos=manifest_videos_fingerprint,
     script:
         "../scripts/index_videos.py"
 

@@ -1,10 +1,8 @@
 """A manifest video fixed in place is re-indexed (issue 13, item 7).
 
 Snakemake sees only the manifest as ``index_videos``' input; ``manifest_videos_fingerprint``
-(rules/common.smk; size + mtime of every listed video) given as a params value of the rule makes
-a repaired video re-run it. The rule lives in rules/data.smk, which another change owns: until
-``videos=manifest_videos_fingerprint,`` is among its params, this is an expected (strict) failure,
-and ``--forcerun index_videos`` is the way (docs/reliability.md).
+(rules/common.smk; size + mtime of every listed video), a params value of the rule, makes a
+repaired video re-run it (and then only the chunk shard holding that video: its file is an input).
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import pytest
 from wfutil import dry_run_jobs, snakemake, write_config
 
 
-@pytest.mark.xfail(strict=True, reason="needs params videos=manifest_videos_fingerprint in rules/data.smk index_videos")
 def test_a_video_fixed_in_place_reruns_index_videos(tmp_path: Path) -> None:
     videos = tmp_path / "videos"
     videos.mkdir()
