@@ -183,7 +183,7 @@ def torchrun_launcher(wildcards, resources):
 
 
 def pretrain_runtime_args(wildcards, threads, resources):
-    """Runtime-only flags of the entry point (threads per process, checkpoint and log cadence).
+    """Runtime-only flags of the entry point (threads per process, checkpoint and log cadence, TensorBoard).
 
     A params function of `threads`/`resources`, so Snakemake never reruns training when they change.
     """
@@ -191,6 +191,7 @@ def pretrain_runtime_args(wildcards, threads, resources):
     return (
         f"--threads {per_proc} --checkpoint-every {CFG.pretrain.checkpoint_every}"
         f" --log-every {CFG.pretrain.log_every}"
+        + (" --tensorboard" if CFG.pretrain.tensorboard else "")
     )
 
 

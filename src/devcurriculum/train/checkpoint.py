@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from devcurriculum.utils.io import PathLike, atomic_path
+from devcurriculum.utils.safe_load import load_safetensors
 
 log = logging.getLogger("devcurriculum.train.checkpoint")
 
@@ -199,7 +200,7 @@ def load_weights(module: nn.Module, path: PathLike, strict: bool = True) -> None
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"weights file {path} does not exist")
-    state = load_file(str(path))
+    state = load_safetensors(path)
     missing, unexpected = module.load_state_dict(state, strict=False)
     if strict and (missing or unexpected):
         raise RuntimeError(
