@@ -3,7 +3,8 @@
 Per step: ask the curriculum sampler for this rank's share of the global batch, read the clips from
 the clip cache, blur them (before normalisation) when a blur curriculum is active, set every param
 group's learning rate (main schedule x LeRaC scale of its depth group), take one optimiser step, run the
-objective's ``after_step`` hook (EMA), log a metrics row, and save the resume state every
+objective's ``after_step`` hook (EMA), log a metrics row (rank 0 rewrites ``metrics.parquet`` every
+``pretrain.log_every`` steps, see ``train/live.py``), and save the resume state every
 ``pretrain.checkpoint_every`` steps. See ``docs/training.md`` for the resume contract and the DDP
 construction.
 """
@@ -412,6 +413,13 @@ def _resume_or_start(
     if state is not None and state.step > plan.total_steps:
         log.warning("resume state is at step %d beyond total %d: starting fresh", state.step, plan.total_steps)
         state = None
+    metrics = MetricsLog()
+    if state is not None:
+        try:
+            metrics = MetricsLog.from_state(state.metrics, up_to_step=state.step)
+        except KeyError as exc:  # a state written by a version with other metrics columns
+            log.warning("resume state %s cannot be continued (%s): starting fresh", resume_path(resume_dir), exc)
+            state = None
     if state is None:
         # stage weights of an earlier, different run must not be published with this one
         shutil.rmtree(resume_dir / PENDING_STAGES_DIR, ignore_errors=True)
@@ -423,7 +431,7 @@ def _resume_or_start(
     # Last, so nothing between here and the first step consumes random numbers.
     restore_rng(state.rngs[info.rank], parts.objective)
     log.info("resuming from step %d of %d (%s)", state.step, plan.total_steps, resume_path(resume_dir))
-    return _Progress(state.step, state.wall_s, MetricsLog.from_state(state.metrics, up_to_step=state.step), state.step)
+    return _Progress(state.step, state.wall_s, metrics, state.step)
 
 
 def _seed_everything(seed: int) -> None:
