@@ -56,6 +56,8 @@ rule readout:
     params:
         # only the readout settings: sharding or threads of embed must not re-evaluate
         evaluation=readout_cfg,
+        # what the embeddings must have been computed with (checked, not used)
+        model=model_network,
         run=run_info,
         benchmarks=BENCHMARKS,
     script:

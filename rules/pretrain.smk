@@ -20,7 +20,7 @@ rule pretrain:
     priority: 10
     conda:
         ENV
-    threads: CFG.pretrain.threads
+    threads: pretrain_threads
     resources:
         gpu=0,
     params:

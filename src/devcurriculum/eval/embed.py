@@ -22,6 +22,7 @@ import torch
 
 from devcurriculum.config import ClipConfig, ModelConfig
 from devcurriculum.models.objective import Objective
+from devcurriculum.train.checkpoint import verify_run
 from devcurriculum.utils.config import set_threads
 from devcurriculum.utils.io import (
     PathLike,
@@ -125,8 +126,14 @@ def embed_run(
     out_path: PathLike,
     batch_size: int = 64,
     threads: int | None = None,
+    run_spec: PathLike | None = None,
+    model_key: str = "the model config",
 ) -> int:
-    """Embed this shard of every benchmark under every checkpoint; returns the rows written."""
+    """Embed this shard of every benchmark under every checkpoint; returns the rows written.
+
+    A trained run's ``run_spec`` is checked against ``model`` (named ``model_key`` in errors) and
+    every checkpoint against its sha256 before anything is loaded.
+    """
     from devcurriculum.datasets.clip_dataset import to_model_batch
     from devcurriculum.models.registry import build_objective
 
@@ -135,6 +142,7 @@ def embed_run(
     if not checkpoints:
         raise ValueError(f"no checkpoints to embed for {out_path}")
     stages = sorted((Checkpoint.read(p) for p in checkpoints), key=lambda c: c.after_stage)
+    verify_run(weights=[c.path for c in stages], network=model.network(), model_key=model_key, spec_file=run_spec)
     objective = build_objective(model, clip)
     columns: dict[str, list] = {name: [] for name in ("after_stage", "step", "benchmark", "item_id")}
     matrices: list[np.ndarray] = []

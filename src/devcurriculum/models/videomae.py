@@ -79,8 +79,9 @@ class VideoMAEObjective(MaskedVideoObjective):
     name = "videomae"
 
     def __init__(self, model: VideoMAEModelConfig, clip: ClipConfig) -> None:
-        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size)
+        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size, embedding=model.embedding)
         self.mask_ratio = model.mask_ratio
+        self.mask_type = model.mask_type
         self.model = VideoMAEForPreTraining(videomae_config(model, clip))
         self.mask_generator = rank_generator()
         n_params = sum(p.numel() for p in self.parameters())
@@ -94,7 +95,13 @@ class VideoMAEObjective(MaskedVideoObjective):
         return self.temporal_slices * self.grid * self.grid
 
     def draw_mask(self, batch_size: int) -> torch.Tensor:
-        """Tube masks for ``batch_size`` samples from the objective's generator (advances it)."""
+        """Masks for ``batch_size`` samples from the objective's generator (advances it).
+
+        ``tube``: one spatial mask tiled over the temporal slices; ``random``: every token on its own (a
+        one-slice "tube" over all tokens), so a masked patch may be visible in another slice.
+        """
+        if self.mask_type == "random":
+            return tube_mask(batch_size, 1, self.num_tokens, self.mask_ratio, self.mask_generator)
         return tube_mask(batch_size, self.temporal_slices, self.grid * self.grid, self.mask_ratio, self.mask_generator)
 
     def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
@@ -105,10 +112,10 @@ class VideoMAEObjective(MaskedVideoObjective):
 
     @torch.no_grad()
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
-        """Mean over all tokens of the last encoder layer, no masking (DESIGN §6)."""
+        """The last encoder layer's tokens without masking, pooled by ``embedding`` (mean: DESIGN §6)."""
         self.check_batch(batch)
         hidden = self.model.videomae(pixel_values=to_imagenet_normalisation(batch)).last_hidden_state
-        return hidden.mean(dim=1)
+        return self.pool_tokens(hidden)
 
     def export_encoder(self, out_dir: Path) -> None:
         """The encoder as a ``VideoMAEModel`` folder, with an ImageNet-normalising image processor."""

@@ -102,7 +102,7 @@ class VJEPAObjective(MaskedVideoObjective):
     name = "vjepa"
 
     def __init__(self, model: VJEPAModelConfig, clip: ClipConfig) -> None:
-        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size)
+        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size, embedding=model.embedding)
         self.mode = model.mode
         self.gap = model.gap
         self.ema = model.ema
@@ -170,9 +170,9 @@ class VJEPAObjective(MaskedVideoObjective):
 
     @torch.no_grad()
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
-        """Mean over tokens of the context encoder on the full clip (DESIGN §6)."""
+        """The context encoder's tokens on the full clip, pooled by ``embedding`` (mean: DESIGN §6)."""
         self.check_batch(batch)
-        return self.encoder(pixel_values_videos=batch).last_hidden_state.mean(dim=1)
+        return self.pool_tokens(self.encoder(pixel_values_videos=batch).last_hidden_state)
 
     def export_encoder(self, out_dir: Path) -> None:
         """Context encoder and predictor as one ``VJEPA2Model`` folder (the EMA target is training state)."""

@@ -49,7 +49,7 @@ from devcurriculum.train.optim import build_optimizer
 from devcurriculum.train.schedule import LrSchedule, group_rates, main_schedule
 from devcurriculum.utils import distributed as du
 from devcurriculum.utils.config import config_hash
-from devcurriculum.utils.io import PathLike, atomic_dir, atomic_write_json, provenance
+from devcurriculum.utils.io import PathLike, atomic_dir, atomic_write_json, link_file, provenance
 from devcurriculum.utils.progress import progress_bar
 
 log = logging.getLogger("devcurriculum.train.loop")
@@ -492,14 +492,10 @@ def _publish_stage_weights(pending: Path, checkpoints: Path, final_weights: Path
         last = (fh.metadata() or {}).get("after_stage")
     shutil.rmtree(checkpoints, ignore_errors=True)
     checkpoints.mkdir(parents=True)
-    for path in sorted(pending.glob("after_stage*.safetensors")):
+    for path in sorted(pending.glob("after_stage*.safetensors*")):  # with their .sha256 sidecars
         os.replace(path, checkpoints / path.name)
     if last is not None:
-        target = checkpoints / stage_weights_name(int(last))
-        try:
-            os.link(final_weights, target)
-        except OSError:  # a file system without hard links
-            shutil.copy2(final_weights, target)
+        link_file(final_weights, checkpoints / stage_weights_name(int(last)))
     shutil.rmtree(pending, ignore_errors=True)
 
 
