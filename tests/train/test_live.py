@@ -118,34 +118,3 @@ def test_flushes_of_a_long_table_are_spaced_by_their_cost(tmp_path: Path) -> Non
     assert live.flush(long, force=True) and live.flush(short)  # short tables are always written
     assert pq.read_table(tmp_path / "metrics.parquet").num_rows == 10
 
-
-def test_a_resume_state_without_per_group_rates_starts_fresh(tmp_path: Path) -> None:
-    import logging
-
-    import torch
-
-    from devcurriculum.train.checkpoint import resume_path
-
-    class Collect(logging.Handler):  # on the logger itself: setup_logging() may have stopped propagation
-        def __init__(self) -> None:
-            super().__init__(logging.WARNING)
-            self.messages: list[str] = []
-
-        def emit(self, record: logging.LogRecord) -> None:
-            self.messages.append(record.getMessage())
-
-    run_tiny(tmp_path, total=4, keep_resume_state=True)
-    state_file = resume_path(tmp_path / "resume")
-    state = torch.load(state_file, weights_only=True)
-    del state["metrics"]["lr_groups"]  # as written before metrics.parquet had the column
-    torch.save(state, state_file)
-    collect, logger = Collect(), logging.getLogger("devcurriculum.train.loop")
-    logger.addHandler(collect)
-    try:
-        result, _ = run_tiny(tmp_path, total=4)
-    finally:
-        logger.removeHandler(collect)
-    assert result.start_step == 0
-    assert any("cannot be continued" in m and "lr_groups" in m for m in collect.messages), collect.messages
-    table = pq.read_table(tmp_path / "out" / "metrics.parquet").to_pydict()
-    assert table["step"] == [0, 1, 2, 3] and all(len(rates) == 2 for rates in table["lr_groups"])

@@ -49,8 +49,8 @@ from devcurriculum.utils.safe_load import load_safetensors
 log = logging.getLogger("devcurriculum.train.checkpoint")
 
 RESUME_FILE = "last.pt"
-#: 2: with ``content_crc32``; a state of format 1 (before verification) is not resumed (logged)
-FORMAT_VERSION = 2
+#: 2: with ``content_crc32``; 3: metrics with ``lr_groups``. A state of an older format is not resumed (logged)
+FORMAT_VERSION = 3
 DIGEST_KEY = "content_crc32"
 
 

@@ -413,13 +413,6 @@ def _resume_or_start(
     if state is not None and state.step > plan.total_steps:
         log.warning("resume state is at step %d beyond total %d: starting fresh", state.step, plan.total_steps)
         state = None
-    metrics = MetricsLog()
-    if state is not None:
-        try:
-            metrics = MetricsLog.from_state(state.metrics, up_to_step=state.step)
-        except KeyError as exc:  # a state written by a version with other metrics columns
-            log.warning("resume state %s cannot be continued (%s): starting fresh", resume_path(resume_dir), exc)
-            state = None
     if state is None:
         # stage weights of an earlier, different run must not be published with this one
         shutil.rmtree(resume_dir / PENDING_STAGES_DIR, ignore_errors=True)
@@ -431,7 +424,7 @@ def _resume_or_start(
     # Last, so nothing between here and the first step consumes random numbers.
     restore_rng(state.rngs[info.rank], parts.objective)
     log.info("resuming from step %d of %d (%s)", state.step, plan.total_steps, resume_path(resume_dir))
-    return _Progress(state.step, state.wall_s, metrics, state.step)
+    return _Progress(state.step, state.wall_s, MetricsLog.from_state(state.metrics, up_to_step=state.step), state.step)
 
 
 def _seed_everything(seed: int) -> None:
