@@ -162,6 +162,8 @@ def tiny_config(results: str = "results") -> dict:
     cfg["curricula"] = {"developmental": {"order": ["g0", "g1", "g2"]}}
     cfg["runs"] = [{"models": ["videomae"], "curricula": ["developmental"], "seeds": [0]}]
     cfg["pretrain"].update(steps_per_stage=2, log_every=1, tensorboard=True)
+    # the Snakefile always loads config.yaml first: its per-learner settings must be overridden too
+    cfg["models"]["videomae"]["pretrain"] = {"steps_per_stage": 2, "batch_size": 4}
     cfg["benchmarks"] = {"digits": {"source": "sklearn_digits", "test_fraction": 0.5, "seed": 0, "per_class": 4}}
     cfg["evaluation"].update(embed_shards=1, reference_curriculum="developmental")
     cfg["features"]["shards"] = 1
@@ -261,10 +263,20 @@ def test_documented_config_fragments_are_valid(snippet: Snippet) -> None:
 
 
 def test_the_own_data_overlay_is_a_complete_starting_point() -> None:
+    from snakemake.utils import update_config
+
+    from devcurriculum.config import WorkflowConfig
+
     overlay = yaml.safe_load((REPO / "configs" / "own_data.yaml").read_text())
     assert overlay["data"]["source"] == "manifest" and overlay["data"]["manifest"] == OWN_MANIFEST
     assert set(overlay["data"]["age_groups"]) == {"g0", "g1", "g2"}  # config.yaml's curricula order these
     assert overlay["results"] != "results"  # own outputs and logs never mix with the demo's
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    update_config(config, overlay)  # what `--configfile config.yaml configs/own_data.yaml` gives the Snakefile
+    cfg = WorkflowConfig.from_mapping(config)
+    for model in {m for entry in cfg.runs for m in entry.models}:  # the overlay's length reaches every learner
+        pretrain = cfg.pretrain_for(model)
+        assert (pretrain.steps_per_stage, pretrain.batch_size, pretrain.tensorboard) == (2000, 64, True), model
 
 
 # ---- what the tiny run left in its logs ---------------------------------------------------------
