@@ -43,7 +43,7 @@ class VideoMAEModelConfig(ConfigBlock):
     decoder_intermediate_size: int = 256
     mask_ratio: float = pretext(0.75)
     norm_pix_loss: bool = pretext(True)
-    mask_type: Literal["tube", "random"] = pretext("tube")
+    mask_type: Literal["tube", "random", "future"] = pretext("tube")
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
 

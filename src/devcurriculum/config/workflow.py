@@ -154,6 +154,13 @@ def _check_models(cfg: WorkflowConfig) -> None:
             width, heads = getattr(model, width_key, None), getattr(model, heads_key, None)
             if width is not None and heads is not None and width % heads:
                 raise ConfigError(f"models.{name}.{width_key}: {width} is not divisible by {heads_key}={heads}")
+        if model.objective == "videomae" and model.mask_type == "future":
+            slices = clip.frames // model.tubelet_size
+            if slices < 2 or int(model.mask_ratio * slices) < slices - slices // 2:
+                raise ConfigError(
+                    f"models.{name}.mask_type: 'future' masks the later half of {slices} temporal slice(s): it needs "
+                    f"at least 2 slices and mask_ratio >= {(slices - slices // 2) / max(slices, 1):.2f}"
+                )
         embedding = getattr(model, "embedding", None)
         if embedding is not None and embedding.pooling == "grid" and patch is not None and tubelet is not None:
             tokens = (clip.frames // tubelet, clip.size // patch, clip.size // patch)
