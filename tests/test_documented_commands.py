@@ -273,7 +273,11 @@ def test_the_own_data_overlay_is_a_complete_starting_point() -> None:
     assert overlay["results"] != "results"  # own outputs and logs never mix with the demo's
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     update_config(config, overlay)  # what `--configfile config.yaml configs/own_data.yaml` gives the Snakefile
+    from devcurriculum.workflow import drop_null_entries
+
+    drop_null_entries(config)  # what load_workflow_config does first
     cfg = WorkflowConfig.from_mapping(config)
+    assert set(cfg.benchmarks) == {"digits"}, "the demo's own benchmarks are dropped"
     for model in {m for entry in cfg.runs for m in entry.models}:  # the overlay's length reaches every learner
         pretrain = cfg.pretrain_for(model)
         assert (pretrain.steps_per_stage, pretrain.batch_size, pretrain.tensorboard) == (2000, 64, True), model
