@@ -172,12 +172,24 @@ def plot_readouts(
                 ax.axhline(chance[bench], color="0.6", linestyle=":", linewidth=1.2, label="chance (majority class)")
             ax.set_xticks(range(len(trained)), trained, rotation=30, ha="right")
             ax.set_xlim(-0.6, max(len(trained), 1) - 0.4)
-            ax.set_ylim(0.0, 1.02)  # accuracies and hit rates: the full range keeps panels comparable
+            values = pd.concat([sel["value"], baseline.loc[baseline["benchmark"] == bench, "value"]])
+            _scale_to_data(ax, values, chance.get(bench) if chance else None)
             ax.set_title(f"{bench}: {readout} {metric}")
             ax.set_ylabel(metric.replace("_", " "))
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize="small", loc="best")
+    # one legend for the figure, outside the panels, so it never hides a point
+    handles, labels = _figure_legend_entries(list(axes.ravel()))
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper", fontsize="small")
     return save_figure(fig, path)
+
+
+def _figure_legend_entries(axes: Sequence[Any]) -> tuple[list[Any], list[str]]:
+    """Every distinct legend entry of ``axes``, first occurrence first."""
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    return list(entries.values()), list(entries)
 
 
 def plot_stage_curves(
