@@ -5,6 +5,7 @@ pretrain job goes out through profiles/slurm with the profile's resources (fake 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,7 +17,16 @@ from snakemake.utils import update_config
 from test_slurm_profile import SLURM, _fake_bin, has, opt, rule_of
 from wfutil import REPO, job_counts, snakemake_env
 
-from devcurriculum.config import WorkflowConfig, expand_runs
+from devcurriculum.config import (
+    CurriculumConfig,
+    DataConfig,
+    DifficultyConfig,
+    FeaturesConfig,
+    PretrainConfig,
+    WorkflowConfig,
+    expand_runs,
+    model_config,
+)
 
 PRESETS_DIR = REPO / "configs" / "presets"
 #: each preset and the files laid over config.yaml to use it, in order
@@ -145,3 +155,73 @@ def test_preset_pretrain_job_goes_out_with_the_slurm_profile(preset: str, tmp_pa
     # the job runs with the preset laid over config.yaml
     wrap = opt(argv, "--wrap") or ""
     assert all(path.name in wrap for path in preset_files(preset)), wrap
+
+
+# ---- docs/models.md: the preset tables say what the schema and the preset files say -------------------
+
+DOCS = REPO / "docs" / "models.md"
+TOP_BLOCKS = {"data": DataConfig, "features": FeaturesConfig, "difficulty": DifficultyConfig}
+
+
+def docs_tables() -> dict[str, list[list[str]]]:
+    """``### `configs/presets/<name>.yaml` ...`` -> the rows of the table under it (cells stripped)."""
+    tables: dict[str, list[list[str]]] = {}
+    current = None
+    for line in DOCS.read_text().splitlines():
+        heading = re.match(r"^### `configs/presets/(\w+)\.yaml`", line)
+        if heading:
+            current = heading.group(1)
+            tables[current] = []
+        elif line.startswith("#"):
+            current = None
+        elif current and line.startswith("|") and not line.startswith("|---"):
+            tables[current].append([cell.strip() for cell in line.strip("|").split("|")])
+    return {name: rows[1:] for name, rows in tables.items()}  # without the header row
+
+
+def _walk(node: object, dotted: str) -> object:
+    for part in dotted.split("."):
+        assert isinstance(node, dict) and part in node, f"no key {part!r} in {dotted!r}"
+        node = node[part]
+    return node
+
+
+def _cell(text: str) -> object:
+    assert text.startswith("`") and text.endswith("`"), f"value cells are `yaml`, got {text!r}"
+    return yaml.safe_load(text.strip("`"))
+
+
+def _default(cfg: WorkflowConfig, key: str) -> object:
+    """The schema default of ``key`` (``models.<m>.pretrain.*`` falls back on the pretrain block's)."""
+    block, _, rest = key.partition(".")
+    if block == "models":
+        name, _, rest = rest.partition(".")
+        if rest.startswith("pretrain."):
+            return _walk(PretrainConfig().to_dict(), rest.removeprefix("pretrain."))
+        return _walk(model_config({"objective": cfg.models[name].objective}).to_dict(), rest)
+    if block == "curricula":
+        name, _, rest = rest.partition(".")
+        given = cfg.curricula[name]
+        bare = {"order": given.to_dict()["order"], **{b: {} for b in ("weighting", "blur", "lerac") if getattr(given, b)}}
+        return _walk(CurriculumConfig.from_mapping(bare).to_dict(), rest)
+    return _walk(TOP_BLOCKS[block]().to_dict(), rest)
+
+
+def test_docs_have_a_table_for_every_preset() -> None:
+    assert set(docs_tables()) == set(PRESETS)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_docs_table_matches_the_schema_and_the_preset(preset: str) -> None:
+    cfg = WorkflowConfig.from_mapping(merged_config(preset))
+    model = yaml.safe_load(preset_files(preset)[-1].read_text()).get("models", {})
+    rows = docs_tables()[preset]
+    checked = 0
+    for setting, _reference, default, value, key, _where in rows:
+        if key == "—":
+            continue
+        dotted = key.strip("`").replace("<m>", f"models.{next(iter(model), '')}")
+        assert _walk(cfg.to_dict(), dotted) == _cell(value), f"{preset}: {setting} ({dotted})"
+        assert _default(cfg, dotted) == _cell(default), f"{preset}: default of {setting} ({dotted})"
+        checked += 1
+    assert checked >= 10
