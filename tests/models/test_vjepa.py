@@ -61,6 +61,34 @@ def test_loss_decreases_on_moving_squares(mode: str, kind: str) -> None:
     assert last < 0.93 * first, (first, last)
 
 
+@pytest.mark.parametrize("kind", ["seed_2frame", "multiblock3d"])
+@pytest.mark.parametrize(("mode", "frames", "slices"), [("pairs", 4, 2), ("clip", 8, 4)])
+def test_the_objective_never_shows_the_context_a_target_position(
+    mode: str, frames: int, slices: int, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import devcurriculum.models.vjepa as vjepa_module
+
+    drawn = []
+
+    def spy(*args, **kwargs):
+        pairs = multiblock_masks(*args, **kwargs)
+        drawn.append((args[1], pairs))
+        return pairs
+
+    monkeypatch.setattr(vjepa_module, "multiblock_masks", spy)
+    obj = _build({**TINY, "mode": mode, "gap": 3, "masks": {**TINY["masks"], "kind": kind}},
+                 clip={"frames": frames, "size": 16})
+    clips = moving_squares(8, frames, 16, seed=9)
+    for step in range(5):
+        obj.loss(clips, step)
+    per_slice = 4 * 4
+    for grid_t, pairs in drawn:
+        assert grid_t == slices
+        for context, target in pairs:
+            for row_c, row_t in zip(context, target, strict=True):
+                assert not set((row_c % per_slice).tolist()) & set((row_t % per_slice).tolist())
+
+
 def test_ema_momentum_schedule() -> None:
     assert ema_momentum(0, 100, (0.996, 1.0)) == pytest.approx(0.996)
     assert ema_momentum(50, 100, (0.996, 1.0)) == pytest.approx(0.998)
