@@ -196,13 +196,17 @@ def torchrun_launcher(wildcards, resources):
 
 
 def pretrain_runtime_args(wildcards, threads, resources):
-    """Runtime-only flags of the entry point (threads per process, checkpoint and log cadence).
+    """Runtime-only flags of the entry point (threads per process, checkpoint and log cadence, TensorBoard).
 
     A params function of `threads`/`resources`, so Snakemake never reruns training when they change.
     """
     per_proc = max(1, threads // nproc_per_node(wildcards, resources))
     pretrain = CFG.pretrain_for(wildcards.model)
-    return f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every} --log-every {pretrain.log_every}"
+    return (
+        f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every}"
+        f" --log-every {pretrain.log_every}"
+        + (" --tensorboard" if pretrain.tensorboard else "")
+    )
 
 
 def pretrain_threads(wildcards):

@@ -322,7 +322,7 @@ def test_runtime_keys_do_not_change_the_hash_run_shaping_keys_do() -> None:
 
 def test_metrics_log_round_trip_and_truncation() -> None:
     log = MetricsLog()
-    row = {c: 0.0 for c in COLUMNS} | {"pool": "g0", "stage": 0, "global_batch": 8}
+    row = {c: 0.0 for c in COLUMNS} | {"pool": "g0", "stage": 0, "global_batch": 8, "lr_groups": [0.0, 1.0]}
     for s in range(5):
         log.append(row | {"step": s, "loss": s / 10})
     with pytest.raises(ValueError, match="step 2 does not follow step 4"):

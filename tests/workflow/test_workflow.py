@@ -98,6 +98,7 @@ def test_steps_per_stage_change_reruns_pretraining_and_after_only(finished: Path
         {"pretrain.threads": 2},
         {"pretrain.checkpoint_every": 1},
         {"pretrain.log_every": 1},
+        {"pretrain.tensorboard": True},
         {"pretrain.nproc": 2},
         {"evaluation.embed_threads": 2},
         {"evaluation.embed_batch_size": 3},

@@ -31,6 +31,7 @@ class PretrainConfig(ConfigBlock):
     nproc: int = runtime(1, why="the global batch is fixed, so the process count only splits the work")
     threads: int = runtime(2, why="intra-op threads change speed, not results")
     checkpoint_every: int = runtime(100, why="resume states are bit-identical to an uninterrupted run")
-    log_every: int = runtime(10, why="how often the log prints a loss line")
+    log_every: int = runtime(10, why="how often the log prints a loss line and metrics.parquet is rewritten")
+    tensorboard: bool = runtime(False, why="TensorBoard events repeat what metrics.parquet records")
     bucket_steps: int | Literal["auto"] = "auto"
     deterministic: bool = True

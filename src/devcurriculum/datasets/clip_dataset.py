@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
+from devcurriculum.utils.safe_load import load_npy
+
 PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.clip_dataset")
@@ -51,7 +53,7 @@ class ClipCache:
             for p in (table_path, cache_path):
                 if not p.is_file():
                     raise FileNotFoundError(f"clip cache of group {group!r}: {p} not found (run chunk_clips)")
-            cache = np.load(cache_path, mmap_mode="r")
+            cache = load_npy(cache_path)
             if cache.dtype != np.uint8 or cache.ndim != 5 or cache.shape[-1] != 3:
                 raise ValueError(
                     f"{cache_path}: expected a uint8 (N, T, H, W, 3) clip cache, got {cache.dtype} {cache.shape}"
@@ -90,7 +92,7 @@ class ClipCache:
     @property
     def caches(self) -> list[np.ndarray]:
         if self._caches is None:
-            self._caches = [np.load(self._paths(g)[1], mmap_mode="r") for g in self.groups]
+            self._caches = [load_npy(self._paths(g)[1]) for g in self.groups]
         return self._caches
 
     def __getstate__(self) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
 from devcurriculum.config import ClipConfig
 from devcurriculum.datasets.decode import (
@@ -25,6 +24,7 @@ from devcurriculum.datasets.decode import (
     resize_short_side_and_center_crop,
 )
 from devcurriculum.utils.io import atomic_path, provenance, table_from_columns, write_table
+from devcurriculum.utils.progress import progress_bar
 
 __all__ = ["CLIP_SCHEMA", "chunk_group", "clip_starts", "resize_short_side_and_center_crop"]
 
@@ -162,7 +162,7 @@ def _fill_cache(
     """Chunk every planned video into ``writer``; returns the clip table's columns and the failed videos."""
     records: dict[str, list[Any]] = {name: [] for name in CLIP_SCHEMA.names}
     failed: list[tuple[str, str]] = []
-    for video, starts in tqdm(plans, desc=f"chunk {group}", unit="video"):
+    for video, starts in progress_bar(plans, desc=f"chunk {group}", unit="video"):
         if len(starts) == 0:
             continue
         first_row = writer.rows

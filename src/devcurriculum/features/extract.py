@@ -38,12 +38,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 from transformers import AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.image_processing_utils import ImageProcessingMixin
 
 from devcurriculum.config import FeaturesConfig
 from devcurriculum.utils.io import embedding_array, provenance, shard_bounds, table_from_columns, write_table
+from devcurriculum.utils.progress import progress_bar
+from devcurriculum.utils.safe_load import load_npy
 
 log = logging.getLogger("devcurriculum.features.extract")
 
@@ -262,7 +263,7 @@ def extract_features(
     total = n * per_clip
     starts = range(0, total, batch_size)
     with torch.no_grad():
-        for start in tqdm(starts, desc="features", unit="batch", disable=not progress or total == 0):
+        for start in progress_bar(starts, desc="features", unit="batch", enabled=progress and total > 0):
             flat = np.arange(start, min(start + batch_size, total))
             clip_pos, frame_pos = np.divmod(flat, per_clip)
             # Gather only this batch's frames; reading a memmap by (row, frame) index pairs keeps
@@ -312,7 +313,7 @@ def extract_shard(
         raise ValueError(f"{len(clip_tables)} clip tables but {len(clip_caches)} clip caches")
     if threads:
         torch.set_num_threads(int(threads))
-    caches = [np.load(path, mmap_mode="r") for path in clip_caches]
+    caches = [load_npy(path) for path in clip_caches]
     tables = [_read_clip_table(t, c.shape[0]) for t, c in zip(clip_tables, caches, strict=True)]
     total = sum(t.num_rows for t in tables)
     start, stop = shard_bounds(total, shard, n_shards)
