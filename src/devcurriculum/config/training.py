@@ -24,6 +24,7 @@ class PretrainConfig(ConfigBlock):
     warmup_steps: int = 10
     min_lr: float = 1.0e-5
     lr_schedule: Literal["continuous", "per_stage", "constant"] = "continuous"
+    lr_stage_factors: tuple[float, ...] | None = None
     reset_optimizer_each_stage: bool = False
     grad_clip: float | None = 1.0
     precision: Literal["fp32", "bf16"] = "fp32"

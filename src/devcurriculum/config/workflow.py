@@ -163,7 +163,9 @@ def _check_models(cfg: WorkflowConfig) -> None:
                 )
         embedding = getattr(model, "embedding", None)
         if embedding is not None and embedding.pooling == "grid" and patch is not None and tubelet is not None:
-            tokens = (clip.frames // tubelet, clip.size // patch, clip.size // patch)
+            # a V-JEPA frame pair is embedded as the two-slice video it trains on
+            slices = 2 if getattr(model, "mode", "clip") == "pairs" else clip.frames // tubelet
+            tokens = (slices, clip.size // patch, clip.size // patch)
             if any(n % c for n, c in zip(tokens, embedding.grid, strict=True)):
                 raise ConfigError(
                     f"models.{name}.embedding.grid: {list(embedding.grid)} does not divide the token grid "

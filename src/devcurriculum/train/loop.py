@@ -87,6 +87,7 @@ class TrainPlan:
     world_size: int
     global_batch: int
     rank_batch: int
+    steps_per_stage: int
 
     @classmethod
     def derive(cls, pretrain: PretrainConfig, *, total_steps: int, seed: int, world_size: int) -> TrainPlan:
@@ -94,7 +95,13 @@ class TrainPlan:
         if total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {total_steps}")
         batch = pretrain.batch_size
-        return cls(int(total_steps), int(seed), int(world_size), batch, rank_share(batch, world_size))
+        return cls(int(total_steps), int(seed), int(world_size), batch, rank_share(batch, world_size),
+                   pretrain.steps_per_stage)
+
+    def stage_block(self, step: int) -> tuple[int, int]:
+        """``(step within its block of steps_per_stage steps, that block's length)`` (see StepContext)."""
+        start = step - step % self.steps_per_stage
+        return step - start, min(self.steps_per_stage, self.total_steps - start)
 
 
 @dataclass
@@ -266,10 +273,13 @@ def train(
 def _train_step(parts: _Parts, plan: TrainPlan, step: int, indices: Sequence[int], info: SamplerStepInfo) -> StepRecord:
     """One optimiser step on this rank's ``indices``; raises :class:`NonFiniteLossError` before updating."""
     blur_state = parts.blur.at(step) if parts.blur is not None else None
+    stage_step, stage_steps = plan.stage_block(step)
     context = StepContext(
         step=step,
         total_steps=plan.total_steps,
         stage=info.stage,
+        stage_step=stage_step,
+        stage_steps=stage_steps,
         pool=info.pool,
         effective_fraction=info.effective_fraction,
         temperature=info.temperature,

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
     torch.use_deterministic_algorithms(pretrain.deterministic, warn_only=device.type == "cuda")
 
     plan = CurriculumPlan.from_config(name=spec.curriculum_name, curriculum=spec.curriculum, groups=spec.groups,
-                                      steps_per_stage=pretrain.steps_per_stage)
+                                      steps_per_stage=pretrain.steps_per_stage, run_seed=spec.seed)
     clip_cache = ClipCache(clip_dir, spec.groups)
     difficulty = difficulty_for(clip_cache.table, args.difficulty) if args.difficulty else None
     if plan.prototype_weighting is not None and difficulty is None:
