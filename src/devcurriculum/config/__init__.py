@@ -32,13 +32,25 @@ from devcurriculum.config.models import (
 from devcurriculum.config.runs import Run, baseline_runs, expand_runs
 from devcurriculum.config.schema import ConfigError, load_schema
 from devcurriculum.config.training import PretrainConfig
+from devcurriculum.config.voe import (
+    DEMO_VOE_PROPERTIES,
+    VOE_SET_CONFIGS,
+    DemoVoESource,
+    IntPhysVoESource,
+    ManifestVoESource,
+    VoEConfig,
+    VoESetConfig,
+    voe_set_config,
+)
 from devcurriculum.config.workflow import INIT, RunsEntry, WorkflowConfig
 
 __all__ = [
     "BENCHMARK_CONFIGS",
     "BUILT_EXTRACTORS",
+    "DEMO_VOE_PROPERTIES",
     "INIT",
     "MODEL_CONFIGS",
+    "VOE_SET_CONFIGS",
     "BenchmarkConfig",
     "BlurConfig",
     "ClipConfig",
@@ -49,14 +61,17 @@ __all__ = [
     "DemoBenchmarkConfig",
     "DemoBenchmarkSource",
     "DemoConfig",
+    "DemoVoESource",
     "DemoWorldConfig",
     "DifficultyConfig",
     "DigitsBenchmarkSource",
     "EvaluationConfig",
     "FeaturesConfig",
+    "IntPhysVoESource",
     "KnnReadoutConfig",
     "LeracConfig",
     "LinearReadoutConfig",
+    "ManifestVoESource",
     "ModelConfig",
     "MultiblockMaskConfig",
     "PretrainConfig",
@@ -67,6 +82,8 @@ __all__ = [
     "SimCLRModelConfig",
     "VJEPAModelConfig",
     "VideoMAEModelConfig",
+    "VoEConfig",
+    "VoESetConfig",
     "WeightingConfig",
     "WorkflowConfig",
     "baseline_runs",
@@ -75,4 +92,5 @@ __all__ = [
     "load_schema",
     "model_config",
     "runtime",
+    "voe_set_config",
 ]

@@ -138,13 +138,17 @@ class VJEPAObjective(MaskedVideoObjective):
         context, target = multiblock_masks(video.shape[0], grid_t, self.grid, self.grid, self.masks, self.mask_generator)
         context, target = context.to(video.device), target.to(video.device)
         expected = self.targets(video, target)
+        return F.smooth_l1_loss(self.predict(video, context, target), expected)
+
+    def predict(self, video: torch.Tensor, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The predictor's features ``(B, K_target, D)`` at ``target`` from the context encoder on ``context``."""
         ctx_out = self.encode_context(video, context)
-        n_tokens = grid_t * self.grid * self.grid
+        n_tokens = (video.shape[1] // self.tubelet_size) * self.grid * self.grid
         # The HF predictor gathers the context from full-length encoder states itself.
         full = ctx_out.new_zeros(ctx_out.shape[0], n_tokens, ctx_out.shape[-1])
         full = full.scatter(1, context.unsqueeze(-1).expand(-1, -1, ctx_out.shape[-1]), ctx_out)
         predicted = self.predictor(encoder_hidden_states=full, context_mask=[context], target_mask=[target])
-        return F.smooth_l1_loss(predicted.last_hidden_state, expected)
+        return predicted.last_hidden_state
 
     @torch.no_grad()
     def after_step(self, step: int, total_steps: int) -> None:
