@@ -64,6 +64,7 @@ rule summarize:
         evals=eval_files(),
         metrics=metrics_files(),
         videos=rules.index_videos.output.videos,
+        voe=voe_evals(),
     output:
         summary=report(
             f"{RESULTS}/summary.parquet",
@@ -95,6 +96,11 @@ rule summarize:
             f"{RESULTS}/plots/schedules.png",
             caption="../report/schedules.rst",
             category="Training",
+        ),
+        voe=report(
+            f"{RESULTS}/plots/voe.png",
+            caption="../report/voe.rst",
+            category="Evaluation",
         ),
     log:
         f"{LOGS}/summarize.log",

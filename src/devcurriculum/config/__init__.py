@@ -40,6 +40,7 @@ from devcurriculum.config.voe import (
     ManifestVoESource,
     VoEConfig,
     VoESetConfig,
+    surprise_keys,
     voe_set_config,
 )
 from devcurriculum.config.workflow import INIT, RunsEntry, WorkflowConfig
@@ -92,5 +93,6 @@ __all__ = [
     "load_schema",
     "model_config",
     "runtime",
+    "surprise_keys",
     "voe_set_config",
 ]

@@ -8,6 +8,7 @@ from dataclasses import field
 from typing import Any, ClassVar, Literal
 
 from devcurriculum.config.block import ConfigBlock, runtime
+from devcurriculum.config.models import ModelConfig, SimCLRModelConfig, VideoMAEModelConfig, VJEPAModelConfig
 from devcurriculum.config.schema import ConfigError
 
 #: the physical properties the demo world can violate, in the schema's order
@@ -90,3 +91,18 @@ class VoEConfig(ConfigBlock):
     batch_size: int = runtime(32, why="windows per forward pass of inference (every window is scored alone)")
     threads: int = runtime(1, why="intra-op threads change speed, not results")
 
+
+def surprise_keys(model: ModelConfig) -> dict[str, object]:
+    """What the surprise of given weights depends on: the network plus the pretext keys it reads.
+
+    VideoMAE's target follows ``norm_pix_loss``, V-JEPA's pair input ``gap``; SimCLR's proxy reads none.
+    The rule gets only these, so a new mask ratio does not re-score the untrained baseline.
+    """
+    keys = model.network()
+    if isinstance(model, VideoMAEModelConfig):
+        keys["norm_pix_loss"] = model.norm_pix_loss
+    elif isinstance(model, VJEPAModelConfig):
+        keys["gap"] = model.gap
+    elif not isinstance(model, SimCLRModelConfig):
+        raise TypeError(f"no surprise is defined for {type(model).__name__}")
+    return keys
