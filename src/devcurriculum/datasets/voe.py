@@ -35,7 +35,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from devcurriculum.config import ClipConfig, DemoConfig, DemoVoESource, IntPhysVoESource, ManifestVoESource, VoESetConfig
+from devcurriculum.config import (
+    ClipConfig,
+    DemoConfig,
+    DemoVoESource,
+    IntPhysVoESource,
+    ManifestVoESource,
+    VoESetConfig,
+)
 from devcurriculum.datasets.manifest import ManifestError
 from devcurriculum.utils.io import PathLike, provenance, read_table_file, save_npy, table_from_columns, write_table
 
@@ -121,7 +128,7 @@ def _parse_onsets(df: pd.DataFrame) -> tuple[list[int | None], list[int]]:
     given = df["onset_frame"].notna() & (df["onset_frame"].astype("string").str.strip() != "")
     bad_mask = given & (numeric.isna() | (numeric < 0) | (numeric % 1 != 0))
     onsets = [int(v) if g and not b else None for v, g, b in zip(numeric, given, bad_mask, strict=True)]
-    return onsets, [i + 1 for i in np.flatnonzero(bad_mask.to_numpy())]
+    return onsets, [int(i) + 1 for i in np.flatnonzero(bad_mask.to_numpy())]
 
 
 def read_voe_manifest(path: PathLike) -> pd.DataFrame:

@@ -151,13 +151,14 @@ def design_target(prop: str, *, size: int, n_render: int, rng: np.random.Generat
 
 @dataclass(frozen=True)
 class VoEPair:
-    """One rendered pair: the two uint8 ``(frames, S, S, 3)`` clips, identical before ``onset``."""
+    """One rendered pair: the two uint8 ``(frames, S, S, 3)`` clips, identical before ``onset``, and its design."""
 
     prop: str
     index: int
     possible: np.ndarray
     impossible: np.ndarray
     onset: int
+    target: VoETarget
 
 
 def render_voe_pair(
@@ -184,7 +185,7 @@ def render_voe_pair(
         clips.append(resize_short_side_and_center_crop(rendered.frames[:: clip.frame_step], clip.size))
     where = f"demo VoE pair {prop} #{index} at data.clip.size={clip.size}"
     onset = check_pair_frames(clips[0], clips[1], where=where)
-    return VoEPair(prop, index, clips[0], clips[1], onset)
+    return VoEPair(prop, index, clips[0], clips[1], onset, target)
 
 
 def render_voe_pairs(

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -173,7 +173,9 @@ class SimCLRProxySurprise(SurpriseModel):
 
 def surprise_model(objective: Objective) -> SurpriseModel:
     """The surprise of ``objective``'s learner (SimCLR: the proxy); the objective must be in eval mode."""
-    kinds = {"videomae": VideoMAESurprise, "vjepa": VJEPASurprise, "simclr": SimCLRProxySurprise}
+    kinds: dict[str, Callable[[Objective], SurpriseModel]] = {
+        "videomae": VideoMAESurprise, "vjepa": VJEPASurprise, "simclr": SimCLRProxySurprise,
+    }
     if objective.name not in kinds:
         raise TypeError(f"no surprise is defined for objective {objective.name!r}; known: {list(kinds)}")
     return kinds[objective.name](objective)

@@ -77,19 +77,20 @@ def pair_scores(clips: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
         index=["after_stage", "step", "voe", "pair_id", "property"], columns="side", values=list(AGGREGATIONS),
         aggfunc="first",
     )
-    wide.columns = [f"{agg}_{side}" for agg, side in wide.columns]
+    wide.columns = ["_".join(map(str, column)) for column in wide.columns]  # (mean, possible) -> mean_possible
     return wide.reset_index()
 
 
 def accuracy_rows(pairs: pd.DataFrame) -> list[dict[str, Any]]:
     """``benchmark, after_stage, step, metric, value`` per property and overall, for each aggregation."""
     rows = []
-    for (after_stage, step, voe), stage in pairs.groupby(["after_stage", "step", "voe"], sort=True):
-        groups = [(f"{voe}:{prop}", part) for prop, part in stage.groupby("property", sort=True)]
-        for benchmark, part in [*groups, (f"{voe}:{OVERALL}", stage)]:
+    for _, stage in pairs.groupby(["after_stage", "step", "voe"], sort=True):
+        first = stage.iloc[0]
+        groups = [(f"{first.voe}:{prop}", part) for prop, part in stage.groupby("property", sort=True)]
+        for benchmark, part in [*groups, (f"{first.voe}:{OVERALL}", stage)]:
             for agg in AGGREGATIONS:
                 value = pairwise_accuracy(part[f"{agg}_possible"].to_numpy(), part[f"{agg}_impossible"].to_numpy())
-                rows.append({"benchmark": benchmark, "after_stage": int(after_stage), "step": int(step),
+                rows.append({"benchmark": benchmark, "after_stage": int(first.after_stage), "step": int(first.step),
                              "metric": f"pairwise_accuracy_{agg}", "value": value})
     return rows
 
