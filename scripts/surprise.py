@@ -3,16 +3,13 @@
 from pathlib import Path
 
 from devcurriculum.config import ClipConfig, VoEConfig, model_config
-from devcurriculum.eval.embed import BenchmarkFiles
+from devcurriculum.eval.embed import BenchmarkFiles, stage_weights
 from devcurriculum.eval.surprise import surprise_run
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
 voe = VoEConfig.from_mapping(sm.config["voe"])  # runtime-only: shards, batch size
-if "checkpoints" in sm.input.keys():  # noqa: SIM118 (a Namedlist: `in` alone tests the file names)
-    checkpoints = sorted(Path(sm.input.checkpoints).glob("after_stage*.safetensors"))
-else:
-    checkpoints = [Path(sm.input.weights)]
+checkpoints = stage_weights(sm.input.get("checkpoints"), sm.input.get("weights"))  # init: its one weights file
 voe_sets = [
     BenchmarkFiles(name, Path(table), Path(cache))
     for name, table, cache in zip(sm.params.sets, sm.input.tables, sm.input.caches, strict=True)

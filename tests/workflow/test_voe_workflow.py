@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from voe_fixtures import build_intphys
 from wfutil import dry_run_jobs, job_counts, snakemake, write_config
+
+from voe_fixtures import build_intphys
 
 pytestmark = pytest.mark.workflow
 

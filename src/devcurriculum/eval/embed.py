@@ -70,6 +70,22 @@ class Checkpoint:
         return cls(p, int(header.get("after_stage", 0)), int(header.get("step", 0)))
 
 
+def stage_weights(checkpoints_dir: PathLike | None = None, weights: PathLike | None = None) -> list[Path]:
+    """A run's weights files: every ``after_stage*.safetensors`` of its checkpoints folder, else its one file."""
+    if checkpoints_dir is not None:
+        return sorted(Path(checkpoints_dir).glob("after_stage*.safetensors"))
+    if weights is None:
+        raise ValueError("need a checkpoints folder or a weights file")
+    return [Path(weights)]
+
+
+def read_stages(checkpoints: Sequence[PathLike], out_path: PathLike) -> list[Checkpoint]:
+    """The checkpoints' headers in stage order; none is an error naming the output they were meant for."""
+    if not checkpoints:
+        raise ValueError(f"no checkpoints to evaluate for {out_path}")
+    return sorted((Checkpoint.read(p) for p in checkpoints), key=lambda c: c.after_stage)
+
+
 @dataclass(frozen=True)
 class BenchmarkFiles:
     """A prepared benchmark: its item table and clip cache."""
@@ -136,9 +152,7 @@ def embed_run(
 
     if threads is not None:
         set_threads(threads)
-    if not checkpoints:
-        raise ValueError(f"no checkpoints to embed for {out_path}")
-    stages = sorted((Checkpoint.read(p) for p in checkpoints), key=lambda c: c.after_stage)
+    stages = read_stages(checkpoints, out_path)
     objective = build_objective(model, clip)
     columns: dict[str, list] = {name: [] for name in ("after_stage", "step", "benchmark", "item_id")}
     matrices: list[np.ndarray] = []

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -39,11 +39,17 @@ import torch
 import torch.nn.functional as F
 
 from devcurriculum.config import ClipConfig, ModelConfig, surprise_keys
-from devcurriculum.eval.embed import BenchmarkFiles, Checkpoint, load_weights_strict
+from devcurriculum.eval.embed import BenchmarkFiles, load_weights_strict, read_stages
 from devcurriculum.masks.multiblock import split_slices
+from devcurriculum.models.common import ClipObjective
 from devcurriculum.models.objective import Objective
 from devcurriculum.utils.config import set_threads
 from devcurriculum.utils.io import PathLike, provenance, shard_bounds, table_from_columns, write_table
+
+if TYPE_CHECKING:  # the learners' modules import transformers / torchvision: only what a job needs is loaded
+    from devcurriculum.models.simclr import SimCLRObjective
+    from devcurriculum.models.videomae import VideoMAEObjective
+    from devcurriculum.models.vjepa import VJEPAObjective
 
 log = logging.getLogger("devcurriculum.eval.surprise")
 
@@ -102,19 +108,30 @@ def patch_targets(pixels: torch.Tensor, tubelet: int, patch: int, normalise: boo
     return x.reshape(b, x.shape[1], -1)
 
 
-class VideoMAESurprise(SurpriseModel):
-    """Reconstruction error of the masked later tubelets given the visible earlier ones."""
+class LearnerSurprise(SurpriseModel):
+    """The surprise of one learner, read from its objective as trained (``objective_name`` says which)."""
+
+    objective_name: ClassVar[str]
+    objective: Objective
 
     def __init__(self, objective: Objective) -> None:
-        from devcurriculum.models.videomae import VideoMAEObjective
-
-        if not isinstance(objective, VideoMAEObjective):
-            raise TypeError(f"VideoMAESurprise needs a VideoMAEObjective, got {type(objective).__name__}")
+        if objective.name != self.objective_name or not isinstance(objective, ClipObjective):
+            raise TypeError(f"{type(self).__name__} needs a {self.objective_name} objective, got {objective.name!r}")
         self.objective = objective
         self.frames = objective.frames
-        per_slice = objective.grid * objective.grid
-        _, later = split_slices(objective.temporal_slices)
-        self.mask = torch.zeros(objective.num_tokens, dtype=torch.bool)
+
+
+class VideoMAESurprise(LearnerSurprise):
+    """Reconstruction error of the masked later tubelets given the visible earlier ones."""
+
+    objective_name = "videomae"
+    objective: VideoMAEObjective
+
+    def __init__(self, objective: Objective) -> None:
+        super().__init__(objective)
+        per_slice = self.objective.grid * self.objective.grid
+        _, later = split_slices(self.objective.temporal_slices)
+        self.mask = torch.zeros(self.objective.num_tokens, dtype=torch.bool)
         self.mask[later.start * per_slice :] = True
 
     def __call__(self, windows: torch.Tensor) -> torch.Tensor:
@@ -129,16 +146,11 @@ class VideoMAESurprise(SurpriseModel):
         return (logits - targets).pow(2).mean(dim=(1, 2))
 
 
-class VJEPASurprise(SurpriseModel):
+class VJEPASurprise(LearnerSurprise):
     """Representation-space error of the predictor on every later token given every earlier one."""
 
-    def __init__(self, objective: Objective) -> None:
-        from devcurriculum.models.vjepa import VJEPAObjective
-
-        if not isinstance(objective, VJEPAObjective):
-            raise TypeError(f"VJEPASurprise needs a VJEPAObjective, got {type(objective).__name__}")
-        self.objective = objective
-        self.frames = objective.frames
+    objective_name = "vjepa"
+    objective: VJEPAObjective
 
     def __call__(self, windows: torch.Tensor) -> torch.Tensor:
         obj = self.objective
@@ -152,17 +164,15 @@ class VJEPASurprise(SurpriseModel):
         return (predicted - obj.targets(video, target)).abs().mean(dim=(1, 2))
 
 
-class SimCLRProxySurprise(SurpriseModel):
+class SimCLRProxySurprise(LearnerSurprise):
     """Proxy (SimCLR has no predictor): cosine distance of each later frame's features to the last context frame's."""
 
-    def __init__(self, objective: Objective) -> None:
-        from devcurriculum.models.simclr import SimCLRObjective
+    objective_name = "simclr"
+    objective: SimCLRObjective
 
-        if not isinstance(objective, SimCLRObjective):
-            raise TypeError(f"SimCLRProxySurprise needs a SimCLRObjective, got {type(objective).__name__}")
-        self.objective = objective
-        self.frames = objective.frames
-        self.context = context_frames(objective.frames)
+    def __init__(self, objective: Objective) -> None:
+        super().__init__(objective)
+        self.context = context_frames(self.frames)
 
     def __call__(self, windows: torch.Tensor) -> torch.Tensor:
         seen = windows[:, self.context - 1 :]  # the last context frame and the later frames
@@ -173,12 +183,10 @@ class SimCLRProxySurprise(SurpriseModel):
 
 def surprise_model(objective: Objective) -> SurpriseModel:
     """The surprise of ``objective``'s learner (SimCLR: the proxy); the objective must be in eval mode."""
-    kinds: dict[str, Callable[[Objective], SurpriseModel]] = {
-        "videomae": VideoMAESurprise, "vjepa": VJEPASurprise, "simclr": SimCLRProxySurprise,
-    }
-    if objective.name not in kinds:
-        raise TypeError(f"no surprise is defined for objective {objective.name!r}; known: {list(kinds)}")
-    return kinds[objective.name](objective)
+    for kind in (VideoMAESurprise, VJEPASurprise, SimCLRProxySurprise):
+        if kind.objective_name == objective.name:
+            return kind(objective)
+    raise TypeError(f"no surprise is defined for objective {objective.name!r}; known: videomae, vjepa, simclr")
 
 
 def window_starts(n_frames: int, window: int, stride: int) -> np.ndarray:
@@ -231,9 +239,7 @@ def surprise_run(
 
     if threads is not None:
         set_threads(threads)
-    if not checkpoints:
-        raise ValueError(f"no checkpoints to score for {out_path}")
-    stages = sorted((Checkpoint.read(p) for p in checkpoints), key=lambda c: c.after_stage)
+    stages = read_stages(checkpoints, out_path)
     objective = build_objective(model, clip)
     columns: dict[str, list] = {name: [] for name in SURPRISE_SCHEMA.names}
     for ckpt in stages:
