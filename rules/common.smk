@@ -311,9 +311,11 @@ def voe_set_cfg(wildcards):
 
 
 def voe_inputs(wildcards):
-    """A manifest set's manifest file (its clips are read from the paths in it); nothing for demo sets."""
+    """A manifest set's manifest, an IntPhys-style set's folder; nothing for demo sets (rendered here)."""
     voe_set = CFG.voe.sets[wildcards.voe]
-    return {"manifest": voe_set.manifest} if voe_set.source == "manifest" else {}
+    if voe_set.source == "manifest":
+        return {"manifest": voe_set.manifest}
+    return {"root": voe_set.root} if voe_set.source == "intphys" else {}
 
 
 def voe_demo_cfg(wildcards):
