@@ -146,3 +146,13 @@ def test_violation_onset() -> None:
     assert violation_onset(a, b) == 3
     with pytest.raises(ValueError, match="differ in shape"):
         violation_onset(a, b[:4])
+
+
+def test_a_set_shorter_than_the_models_window_is_a_config_error() -> None:
+    from devcurriculum.config import ConfigError, WorkflowConfig
+
+    config = {"data": {"clip": {"frames": 8}}, "voe": {"sets": {"short": {"source": "demo", "frames": 6}}}}
+    with pytest.raises(ConfigError, match=r"voe.sets.short.frames: 6 is shorter than the models' window data.clip.frames=8"):
+        WorkflowConfig.from_mapping(config)
+    with pytest.raises(ConfigError, match=r"voe.sets.mine: 'manifest' is a required property"):
+        WorkflowConfig.from_mapping({"voe": {"sets": {"mine": {"source": "manifest"}}}})
