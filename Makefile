@@ -26,7 +26,8 @@ venv: $(BIN)/.installed
 demo: venv
 	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
 	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml --report results/report.html
-	@echo "Done: results/summary.parquet, results/plots/, results/report.html"
+	$(BIN)/python -m devcurriculum.eval.learning results/summary.parquet --metrics-glob 'results/runs/*/*/seed*/metrics.parquet'
+	@echo "Done: results/summary.parquet, results/comparisons.parquet, results/plots/ (stage_curves.png first), results/report.html"
 
 test: venv
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)

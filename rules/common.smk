@@ -51,6 +51,19 @@ def manifest_path():
     return CFG.data.manifest
 
 
+def manifest_videos_fingerprint(wildcards):
+    """Size + mtime of every manifest video, so a video fixed in place re-runs index_videos.
+
+    Empty for the demo: the workflow writes those videos itself (make_demo_videos is their rule).
+    """
+    if CFG.data.source == "demo":
+        return ""
+    # imported here: the module loads the video decoders, which most invocations never need
+    from devcurriculum.datasets.video_index import video_fingerprint
+
+    return video_fingerprint(CFG.data.manifest)
+
+
 def clip_tables():
     return expand(f"{RESULTS}/data/clips/{{group}}.parquet", group=GROUPS)
 
@@ -133,7 +146,7 @@ def pretrain_spec(wildcards):
         "model": CFG.models[wildcards.model].shaping(),
         "curriculum_name": wildcards.curriculum,
         "curriculum": CFG.curricula[wildcards.curriculum].shaping(),
-        "pretrain": CFG.pretrain.shaping(),
+        "pretrain": CFG.pretrain_for(wildcards.model).shaping(),
         "seed": int(wildcards.seed),
         "groups": GROUPS,
         "clip": CFG.data.clip.shaping(),
@@ -161,7 +174,7 @@ def gpus_per_node(resources):
 def nproc_per_node(wildcards, resources):
     """GPUs when the profile grants them (clusters), else config pretrain.nproc CPU processes (gloo)."""
     gpus = gpus_per_node(resources)
-    return gpus if gpus > 0 else CFG.pretrain.nproc
+    return gpus if gpus > 0 else CFG.pretrain_for(wildcards.model).nproc
 
 
 def torchrun_launcher(wildcards, resources):
@@ -190,10 +203,13 @@ def pretrain_runtime_args(wildcards, threads, resources):
     A params function of `threads`/`resources`, so Snakemake never reruns training when they change.
     """
     per_proc = max(1, threads // nproc_per_node(wildcards, resources))
-    return (
-        f"--threads {per_proc} --checkpoint-every {CFG.pretrain.checkpoint_every}"
-        f" --log-every {CFG.pretrain.log_every}"
-    )
+    pretrain = CFG.pretrain_for(wildcards.model)
+    return f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every} --log-every {pretrain.log_every}"
+
+
+def pretrain_threads(wildcards):
+    """``pretrain.threads`` of this model (``models.<name>.pretrain`` may override it)."""
+    return CFG.pretrain_for(wildcards.model).threads
 
 
 def run_id(wildcards):
@@ -225,10 +241,14 @@ def clip_cfg():
 
 
 def run_weights(wildcards):
-    """The run's stage checkpoints; for the untrained model, its one weights file."""
+    """The run's stage checkpoints and its run spec; for the untrained model, its one weights file."""
     if wildcards.curriculum == INIT:
         return {"weights": f"{run_dir(wildcards)}/model.safetensors"}
-    return {"checkpoints": f"{run_dir(wildcards)}/checkpoints"}
+    return {
+        "checkpoints": f"{run_dir(wildcards)}/checkpoints",
+        # checked against the network config: another workflow may share the results folder
+        "spec": f"{run_dir(wildcards)}/run_spec.json",
+    }
 
 
 def embed_inputs(wildcards):
@@ -256,8 +276,12 @@ def benchmark_caches():
 
 
 def benchmark_inputs(wildcards):
+    """The demo's labelled clips, or a manifest file (a folder of videos is not tracked: --forcerun)."""
     bench = CFG.benchmarks[wildcards.benchmark]
-    return {"demo_dir": demo_benchmark_dir()} if bench.source == "demo" else {}
+    if bench.source == "demo":
+        return {"demo_dir": demo_benchmark_dir()}
+    manifest = getattr(bench, "manifest", None)
+    return {"manifest": manifest} if manifest else {}
 
 
 def benchmark_demo_dir(wildcards, input):

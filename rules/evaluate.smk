@@ -7,8 +7,11 @@ rule prepare_benchmark:
     output:
         table=f"{RESULTS}/benchmarks/{{benchmark}}.parquet",
         cache=f"{RESULTS}/benchmarks/{{benchmark}}.npy",
+        status=f"{RESULTS}/benchmarks/{{benchmark}}.status.parquet",
     log:
         f"{LOGS}/prepare_benchmark/{{benchmark}}.log",
+    benchmark:
+        f"{TIMINGS}/prepare_benchmark/{{benchmark}}.tsv"
     conda:
         ENV
     params:
@@ -53,6 +56,8 @@ rule readout:
     params:
         # only the readout settings: sharding or threads of embed must not re-evaluate
         evaluation=readout_cfg,
+        # what the embeddings must have been computed with (checked, not used)
+        model=model_network,
         run=run_info,
         benchmarks=BENCHMARKS,
     script:

@@ -7,6 +7,7 @@ rule pretrain:
     output:
         weights=f"{RUN}/model.safetensors",
         checkpoints=directory(f"{RUN}/checkpoints"),
+        export=directory(f"{RUN}/export"),
         metrics=f"{RUN}/metrics.parquet",
         spec=f"{RUN}/run_spec.json",
     log:
@@ -19,7 +20,7 @@ rule pretrain:
     priority: 10
     conda:
         ENV
-    threads: CFG.pretrain.threads
+    threads: pretrain_threads
     resources:
         gpu=0,
     params:

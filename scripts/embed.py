@@ -24,4 +24,6 @@ with stage_log(sm.log[0], f"embed[{sm.wildcards.model}/{sm.wildcards.curriculum}
         out_path=sm.output.part,
         batch_size=evaluation.embed_batch_size,
         threads=sm.threads,
+        run_spec=sm.input.get("spec"),  # trained runs only: checked against params.model
+        model_key=f"models.{sm.wildcards.model}",
     )

@@ -14,4 +14,5 @@ with stage_log(sm.log[0], f"prepare_benchmark[{name}]"):
         demo_dir=sm.params.demo_dir,
         out_table=sm.output.table,
         out_cache=sm.output.cache,
+        out_status=sm.output.status,
     )

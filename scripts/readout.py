@@ -14,4 +14,6 @@ with stage_log(sm.log[0], "readout"):
         knn=readouts.knn,
         out_path=sm.output.eval,
         run_info=sm.params.run,
+        network=sm.params.model,  # each embedding shard must come from this network config
+        model_key=f"models.{sm.wildcards.model}",
     )

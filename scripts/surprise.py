@@ -27,4 +27,6 @@ with stage_log(sm.log[0], f"surprise[{sm.wildcards.model}/{sm.wildcards.curricul
         run_info=sm.params.run,
         batch_size=voe.batch_size,
         threads=sm.threads,
+        run_spec=sm.input.get("spec"),  # trained runs only: checked against params.model
+        model_key=f"models.{sm.wildcards.model}",
     )

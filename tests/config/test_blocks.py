@@ -52,6 +52,8 @@ def test_every_dataclass_default_equals_the_schema_default(block: type[ConfigBlo
     for f in fields:
         default = _default(f)
         node = props[f.name]
+        if "$ref" in node:
+            node = {**subschema(node["$ref"]), **{k: v for k, v in node.items() if k != "$ref"}}
         if "default" not in node:
             # required keys (order, models, ...) have none, tags (objective, source) are constants, and an
             # optional sub-block (weighting, blur, lerac) that is absent is None
@@ -173,3 +175,24 @@ def test_cross_block_checks_name_the_key(dotted: str, value: object, message: st
     node[leaf] = value
     with pytest.raises(ConfigError, match=message):
         WorkflowConfig.from_mapping(raw)
+
+
+def test_a_model_may_override_the_pretrain_block() -> None:
+    raw = yaml.safe_load((REPO / ".test/config.yaml").read_text())
+    raw["models"]["videomae"]["pretrain"] = {"lr": 0.05, "batch_size": 2}
+    cfg = WorkflowConfig.from_mapping(raw)
+    own = cfg.pretrain_for("videomae")
+    assert (own.lr, own.batch_size, own.steps_per_stage) == (0.05, 2, cfg.pretrain.steps_per_stage)
+    # the override is training only: the network (init_model, embed) does not see it
+    assert "pretrain" not in cfg.models["videomae"].network()
+    raw["models"]["videomae"]["pretrain"] = {"lr": -1}
+    with pytest.raises(ConfigError, match=r"^models\.videomae\.pretrain\.lr: -1 is less than"):
+        WorkflowConfig.from_mapping(raw)
+    raw["models"]["videomae"]["pretrain"] = {"lrr": 0.1}
+    with pytest.raises(ConfigError, match=r"^models\.videomae\.pretrain"):
+        WorkflowConfig.from_mapping(raw)
+
+
+def test_the_model_pretrain_keys_are_the_pretrain_keys() -> None:
+    keys = subschema("#/$defs/model_pretrain")["propertyNames"]["enum"]
+    assert sorted(keys) == sorted(f.name for f in dataclasses.fields(PretrainConfig))

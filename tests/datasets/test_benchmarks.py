@@ -1,4 +1,5 @@
-"""prepare_benchmark: the digits benchmark from scikit-learn and the demo benchmark from tiny videos."""
+"""prepare_benchmark: the digits benchmark from scikit-learn, the demo benchmark from tiny videos, and a
+lab's own sources through the same writer (the sources themselves: tests/datasets/labelled)."""
 
 from __future__ import annotations
 
@@ -12,22 +13,19 @@ import pytest
 from sklearn.datasets import load_digits
 
 from devcurriculum.config import ClipConfig, ConfigError, benchmark_config
-from devcurriculum.datasets.benchmarks import (
-    BENCHMARK_SCHEMA,
-    prepare_benchmark,
-    stratified_split,
-)
-from devcurriculum.datasets.decode import VideoDecodeError
+from devcurriculum.datasets.benchmarks import prepare_benchmark
+from devcurriculum.datasets.labelled import BENCHMARK_SCHEMA, LabelledDataError
 from devcurriculum.utils.io import read_metadata
 
 CLIP = ClipConfig(frames=3, frame_step=2, stride=4, size=16)
 
 
 def prepare(name: str, bench: dict, clip: ClipConfig, demo_dir: Path | None, out_table: Path, out_cache: Path) -> int:
-    return prepare_benchmark(
+    counts = prepare_benchmark(
         name=name, bench=benchmark_config(bench, where=f"benchmarks.{name}"), clip=clip, demo_dir=demo_dir,
-        out_table=out_table, out_cache=out_cache,
+        out_table=out_table, out_cache=out_cache, out_status=out_table.with_suffix(".status.parquet"),
     )
+    return counts["items"]
 
 
 def _digits(tmp_path: Path, clip=CLIP, **bench):
@@ -81,13 +79,6 @@ def test_digits_item_set_fixed_and_split_follows_seed(tmp_path: Path) -> None:
     assert a.column("split").to_pylist() != c.column("split").to_pylist()
 
 
-def test_stratified_split_rejects_singleton_classes() -> None:
-    with pytest.raises(ValueError, match=r"classes \['b'\] have fewer than 2 items"):
-        stratified_split(["a", "a", "a", "b"], 0.5, 0, where="benchmarks.x")
-    with pytest.raises(ValueError, match="test_fraction"):
-        stratified_split(["a", "a"], 1.0, 0)
-
-
 def test_unknown_source_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"benchmarks\.odd\.source"):
         prepare("odd", {"source": "cifar"}, CLIP, None, tmp_path / "t.parquet", tmp_path / "c.npy")
@@ -134,12 +125,14 @@ def test_demo_benchmark_decodes_resizes_and_labels(demo_dir: Path, tmp_path: Pat
     df = pq.read_table(tmp_path / "d.parquet").to_pandas()
     cache = np.load(tmp_path / "d.npy")
     assert n == 6 and cache.shape == (6, 3, 16, 16, 3) and cache.dtype == np.uint8
-    assert df["item_id"].tolist() == [f"item{i}" for i in range(6)]
+    assert df["item_id"].tolist() == [f"clips/item{i}.mp4" for i in range(6)]  # stable ids from the paths
     assert df["label"].tolist() == ["disc"] * 3 + ["square"] * 3
     assert df["label_id"].tolist() == [0] * 3 + [1] * 3
     assert Counter(df.loc[df["split"] == "test", "label"]) == {"disc": 1, "square": 1}
     # frames 0, 2, 4 of each video (frame_step 2): grey 20, 40, 60 after resizing a uniform frame
-    np.testing.assert_allclose(cache.reshape(6, 3, -1).mean(axis=2), [[20, 40, 60]] * 6, atol=3)
+    np.testing.assert_allclose(cache[df["cache_row"]].reshape(6, 3, -1).mean(axis=2), [[20, 40, 60]] * 6, atol=3)
+    status = pq.read_table(tmp_path / "d.status.parquet").to_pandas()
+    assert (status["status"] == "ok").all() and len(status) == 6
 
 
 def test_demo_benchmark_direction_label(demo_dir: Path, tmp_path: Path) -> None:
@@ -149,19 +142,48 @@ def test_demo_benchmark_direction_label(demo_dir: Path, tmp_path: Path) -> None:
     assert sorted(df["label"].unique()) == ["left", "right"]
 
 
-def test_demo_video_too_short_names_the_file(demo_dir: Path, tmp_path: Path) -> None:
+def test_a_video_shorter_than_a_clip_is_padded_with_its_last_frame(demo_dir: Path, tmp_path: Path) -> None:
     clip = ClipConfig(frames=5, frame_step=2, stride=4, size=16)  # needs 9 frames, the videos have 8
-    with pytest.raises(VideoDecodeError, match=r"'item0' .*item0\.mp4.*ends"):
-        prepare("d", {"source": "demo"}, clip, demo_dir, tmp_path / "d.parquet", tmp_path / "d.npy")
-    assert not (tmp_path / "d.parquet").exists() and not (tmp_path / "d.npy").exists()
+    prepare("d", {"source": "demo"}, clip, demo_dir, tmp_path / "d.parquet", tmp_path / "d.npy")
+    cache = np.load(tmp_path / "d.npy")
+    # frames 0, 2, 4, 6, then the last decoded frame (7) again: grey 20, 40, 60, 80, 90
+    np.testing.assert_allclose(cache.reshape(6, 5, -1).mean(axis=2), [[20, 40, 60, 80, 90]] * 6, atol=3)
+    status = pq.read_table(tmp_path / "d.status.parquet").to_pandas()
+    assert (status["n_padded"] == 1).all()
+
+
+def test_unreadable_items_are_recorded_and_skipped(demo_dir: Path, tmp_path: Path) -> None:
+    out = (tmp_path / "d.parquet", tmp_path / "d.npy")
+    (demo_dir / "clips" / "item1.mp4").write_bytes(b"not a video")
+    assert prepare("d", {"source": "demo"}, CLIP, demo_dir, *out) == 5
+    status = pq.read_table(tmp_path / "d.status.parquet").to_pandas().set_index("item_id")
+    assert status.loc["clips/item1.mp4", "status"] == "error" and status.loc["clips/item1.mp4", "reason"]
+    # a class left with fewer than 2 usable items fails with one message naming it
+    (demo_dir / "clips" / "item2.mp4").unlink()
+    with pytest.raises(LabelledDataError, match=r"disc"):
+        prepare("d", {"source": "demo"}, CLIP, demo_dir, tmp_path / "e.parquet", tmp_path / "e.npy")
+    assert not (tmp_path / "e.parquet").exists() and not (tmp_path / "e.npy").exists()
 
 
 def test_demo_errors_name_the_problem(demo_dir: Path, tmp_path: Path) -> None:
     out = (tmp_path / "d.parquet", tmp_path / "d.npy")
     with pytest.raises(ConfigError, match=r"benchmarks\.d\.label: 'colour' is not one of"):
         prepare("d", {"source": "demo", "label": "colour"}, CLIP, demo_dir, *out)
-    with pytest.raises(FileNotFoundError, match="labels.csv"):
+    with pytest.raises(LabelledDataError, match=r"labels\.csv: file not found"):
         prepare("d", {"source": "demo"}, CLIP, tmp_path / "nowhere", *out)
-    (demo_dir / "clips" / "item1.mp4").write_bytes(b"not a video")
-    with pytest.raises(VideoDecodeError, match=r"'item1' .*item1\.mp4"):
-        prepare("d", {"source": "demo"}, CLIP, demo_dir, *out)
+
+
+def test_a_labs_image_folder_goes_through_the_same_writer(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for label, value in (("dark", 30), ("light", 220)):
+        (tmp_path / "imgs" / label).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((10, 12, 3), value + i, dtype=np.uint8)).save(tmp_path / "imgs" / label / f"{i}.png")
+    cfg = {"source": "image_folder", "root": str(tmp_path / "imgs"), "test_fraction": 0.5, "seed": 0}
+    assert prepare("imgs", cfg, CLIP, None, tmp_path / "i.parquet", tmp_path / "i.npy") == 8
+    df = pq.read_table(tmp_path / "i.parquet").to_pandas()
+    assert Counter(zip(df["label"], df["split"], strict=True)) == {(lbl, sp): 2 for lbl in ("dark", "light")
+                                                                  for sp in ("train", "test")}
+    cache = np.load(tmp_path / "i.npy")
+    assert (cache == cache[:, :1]).all(), "a still image is repeated over the clip's frames"

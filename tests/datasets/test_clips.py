@@ -214,7 +214,8 @@ def test_chunk_group_cache_matches_direct_decode(tmp_path: Path, dataset: dict[s
             assert np.array_equal(cache[row], want), (name, s)
     meta = read_metadata(table_path)
     assert meta["devcurriculum.stage"] == "chunk_clips" and meta["devcurriculum.group"] == "g0"
-    assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == ["g0.npy", "g0.parquet"]  # no temp files left
+    # no temp files left; the cache with its sha256 sidecar
+    assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == ["g0.npy", "g0.npy.sha256", "g0.parquet"]
 
 
 def test_clip_ids_unique_across_groups_and_error_rows_unused(tmp_path: Path, dataset: dict[str, Path]) -> None:

@@ -42,6 +42,11 @@ class TinyObjective(Objective):
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
         return self.drop(self.proj(batch.mean(dim=(1, 3, 4))))
 
+    def export_encoder(self, out_dir: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(out_dir / "tiny.safetensors"))
+
     def depth_groups(self) -> list[list[nn.Parameter]]:
         return [list(self.proj.parameters())]
 

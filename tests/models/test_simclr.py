@@ -144,3 +144,31 @@ def test_config_errors_name_the_key() -> None:
         model_config({**BASE, "gap_schedule": [2, -1]}, where="models.m")
     with pytest.raises(ValueError, match=r"simclr expects batches \(B, 4, 3, 16, 16\)"):
         _build().loss(torch.zeros(2, 4, 3, 8, 8), 0)
+
+
+def test_grayscale_views_have_equal_channels_and_off_draws_nothing() -> None:
+    frames = moving_squares(6, 2, 16, seed=3)[:, 0]
+    gen = torch.Generator().manual_seed(0)
+    grey = augment_frames(frames, SimCLRAugmentConfig(grayscale_prob=1.0, jitter=0.0), gen)
+    assert torch.equal(grey[:, 0], grey[:, 1]) and torch.equal(grey[:, 1], grey[:, 2])
+    # grayscale_prob 0 leaves the random stream of a config without it untouched
+    a, b = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    augment_frames(frames, SimCLRAugmentConfig(), a)
+    augment_frames(frames, SimCLRAugmentConfig(grayscale_prob=0.0), b)
+    assert torch.equal(a.get_state(), b.get_state())
+
+
+def test_resnet10_has_one_block_per_stage_and_loads_from_its_export(tmp_path) -> None:
+    import safetensors.torch
+    import torchvision
+
+    obj = _build({**BASE, "backbone": "resnet10"})
+    assert [len(layer) for layer in (obj.backbone.layer1, obj.backbone.layer2, obj.backbone.layer3,
+                                     obj.backbone.layer4)] == [1, 1, 1, 1]
+    assert len(obj.depth_groups()) == 1 + 4 + 1
+    obj.export_encoder(tmp_path)
+    readme = (tmp_path / "README.md").read_text()
+    assert "torchvision.models.resnet.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1])" in readme
+    net = torchvision.models.resnet.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1])
+    net.fc = torch.nn.Identity()
+    net.load_state_dict(safetensors.torch.load_file(str(tmp_path / "backbone.safetensors")))

@@ -146,3 +146,34 @@ def test_config_errors_name_the_key() -> None:
         model_config({"objective": "mae"}, where="models.m")
     with pytest.raises(ValueError, match=r"videomae expects batches \(B, 4, 3, 16, 16\)"):
         _build().loss(torch.zeros(2, 4, 3, 32, 32), 0)
+
+
+def test_random_masks_are_per_token_with_the_same_ratio() -> None:
+    tube = _build({**TINY, "mask_ratio": 0.5})
+    rand = _build({**TINY, "mask_ratio": 0.5, "mask_type": "random"})
+    t, g = tube.temporal_slices, tube.grid * tube.grid
+    tube_masks = tube.draw_mask(16).view(16, t, g)
+    assert (tube_masks == tube_masks[:, :1]).all(), "a tube repeats its spatial mask in every slice"
+    rand_masks = rand.draw_mask(16)
+    assert rand_masks.shape == (16, t * g) and (rand_masks.sum(dim=1) == int(0.5 * t * g)).all()
+    assert not (rand_masks.view(16, t, g) == rand_masks.view(16, t, g)[:, :1]).all()
+
+
+def test_grid_pooling_keeps_where_and_when() -> None:
+    obj = _build({**TINY, "embedding": {"pooling": "grid", "grid": [2, 2, 2]}})
+    t, g, d = obj.temporal_slices, obj.grid, TINY["hidden_size"]  # 2 x 4 x 4 tokens
+    hidden = torch.zeros(1, t * g * g, d)
+    hidden.view(1, t, g, g, d)[0, 1, 0, 3, :] = 8.0  # one token: late slice, top row, right column
+    pooled = obj.pool_tokens(hidden).view(2, 2, 2, d)  # cells (time, height, width)
+    # the token lands in the cell (late, top, right), averaged over that cell's 1 x 2 x 2 tokens
+    assert pooled[1, 0, 1].unique().tolist() == [2.0]
+    assert pooled.sum() == 2.0 * d
+    clips = moving_squares(2, CLIP["frames"], CLIP["size"], seed=0)
+    assert obj.embed(clips).shape == (2, 8 * d)
+    mean = _build(TINY)
+    assert mean.embed(clips).shape == (2, d)
+
+
+def test_a_grid_that_does_not_divide_the_tokens_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"^models\.m\.embedding\.grid: \[3, 2, 2\] does not divide the token grid"):
+        workflow_with({**TINY, "embedding": {"pooling": "grid", "grid": [3, 2, 2]}}, CLIP)

@@ -110,7 +110,11 @@ def test_missing_or_corrupt_state_starts_fresh(tmp_path: Path, caplog: pytest.Lo
         assert load_resume_state(tmp_path, "x") is None
         resume_path(tmp_path).write_bytes(b"truncated garbage")
         assert load_resume_state(tmp_path, "x") is None
-    assert "no resume state" in caplog.text and "could not be loaded" in caplog.text
+    assert "no resume state" in caplog.text and "is not a readable archive" in caplog.text
+    # set aside, not deleted: the garbage is kept for inspection under a name no run resumes from
+    (aside,) = tmp_path.glob("last.pt.corrupt-*")
+    assert aside.read_bytes() == b"truncated garbage" and not resume_path(tmp_path).exists()
+    assert f"set aside as {aside}" in caplog.text
 
 
 def test_safetensors_weights_with_tied_parameters(tmp_path: Path) -> None:

@@ -69,6 +69,11 @@ class TinyObjective(Objective):
         with torch.no_grad():
             return F.relu(self.conv1(batch.permute(0, 2, 1, 3, 4))).mean(dim=(2, 3, 4))
 
+    def export_encoder(self, out_dir: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(out_dir / "tiny.safetensors"))
+
     def depth_groups(self) -> list[list[nn.Parameter]]:
         return [list(self.conv1.parameters()), list(self.conv2.parameters())]
 
@@ -379,7 +384,9 @@ def test_weights_are_kept_after_every_stage(tmp_path: Path) -> None:
     stages = {"steps_per_stage": 3, "lr_schedule": "constant"}
     run_tiny(tmp_path, total=9, pretrain=stages, real_schedule=True)
     folder = tmp_path / "out" / "checkpoints"
-    assert sorted(p.name for p in folder.iterdir()) == [f"after_stage{k}.safetensors" for k in (1, 2, 3)]
+    # each stage's weights with its sha256 sidecar (the last one: a link to model.safetensors, same checksum)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"after_stage{k}.safetensors{ext}" for k in (1, 2, 3) for ext in ("", ".sha256")]
     final, final_meta = _weights(tmp_path / "out" / "model.safetensors")
     assert final_meta == {"after_stage": "3", "step": "9"}
     last, last_meta = _weights(folder / "after_stage3.safetensors")
@@ -398,7 +405,7 @@ def test_stage_weights_of_an_abandoned_run_are_not_published(tmp_path: Path) -> 
     pending.mkdir(parents=True)
     (pending / "after_stage7.safetensors").write_bytes(b"stale")
     run_tiny(tmp_path, total=6, pretrain={"steps_per_stage": 3})
-    assert sorted(p.name for p in (tmp_path / "out" / "checkpoints").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "out" / "checkpoints").glob("*.safetensors")) == [
         "after_stage1.safetensors", "after_stage2.safetensors"]
 
 

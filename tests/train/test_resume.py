@@ -89,13 +89,13 @@ def cli(tmp: Path, name: str, extra: list[str] | None = None, model: dict | None
             "--log-file", str(tmp / f"{name}.log"), *(extra or [])]
 
 
-def spawn_cli(args: list[str], slow: bool = False) -> subprocess.Popen:
+def spawn_cli(args: list[str], slow: bool = False, step_delay_s: float = 0.3) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     # python -m devcurriculum.train.run
     code = "import sys\n"
     if slow:  # the same CLI with every step slowed down, so the kill lands between checkpoints
         code += ("import time, devcurriculum.train.loop as L; f = L.make_batch\n"
-                 "def slow(*a, **k):\n    time.sleep(0.3); return f(*a, **k)\n"
+                 f"def slow(*a, **k):\n    time.sleep({step_delay_s}); return f(*a, **k)\n"
                  "L.make_batch = slow\n")
     code += "from devcurriculum.train.run import main; main(sys.argv[1:])"
     return subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE,

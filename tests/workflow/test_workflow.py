@@ -10,6 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from wfutil import dry_run_jobs, job_counts, snakemake, write_config
 
+from devcurriculum.utils.io import verify_checksum
+
 pytestmark = pytest.mark.workflow
 
 
@@ -48,7 +50,9 @@ def test_whole_dag_leaves_every_artifact(finished: Path) -> None:
     metrics = pd.read_parquet(run / "metrics.parquet")
     assert list(metrics["step"]) == list(range(12))
     assert list(metrics["stage"].unique()) == [0, 1, 2]
-    assert sorted(p.name for p in (run / "checkpoints").glob("after_stage*")) == [f"after_stage{k}.safetensors" for k in (1, 2, 3)]
+    stages = sorted((run / "checkpoints").glob("after_stage*.safetensors"))
+    assert [p.name for p in stages] == [f"after_stage{k}.safetensors" for k in (1, 2, 3)]
+    assert all(verify_checksum(p) for p in stages)  # each with its sha256 sidecar, intact
     assert not (run / "config.json").exists() and (run / "run_spec.json").exists()
     preview = pq.read_table(res / "curricula/prototype.parquet").to_pandas()
     assert preview["effective_fraction"].is_monotonic_increasing

@@ -124,6 +124,9 @@ class DemoBenchmarkConfig(ConfigBlock):
     directions: tuple[str, ...] = ("left", "right", "up", "down")
     camera_scale: float = 0.25
     travel: float = 0.45
+    target_scale: tuple[float, float] = (0.10, 0.16)
+    distractor_scale: float = 1.0
+    clutter_scale: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -131,6 +134,13 @@ class DemoBenchmarkConfig(ConfigBlock):
             values = getattr(self, key)
             if len(set(values)) != len(values):
                 raise ConfigError(f"demo.benchmark.{key}: values must be distinct, got {list(values)}")
+        low, high = self.target_scale
+        if not 0 < low <= high:
+            raise ConfigError(f"demo.benchmark.target_scale: needs 0 < low <= high, got {[low, high]}")
+        if 2 * high + self.travel > 1:
+            raise ConfigError(
+                f"demo.benchmark.target_scale: 2 x {high} + travel {self.travel} exceeds the frame (must be <= 1)"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

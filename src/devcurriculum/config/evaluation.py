@@ -39,8 +39,126 @@ class DigitsBenchmarkSource(ConfigBlock):
     seed: int = 0
 
 
-BenchmarkConfig = DemoBenchmarkSource | DigitsBenchmarkSource
-BENCHMARK_CONFIGS: dict[str, type[BenchmarkConfig]] = {"demo": DemoBenchmarkSource, "sklearn_digits": DigitsBenchmarkSource}
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LabelledSource(ConfigBlock):
+    """The keys every labelled source of a lab's own data shares (``$defs/labelled_common``)."""
+
+    SCHEMA: ClassVar[str] = "#/$defs/labelled_common"
+    WHERE: ClassVar[str] = "benchmarks.<name>"
+
+    split: Literal["auto", "manifest", "stratified", "grouped"] = "auto"
+    test_fraction: float = 0.3
+    seed: int = 0
+    frame_step: int | None = None
+    target_fps: float | None = None
+    start_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.frame_step is not None and self.target_fps is not None:
+            raise ConfigError(f"{self.WHERE}: give frame_step or target_fps, not both")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class VideoManifestSource(LabelledSource):
+    SCHEMA: ClassVar[str] = "#/$defs/benchmark_video_manifest"
+    WHERE: ClassVar[str] = "benchmarks.<name>"
+    TAG: ClassVar[tuple[str, str] | None] = ("source", "video_manifest")
+
+    source: Literal["video_manifest"] = "video_manifest"
+    manifest: str
+    label_column: str = "label"
+    group_column: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ImageManifestSource(LabelledSource):
+    SCHEMA: ClassVar[str] = "#/$defs/benchmark_image_manifest"
+    WHERE: ClassVar[str] = "benchmarks.<name>"
+    TAG: ClassVar[tuple[str, str] | None] = ("source", "image_manifest")
+
+    source: Literal["image_manifest"] = "image_manifest"
+    manifest: str
+    label_column: str = "label"
+    group_column: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class VideoFolderSource(LabelledSource):
+    SCHEMA: ClassVar[str] = "#/$defs/benchmark_video_folder"
+    WHERE: ClassVar[str] = "benchmarks.<name>"
+    TAG: ClassVar[tuple[str, str] | None] = ("source", "video_folder")
+
+    source: Literal["video_folder"] = "video_folder"
+    root: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ImageFolderSource(LabelledSource):
+    SCHEMA: ClassVar[str] = "#/$defs/benchmark_image_folder"
+    WHERE: ClassVar[str] = "benchmarks.<name>"
+    TAG: ClassVar[tuple[str, str] | None] = ("source", "image_folder")
+
+    source: Literal["image_folder"] = "image_folder"
+    root: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UCF101Source(LabelledSource):
+    SCHEMA: ClassVar[str] = "#/$defs/benchmark_ucf101"
+    WHERE: ClassVar[str] = "benchmarks.<name>"
+    TAG: ClassVar[tuple[str, str] | None] = ("source", "ucf101")
+
+    source: Literal["ucf101"] = "ucf101"
+    root: str
+    annotations: str | None = None
+    split_number: int = 1
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SSv2Source(LabelledSource):
+    SCHEMA: ClassVar[str] = "#/$defs/benchmark_ssv2"
+    WHERE: ClassVar[str] = "benchmarks.<name>"
+    TAG: ClassVar[tuple[str, str] | None] = ("source", "ssv2")
+
+    source: Literal["ssv2"] = "ssv2"
+    root: str
+    classes: tuple[str, ...]
+    videos: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ToyBoxSource(LabelledSource):
+    SCHEMA: ClassVar[str] = "#/$defs/benchmark_toybox"
+    WHERE: ClassVar[str] = "benchmarks.<name>"
+    TAG: ClassVar[tuple[str, str] | None] = ("source", "toybox")
+
+    source: Literal["toybox"] = "toybox"
+    split: Literal["auto", "manifest", "stratified", "grouped"] = "grouped"
+    root: str
+    transformations: tuple[str, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Cifar10Source(LabelledSource):
+    SCHEMA: ClassVar[str] = "#/$defs/benchmark_cifar10"
+    WHERE: ClassVar[str] = "benchmarks.<name>"
+    TAG: ClassVar[tuple[str, str] | None] = ("source", "cifar10")
+
+    source: Literal["cifar10"] = "cifar10"
+    root: str
+    per_class: int | None = None
+
+
+BenchmarkConfig = (
+    DemoBenchmarkSource | DigitsBenchmarkSource | VideoManifestSource | ImageManifestSource | VideoFolderSource
+    | ImageFolderSource | UCF101Source | SSv2Source | ToyBoxSource | Cifar10Source
+)
+BENCHMARK_CONFIGS: dict[str, type[BenchmarkConfig]] = {
+    cls.TAG[1]: cls  # type: ignore[index]
+    for cls in (DemoBenchmarkSource, DigitsBenchmarkSource, VideoManifestSource, ImageManifestSource,
+                VideoFolderSource, ImageFolderSource, UCF101Source, SSv2Source, ToyBoxSource, Cifar10Source)
+}
 
 
 def benchmark_config(mapping: Mapping[str, Any], *, where: str = "benchmarks.<name>") -> BenchmarkConfig:

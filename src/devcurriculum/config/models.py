@@ -12,6 +12,17 @@ from devcurriculum.config.schema import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
+class VideoEmbeddingConfig(ConfigBlock):
+    """How a video learner's last-layer tokens become its evaluation embedding."""
+
+    SCHEMA: ClassVar[str] = "#/$defs/video_embedding"
+    WHERE: ClassVar[str] = "models.<name>.embedding"
+
+    pooling: Literal["mean", "grid"] = "mean"
+    grid: tuple[int, int, int] = (2, 2, 2)
+
+
+@dataclasses.dataclass(frozen=True)
 class VideoMAEModelConfig(ConfigBlock):
     """``models.<name>`` with ``objective: videomae``."""
 
@@ -32,6 +43,9 @@ class VideoMAEModelConfig(ConfigBlock):
     decoder_intermediate_size: int = 256
     mask_ratio: float = pretext(0.75)
     norm_pix_loss: bool = pretext(True)
+    mask_type: Literal["tube", "random"] = pretext("tube")
+    embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig)
+    pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +96,8 @@ class VJEPAModelConfig(ConfigBlock):
     mode: Literal["clip", "pairs"] = "clip"
     gap: int = pretext(4)
     masks: MultiblockMaskConfig = field(default_factory=MultiblockMaskConfig, metadata={PRETEXT: "the pretext task"})
+    embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig)
+    pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -98,6 +114,7 @@ class SimCLRAugmentConfig(ConfigBlock):
     flip: bool = True
     jitter: float = 0.4
     jitter_prob: float = 0.8
+    grayscale_prob: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -117,7 +134,7 @@ class SimCLRModelConfig(ConfigBlock):
     TAG: ClassVar[tuple[str, str] | None] = ("objective", "simclr")
 
     objective: Literal["simclr"] = "simclr"
-    backbone: Literal["resnet18", "resnet34", "resnet50"] = "resnet18"
+    backbone: Literal["resnet10", "resnet18", "resnet34", "resnet50"] = "resnet18"
     stem: Literal["imagenet", "small"] = "imagenet"
     proj_hidden: int = 512
     proj_dim: int = 128
@@ -125,6 +142,7 @@ class SimCLRModelConfig(ConfigBlock):
     gap: int = pretext(4)
     gap_schedule: tuple[int, ...] | None = pretext(None)
     augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig, metadata={PRETEXT: "the pretext task"})
+    pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
 
 
 ModelConfig = VideoMAEModelConfig | VJEPAModelConfig | SimCLRModelConfig

@@ -58,6 +58,13 @@ class WorkflowConfig(ConfigBlock):
         super().__post_init__()
         _check_workflow(self)
 
+    def pretrain_for(self, model: str) -> PretrainConfig:
+        """The ``pretrain`` block with ``models.<model>.pretrain`` laid over it: what that model's runs use."""
+        overrides = dict(self.models[model].pretrain)
+        if not overrides:
+            return self.pretrain
+        return PretrainConfig.from_mapping({**self.pretrain.to_dict(), **overrides}, where=f"models.{model}.pretrain")
+
     @property
     def groups(self) -> list[str]:
         """Age-group names in config order."""
@@ -74,11 +81,14 @@ def _check_workflow(cfg: WorkflowConfig) -> None:
     _check_models(cfg)
     _check_runs(cfg)
     _check_voe(cfg)
-    if cfg.pretrain.batch_size % cfg.pretrain.nproc:
-        raise ConfigError(
-            f"pretrain.batch_size: the global batch {cfg.pretrain.batch_size} must be divisible by "
-            f"pretrain.nproc={cfg.pretrain.nproc} (each process takes an equal share)"
-        )
+    for name in ("", *cfg.models):
+        pretrain = cfg.pretrain_for(name) if name else cfg.pretrain
+        where = f"models.{name}.pretrain" if name else "pretrain"
+        if pretrain.batch_size % pretrain.nproc:
+            raise ConfigError(
+                f"{where}.batch_size: the global batch {pretrain.batch_size} must be divisible by "
+                f"nproc={pretrain.nproc} (each process takes an equal share)"
+            )
 
 
 def _check_data(cfg: WorkflowConfig) -> None:
@@ -146,6 +156,14 @@ def _check_models(cfg: WorkflowConfig) -> None:
             width, heads = getattr(model, width_key, None), getattr(model, heads_key, None)
             if width is not None and heads is not None and width % heads:
                 raise ConfigError(f"models.{name}.{width_key}: {width} is not divisible by {heads_key}={heads}")
+        embedding = getattr(model, "embedding", None)
+        if embedding is not None and embedding.pooling == "grid" and patch is not None and tubelet is not None:
+            tokens = (clip.frames // tubelet, clip.size // patch, clip.size // patch)
+            if any(n % c for n, c in zip(tokens, embedding.grid, strict=True)):
+                raise ConfigError(
+                    f"models.{name}.embedding.grid: {list(embedding.grid)} does not divide the token grid "
+                    f"{list(tokens)} (time x height x width)"
+                )
         if model.objective == "vjepa":
             for width_key, heads_key in (("hidden_size", "num_attention_heads"), ("pred_hidden_size", "pred_num_attention_heads")):
                 if getattr(model, width_key) // getattr(model, heads_key) < 6:

@@ -1,63 +1,57 @@
-"""Labelled evaluation sets (rule ``prepare_benchmark``): an item table plus a uint8 clip cache.
+"""Labelled evaluation sets (rule ``prepare_benchmark``): an item table, a uint8 clip cache, a status table.
 
 Every benchmark is written in the same shape as the training clip cache so that the ``embed`` stage
-can feed it to any objective unchanged:
+can feed it to any objective unchanged (``datasets.labelled.writer``):
 
-- ``{name}.parquet``: item_id (string), label (string), label_id (int64), split (``train``/``test``),
-  cache_row (int64; row ``i`` of the cache belongs to the row with ``cache_row == i``);
-- ``{name}.npy``: uint8 ``(N, T, S, S, 3)`` with ``T = data.clip.frames`` and ``S = data.clip.size``.
+- ``{name}.parquet``: item_id, label, label_id, split (``train``/``test``), cache_row;
+- ``{name}.npy``: uint8 ``(N, T, S, S, 3)`` with ``T = data.clip.frames`` and ``S = data.clip.size``;
+- ``{name}.status.parquet``: every source item with ``status`` ok/error and the reason it was skipped.
 
-Sources:
+Sources (``benchmarks.<name>.source``; docs/benchmarks.md):
 
-- ``demo``: the renderer's held-out labelled videos (``labels.csv``: item_id, path, shape, direction);
-  one clip per video, ``T`` frames taken every ``clip.frame_step`` frames from its first frame, resized
-  exactly like the training clip cache.
-- ``sklearn_digits``: scikit-learn's bundled 8x8 handwritten digits (real data, shipped with the
-  library, no download), upscaled bilinearly, grey repeated to RGB and over ``T`` frames ("images
-  repeated over time", as the NeurIPS 2023 study does for CIFAR-10).
+- ``demo``: the renderer's held-out labelled videos (``labels.csv``), read as a ``video_manifest``
+  whose label column is ``shape`` or ``direction``: one clip per video from its first frame, every
+  ``data.clip.frame_step`` frames, decoded and resized exactly like the training clip cache;
+- ``sklearn_digits``: scikit-learn's bundled 8x8 handwritten digits (real data shipped with the library),
+  upscaled bilinearly, grey repeated to RGB and over ``T`` frames ("images repeated over time", as the
+  NeurIPS 2023 study does for CIFAR-10);
+- a lab's own data (``video_manifest``, ``image_manifest``, ``video_folder``, ``image_folder``) and the
+  standard layouts (``ucf101``, ``ssv2``, ``toybox``, ``cifar10``) through ``datasets.labelled``.
 
-The train/test split is stratified by label with a seeded generator, so every class appears in both
-halves in (nearly) the same proportion.
+Splits are drawn per class with a seed (every class on both sides) unless the source has its own.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import tempfile
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-from sklearn.model_selection import train_test_split
-from tqdm import tqdm
+import pandas as pd
 
-from devcurriculum.config import BenchmarkConfig, ClipConfig, DemoBenchmarkSource
-from devcurriculum.utils.io import PathLike, provenance, save_npy, table_from_columns, write_table
+from devcurriculum.config import (
+    BenchmarkConfig,
+    Cifar10Source,
+    ClipConfig,
+    DemoBenchmarkSource,
+    DigitsBenchmarkSource,
+    ImageFolderSource,
+    ImageManifestSource,
+    LabelledSource,
+    SSv2Source,
+    ToyBoxSource,
+    UCF101Source,
+    VideoFolderSource,
+    VideoManifestSource,
+)
+from devcurriculum.datasets import labelled
+from devcurriculum.datasets.labelled.loading import STATUS_OK, status_frame
+from devcurriculum.utils.io import PathLike, provenance
 
 log = logging.getLogger("devcurriculum.datasets.benchmarks")
 
-BENCHMARK_SCHEMA = pa.schema(
-    [
-        pa.field("item_id", pa.string(), nullable=False),
-        pa.field("label", pa.string(), nullable=False),
-        pa.field("label_id", pa.int64(), nullable=False),
-        pa.field("split", pa.string(), nullable=False),
-        pa.field("cache_row", pa.int64(), nullable=False),
-    ]
-)
-
 LABELS_CSV = "labels.csv"
-
-
-def load_items(
-    name: str, bench: BenchmarkConfig, clip: ClipConfig, demo_dir: PathLike | None
-) -> tuple[list[str], list[str], np.ndarray]:
-    """Item ids, labels and uint8 ``(N, clip.frames, clip.size, clip.size, 3)`` clips of one benchmark."""
-    if isinstance(bench, DemoBenchmarkSource):
-        if demo_dir is None:
-            raise ValueError(f"benchmarks.{name}: source 'demo' needs the demo benchmark folder (labels.csv)")
-        return load_demo_clips(demo_dir, bench.label, clip)
-    return load_digits_clips(clip, bench.per_class)
 
 
 def prepare_benchmark(
@@ -68,59 +62,86 @@ def prepare_benchmark(
     demo_dir: PathLike | None,
     out_table: PathLike,
     out_cache: PathLike,
-) -> int:
-    """Build benchmark ``name`` (its ``benchmarks.<name>`` block) and write its item table and clip cache.
+    out_status: PathLike,
+) -> dict[str, int]:
+    """Build benchmark ``name`` (its ``benchmarks.<name>`` block) and write its three files.
 
     ``demo_dir`` is the folder holding the renderer's ``labels.csv`` (only read for ``source: demo``).
-    Returns the number of items written.
+    Unusable items are recorded in the status table and skipped; a class left with fewer than 2
+    usable items, or an empty split, fails with one message naming the classes. Returns the counts
+    ``{"items", "train", "test", "skipped"}``.
     """
-    item_ids, labels, clips = load_items(name, bench, clip, demo_dir)
-    split = stratified_split(labels, bench.test_fraction, bench.seed, where=f"benchmarks.{name}")
-    class_names = sorted(set(labels))
-    label_ids = {label: i for i, label in enumerate(class_names)}
-
-    table = table_from_columns(
-        {
-            "item_id": item_ids,
-            "label": labels,
-            "label_id": [label_ids[label] for label in labels],
-            "split": split,
-            "cache_row": list(range(len(item_ids))),
-        },
-        BENCHMARK_SCHEMA,
-    )
-    meta = provenance(
-        "prepare_benchmark",
-        bench.shaping(),
-        benchmark=name,
-        clip=clip.shaping(),
-        classes=class_names,
-        cache_shape=list(clips.shape),
-    )
-    # Cache first, table second: the table is the file downstream rules key on.
-    save_npy(out_cache, clips)
-    write_table(table, out_table, metadata=meta)
-    n_test = sum(s == "test" for s in split)
-    log.info(
-        "benchmark %s: %d items, %d classes, %d train / %d test, cache %s",
-        name, len(item_ids), len(class_names), len(item_ids) - n_test, n_test, clips.shape,
-    )
-    return len(item_ids)
+    where = f"benchmarks.{name}"
+    scratch_root = Path(out_cache).parent
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch_root, prefix=f".{name}.scratch.") as scratch:
+        items, clips, status = benchmark_items(bench, clip=clip, demo_dir=demo_dir, where=where, scratch=Path(scratch))
+        meta = provenance("prepare_benchmark", bench.shaping(), benchmark=name, clip=clip.shaping())
+        return labelled.write_benchmark(items, clips, out_table=out_table, out_cache=out_cache, status=status,
+                                        out_status=out_status, provenance=meta)
 
 
-def stratified_split(labels: Sequence[str], test_fraction: float, seed: int, where: str = "benchmark") -> list[str]:
-    """``train``/``test`` per item, stratified by label (every class needs at least two items)."""
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"{where}.test_fraction must be in (0, 1), got {test_fraction}")
-    values, counts = np.unique(np.asarray(labels), return_counts=True)
-    too_small = [str(v) for v, c in zip(values, counts, strict=True) if c < 2]
-    if too_small:
-        raise ValueError(f"{where}: classes {too_small} have fewer than 2 items; cannot split train/test")
-    index = np.arange(len(labels))
-    _, test_idx = train_test_split(index, test_size=test_fraction, random_state=seed, stratify=np.asarray(labels))
-    split = np.full(len(labels), "train", dtype=object)
-    split[test_idx] = "test"
-    return split.tolist()
+def benchmark_items(
+    bench: BenchmarkConfig, *, clip: ClipConfig, demo_dir: PathLike | None, where: str, scratch: Path
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """``(items, clips, status)`` of one benchmark: decoded, split and checked."""
+    if isinstance(bench, DigitsBenchmarkSource):
+        return digits_items(clip, per_class=bench.per_class, test_fraction=bench.test_fraction, seed=bench.seed,
+                            where=where)
+    if isinstance(bench, DemoBenchmarkSource):
+        if demo_dir is None:
+            raise ValueError(f"{where}: source 'demo' needs the demo benchmark folder (labels.csv)")
+        manifest = labelled.read_labelled_manifest(Path(demo_dir) / LABELS_CSV, label_column=bench.label)
+        return labelled.build_benchmark(
+            manifest, media="video", frames=clip.frames, size=clip.size, frame_step=clip.frame_step,
+            split_mode="stratified", test_fraction=bench.test_fraction, seed=bench.seed, where=where, progress=False,
+        )
+    manifest = source_manifest(bench, scratch=scratch)
+    frame_step = None if bench.target_fps is not None else (bench.frame_step or clip.frame_step)
+    return labelled.build_benchmark(
+        manifest, media=labelled.SOURCE_MEDIA[bench.source], frames=clip.frames, size=clip.size,
+        frame_step=frame_step, target_fps=bench.target_fps, start_fraction=bench.start_fraction,
+        split_mode=bench.split, test_fraction=bench.test_fraction, seed=bench.seed, where=where,
+    )
+
+
+def source_manifest(bench: LabelledSource, *, scratch: Path) -> pd.DataFrame:
+    """The generic labelled manifest of a lab's own source or a standard layout (``datasets.labelled``)."""
+    if isinstance(bench, VideoManifestSource | ImageManifestSource):
+        return labelled.read_labelled_manifest(bench.manifest, label_column=bench.label_column,
+                                               group_column=bench.group_column)
+    if isinstance(bench, VideoFolderSource):
+        return labelled.video_folder_manifest(bench.root)
+    if isinstance(bench, ImageFolderSource):
+        return labelled.image_folder_manifest(bench.root)
+    if isinstance(bench, UCF101Source):
+        return labelled.ucf101_manifest(root=bench.root, annotations=bench.annotations, split_number=bench.split_number)
+    if isinstance(bench, SSv2Source):
+        return labelled.ssv2_manifest(root=bench.root, classes=list(bench.classes), videos=bench.videos)
+    if isinstance(bench, ToyBoxSource):
+        transformations = list(bench.transformations) if bench.transformations is not None else None
+        return labelled.toybox_manifest(root=bench.root, transformations=transformations)
+    if isinstance(bench, Cifar10Source):
+        # the images go to the job's scratch folder as lossless PNGs, decoded like any image source
+        return labelled.cifar10_manifest(root=bench.root, image_dir=scratch / "cifar10", per_class=bench.per_class)
+    raise TypeError(f"no manifest for benchmark source {type(bench).__name__}")
+
+
+def digits_items(
+    clip: ClipConfig, *, per_class: int | None, test_fraction: float, seed: int, where: str
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """scikit-learn's digits as items, ``(N, T, S, S, 3)`` clips of a still image, and an all-ok status."""
+    item_ids, labels, clips = load_digits_clips(clip, per_class)
+    items = pd.DataFrame({"item_id": item_ids, "label": labels, "split": pd.NA, "group": pd.NA,
+                          "cache_row": np.arange(len(item_ids))})
+    items = labelled.assign_splits(items, mode="stratified", test_fraction=test_fraction, seed=seed)
+    labelled.check_usable(items, where=where)
+    status = status_frame([
+        {"item_id": i, "path": "sklearn.datasets.load_digits", "label": label, "status": STATUS_OK, "reason": None,
+         "width": 8, "height": 8, "n_frames": None, "fps": None, "start_frame": None, "n_padded": None}
+        for i, label in zip(item_ids, labels, strict=True)
+    ])
+    return items, clips, status
 
 
 def load_digits_clips(clip: ClipConfig, per_class: int | None) -> tuple[list[str], list[str], np.ndarray]:
@@ -148,51 +169,3 @@ def load_digits_clips(clip: ClipConfig, per_class: int | None) -> tuple[list[str
     item_ids = [f"digits-{i:04d}" for i in keep]
     labels = [str(int(t)) for t in targets[keep]]
     return item_ids, labels, np.ascontiguousarray(clips)
-
-
-def read_demo_labels(demo_dir: PathLike, label_key: str) -> tuple[Path, list[dict[str, str]]]:
-    """Rows of the renderer's ``labels.csv`` (item_id, path, shape, direction), checked."""
-    import csv
-
-    folder = Path(demo_dir)
-    labels_csv = folder / LABELS_CSV
-    if not labels_csv.is_file():
-        raise FileNotFoundError(f"demo benchmark labels not found: {labels_csv}")
-    with open(labels_csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    required = {"item_id", "path", label_key}
-    missing = required - set(rows[0] if rows else {})
-    if missing or not rows:
-        raise ValueError(f"{labels_csv}: needs columns {sorted(required)} and at least one row; missing {sorted(missing)}")
-    seen: set[str] = set()
-    for line, row in enumerate(rows, start=2):
-        if row["item_id"] in seen:
-            raise ValueError(f"{labels_csv} line {line}: duplicate item_id {row['item_id']!r}")
-        seen.add(row["item_id"])
-        if not row[label_key]:
-            raise ValueError(f"{labels_csv} line {line}: empty {label_key!r}")
-    return folder, rows
-
-
-def load_demo_clips(demo_dir: PathLike, label_key: str, clip: ClipConfig) -> tuple[list[str], list[str], np.ndarray]:
-    """One resized clip per labelled demo video: ``clip.frames`` frames every ``clip.frame_step`` from frame 0.
-
-    Decoding and resizing are the clip cache's own (``datasets.decode``), so a benchmark clip and a
-    training clip of the same footage have identical pixels.
-    """
-    from devcurriculum.datasets.decode import VideoDecodeError, read_frames, resize_short_side_and_center_crop
-
-    folder, rows = read_demo_labels(demo_dir, label_key)
-    indices = np.arange(clip.frames, dtype=np.int64) * clip.frame_step
-    clips = np.empty((len(rows), clip.frames, clip.size, clip.size, 3), dtype=np.uint8)
-    for i, row in enumerate(tqdm(rows, desc="decode demo benchmark", unit="video", leave=False)):
-        video = folder / row["path"]
-        try:
-            raw = read_frames(video, indices)
-        except VideoDecodeError as exc:
-            raise VideoDecodeError(
-                f"demo benchmark item {row['item_id']!r} ({video}): cannot read {clip.frames} frames every "
-                f"{clip.frame_step} (data.clip.frames, data.clip.frame_step): {exc}"
-            ) from exc
-        clips[i] = resize_short_side_and_center_crop(raw, clip.size)
-    return [str(r["item_id"]) for r in rows], [str(r[label_key]) for r in rows], clips

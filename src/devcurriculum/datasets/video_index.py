@@ -19,7 +19,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from devcurriculum.datasets.decode import VideoDecodeError, probe_video
-from devcurriculum.datasets.manifest import assign_age_groups, read_manifest, validate_age_groups
+from devcurriculum.datasets.manifest import ManifestError, assign_age_groups, read_manifest, validate_age_groups
 from devcurriculum.utils.io import provenance, table_from_columns, write_table
 
 PathLike = str | os.PathLike[str]
@@ -56,6 +56,29 @@ def video_id_for(path: str) -> str:
     manifest rows keeps every other video's id (and its clip ids, ``{video_id}:{start}``).
     """
     return hashlib.sha1(path.encode("utf-8")).hexdigest()[:16]
+
+
+def video_fingerprint(manifest: PathLike) -> str:
+    """A short hash of (path, size, mtime) of every video a manifest lists; it changes when one changes.
+
+    Snakemake sees only the manifest as ``index_videos``' input, so a video fixed or replaced in place
+    (same path) would never be re-indexed. Given as a params value of the rule, this fingerprint
+    re-runs it. It costs one ``stat`` per video when the DAG is built (about 10 ms per 1000 local
+    files, benchmarks/bench_checksums.py). A manifest that cannot be read gives a fixed value: the
+    rule itself then reports the problem, naming the rows.
+    """
+    try:
+        paths = read_manifest(manifest)["path"].tolist()
+    except (ManifestError, OSError):
+        return "unreadable-manifest"
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            st = os.stat(path)
+            digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{path}\0missing\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def _extra_columns(manifest: pd.DataFrame) -> dict[str, str]:

@@ -7,6 +7,7 @@ shape and direction.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -28,11 +29,11 @@ def _target(
     shape: str, direction: str, bench: DemoBenchmarkConfig, size: int, rng: np.random.Generator
 ) -> MovingTarget:
     """A target of random colour, size, orientation and start whose whole path stays inside the frame."""
-    radius = rng.uniform(0.10, 0.16) * size
+    radius = rng.uniform(*bench.target_scale) * size
     distance = bench.travel * size
     dx, dy = DIRECTIONS[direction]
-    # The schema keeps travel below 0.65 frame widths, so with a radius of at most 0.16 the box of
-    # start points is never empty.
+    # DemoBenchmarkConfig keeps 2 * radius + travel within the frame, so the box of start points is
+    # never empty.
     lo_xy = np.array([radius - min(dx, 0) * distance, radius - min(dy, 0) * distance])
     hi_xy = np.array([size - radius - max(dx, 0) * distance, size - radius - max(dy, 0) * distance])
     start = rng.uniform(lo_xy, hi_xy)
@@ -62,6 +63,9 @@ def render_benchmark_clip(
     rng = stream_rng(seed, STREAM_BENCHMARK, item_index)
     lo, hi = world.age_span
     stats = world.at_age(rng.uniform(lo, hi))
+    # fewer distractor toys and clutter items than at that age (multipliers; 1 = as in training)
+    stats = dataclasses.replace(stats, n_objects=stats.n_objects * bench.distractor_scale,
+                                clutter_density=stats.clutter_density * bench.clutter_scale)
     target = _target(shape, direction, bench, size, rng)
     distractors = tuple(s for s in WORLD_SHAPES if s not in set(bench.shapes))
     return render_scene(

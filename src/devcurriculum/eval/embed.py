@@ -11,8 +11,9 @@ long table: ``after_stage, step, benchmark, item_id, embedding``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from tqdm import tqdm
 
 from devcurriculum.config import ClipConfig, ModelConfig
 from devcurriculum.models.objective import Objective
+from devcurriculum.train.checkpoint import verify_run
 from devcurriculum.utils.config import set_threads
 from devcurriculum.utils.io import (
     PathLike,
@@ -79,11 +81,18 @@ def stage_weights(checkpoints_dir: PathLike | None = None, weights: PathLike | N
     return [Path(weights)]
 
 
-def read_stages(checkpoints: Sequence[PathLike], out_path: PathLike) -> list[Checkpoint]:
-    """The checkpoints' headers in stage order; none is an error naming the output they were meant for."""
+def read_stages(
+    checkpoints: Sequence[PathLike], out_path: PathLike, *, network: Mapping[str, Any], model_key: str,
+    run_spec: PathLike | None,
+) -> list[Checkpoint]:
+    """The checkpoints' headers in stage order, verified before anything is loaded (``verify_run``: each
+    file's sha256 and, for a trained run, its ``run_spec`` against ``network``); none is an error naming
+    the output they were meant for."""
     if not checkpoints:
         raise ValueError(f"no checkpoints to evaluate for {out_path}")
-    return sorted((Checkpoint.read(p) for p in checkpoints), key=lambda c: c.after_stage)
+    stages = sorted((Checkpoint.read(p) for p in checkpoints), key=lambda c: c.after_stage)
+    verify_run(weights=[c.path for c in stages], network=network, model_key=model_key, spec_file=run_spec)
+    return stages
 
 
 @dataclass(frozen=True)
@@ -145,14 +154,20 @@ def embed_run(
     out_path: PathLike,
     batch_size: int = 64,
     threads: int | None = None,
+    run_spec: PathLike | None = None,
+    model_key: str = "the model config",
 ) -> int:
-    """Embed this shard of every benchmark under every checkpoint; returns the rows written."""
+    """Embed this shard of every benchmark under every checkpoint; returns the rows written.
+
+    A trained run's ``run_spec`` is checked against ``model`` (named ``model_key`` in errors) and
+    every checkpoint against its sha256 before anything is loaded.
+    """
     from devcurriculum.datasets.clip_dataset import to_model_batch
     from devcurriculum.models.registry import build_objective
 
     if threads is not None:
         set_threads(threads)
-    stages = read_stages(checkpoints, out_path)
+    stages = read_stages(checkpoints, out_path, network=model.network(), model_key=model_key, run_spec=run_spec)
     objective = build_objective(model, clip)
     columns: dict[str, list] = {name: [] for name in ("after_stage", "step", "benchmark", "item_id")}
     matrices: list[np.ndarray] = []

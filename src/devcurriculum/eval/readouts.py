@@ -27,7 +27,14 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import StandardScaler
 
 from devcurriculum.config import KnnReadoutConfig, LinearReadoutConfig
-from devcurriculum.utils.io import PathLike, embedding_matrix, provenance, table_from_columns, write_table
+from devcurriculum.utils.io import (
+    PathLike,
+    check_table_config,
+    embedding_matrix,
+    provenance,
+    table_from_columns,
+    write_table,
+)
 
 log = logging.getLogger("devcurriculum.eval.readouts")
 
@@ -123,15 +130,21 @@ def evaluate_run(
     knn: KnnReadoutConfig,
     out_path: PathLike,
     run_info: Mapping[str, Any],
+    network: Mapping[str, Any] | None = None,
+    model_key: str = "the model config",
 ) -> pa.Table:
     """Both readouts on every (benchmark, after_stage) of one run's embeddings (the shards of ``embed``).
 
     ``benchmarks`` maps each benchmark name to its item table (labels and splits); every item of every
-    benchmark must be embedded at every stage the embeddings hold.
+    benchmark must be embedded at every stage the embeddings hold. When ``network`` (the model's
+    network config, named ``model_key`` in errors) is given, each shard must have been embedded with it.
     """
     missing_keys = [k for k in RUN_KEYS if k not in run_info]
     if missing_keys:
         raise KeyError(f"run_info lacks {missing_keys}; needs {list(RUN_KEYS)}")
+    if network is not None:
+        for part in embeddings:
+            check_table_config(part, network, given_as=model_key)
     emb = pa.concat_tables([pq.read_table(p) for p in embeddings])
     columns: dict[str, list] = {name: [] for name in EVAL_SCHEMA.names}
     chance: dict[str, float] = {}

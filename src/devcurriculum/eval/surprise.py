@@ -230,16 +230,19 @@ def surprise_run(
     run_info: Mapping[str, Any],
     batch_size: int = 32,
     threads: int | None = None,
+    run_spec: PathLike | None = None,
+    model_key: str = "the model config",
 ) -> int:
     """Surprise of this shard of every VoE set's clips under every checkpoint of a run; returns the rows written.
 
     ``run_info`` (model, curriculum, seed) goes into the table's metadata, where the readout finds it.
+    The weights are verified like ``embed_run``'s (``run_spec`` of a trained run, every file's sha256).
     """
     from devcurriculum.models.registry import build_objective
 
     if threads is not None:
         set_threads(threads)
-    stages = read_stages(checkpoints, out_path)
+    stages = read_stages(checkpoints, out_path, network=model.network(), model_key=model_key, run_spec=run_spec)
     objective = build_objective(model, clip)
     columns: dict[str, list] = {name: [] for name in SURPRISE_SCHEMA.names}
     for ckpt in stages:

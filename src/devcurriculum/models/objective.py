@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -48,6 +49,15 @@ class Objective(nn.Module, metaclass=abc.ABCMeta):
         """Trainable parameters grouped by depth, input side first (LeRaC assigns rates by this order).
 
         Every trainable parameter appears in exactly one group.
+        """
+
+    @abc.abstractmethod
+    def export_encoder(self, out_dir: Path) -> None:
+        """Write the trained encoder to the (empty) folder ``out_dir`` in its library's own form.
+
+        transformers models: a ``save_pretrained`` folder that ``AutoModel.from_pretrained`` loads;
+        torchvision models: a safetensors state dict. Plus a ``README.md`` saying how to load it and
+        how to normalise its input, so a trained model can leave the tool.
         """
 
     def after_step(self, step: int, total_steps: int) -> None:

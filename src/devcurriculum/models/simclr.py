@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
-from torchvision.models import ResNet
+from torchvision.models.resnet import BasicBlock, ResNet
 
 from devcurriculum.config import ClipConfig, SimCLRAugmentConfig, SimCLRModelConfig
 from devcurriculum.models.common import ClipObjective, rank_generator
@@ -84,6 +85,10 @@ def augment_frames(frames: torch.Tensor, cfg: SimCLRAugmentConfig, generator: to
         gray = (0.299 * pixels[:, 0:1] + 0.587 * pixels[:, 1:2] + 0.114 * pixels[:, 2:3])
         pixels = (gray + (pixels - gray) * saturation).clamp(0, 1)
         out = (pixels - PIXEL_MEAN) / PIXEL_STD
+    if cfg.grayscale_prob > 0:  # no draw when off, so configs without it keep their random stream
+        grey = (torch.rand(n, generator=generator) < cfg.grayscale_prob).to(device=frames.device)
+        luma = 0.299 * out[:, 0:1] + 0.587 * out[:, 1:2] + 0.114 * out[:, 2:3]
+        out = torch.where(grey[:, None, None, None], luma.expand_as(out), out)
     return out
 
 
@@ -93,7 +98,10 @@ def build_backbone(name: str, stem: str) -> tuple[ResNet, int]:
     ``stem: small`` swaps the 7x7/2 convolution and max-pool for a 3x3/1 convolution (the CIFAR variant):
     more spatial resolution for tiny frames at a much higher compute cost.
     """
-    net: ResNet = getattr(torchvision.models, name)(weights=None)
+    if name == "resnet10":  # ResNet-18's widths, one basic block per stage: half the cost, for tiny demos
+        net = ResNet(BasicBlock, [1, 1, 1, 1])
+    else:
+        net = getattr(torchvision.models, name)(weights=None)
     if stem == "small":
         net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
         nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
@@ -101,6 +109,26 @@ def build_backbone(name: str, stem: str) -> tuple[ResNet, int]:
     dim = net.fc.in_features
     net.fc = nn.Identity()
     return net, dim
+
+
+BACKBONE_FILE = "backbone.safetensors"
+EXPORT_README = """# SimCLR backbone trained with devcurriculum
+
+```python
+import torch, torchvision, safetensors.torch
+{build}; net.fc = torch.nn.Identity()
+{small}net.load_state_dict(safetensors.torch.load_file("<this folder>/{file}")); net.eval()
+```
+
+`net(frames)` on frames `(B, 3, {size}, {size})`, RGB in [0, 1] normalised as `(x - 0.5) / 0.25`, gives
+devcurriculum's evaluation embedding (the global-pooled features; the clip's last frame is embedded).
+"""
+BUILD_LINES = {
+    name: f"net = torchvision.models.{name}(weights=None)" for name in ("resnet18", "resnet34", "resnet50")
+} | {"resnet10": "net = torchvision.models.resnet.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1])"}
+SMALL_STEM_LINES = (
+    "net.conv1 = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False); net.maxpool = torch.nn.Identity()  # the small stem\n"
+)
 
 
 class SimCLRObjective(ClipObjective):
@@ -114,6 +142,7 @@ class SimCLRObjective(ClipObjective):
         self.gap_schedule = model.gap_schedule
         self.gap = model.gap_schedule[0] if model.gap_schedule else model.gap
         self.augment = model.augment
+        self.backbone_name, self.stem = model.backbone, model.stem
         self.backbone, dim = build_backbone(model.backbone, model.stem)
         self.projection = nn.Sequential(
             nn.Linear(dim, model.proj_hidden), nn.ReLU(inplace=True), nn.Linear(model.proj_hidden, model.proj_dim)
@@ -161,6 +190,17 @@ class SimCLRObjective(ClipObjective):
             return self.backbone(batch[:, -1])
         finally:
             self.backbone.train(was_training)
+
+    def export_encoder(self, out_dir: Path) -> None:
+        """The backbone's state dict (classifier removed) as safetensors, and how to load it with torchvision."""
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().cpu().contiguous() for k, v in self.backbone.state_dict().items()}
+        save_file(state, str(out_dir / BACKBONE_FILE), metadata={"backbone": self.backbone_name, "stem": self.stem})
+        small = SMALL_STEM_LINES if self.stem == "small" else ""
+        (out_dir / "README.md").write_text(
+            EXPORT_README.format(build=BUILD_LINES[self.backbone_name], file=BACKBONE_FILE, small=small, size=self.size)
+        )
 
     def depth_groups(self) -> list[list[nn.Parameter]]:
         """stem (conv1, bn1), then every residual block in order (layer1.0 ... layer4.N), then the head."""

@@ -9,8 +9,9 @@ and restores with the other RNG states, so a resumed run draws the same masks.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from devcurriculum.config import ClipConfig
+from devcurriculum.config import ClipConfig, VideoEmbeddingConfig
 from devcurriculum.models.common import ClipObjective
 
 
@@ -23,12 +24,27 @@ class MaskedVideoObjective(ClipObjective):
 
     mask_generator: torch.Generator
 
-    def __init__(self, clip: ClipConfig, *, patch_size: int, tubelet_size: int) -> None:
+    def __init__(
+        self, clip: ClipConfig, *, patch_size: int, tubelet_size: int, embedding: VideoEmbeddingConfig
+    ) -> None:
         super().__init__(clip)
         self.patch_size = patch_size
         self.tubelet_size = tubelet_size
         self.grid = clip.size // patch_size
         self.temporal_slices = clip.frames // tubelet_size
+        self.embedding = embedding
+
+    def pool_tokens(self, hidden: torch.Tensor) -> torch.Tensor:
+        """``(B, N, D)`` last-layer tokens -> ``(B, D)`` mean, or ``(B, cells * D)`` space-time grid cells.
+
+        Tokens are numbered ``t * grid^2 + h * grid + w`` (the Conv3d patch embedding's order); the grid
+        pooling averages the tokens inside each of ``embedding.grid`` cells and concatenates the cells.
+        """
+        if self.embedding.pooling == "mean":
+            return hidden.mean(dim=1)
+        b, _, d = hidden.shape
+        cube = hidden.reshape(b, self.temporal_slices, self.grid, self.grid, d).permute(0, 4, 1, 2, 3)
+        return F.adaptive_avg_pool3d(cube, self.embedding.grid).flatten(2).transpose(1, 2).reshape(b, -1)
 
     def mask_rng_state(self) -> torch.Tensor:
         """State of the mask generator (a uint8 tensor), for saving alongside the model."""

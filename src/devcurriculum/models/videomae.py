@@ -14,6 +14,7 @@ the true pixels in [0, 1] (``norm_pix_loss: false``) or their per-patch normalis
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -59,14 +60,28 @@ def videomae_config(model: VideoMAEModelConfig, clip: ClipConfig) -> VideoMAECon
     )
 
 
+EXPORT_README = """# VideoMAE encoder trained with devcurriculum
+
+```python
+from transformers import AutoModel
+encoder = AutoModel.from_pretrained("<this folder>")   # a VideoMAEModel
+tokens = encoder(pixel_values=videos).last_hidden_state  # videos: (B, {frames}, 3, {size}, {size})
+embedding = tokens.mean(dim=1)                            # devcurriculum's evaluation embedding
+```
+
+`videos` are RGB in [0, 1], normalised with the ImageNet mean and std (`preprocessor_config.json`).
+"""
+
+
 class VideoMAEObjective(MaskedVideoObjective):
     """VideoMAE pretraining objective; see the module docstring for masks and pixel targets."""
 
     name = "videomae"
 
     def __init__(self, model: VideoMAEModelConfig, clip: ClipConfig) -> None:
-        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size)
+        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size, embedding=model.embedding)
         self.mask_ratio = model.mask_ratio
+        self.mask_type = model.mask_type
         self.model = VideoMAEForPreTraining(videomae_config(model, clip))
         self.mask_generator = rank_generator()
         n_params = sum(p.numel() for p in self.parameters())
@@ -80,7 +95,13 @@ class VideoMAEObjective(MaskedVideoObjective):
         return self.temporal_slices * self.grid * self.grid
 
     def draw_mask(self, batch_size: int) -> torch.Tensor:
-        """Tube masks for ``batch_size`` samples from the objective's generator (advances it)."""
+        """Masks for ``batch_size`` samples from the objective's generator (advances it).
+
+        ``tube``: one spatial mask tiled over the temporal slices; ``random``: every token on its own (a
+        one-slice "tube" over all tokens), so a masked patch may be visible in another slice.
+        """
+        if self.mask_type == "random":
+            return tube_mask(batch_size, 1, self.num_tokens, self.mask_ratio, self.mask_generator)
         return tube_mask(batch_size, self.temporal_slices, self.grid * self.grid, self.mask_ratio, self.mask_generator)
 
     def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
@@ -91,10 +112,21 @@ class VideoMAEObjective(MaskedVideoObjective):
 
     @torch.no_grad()
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
-        """Mean over all tokens of the last encoder layer, no masking (DESIGN §6)."""
+        """The last encoder layer's tokens without masking, pooled by ``embedding`` (mean: DESIGN §6)."""
         self.check_batch(batch)
         hidden = self.model.videomae(pixel_values=to_imagenet_normalisation(batch)).last_hidden_state
-        return hidden.mean(dim=1)
+        return self.pool_tokens(hidden)
+
+    def export_encoder(self, out_dir: Path) -> None:
+        """The encoder as a ``VideoMAEModel`` folder, with an ImageNet-normalising image processor."""
+        from transformers import VideoMAEImageProcessor
+
+        self.model.videomae.save_pretrained(out_dir)
+        VideoMAEImageProcessor(
+            size={"shortest_edge": self.size}, crop_size={"height": self.size, "width": self.size},
+            image_mean=list(IMAGENET_DEFAULT_MEAN), image_std=list(IMAGENET_DEFAULT_STD),
+        ).save_pretrained(out_dir)
+        (out_dir / "README.md").write_text(EXPORT_README.format(frames=self.frames, size=self.size))
 
     def depth_groups(self) -> list[list[nn.Parameter]]:
         """[patch embedding], [encoder block 0], ..., [encoder block L-1], [encoder norm + decoder side]."""

@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -82,18 +83,32 @@ def vjepa2_config(model: VJEPAModelConfig, clip: ClipConfig) -> VJEPA2Config:
     )
 
 
+EXPORT_README = """# V-JEPA encoder (+ predictor) trained with devcurriculum
+
+```python
+from transformers import AutoModel
+model = AutoModel.from_pretrained("<this folder>")                            # a VJEPA2Model
+tokens = model.encoder(pixel_values_videos=videos).last_hidden_state          # (B, {frames}, 3, {size}, {size})
+embedding = tokens.mean(dim=1)                                                # devcurriculum's evaluation embedding
+```
+
+`videos` are RGB in [0, 1], normalised as `(x - 0.5) / 0.25` per channel (the training input).
+"""
+
+
 class VJEPAObjective(MaskedVideoObjective):
     """V-JEPA pretraining objective; see the module docstring."""
 
     name = "vjepa"
 
     def __init__(self, model: VJEPAModelConfig, clip: ClipConfig) -> None:
-        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size)
+        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size, embedding=model.embedding)
         self.mode = model.mode
         self.gap = model.gap
         self.ema = model.ema
         self.masks = model.masks
-        network = VJEPA2Model(vjepa2_config(model, clip))
+        self.hf_config = vjepa2_config(model, clip)
+        network = VJEPA2Model(self.hf_config)
         self.encoder = network.encoder
         self.predictor = network.predictor
         self.target_encoder = copy.deepcopy(self.encoder)
@@ -159,9 +174,17 @@ class VJEPAObjective(MaskedVideoObjective):
 
     @torch.no_grad()
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
-        """Mean over tokens of the context encoder on the full clip (DESIGN §6)."""
+        """The context encoder's tokens on the full clip, pooled by ``embedding`` (mean: DESIGN §6)."""
         self.check_batch(batch)
-        return self.encoder(pixel_values_videos=batch).last_hidden_state.mean(dim=1)
+        return self.pool_tokens(self.encoder(pixel_values_videos=batch).last_hidden_state)
+
+    def export_encoder(self, out_dir: Path) -> None:
+        """Context encoder and predictor as one ``VJEPA2Model`` folder (the EMA target is training state)."""
+        network = VJEPA2Model(self.hf_config)
+        network.encoder.load_state_dict(self.encoder.state_dict())
+        network.predictor.load_state_dict(self.predictor.state_dict())
+        network.save_pretrained(out_dir)
+        (out_dir / "README.md").write_text(EXPORT_README.format(frames=self.frames, size=self.size))
 
     def depth_groups(self) -> list[list[nn.Parameter]]:
         """[patch embedding], [encoder block 0], ..., [encoder block L-1], [encoder norm + predictor].

@@ -7,13 +7,30 @@ and the hash of the run spec. It is written with ``torch.save`` to a temp file a
 and holds only tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(weights_only=True)`` (loading never executes pickled code, DESIGN §9).
 
-Final weights are ``safetensors`` files.
+A resume state is verified twice, both checks inside the file itself (as atomic as the file, no
+sidecar to fall out of step): ``torch.save`` writes a zip archive with a CRC32 of every member (the
+pickle and each tensor's bytes), read back against its CRC before anything is unpickled; and the
+state carries a CRC32 of its own content (every key, value and tensor byte, :func:`content_digest`),
+recomputed from what ``torch.load`` returned, which also catches a damaged zip directory that
+makes the loader read the wrong bytes. CRC32 (not sha256): it catches every single-bit flip and
+every burst up to 32 bits, at about 2 GB/s, three times sha256 here (benchmarks/checksum_overhead.py);
+the state is rewritten every ``checkpoint_every`` steps, so its check is on the training path. A state that fails either (a flipped bit, a truncated file)
+is set aside as ``last.pt.corrupt-<time>`` (kept for inspection, never deleted) with a warning naming
+both files, and training restarts from step 0.
+
+Final weights are ``safetensors`` files with a ``.sha256`` sidecar (written by ``atomic_path``),
+verified before they are loaded. :func:`check_run_spec` checks a run folder's ``run_spec.json``
+against the model config a later stage was given.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import time
+import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +41,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from devcurriculum.utils.io import PathLike, atomic_path
+from devcurriculum.utils import distributed as du
+from devcurriculum.utils.config import config_differences
+from devcurriculum.utils.io import PathLike, atomic_path, verify_checksum
 
 log = logging.getLogger("devcurriculum.train.checkpoint")
 
 RESUME_FILE = "last.pt"
-FORMAT_VERSION = 1
+#: 2: with ``content_crc32``; a state of format 1 (before verification) is not resumed (logged)
+FORMAT_VERSION = 2
+DIGEST_KEY = "content_crc32"
 
 
 # ---- RNG state as weights_only-safe values -------------------------------------------------------
@@ -127,31 +148,119 @@ def resume_path(resume_dir: PathLike) -> Path:
     return Path(resume_dir) / RESUME_FILE
 
 
+def _crc_into(crc: int, obj: Any) -> int:
+    """``crc`` continued over ``obj`` (nested dicts/lists of tensors, numbers, strings), types and order included."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        crc = zlib.crc32(f"T{t.dtype}{tuple(t.shape)}".encode(), crc)
+        return zlib.crc32(t.reshape(-1).view(torch.uint8).numpy().data, crc)
+    if isinstance(obj, Mapping):
+        crc = zlib.crc32(f"D{len(obj)}".encode(), crc)
+        for key, value in obj.items():
+            crc = _crc_into(_crc_into(crc, key), value)
+        return crc
+    if isinstance(obj, list | tuple):
+        crc = zlib.crc32(f"{type(obj).__name__[0]}{len(obj)}".encode(), crc)
+        for value in obj:
+            crc = _crc_into(crc, value)
+        return crc
+    if isinstance(obj, float):
+        return zlib.crc32(f"f{obj.hex()};".encode(), crc)
+    return zlib.crc32(f"{type(obj).__name__}{obj!r};".encode(), crc)  # str, int, bool, None: type and repr
+
+
+def content_digest(obj: Any) -> str:
+    """CRC32 (hex) of a resume state's content as loaded: structure, key order, types and every tensor byte."""
+    return f"{_crc_into(0, obj):08x}"
+
+
 def save_resume_state(resume_dir: PathLike, state: ResumeState) -> Path:
-    """Write ``resume_dir/last.pt`` atomically (a crash mid-write keeps the previous state)."""
+    """Write ``resume_dir/last.pt`` atomically (a crash mid-write keeps the previous state), with its digest."""
     path = resume_path(resume_dir)
+    payload = state.to_dict()
+    payload[DIGEST_KEY] = content_digest(payload)
     with atomic_path(path) as tmp:
-        torch.save(state.to_dict(), tmp)
+        torch.save(payload, tmp)
     log.info("saved resume state at step %d to %s", state.step, path)
     return path
 
 
-def load_resume_state(resume_dir: PathLike, expected_hash: str) -> ResumeState | None:
-    """The saved state if it exists, loads safely and belongs to this config; otherwise ``None``.
+class CorruptResumeState(ValueError):
+    """A resume state whose bytes are not what ``torch.save`` wrote (CRC mismatch, truncation)."""
 
-    Every reason for starting fresh is logged, so a surprising restart can be explained from the log.
+
+def verify_resume_file(path: PathLike) -> None:
+    """Read every member of the ``torch.save`` zip archive against its CRC32; raise :class:`CorruptResumeState`.
+
+    Every single-bit flip of a resume state either fails this check, fails ``torch.load``, or lies in
+    zip bookkeeping that does not change what loads (tests/train/test_resume_integrity.py flips each byte).
     """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # zipfile raises many kinds on damaged headers (BadZipFile, "encrypted", EOF...)
+        raise CorruptResumeState(f"resume state {path} is not a readable archive ({exc})") from exc
+    if bad is not None:
+        raise CorruptResumeState(f"resume state {path}: member {bad} fails its CRC check")
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a corrupt file to ``<name>.corrupt-<UTC time>`` next to it (kept for inspection); returns the new path."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    path.rename(target)
+    return target
+
+
+def _load_verified(path: Path) -> Any:
+    """The verified, safely loaded content of ``path`` (raises :class:`CorruptResumeState` otherwise).
+
+    A state of another format is returned as loaded (the caller reports it); one of this format
+    must match its recorded content digest.
+    """
+    verify_resume_file(path)
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # an archive torch cannot read is as unusable as a corrupt one
+        raise CorruptResumeState(f"resume state {path} could not be loaded ({exc})") from exc
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT_VERSION:
+        return raw
+    recorded = raw.pop(DIGEST_KEY, None)
+    if recorded != content_digest(raw):
+        raise CorruptResumeState(f"resume state {path}: its content does not match the CRC32 saved with it")
+    return raw
+
+
+def load_resume_state(resume_dir: PathLike, expected_hash: str, *, owner: bool | None = None) -> ResumeState | None:
+    """The saved state if it exists, is intact, loads safely and belongs to this config; otherwise ``None``.
+
+    A corrupt state is set aside (renamed, not deleted) by the ``owner`` (default: rank 0; the other
+    ranks only read) with a warning naming it. Every reason for starting fresh is logged, so a
+    surprising restart can be explained from the log.
+    """
+    owner = du.is_main() if owner is None else owner
     path = resume_path(resume_dir)
     if not path.exists():
         log.info("no resume state at %s: starting from step 0", path)
         return None
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file must not stop a fresh start
-        log.warning("resume state %s could not be loaded (%s): starting from step 0", path, exc)
+        raw = _load_verified(path)
+    except FileNotFoundError:  # the owner rank set it aside meanwhile
+        log.warning("resume state %s was set aside by rank 0: starting from step 0", path)
+        return None
+    except CorruptResumeState as exc:
+        kept = f"set aside as {set_aside(path)}" if owner else "rank 0 sets it aside"
+        log.warning("%s: %s; starting from step 0 (the weights in it cannot be trusted)", exc, kept)
         return None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT_VERSION:
-        log.warning("resume state %s has an unknown format: starting from step 0", path)
+        log.warning("resume state %s has format %s, not %d (an older version wrote it): starting from step 0",
+                    path, raw.get("format") if isinstance(raw, dict) else type(raw).__name__, FORMAT_VERSION)
         return None
     if raw.get("config_hash") != expected_hash:
         log.warning(
@@ -195,10 +304,11 @@ def save_weights(state_dict: Mapping[str, torch.Tensor], path: PathLike, metadat
 
 
 def load_weights(module: nn.Module, path: PathLike, strict: bool = True) -> None:
-    """Load safetensors weights into ``module``, naming the file on a key mismatch."""
+    """Load safetensors weights into ``module`` after checking their sha256, naming the file on a mismatch."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"weights file {path} does not exist")
+    verify_checksum(path)
     state = load_file(str(path))
     missing, unexpected = module.load_state_dict(state, strict=False)
     if strict and (missing or unexpected):
@@ -206,3 +316,44 @@ def load_weights(module: nn.Module, path: PathLike, strict: bool = True) -> None
             f"weights {path} do not match {type(module).__name__}: missing {sorted(missing)[:10]}, "
             f"unexpected {sorted(unexpected)[:10]}"
         )
+
+
+# ---- what a run folder was trained with ----------------------------------------------------------
+
+
+class RunSpecMismatch(ValueError):
+    """A run folder holds a model trained with another model config than the one given."""
+
+
+def check_run_spec(spec_file: PathLike, network: Mapping[str, Any], *, model_key: str) -> None:
+    """Check that the run whose ``run_spec.json`` is ``spec_file`` was trained with the network ``network``.
+
+    ``network`` is ``models.<name>.network()`` of the config at hand; ``model_key`` (``models.<name>``)
+    names it in the error. Two workflows sharing a results folder (or a run folder copied in from
+    elsewhere) would otherwise embed one config's model as the other's. The error lists every
+    differing key with both values.
+    """
+    path = Path(spec_file)
+    try:
+        recorded = json.loads(path.read_text())["spec"]["model"]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"run spec {path} not found: the run folder is incomplete; rerun its pretrain job") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise RunSpecMismatch(f"run spec {path} has no spec.model ({exc!r}); rerun its pretrain job") from exc
+    differences = config_differences(recorded, network, recorded_as=path.name, given_as=model_key)
+    if differences:
+        raise RunSpecMismatch(
+            f"run folder {path.parent} was trained with another network than {model_key} of this config: "
+            + "; ".join(differences)
+            + ". Does another workflow write to the same results folder? Give each its own `results:`, "
+            "or retrain this run (--forcerun pretrain)"
+        )
+
+
+def verify_run(*, weights: list[Path], network: Mapping[str, Any], model_key: str, spec_file: PathLike | None) -> None:
+    """Before a run's weights are used: each is intact (sha256 sidecar) and, for a trained run
+    (``spec_file`` given), it was trained with ``network`` (:func:`check_run_spec`)."""
+    if spec_file is not None:
+        check_run_spec(spec_file, network, model_key=model_key)
+    for path in weights:
+        verify_checksum(path)

@@ -48,7 +48,7 @@ from devcurriculum.train.optim import build_optimizer
 from devcurriculum.train.schedule import LrSchedule, group_rates, main_schedule
 from devcurriculum.utils import distributed as du
 from devcurriculum.utils.config import config_hash
-from devcurriculum.utils.io import PathLike, atomic_write_json, provenance
+from devcurriculum.utils.io import PathLike, atomic_dir, atomic_write_json, link_file, provenance
 
 log = logging.getLogger("devcurriculum.train.loop")
 
@@ -57,6 +57,8 @@ METRICS_FILE = "metrics.parquet"
 SPEC_FILE = "run_spec.json"
 #: the weights after every stage (every ``steps_per_stage`` steps): ``after_stage{k}.safetensors``
 CHECKPOINTS_DIR = "checkpoints"
+#: the trained encoder in its library's own form (transformers / torchvision), to use outside the tool
+EXPORT_DIR = "export"
 #: where stage checkpoints wait (inside the undeclared resume folder) until the run is complete
 PENDING_STAGES_DIR = "stages"
 
@@ -453,14 +455,10 @@ def _publish_stage_weights(pending: Path, checkpoints: Path, final_weights: Path
         last = (fh.metadata() or {}).get("after_stage")
     shutil.rmtree(checkpoints, ignore_errors=True)
     checkpoints.mkdir(parents=True)
-    for path in sorted(pending.glob("after_stage*.safetensors")):
+    for path in sorted(pending.glob("after_stage*.safetensors*")):  # with their .sha256 sidecars
         os.replace(path, checkpoints / path.name)
     if last is not None:
-        target = checkpoints / stage_weights_name(int(last))
-        try:
-            os.link(final_weights, target)
-        except OSError:  # a file system without hard links
-            shutil.copy2(final_weights, target)
+        link_file(final_weights, checkpoints / stage_weights_name(int(last)))
     shutil.rmtree(pending, ignore_errors=True)
 
 
@@ -491,5 +489,7 @@ def _write_outputs(
     header = {"step": str(plan.total_steps)}
     if plan.total_steps % steps_per_stage == 0:
         header["after_stage"] = str(plan.total_steps // steps_per_stage)
+    with atomic_dir(out_dir / EXPORT_DIR) as export:
+        objective.export_encoder(export)
     save_weights(objective.state_dict(), out_dir / WEIGHTS_FILE, metadata=header)
     log.info("wrote %s, %s and %s in %s", WEIGHTS_FILE, METRICS_FILE, SPEC_FILE, out_dir)

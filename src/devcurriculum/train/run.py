@@ -5,28 +5,33 @@
         --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume \
         --threads T [--checkpoint-every N] [--log-every N] --log-file LOG [--no-progress]
 
-Also runnable as ``python -m devcurriculum.train.run`` (one process). It discovers its rank, joins the
-process group, parses the run spec into typed config blocks, builds the objective (from the init
-weights), the curriculum plan and sampler, the clip cache and the blur/LeRaC schedules, and calls
-:func:`devcurriculum.train.loop.train`.
+Also runnable as ``python -m devcurriculum.train.run`` (one process). Under torchrun it first ties
+itself to the launcher (it dies with it: no orphan trainer, :mod:`devcurriculum.utils.lifeline`),
+before anything imports torch. It discovers its rank; rank 0 locks the run folder (a second trainer
+on the same folder fails at once, :mod:`devcurriculum.utils.locks`) and verifies the clip caches
+against their checksums. It joins the process group, parses the run spec into typed config blocks,
+builds the objective (from the init weights), the curriculum plan and sampler, the clip cache and the
+blur/LeRaC schedules, and calls :func:`devcurriculum.train.loop.train`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
-from devcurriculum.utils import distributed as du
+from devcurriculum.utils.lifeline import tie_to_launcher
 from devcurriculum.utils.logging import setup_logging
 
 if TYPE_CHECKING:
+    import torch
+
     from devcurriculum.train.loop import TrainResult
+    from devcurriculum.utils import distributed as du
 
 log = logging.getLogger("devcurriculum.train.run")
 
@@ -78,8 +83,22 @@ def input_fingerprint(paths: Sequence[str | os.PathLike[str] | None]) -> dict[st
     return out
 
 
+def verify_clip_caches(caches: Sequence[str]) -> None:
+    """Each clip cache against its sha256 sidecar, once per job (rank 0): a corrupt cache names its file.
+
+    Hashing reads the whole cache once (about 1 s per GB, docs/reliability.md); training then reads
+    it memory-mapped many times over.
+    """
+    from devcurriculum.utils.io import verify_checksum
+
+    for cache in caches:
+        verify_checksum(cache)
+
+
 def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> TrainResult:
     """Build every part from the spec and train; returns the loop's :class:`TrainResult`."""
+    import torch
+
     from devcurriculum.curriculum.blur import BlurSchedule
     from devcurriculum.curriculum.lerac import LeracSchedule
     from devcurriculum.curriculum.plan import CurriculumPlan
@@ -142,13 +161,23 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns 0 on success (errors are logged with the rank, then re-raised)."""
+    tie_to_launcher()  # before the seconds of torch imports below
+    import torch
+
+    from devcurriculum.utils import distributed as du
+    from devcurriculum.utils.locks import folder_lock
+
     args = parse_args(argv)
     info = du.discover_rank()
     setup_logging(args.log_file, level=logging.INFO if info.is_main else logging.WARNING)
     device = torch.device(f"cuda:{info.local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     try:
-        du.init_distributed(device, info)
-        run(args, info, device)
+        # only rank 0 writes the run folder, so only rank 0 locks it
+        with folder_lock(args.out_dir) if info.is_main else contextlib.nullcontext():
+            if info.is_main:
+                verify_clip_caches(args.clip_caches)
+            du.init_distributed(device, info)
+            run(args, info, device)
     except Exception:
         log.exception("pretrain failed on rank %d/%d", info.rank, info.world_size)
         raise

@@ -2,12 +2,21 @@
 
 Every artifact of the workflow goes through these helpers so that a crashed job never leaves a
 half-written file behind (write to a temp file in the same folder, then ``os.replace``).
+
+Silent corruption (a flipped bit on disk or in transit) is caught where we read our own files:
+Parquet tables carry page checksums (CRC32, verified by :func:`read_table`); ``.npy`` caches and
+``.safetensors`` weights get a ``<file>.sha256`` sidecar (``sha256sum`` format, so
+``sha256sum -c model.safetensors.sha256`` works too) written with them by :func:`atomic_path` and
+checked by :func:`verify_checksum` (docs/reliability.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -20,8 +29,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from devcurriculum import __version__
+from devcurriculum.utils.config import config_differences
 
 PathLike = str | os.PathLike[str]
+
+log = logging.getLogger("devcurriculum.utils.io")
+
+#: files that get a ``<file>.sha256`` sidecar whenever they are written through :func:`atomic_path`
+CHECKSUMMED_SUFFIXES = (".npy", ".safetensors")
+CHECKSUM_SUFFIX = ".sha256"
+_HASH_CHUNK = 1 << 20
+
+
+class ChecksumError(OSError):
+    """A file's content does not match the checksum recorded when it was written; names the file."""
+
+
+class ProvenanceMismatch(ValueError):
+    """A table was computed from another config than the one at hand; names the table and the keys."""
 
 
 def _current_umask() -> int:
@@ -38,7 +63,8 @@ def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it into place only if the block succeeds.
 
     The temp file keeps the final suffix (``.npy``, ``.parquet``, ``.png``) because some writers
-    choose their format from it.
+    choose their format from it. A ``.npy`` or ``.safetensors`` file gets its sha256 sidecar
+    (:func:`checksum_path`) before it is moved into place.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -51,6 +77,8 @@ def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
         yield tmp_path
         # mkstemp creates 0600; results are shared with collaborators, so give the usual umask mode.
         os.chmod(tmp_path, 0o666 & ~_UMASK)
+        if final.suffix in CHECKSUMMED_SUFFIXES:
+            write_checksum(final, sha256_file(tmp_path))
         os.replace(tmp_path, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -90,7 +118,9 @@ def read_table_file(path: PathLike, *, text_columns: Sequence[str] = (), error: 
     """A CSV or Parquet file as a DataFrame (empty when the file is); ``text_columns`` stay text in CSVs.
 
     Reading labels and ids as text keeps ``"007"`` as written; a bad value is then reported as written.
-    An unreadable file or another suffix raises ``error`` naming the file.
+    An unreadable file, a CSV row with more fields than the header (pandas would shift every column
+    of the file by one, or drop the extra values) or another suffix raises ``error`` naming the file
+    (and the rows: row 1 = the first row after the header).
     """
     import pandas as pd
 
@@ -98,14 +128,120 @@ def read_table_file(path: PathLike, *, text_columns: Sequence[str] = (), error: 
     suffix = p.suffix.lower()
     try:
         if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(p)
+            return pd.read_parquet(p, page_checksum_verification=True)
         if suffix in {".csv", ".txt"}:
-            return pd.read_csv(p, dtype={c: "string" for c in text_columns}, skipinitialspace=True)
+            width, overlong = _csv_width(p)
+            if overlong:
+                raise error(f"manifest {p}: {overlong}")
+            # index_col=False: never take the first column as the index (the silent shift); usecols:
+            # the header's columns only (what lies beyond them was checked above to be empty)
+            return pd.read_csv(p, dtype={c: "string" for c in text_columns}, skipinitialspace=True,
+                               index_col=False, usecols=range(width) if width else None)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
+    except error:
+        raise
     except (OSError, ValueError) as exc:
         raise error(f"manifest {p}: cannot be read ({exc})") from exc
     raise error(f"manifest {p}: unsupported file type {suffix!r} (use .csv or .parquet)")
+
+
+def _csv_width(path: Path, max_shown: int = 10) -> tuple[int, str | None]:
+    """The header's field count, and 'row 1 (4 fields) has more fields than the header's 3 ...' or None.
+
+    Empty trailing fields (``a,b,c,`` from a spreadsheet export) carry nothing and are allowed.
+    Blank lines are skipped as pandas skips them, so row numbers match the manifest errors'.
+    """
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        rows = (r for r in csv.reader(fh) if r)
+        header = next(rows, None)
+        if header is None:
+            return 0, None
+        overlong = [(i, len(r)) for i, r in enumerate(rows, start=1)
+                    if len(r) > len(header) and any(v.strip() for v in r[len(header):])]
+    if not overlong:
+        return len(header), None
+    shown = ", ".join(f"{i} ({n} fields)" for i, n in overlong[:max_shown])
+    more = f" and {len(overlong) - max_shown} more" if len(overlong) > max_shown else ""
+    plural = "s" if len(overlong) > 1 else ""
+    return len(header), (
+        f"row{plural} {shown}{more} ha{'ve' if plural else 's'} more fields than the header's {len(header)} "
+        f"({', '.join(header)}); quote values that contain commas, or add the column to the header"
+    )
+
+
+# ---- checksums -----------------------------------------------------------------------------------
+
+
+def sha256_file(path: PathLike) -> str:
+    """The hex sha256 of a file's bytes, read in 1 MiB chunks (memory stays flat for any size)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksum_path(path: PathLike) -> Path:
+    """``<file>.sha256`` next to ``path``."""
+    p = Path(path)
+    return p.with_name(p.name + CHECKSUM_SUFFIX)
+
+
+def write_checksum(path: PathLike, digest: str | None = None) -> Path:
+    """Write ``<file>.sha256`` atomically (``sha256sum`` format); ``digest`` defaults to the file's own."""
+    p = Path(path)
+    digest = digest or sha256_file(p)
+    sidecar = checksum_path(p)
+    atomic_write_text(sidecar, f"{digest}  {p.name}\n")
+    return sidecar
+
+
+def recorded_checksum(path: PathLike) -> str | None:
+    """The sha256 recorded in ``<file>.sha256``, or None when there is no sidecar."""
+    sidecar = checksum_path(path)
+    try:
+        text = sidecar.read_text()
+    except FileNotFoundError:
+        return None
+    digest = text.split(maxsplit=1)[0] if text.strip() else ""
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ChecksumError(f"checksum file {sidecar} is not a sha256 line (got {text[:80]!r})")
+    return digest
+
+
+def verify_checksum(path: PathLike) -> bool:
+    """Check a file against its ``<file>.sha256``; True when verified, False when none was recorded.
+
+    Raises :class:`ChecksumError` naming the file when the content differs from what was written.
+    A file without a sidecar (written by another tool, or by an older version) is logged, not rejected.
+    """
+    p = Path(path)
+    expected = recorded_checksum(p)
+    if expected is None:
+        log.info("no checksum recorded for %s (no %s): not verified", p, checksum_path(p).name)
+        return False
+    actual = sha256_file(p)
+    if actual != expected:
+        raise ChecksumError(
+            f"{p} is corrupt: its sha256 is {actual} but {checksum_path(p).name} recorded {expected} when it "
+            "was written (a damaged disk or copy, or the file was rewritten without its checksum); rerun the "
+            "rule that writes it"
+        )
+    return True
+
+
+def link_file(source: PathLike, target: PathLike) -> None:
+    """Hard-link ``source`` to ``target`` (a copy where links are not supported), with its checksum sidecar."""
+    src, dst = Path(source), Path(target)
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:  # a file system without hard links
+        shutil.copy2(src, dst)
+    digest = recorded_checksum(src)
+    if digest is not None:
+        write_checksum(dst, digest)
 
 
 def atomic_write_text(path: PathLike, text: str) -> None:
@@ -168,13 +304,28 @@ def write_table(
     path: PathLike,
     metadata: Mapping[str, str] | None = None,
 ) -> None:
-    """Write ``table`` to Parquet (zstd) atomically, merging ``metadata`` into its schema metadata."""
+    """Write ``table`` to Parquet (zstd, page checksums) atomically, merging ``metadata`` into its schema metadata."""
     if metadata:
         merged = dict(table.schema.metadata or {})
         merged.update({k.encode(): v.encode() for k, v in metadata.items()})
         table = table.replace_schema_metadata(merged)
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", write_page_checksum=True)
+
+
+def read_table(path: PathLike, columns: Sequence[str] | None = None) -> pa.Table:
+    """Read a Parquet table, verifying every page checksum it carries; a corrupt page names the file.
+
+    Tables written by :func:`write_table` carry a CRC32 per page; without verification pyarrow would
+    return whatever a flipped bit decodes to. Pages without a checksum (other writers) are read as is.
+    """
+    try:
+        return pq.read_table(path, columns=list(columns) if columns is not None else None,
+                             page_checksum_verification=True)
+    except OSError as exc:
+        if "CRC" in str(exc) or "checksum" in str(exc):
+            raise ChecksumError(f"{path} is corrupt: {exc}; rerun the rule that writes it") from exc
+        raise
 
 
 def table_from_columns(
@@ -201,11 +352,28 @@ def read_metadata(path: PathLike) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in meta.items() if k.startswith(b"devcurriculum.")}
 
 
+def check_table_config(path: PathLike, expected: Mapping[str, Any], *, given_as: str) -> None:
+    """Check the config recorded in a table's provenance (``devcurriculum.config``) against ``expected``.
+
+    Raises :class:`ProvenanceMismatch` naming the table and every differing key with both values
+    (``given_as`` names the config at hand, e.g. ``models.videomae``).
+    """
+    raw = read_metadata(path).get("devcurriculum.config")
+    if raw is None:
+        raise ProvenanceMismatch(f"{path} records no config in its metadata: it was not written by this workflow")
+    differences = config_differences(json.loads(raw), expected, recorded_as=Path(path).name, given_as=given_as)
+    if differences:
+        raise ProvenanceMismatch(
+            f"{path} was computed with another config than {given_as} of this workflow: " + "; ".join(differences)
+            + ". Does another workflow write to the same results folder? Give each its own `results:`"
+        )
+
+
 def gather_tables(parts: Sequence[PathLike], out: PathLike, metadata: Mapping[str, str] | None = None) -> int:
     """Concatenate shard tables (same schema) into one file, in the order given. Returns the row count."""
     if not parts:
         raise ValueError(f"no shard files to gather into {out}")
-    tables = [pq.read_table(p) for p in parts]
+    tables = [read_table(p) for p in parts]
     first = tables[0].schema
     for p, t in zip(parts, tables, strict=True):
         if not t.schema.equals(first, check_metadata=False):

@@ -11,11 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 from labelled_fixtures import frame_numbers, make_image, make_video, video_code_of, write_corrupt
 
-from devcurriculum.datasets.benchmarks import BENCHMARK_SCHEMA
 from devcurriculum.datasets.labelled.build import build_benchmark
 from devcurriculum.datasets.labelled.folders import image_folder_manifest
 from devcurriculum.datasets.labelled.manifest import LabelledDataError, read_labelled_manifest
-from devcurriculum.datasets.labelled.writer import STATUS_SCHEMA, write_benchmark
+from devcurriculum.datasets.labelled.writer import BENCHMARK_SCHEMA, STATUS_SCHEMA, write_benchmark
 from devcurriculum.utils.io import provenance, read_metadata
 
 

@@ -27,9 +27,10 @@ from devcurriculum.datasets.labelled.splits import assign_splits, check_usable, 
 from devcurriculum.datasets.labelled.ssv2 import ssv2_manifest
 from devcurriculum.datasets.labelled.toybox import toybox_manifest
 from devcurriculum.datasets.labelled.ucf101 import ucf101_manifest
-from devcurriculum.datasets.labelled.writer import STATUS_SCHEMA, write_benchmark
+from devcurriculum.datasets.labelled.writer import BENCHMARK_SCHEMA, STATUS_SCHEMA, write_benchmark
 
 __all__ = [
+    "BENCHMARK_SCHEMA",
     "DEFAULT_SPLIT_MODE",
     "MANIFEST_COLUMNS",
     "SOURCE_MEDIA",

@@ -1,6 +1,6 @@
 """Write a labelled benchmark in the ``prepare_benchmark`` contract, plus its status table.
 
-- item table (``BENCHMARK_SCHEMA`` of ``datasets.benchmarks``): ``item_id, label, label_id, split,
+- item table (:data:`BENCHMARK_SCHEMA`): ``item_id, label, label_id, split,
   cache_row``, rows in cache order; ``label_id`` is the label's index in the sorted class names;
 - clip cache: uint8 ``(N, T, S, S, 3)``;
 - status table (:data:`STATUS_SCHEMA`): every source item with ``status`` ok/error and the reason,
@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from devcurriculum.datasets.benchmarks import BENCHMARK_SCHEMA
 from devcurriculum.datasets.labelled.loading import STATUS_ERROR, STATUS_OK
 from devcurriculum.datasets.labelled.manifest import SPLITS, LabelledDataError
 from devcurriculum.utils.io import save_npy, table_from_columns, write_table
@@ -30,6 +29,15 @@ PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.labelled.writer")
 
+BENCHMARK_SCHEMA = pa.schema(
+    [
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("label_id", pa.int64(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("cache_row", pa.int64(), nullable=False),
+    ]
+)
 STATUS_SCHEMA = pa.schema(
     [
         pa.field("item_id", pa.string(), nullable=False),

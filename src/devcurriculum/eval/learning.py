@@ -1,0 +1,106 @@
+"""Did training teach anything? The check ``make demo`` prints at its end.
+
+For every learner and every (benchmark, readout metric): the untrained model's mean over seeds, each
+curriculum's final-stage mean, and the smallest margin over curricula (final - untrained, paired by
+seed, ``eval.statistics.learning_margins``). A learner *shows learning* on a benchmark and readout when
+every curriculum's margin exceeds ``threshold`` (0.05 absolute). And for every run whose curriculum has
+one stage throughout (``mixed``: one data distribution, so its loss is comparable from start to end),
+the mean loss of its last 20 steps over its first 20.
+
+    python -m devcurriculum.eval.learning results/summary.parquet [--metrics-glob 'results/runs/*/*/*/metrics.parquet']
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from devcurriculum.eval.statistics import learning_margins
+
+THRESHOLD = 0.05
+LOSS_WINDOW = 20
+
+
+@dataclass(frozen=True)
+class LearnerVerdict:
+    """One learner's best (benchmark, readout): the one whose smallest curriculum margin is largest."""
+
+    model: str
+    benchmark: str
+    readout: str
+    metric: str
+    untrained: float
+    trained: dict[str, float]
+    min_margin: float
+    n_seeds: int
+
+    @property
+    def learns(self) -> bool:
+        return self.min_margin > THRESHOLD
+
+
+def learner_verdicts(summary: pd.DataFrame) -> list[LearnerVerdict]:
+    """Per learner, the (benchmark, readout metric) where the worst curriculum gains most over untrained."""
+    margins = learning_margins(summary)
+    verdicts = []
+    for model, rows in margins.groupby("model", sort=True):
+        worst = rows.groupby(["benchmark", "readout", "metric"])["margin"].min()
+        key: tuple[str, str, str] = worst.idxmax()  # type: ignore[assignment]  # a MultiIndex label
+        benchmark, readout, metric = key
+        best = rows[(rows["benchmark"] == benchmark) & (rows["readout"] == readout) & (rows["metric"] == metric)]
+        verdicts.append(LearnerVerdict(
+            str(model), str(benchmark), str(readout), str(metric), float(best["untrained"].mean()),
+            {str(c): float(v) for c, v in zip(best["curriculum"], best["trained"], strict=True)},
+            float(worst.max()), int(best["n_seeds"].min()),
+        ))
+    return verdicts
+
+
+def mixed_loss_ratios(metrics: pd.DataFrame, window: int = LOSS_WINDOW) -> pd.DataFrame:
+    """Mean loss of the last ``window`` steps over the first ``window``, for single-stage (mixed) runs."""
+    rows = []
+    for (model, curriculum, seed), run in metrics.groupby(["model", "curriculum", "seed"], sort=True):
+        if run["stage"].nunique() != 1 or len(run) < 2 * window:
+            continue
+        loss = run.sort_values("step")["loss"].to_numpy()
+        rows.append((model, curriculum, seed, float(loss[:window].mean()), float(loss[-window:].mean())))
+    frame = pd.DataFrame(rows, columns=["model", "curriculum", "seed", "first", "last"])
+    return frame.assign(ratio=frame["last"] / frame["first"])
+
+
+def report(summary: pd.DataFrame, metrics: pd.DataFrame | None = None) -> str:
+    """The printed check: one block per learner, then the loss ratios of mixed runs."""
+    lines = [f"Learning check (final stage vs untrained, mean over seeds; a learner learns when every "
+             f"curriculum gains more than {THRESHOLD:.2f}):"]
+    for v in learner_verdicts(summary):
+        trained = ", ".join(f"{c} {x:.3f}" for c, x in sorted(v.trained.items()))
+        lines.append(f"  {v.model:<10} {v.benchmark} {v.readout}/{v.metric}: untrained {v.untrained:.3f} -> "
+                     f"{trained}; smallest margin {v.min_margin:+.3f} over {v.n_seeds} seed(s): "
+                     f"{'LEARNS' if v.learns else 'does NOT clear the margin'}")
+    if metrics is not None and len(metrics):
+        ratios = mixed_loss_ratios(metrics)
+        for (model, curriculum), runs in ratios.groupby(["model", "curriculum"], sort=True):
+            lines.append(f"  loss {model}/{curriculum}: last {LOSS_WINDOW} / first {LOSS_WINDOW} steps = "
+                         + ", ".join(f"{r:.3f}" for r in runs["ratio"]) + " (seeds " + ", ".join(map(str, runs["seed"])) + ")")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from devcurriculum.eval.summarize import load_metrics
+
+    parser = argparse.ArgumentParser(prog="devcurriculum.eval.learning", description=__doc__.splitlines()[0])
+    parser.add_argument("summary", help="results/summary.parquet")
+    parser.add_argument("--metrics-glob", default=None, help="metrics.parquet files of the runs (loss ratios)")
+    args = parser.parse_args(argv)
+    summary = pd.read_parquet(args.summary)
+    metrics = load_metrics(sorted(glob.glob(args.metrics_glob))) if args.metrics_glob else None
+    print(report(summary, metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,37 @@
+"""The learning check printed at the end of make demo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from devcurriculum.eval.learning import learner_verdicts, mixed_loss_ratios, report
+
+
+def _summary() -> pd.DataFrame:
+    rows = []
+    for seed in (0, 1, 2):
+        for bench, gains in (("a", {"dev": 0.10, "mixed": 0.08}), ("b", {"dev": 0.20, "mixed": 0.01})):
+            for cur, gain in gains.items():
+                rows.append(("m", cur, seed, 0, bench, "linear", "top1_accuracy", 0.5 + 0.01 * seed))
+                rows.append(("m", cur, seed, 3, bench, "linear", "top1_accuracy", 0.5 + 0.01 * seed + gain))
+    return pd.DataFrame(rows, columns=["model", "curriculum", "seed", "after_stage", "benchmark", "readout", "metric",
+                                       "value"])
+
+
+def test_a_learner_learns_where_every_curriculum_clears_the_margin() -> None:
+    (verdict,) = learner_verdicts(_summary())
+    # benchmark b has the larger best gain (0.20) but its worst curriculum gains only 0.01: a is chosen
+    assert verdict.benchmark == "a" and verdict.min_margin == pytest.approx(0.08) and verdict.learns
+    assert verdict.untrained == pytest.approx(np.mean([0.50, 0.51, 0.52])) and verdict.n_seeds == 3
+
+
+def test_mixed_loss_ratio_uses_single_stage_runs_only() -> None:
+    steps = np.arange(60)
+    mixed = pd.DataFrame({"model": "m", "curriculum": "mixed", "seed": 0, "step": steps, "stage": 0,
+                          "loss": np.where(steps < 20, 1.0, np.where(steps >= 40, 0.8, 0.9))})
+    dev = mixed.assign(curriculum="dev", stage=steps // 20)
+    ratios = mixed_loss_ratios(pd.concat([mixed, dev]))
+    assert ratios["curriculum"].tolist() == ["mixed"] and ratios["ratio"].tolist() == pytest.approx([0.8])
+    assert "loss m/mixed: last 20 / first 20 steps = 0.800" in report(_summary(), pd.concat([mixed, dev]))

@@ -1,0 +1,119 @@
+"""What a run checks before it uses its inputs (issue 13, items 5 and 8): the pretrain CLI refuses a
+corrupt clip cache; ``embed`` refuses a run folder trained with another network config, and corrupt
+checkpoints; ``readout`` refuses embeddings of another network config. Each error names the file and,
+for configs, every differing key with both values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_resume import CLIP, MODEL, cli, make_run_inputs
+
+from devcurriculum.config import ClipConfig, KnnReadoutConfig, LinearReadoutConfig, model_config
+from devcurriculum.eval.embed import BenchmarkFiles, embed_run
+from devcurriculum.eval.readouts import evaluate_run
+from devcurriculum.models.registry import build_objective
+from devcurriculum.train.checkpoint import RunSpecMismatch, check_run_spec, save_weights
+from devcurriculum.utils.io import ChecksumError, ProvenanceMismatch, save_npy, table_from_columns, write_table
+
+
+def flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_pretrain_refuses_a_corrupt_clip_cache(tmp_path: Path, restore_globals: None) -> None:
+    from devcurriculum.train.run import main
+
+    make_run_inputs(tmp_path)
+    cache = tmp_path / "clips" / "g1.npy"
+    flip_last_byte(cache)
+    with pytest.raises(ChecksumError, match=rf"^{cache} is corrupt"):
+        main(cli(tmp_path, "run"))
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+# ---- a trained run folder as pretrain leaves it, and a benchmark ---------------------------------
+
+
+def run_folder(tmp: Path, model: dict) -> tuple[Path, list[Path]]:
+    """``run_spec.json`` and two stage checkpoints of ``model`` (untrained weights are enough here)."""
+    run = tmp / "runs" / "vm" / "dev" / "seed0"
+    objective = build_objective(model_config(model), ClipConfig.from_mapping(CLIP))
+    checkpoints = []
+    for stage in (1, 2):
+        path = run / "checkpoints" / f"after_stage{stage}.safetensors"
+        save_weights(objective.state_dict(), path, metadata={"after_stage": str(stage), "step": str(6 * stage)})
+        checkpoints.append(path)
+    (run / "run_spec.json").write_text(json.dumps({"spec": {"model_name": "vm", "model": model}, "world_size": 1}))
+    return run, checkpoints
+
+
+def benchmark(tmp: Path) -> BenchmarkFiles:
+    n = 8
+    rng = np.random.default_rng(0)
+    save_npy(tmp / "bench.npy", rng.integers(0, 256, (n, 4, 16, 16, 3), dtype=np.uint8))
+    import pyarrow as pa
+
+    table = {"item_id": [f"i{k}" for k in range(n)], "label": ["a", "b"] * (n // 2),
+             "split": ["train"] * 4 + ["test"] * 4, "cache_row": list(range(n))}
+    schema = pa.schema([("item_id", pa.string()), ("label", pa.string()), ("split", pa.string()),
+                        ("cache_row", pa.int64())])
+    write_table(table_from_columns(table, schema), tmp / "bench.parquet")
+    return BenchmarkFiles("bench", tmp / "bench.parquet", tmp / "bench.npy")
+
+
+def embed(tmp: Path, model: dict, checkpoints: list[Path], spec: Path | None, out: str = "part-0.parquet") -> Path:
+    embed_run(model=model_config(model), clip=ClipConfig.from_mapping(CLIP), checkpoints=checkpoints,
+              benchmarks=[benchmark(tmp)], shard=0, n_shards=1, out_path=tmp / out, batch_size=4,
+              run_spec=spec, model_key="models.vm")
+    return tmp / out
+
+
+def test_embed_refuses_a_run_trained_with_another_network(tmp_path: Path) -> None:
+    """Config A trained the run; config B (wider, same results folder) must not embed it as its own."""
+    run, checkpoints = run_folder(tmp_path, MODEL)
+    wider = dict(MODEL, hidden_size=32, intermediate_size=64)
+    with pytest.raises(RunSpecMismatch) as err:
+        embed(tmp_path, wider, checkpoints, run / "run_spec.json")
+    message = str(err.value)
+    assert message.startswith(f"run folder {run} was trained with another network than models.vm of this config: ")
+    assert "hidden_size: 16 in run_spec.json, 32 in models.vm" in message
+    assert "intermediate_size: 32 in run_spec.json, 64 in models.vm" in message
+    assert not (tmp_path / "part-0.parquet").exists()
+    # a pretext-only difference (the mask ratio) trains another run but the same network: still embeddable
+    embed(tmp_path, dict(MODEL, mask_ratio=0.9), checkpoints, run / "run_spec.json")
+
+
+def test_embed_refuses_a_corrupt_checkpoint_naming_it(tmp_path: Path) -> None:
+    run, checkpoints = run_folder(tmp_path, MODEL)
+    flip_last_byte(checkpoints[1])
+    with pytest.raises(ChecksumError, match=rf"^{checkpoints[1]} is corrupt"):
+        embed(tmp_path, MODEL, checkpoints, run / "run_spec.json")
+
+
+def test_readout_refuses_embeddings_of_another_network(tmp_path: Path) -> None:
+    run, checkpoints = run_folder(tmp_path, MODEL)
+    part = embed(tmp_path, MODEL, checkpoints, run / "run_spec.json")
+    network = model_config(MODEL).network()
+    kwargs = {"embeddings": [part], "benchmarks": {"bench": tmp_path / "bench.parquet"},
+              "linear": LinearReadoutConfig.from_mapping({}), "knn": KnnReadoutConfig.from_mapping({"k": [1]}),
+              "run_info": {"model": "vm", "curriculum": "dev", "seed": 0}, "model_key": "models.vm"}
+    evaluate_run(out_path=tmp_path / "ok.parquet", network=network, **kwargs)
+    with pytest.raises(ProvenanceMismatch) as err:
+        evaluate_run(out_path=tmp_path / "bad.parquet", network=dict(network, num_hidden_layers=3), **kwargs)
+    assert str(err.value).startswith(f"{part} was computed with another config than models.vm of this workflow: "
+                                     "num_hidden_layers: 2 in part-0.parquet, 3 in models.vm")
+    assert not (tmp_path / "bad.parquet").exists()
+
+
+def test_check_run_spec_names_a_missing_or_unreadable_spec(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="run_spec.json not found: the run folder is incomplete"):
+        check_run_spec(tmp_path / "run_spec.json", {"hidden_size": 8}, model_key="models.vm")
+    (tmp_path / "run_spec.json").write_text("{}")
+    with pytest.raises(RunSpecMismatch, match="has no spec.model"):
+        check_run_spec(tmp_path / "run_spec.json", {"hidden_size": 8}, model_key="models.vm")
