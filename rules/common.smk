@@ -143,7 +143,7 @@ def pretrain_spec(wildcards):
     """What a run's result depends on (run-shaping keys only), one JSON string for the entry point."""
     spec = {
         "model_name": wildcards.model,
-        "model": CFG.models[wildcards.model].shaping(),
+        "model": CFG.models[wildcards.model].training(),
         "curriculum_name": wildcards.curriculum,
         "curriculum": CFG.curricula[wildcards.curriculum].shaping(),
         "pretrain": CFG.pretrain_for(wildcards.model).shaping(),
@@ -229,8 +229,13 @@ def resume_dir(wildcards):
 
 
 def model_network(wildcards):
-    """The keys that define the network (not its pretext task): what init_model and embed depend on."""
+    """The keys that define the network's weights (not its pretext task): what init_model depends on."""
     return CFG.models[wildcards.model].network()
+
+
+def model_readout(wildcards):
+    """The network plus how its weights are read out (embedding pooling): what embed depends on."""
+    return CFG.models[wildcards.model].network(readout=True)
 
 
 def clip_cfg():

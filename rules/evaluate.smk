@@ -36,7 +36,7 @@ rule embed:
     threads: CFG.evaluation.embed_threads
     params:
         # shard count and batch size are runtime-only: the script reads them from the config
-        model=model_network,
+        model=model_readout,
         clip=clip_cfg(),
         benchmarks=BENCHMARKS,
     script:

@@ -150,6 +150,13 @@ def test_network_keys_leave_out_the_pretext_task() -> None:
     assert simclr.network() == model_config({"objective": "simclr"}).network()
 
 
+def test_embedding_pooling_is_a_readout_key() -> None:
+    grid = model_config({"objective": "videomae", "embedding": {"pooling": "grid"}})
+    mean = model_config({"objective": "videomae"})
+    assert grid.network() == mean.network() and grid.training() == mean.training()  # no retraining
+    assert grid.network(readout=True) != mean.network(readout=True)  # but a re-embedding
+
+
 def test_round_trip_through_a_plain_dict() -> None:
     cfg = WorkflowConfig.from_mapping(yaml.safe_load((REPO / "config.yaml").read_text()))
     assert WorkflowConfig.from_mapping(cfg.to_dict()) == cfg

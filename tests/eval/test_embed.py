@@ -201,4 +201,4 @@ def test_real_videomae_round_trip(tmp_path: Path, bench) -> None:
         expected = model.eval().embed(to_model_batch(np.load(cache_path)[rows])).numpy()
     assert emb.shape == (7, 32)
     np.testing.assert_allclose(emb, expected, rtol=1e-5, atol=1e-6)
-    assert json.loads(read_metadata(out)["devcurriculum.config"]) == model_cfg.network()
+    assert json.loads(read_metadata(out)["devcurriculum.config"]) == model_cfg.network(readout=True)

@@ -129,6 +129,11 @@ def test_mask_ratio_change_reruns_that_models_training_not_its_baseline(finished
         assert counts[upstream] == 0, upstream
 
 
+def test_a_new_embedding_pooling_re_embeds_without_retraining(finished: Path) -> None:
+    jobs = _changed_jobs(finished, **{"models.videomae.embedding": {"pooling": "grid", "grid": [2, 2, 2]}})
+    assert {rule for rule, _ in jobs} == {"embed", "readout", "summarize", "all"}
+
+
 def test_adding_a_seed_schedules_only_that_seeds_jobs_and_the_summary(finished: Path) -> None:
     runs = [{"models": ["videomae"], "curricula": ["developmental", "prototype"], "seeds": [0, 1]}]
     jobs = _changed_jobs(finished, runs=runs)

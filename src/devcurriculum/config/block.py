@@ -25,6 +25,8 @@ from devcurriculum.config.schema import ConfigError, validate
 RUNTIME = "runtime"
 #: Field metadata key of a model's pretext-task settings: they shape training, not the network.
 PRETEXT = "pretext"
+#: Field metadata key of settings that only say how trained weights are read out (embedding pooling).
+READOUT = "readout"
 
 T = TypeVar("T")
 
@@ -104,13 +106,20 @@ class ConfigBlock:
         """The keys that change results: what a rule's ``params`` and a resume hash get."""
         return self.to_dict(shaping_only=True)
 
-    def network(self) -> dict[str, Any]:
-        """The keys that define a network (its weights layout and embedding), without pretext-task keys.
+    def training(self) -> dict[str, Any]:
+        """The keys that change what training produces: :meth:`shaping` without readout-only keys."""
+        return self.to_dict(drop=frozenset({RUNTIME, READOUT}))
 
-        What ``init_model`` and ``embed`` depend on: a new mask ratio retrains, but leaves the
-        untrained baseline and the embedding of given weights alone.
+    def network(self, *, readout: bool = False) -> dict[str, Any]:
+        """The keys that define a network's weights, without pretext-task keys (and readout-only keys
+        unless ``readout``).
+
+        Without ``readout``: what ``init_model`` depends on, and what a run's weights are checked
+        against before use. With it: what ``embed`` depends on. A new mask ratio retrains, a new
+        embedding pooling re-embeds, and neither touches the untrained model.
         """
-        return self.to_dict(drop=frozenset({RUNTIME, PRETEXT}))
+        drop = {RUNTIME, PRETEXT} if readout else {RUNTIME, PRETEXT, READOUT}
+        return self.to_dict(drop=frozenset(drop))
 
     @classmethod
     def runtime_keys(cls) -> dict[str, str]:

@@ -127,6 +127,8 @@ class DemoBenchmarkConfig(ConfigBlock):
     target_scale: tuple[float, float] = (0.10, 0.16)
     distractor_scale: float = 1.0
     clutter_scale: float = 1.0
+    views_per_class: int = 0
+    view_toy_scale: tuple[float, float] = (0.18, 0.26)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -141,6 +143,9 @@ class DemoBenchmarkConfig(ConfigBlock):
             raise ConfigError(
                 f"demo.benchmark.target_scale: 2 x {high} + travel {self.travel} exceeds the frame (must be <= 1)"
             )
+        low, high = self.view_toy_scale
+        if not 0 < low <= high <= 0.35:
+            raise ConfigError(f"demo.benchmark.view_toy_scale: needs 0 < low <= high <= 0.35, got {[low, high]}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ class DemoBenchmarkSource(ConfigBlock):
     TAG: ClassVar[tuple[str, str] | None] = ("source", "demo")
 
     source: Literal["demo"] = "demo"
-    label: Literal["shape", "direction"] = "shape"
+    label: Literal["shape", "direction", "view"] = "shape"
     test_fraction: float = 0.3
     seed: int = 0
 

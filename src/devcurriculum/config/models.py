@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, Literal
 
-from devcurriculum.config.block import PRETEXT, ConfigBlock, pretext
+from devcurriculum.config.block import PRETEXT, READOUT, ConfigBlock, pretext
 from devcurriculum.config.schema import ConfigError
 
 
@@ -43,8 +43,8 @@ class VideoMAEModelConfig(ConfigBlock):
     decoder_intermediate_size: int = 256
     mask_ratio: float = pretext(0.75)
     norm_pix_loss: bool = pretext(True)
-    mask_type: Literal["tube", "random"] = pretext("tube")
-    embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig)
+    mask_type: Literal["tube", "random", "future"] = pretext("tube")
+    embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
 
 
@@ -96,7 +96,7 @@ class VJEPAModelConfig(ConfigBlock):
     mode: Literal["clip", "pairs"] = "clip"
     gap: int = pretext(4)
     masks: MultiblockMaskConfig = field(default_factory=MultiblockMaskConfig, metadata={PRETEXT: "the pretext task"})
-    embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig)
+    embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
 
     def __post_init__(self) -> None:

@@ -81,6 +81,7 @@ def _check_workflow(cfg: WorkflowConfig) -> None:
     _check_models(cfg)
     _check_runs(cfg)
     _check_voe(cfg)
+    _check_benchmarks(cfg)
     for name in ("", *cfg.models):
         pretrain = cfg.pretrain_for(name) if name else cfg.pretrain
         where = f"models.{name}.pretrain" if name else "pretrain"
@@ -156,6 +157,13 @@ def _check_models(cfg: WorkflowConfig) -> None:
             width, heads = getattr(model, width_key, None), getattr(model, heads_key, None)
             if width is not None and heads is not None and width % heads:
                 raise ConfigError(f"models.{name}.{width_key}: {width} is not divisible by {heads_key}={heads}")
+        if model.objective == "videomae" and model.mask_type == "future":
+            slices = clip.frames // model.tubelet_size
+            if slices < 2 or int(model.mask_ratio * slices) < slices - slices // 2:
+                raise ConfigError(
+                    f"models.{name}.mask_type: 'future' masks the later half of {slices} temporal slice(s): it needs "
+                    f"at least 2 slices and mask_ratio >= {(slices - slices // 2) / max(slices, 1):.2f}"
+                )
         embedding = getattr(model, "embedding", None)
         if embedding is not None and embedding.pooling == "grid" and patch is not None and tubelet is not None:
             tokens = (clip.frames // tubelet, clip.size // patch, clip.size // patch)
@@ -181,6 +189,14 @@ def _check_models(cfg: WorkflowConfig) -> None:
                 raise ConfigError(f"models.{name}.mode: 'pairs' needs clips of at least 2 frames (data.clip.frames={clip.frames})")
         if model.objective == "simclr" and clip.frames < 2:
             raise ConfigError(f"models.{name}: simclr needs clips of at least 2 frames (data.clip.frames={clip.frames})")
+
+
+def _check_benchmarks(cfg: WorkflowConfig) -> None:
+    for name, bench in cfg.benchmarks.items():
+        if getattr(bench, "label", None) == "view" and cfg.demo.benchmark.views_per_class < 1:
+            raise ConfigError(
+                f"benchmarks.{name}.label: 'view' needs the demo's view clips: set demo.benchmark.views_per_class > 0"
+            )
 
 
 def _check_runs(cfg: WorkflowConfig) -> None:

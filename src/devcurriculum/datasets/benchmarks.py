@@ -9,8 +9,8 @@ can feed it to any objective unchanged (``datasets.labelled.writer``):
 
 Sources (``benchmarks.<name>.source``; docs/benchmarks.md):
 
-- ``demo``: the renderer's held-out labelled videos (``labels.csv``), read as a ``video_manifest``
-  whose label column is ``shape`` or ``direction``: one clip per video from its first frame, every
+- ``demo``: the renderer's held-out labelled videos (``labels.csv``; ``views.csv`` for label ``view``),
+  read as a ``video_manifest`` whose label column is ``shape``, ``direction`` or ``view``: one clip per video from its first frame, every
   ``data.clip.frame_step`` frames, decoded and resized exactly like the training clip cache;
 - ``sklearn_digits``: scikit-learn's bundled 8x8 handwritten digits (real data shipped with the library),
   upscaled bilinearly, grey repeated to RGB and over ``T`` frames ("images repeated over time", as the
@@ -52,6 +52,8 @@ from devcurriculum.utils.io import PathLike, provenance
 log = logging.getLogger("devcurriculum.datasets.benchmarks")
 
 LABELS_CSV = "labels.csv"
+#: the demo's what-is-in-view clips (label ``view``), next to labels.csv
+VIEWS_CSV = "views.csv"
 
 
 def prepare_benchmark(
@@ -91,7 +93,8 @@ def benchmark_items(
     if isinstance(bench, DemoBenchmarkSource):
         if demo_dir is None:
             raise ValueError(f"{where}: source 'demo' needs the demo benchmark folder (labels.csv)")
-        manifest = labelled.read_labelled_manifest(Path(demo_dir) / LABELS_CSV, label_column=bench.label)
+        table = VIEWS_CSV if bench.label == "view" else LABELS_CSV
+        manifest = labelled.read_labelled_manifest(Path(demo_dir) / table, label_column=bench.label)
         return labelled.build_benchmark(
             manifest, media="video", frames=clip.frames, size=clip.size, frame_step=clip.frame_step,
             split_mode="stratified", test_fraction=bench.test_fraction, seed=bench.seed, where=where, progress=False,

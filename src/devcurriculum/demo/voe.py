@@ -1,6 +1,6 @@
 """The demo world's violation-of-expectation (VoE) pairs: one event shown possible and impossible.
 
-A pair is one scene rendered twice from the same random stream ``[voe.seed, 4, property, pair]``
+A pair is one scene rendered twice from the same random stream ``[voe.seed, 5, property, pair]``
 (never a training or benchmark stream), so both clips have the same room, toys, camera path and
 target up to the violation; only the target's behaviour after the event differs:
 

@@ -191,7 +191,7 @@ def embed_run(
     table = table_from_columns({**columns, "embedding": embedding_array(matrix)}, embedding_schema(matrix.shape[1]))
     meta = provenance(
         "embed",
-        model.network(),
+        model.network(readout=True),
         checkpoints=[str(c.path) for c in stages],
         benchmarks={b.name: str(b.table) for b in benchmarks},
         shard=f"{shard}/{n_shards}",
