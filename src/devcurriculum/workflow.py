@@ -13,7 +13,6 @@ from typing import Any
 
 from devcurriculum.config import ConfigError, WorkflowConfig
 
-
 #: mappings of named entries: in an overlay, ``name: null`` removes that entry of an earlier file
 NAMED_ENTRIES = (("data", "age_groups"), ("curricula",), ("models",), ("benchmarks",))
 

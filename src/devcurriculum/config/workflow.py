@@ -16,6 +16,7 @@ from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, Fe
 from devcurriculum.config.models import ModelConfig
 from devcurriculum.config.schema import ConfigError
 from devcurriculum.config.training import PretrainConfig
+from devcurriculum.config.voe import VoEConfig
 
 #: the pseudo-curriculum of the untrained model ("after stage 0" of every run)
 INIT = "init"
@@ -51,6 +52,7 @@ class WorkflowConfig(ConfigBlock):
     runs: tuple[RunsEntry, ...] = ()
     benchmarks: Mapping[str, BenchmarkConfig] = field(default_factory=dict)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    voe: VoEConfig = field(default_factory=VoEConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -78,6 +80,7 @@ def _check_workflow(cfg: WorkflowConfig) -> None:
     _check_curricula(cfg)
     _check_models(cfg)
     _check_runs(cfg)
+    _check_voe(cfg)
     _check_benchmarks(cfg)
     for name in ("", *cfg.models):
         pretrain = cfg.pretrain_for(name) if name else cfg.pretrain
@@ -206,3 +209,13 @@ def _check_runs(cfg: WorkflowConfig) -> None:
         for cur in entry.curricula:
             if cur not in cfg.curricula:
                 raise ConfigError(f"runs[{i}].curricula: {cur!r} is not defined under curricula ({list(cfg.curricula)})")
+
+
+def _check_voe(cfg: WorkflowConfig) -> None:
+    """Every VoE clip must hold at least one model window (``data.clip.frames`` frames)."""
+    for name, voe_set in cfg.voe.sets.items():
+        if voe_set.frames < cfg.data.clip.frames:
+            raise ConfigError(
+                f"voe.sets.{name}.frames: {voe_set.frames} is shorter than the models' window "
+                f"data.clip.frames={cfg.data.clip.frames}"
+            )

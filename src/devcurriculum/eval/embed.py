@@ -11,9 +11,10 @@ long table: ``after_stage, step, benchmark, item_id, embedding``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -67,6 +68,29 @@ class Checkpoint:
             raise FileNotFoundError(f"model weights not found: {p}")
         header = safetensors_metadata(p)
         return cls(p, int(header.get("after_stage", 0)), int(header.get("step", 0)))
+
+
+def stage_weights(checkpoints_dir: PathLike | None = None, weights: PathLike | None = None) -> list[Path]:
+    """A run's weights files: every ``after_stage*.safetensors`` of its checkpoints folder, else its one file."""
+    if checkpoints_dir is not None:
+        return sorted(Path(checkpoints_dir).glob("after_stage*.safetensors"))
+    if weights is None:
+        raise ValueError("need a checkpoints folder or a weights file")
+    return [Path(weights)]
+
+
+def read_stages(
+    checkpoints: Sequence[PathLike], out_path: PathLike, *, network: Mapping[str, Any], model_key: str,
+    run_spec: PathLike | None,
+) -> list[Checkpoint]:
+    """The checkpoints' headers in stage order, verified before anything is loaded (``verify_run``: each
+    file's sha256 and, for a trained run, its ``run_spec`` against ``network``); none is an error naming
+    the output they were meant for."""
+    if not checkpoints:
+        raise ValueError(f"no checkpoints to evaluate for {out_path}")
+    stages = sorted((Checkpoint.read(p) for p in checkpoints), key=lambda c: c.after_stage)
+    verify_run(weights=[c.path for c in stages], network=network, model_key=model_key, spec_file=run_spec)
+    return stages
 
 
 @dataclass(frozen=True)
@@ -139,10 +163,7 @@ def embed_run(
 
     if threads is not None:
         set_threads(threads)
-    if not checkpoints:
-        raise ValueError(f"no checkpoints to embed for {out_path}")
-    stages = sorted((Checkpoint.read(p) for p in checkpoints), key=lambda c: c.after_stage)
-    verify_run(weights=[c.path for c in stages], network=model.network(), model_key=model_key, spec_file=run_spec)
+    stages = read_stages(checkpoints, out_path, network=model.network(), model_key=model_key, run_spec=run_spec)
     objective = build_objective(model, clip)
     columns: dict[str, list] = {name: [] for name in ("after_stage", "step", "benchmark", "item_id")}
     matrices: list[np.ndarray] = []

@@ -8,6 +8,7 @@ own subsets of ``summary.parquet``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -250,6 +251,53 @@ def _scale_to_data(ax: object, values: pd.Series, chance: float | None) -> None:
     lo, hi = min(vals), max(vals)
     pad = max(0.02, 0.08 * (hi - lo))
     ax.set_ylim(max(0.0, lo - pad), min(1.0, hi + pad) if hi <= 1.0 else hi + pad)  # type: ignore[attr-defined]
+
+
+#: the VoE readout's metrics (eval.voe), drawn solid and dashed
+VOE_METRICS: tuple[tuple[str, str], ...] = (("pairwise_accuracy_mean", "-"), ("pairwise_accuracy_max", "--"))
+VOE_CHANCE = 0.5
+
+
+def plot_voe(summary: pd.DataFrame, path: PathLike) -> Path:
+    """Violation of expectation: pairwise accuracy after each stage (0 = untrained), per learner and VoE benchmark.
+
+    Rows are learners, columns the VoE benchmarks (``<set>:<property>``, each set's ``overall`` last);
+    one colour per curriculum through the mean over seeds, solid for the mean-over-windows surprise,
+    dashed for the max; chance (0.5) is a grey line, and said so on each panel.
+    """
+    _require(summary, ["model", "curriculum", "seed", "after_stage", "benchmark", "metric", "value"], "summary")
+    benchmarks = sorted(summary["benchmark"].unique(), key=lambda b: (b.split(":")[0], b.endswith(":overall"), b))
+    models = sorted(summary["model"].unique())
+    colors = curriculum_colors(list(summary["curriculum"].unique()))
+    fig = Figure(figsize=(3.2 * max(len(benchmarks), 1) + 1.8, 2.7 * max(len(models), 1)), layout="constrained")
+    axes = fig.subplots(max(len(models), 1), max(len(benchmarks), 1), squeeze=False, sharex=True, sharey=True)
+    if summary.empty:
+        axes[0][0].text(0.5, 0.5, "no VoE sets (voe.sets in config.yaml)", ha="center", va="center",
+                        transform=axes[0][0].transAxes)
+    for r, model in enumerate(models):
+        for c, bench in enumerate(benchmarks):
+            ax = axes[r][c]
+            sel = summary[(summary["model"] == model) & (summary["benchmark"] == bench)]
+            for (cur, runs), (metric, style) in itertools.product(sel.groupby("curriculum", sort=True), VOE_METRICS):
+                by_stage = runs[runs["metric"] == metric].groupby("after_stage")["value"].mean()
+                agg = metric.rsplit("_", 1)[-1]
+                ax.plot(by_stage.index, by_stage.to_numpy(), color=colors[cur], linestyle=style, marker="o",
+                        markersize=3, linewidth=1.4, label=f"{cur} ({agg}, n={runs['seed'].nunique()})")
+            ax.axhline(VOE_CHANCE, color="0.5", linestyle=":", linewidth=1.2)
+            ax.text(0.02, VOE_CHANCE + 0.02, "chance 0.5", color="0.4", fontsize="x-small", transform=ax.get_yaxis_transform())
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xticks(sorted(summary["after_stage"].unique()))
+            ax.set_title(f"{model}\n{bench}", fontsize="medium")
+            if c == 0:
+                ax.set_ylabel("pairwise accuracy")
+            if r == len(models) - 1:
+                ax.set_xlabel("after stage (0 = untrained)")
+        if benchmarks:
+            handles, labels = axes[r][-1].get_legend_handles_labels()
+            axes[r][-1].legend(handles, labels, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle("violation of expectation: impossible clip more surprising than its possible twin "
+                 "(solid: mean over windows, dashed: max; chance 0.5)", fontsize="medium")
+    return save_figure(fig, path)
 
 
 def schedules_figure(metrics: pd.DataFrame) -> Figure:
