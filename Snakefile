@@ -23,6 +23,7 @@ include: "rules/features.smk"
 include: "rules/curriculum.smk"
 include: "rules/pretrain.smk"
 include: "rules/evaluate.smk"
+include: "rules/voe.smk"
 include: "rules/targets.smk"
 
 

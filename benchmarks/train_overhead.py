@@ -1,12 +1,13 @@
 """Overhead of the full training loop against a bare loop over the same model, measured in one run.
 
 Full: :func:`devcurriculum.train.loop.train` with the real curriculum sampler, the memory-mapped clip
-cache, metrics rows, a checkpoint every ``--checkpoint-every`` steps and the final artifacts.
+cache, metrics rows (``metrics.parquet`` rewritten every ``--log-every`` steps; TensorBoard events with
+``--tensorboard``), a checkpoint every ``--checkpoint-every`` steps and the final artifacts.
 Bare: ``zero_grad / loss / backward / step`` over the same objective on model batches prepared in
 memory beforehand. Both start from the same weights; repetitions alternate to share machine load.
 Prints steps/s of each and the ratio full/bare (target >= 0.9).
 
-    .venv/bin/python benchmarks/train_overhead.py [--steps 60] [--batch 8] [--reps 2]
+    .venv/bin/python benchmarks/train_overhead.py [--steps 60] [--batch 8] [--reps 2] [--log-every 10] [--tensorboard]
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--checkpoint-every", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--log-every", type=int, default=10, help="steps between metrics.parquet rewrites")
+    ap.add_argument("--tensorboard", action="store_true", help="also write TensorBoard events")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -81,7 +84,7 @@ def main() -> None:
         cache = ClipCache(tmp / "clips", GROUPS)
         cfg = PretrainConfig(steps_per_stage=args.steps // len(GROUPS), batch_size=args.batch, lr=1e-3,
                              weight_decay=0.05, warmup_steps=5, min_lr=1e-5, checkpoint_every=args.checkpoint_every,
-                             threads=args.threads)
+                             threads=args.threads, log_every=args.log_every, tensorboard=args.tensorboard)
         plan = CurriculumPlan.from_config(name="developmental", curriculum=CurriculumConfig(order=tuple(GROUPS)),
                                           groups=GROUPS, steps_per_stage=cfg.steps_per_stage)
         torch.manual_seed(0)
@@ -105,7 +108,7 @@ def main() -> None:
     bare = plan.total_steps / statistics.median(bare_times)
     full = plan.total_steps / statistics.median(full_times)
     print(f"steps={plan.total_steps} batch={args.batch} checkpoint_every={args.checkpoint_every} "
-          f"threads={args.threads} reps={args.reps}")
+          f"log_every={args.log_every} tensorboard={args.tensorboard} threads={args.threads} reps={args.reps}")
     print(f"bare loop : {bare:7.2f} steps/s")
     print(f"full loop : {full:7.2f} steps/s (sampler, clip cache reads, metrics, checkpoints, final artifacts)")
     print(f"ratio full/bare = {full / bare:.3f} (target >= 0.9)")

@@ -11,7 +11,7 @@ import os
 import shlex
 import sys
 
-from devcurriculum.config import INIT, baseline_runs, expand_runs
+from devcurriculum.config import INIT, baseline_runs, expand_runs, surprise_keys
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
 
@@ -29,6 +29,7 @@ CHUNK_SHARDS = CFG.data.chunk_shards
 CACHE_SUFFIX = SUFFIX[CFG.data.cache.format]
 RUNS = expand_runs(CFG)
 BENCHMARKS = list(CFG.benchmarks)
+VOE_SETS = list(CFG.voe.sets)
 NOT_INIT = rf"(?!{INIT}(?![A-Za-z0-9_-]))[A-Za-z0-9_-]+"
 #: one run's folder; every per-run path is built from it
 RUN = f"{RESULTS}/runs/{{model}}/{{curriculum}}/seed{{seed}}"
@@ -42,6 +43,7 @@ wildcard_constraints:
     model=r"[A-Za-z0-9_-]+",
     curriculum=r"[A-Za-z0-9_-]+",
     benchmark=r"[A-Za-z0-9_-]+",
+    voe=r"[A-Za-z0-9_-]+",
     extractor=r"[A-Za-z0-9_.-]+",
 
 
@@ -238,13 +240,17 @@ def torchrun_launcher(wildcards, resources):
 
 
 def pretrain_runtime_args(wildcards, threads, resources):
-    """Runtime-only flags of the entry point (threads per process, checkpoint and log cadence).
+    """Runtime-only flags of the entry point (threads per process, checkpoint and log cadence, TensorBoard).
 
     A params function of `threads`/`resources`, so Snakemake never reruns training when they change.
     """
     per_proc = max(1, threads // nproc_per_node(wildcards, resources))
     pretrain = CFG.pretrain_for(wildcards.model)
-    return f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every} --log-every {pretrain.log_every}"
+    return (
+        f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every}"
+        f" --log-every {pretrain.log_every}"
+        + (" --tensorboard" if pretrain.tensorboard else "")
+    )
 
 
 def pretrain_threads(wildcards):
@@ -285,16 +291,24 @@ def clip_cfg():
 # ---- evaluation -------------------------------------------------------------------------------
 
 
-def embed_inputs(wildcards):
-    """The run's stage checkpoints (the untrained model: its one weights file) and every benchmark."""
-    inputs = {"tables": benchmark_tables(), "caches": benchmark_caches()}
+def run_weights(wildcards):
+    """The run's stage checkpoints and its run spec; for the untrained model, its one weights file."""
     if wildcards.curriculum == INIT:
-        inputs["weights"] = f"{run_dir(wildcards)}/model.safetensors"
-    else:
-        inputs["checkpoints"] = f"{run_dir(wildcards)}/checkpoints"
+        return {"weights": f"{run_dir(wildcards)}/model.safetensors"}
+    return {
+        "checkpoints": f"{run_dir(wildcards)}/checkpoints",
         # checked against the network config: another workflow may share the results folder
-        inputs["spec"] = f"{run_dir(wildcards)}/run_spec.json"
-    return inputs
+        "spec": f"{run_dir(wildcards)}/run_spec.json",
+    }
+
+
+def embed_inputs(wildcards):
+    """The run's weights (run_weights) and every benchmark."""
+    return {
+        "tables": benchmark_tables(),
+        "caches": benchmark_caches(),
+        **run_weights(wildcards),
+    }
 
 
 def embed_parts(wildcards):
@@ -362,6 +376,64 @@ def curriculum_previews():
     return expand(
         f"{RESULTS}/curricula/{{c}}.parquet", c=sorted({r.curriculum for r in RUNS})
     )
+
+
+# ---- violation of expectation (rules/voe.smk) ------------------------------------------------
+
+
+def voe_set_cfg(wildcards):
+    return CFG.voe.sets[wildcards.voe].shaping()
+
+
+def voe_inputs(wildcards):
+    """A manifest set's manifest, an IntPhys-style set's folder; nothing for demo sets (rendered here)."""
+    voe_set = CFG.voe.sets[wildcards.voe]
+    if voe_set.source == "manifest":
+        return {"manifest": voe_set.manifest}
+    return {"root": voe_set.root} if voe_set.source == "intphys" else {}
+
+
+def voe_demo_cfg(wildcards):
+    """Only what a demo set's pixels depend on: the world, frame size and rate (not the training videos)."""
+    if CFG.voe.sets[wildcards.voe].source != "demo":
+        return None
+    return {key: CFG.demo.shaping()[key] for key in ("world", "size", "fps")}
+
+
+def voe_age_groups(wildcards):
+    """The age span of the demo world (only demo sets render at an age)."""
+    return age_groups() if CFG.voe.sets[wildcards.voe].source == "demo" else None
+
+
+def voe_tables():
+    return expand(f"{RESULTS}/voe/sets/{{v}}.parquet", v=VOE_SETS)
+
+
+def surprise_inputs(wildcards):
+    """The run's weights (run_weights) and every VoE set."""
+    return {
+        "tables": voe_tables(),
+        "caches": expand(f"{RESULTS}/voe/sets/{{v}}.npy", v=VOE_SETS),
+        **run_weights(wildcards),
+    }
+
+
+def surprise_model_cfg(wildcards):
+    """The network and the pretext keys the surprise reads (a new mask ratio does not re-score init)."""
+    return surprise_keys(CFG.models[wildcards.model])
+
+
+def surprise_parts():
+    return [
+        f"{RESULTS}/voe/surprise/{run.name}/part-{shard}.parquet"
+        for run in evaluated_runs()
+        for shard in range(CFG.voe.shards)
+    ]
+
+
+def voe_evals():
+    """The VoE readout of every run, when there are VoE sets (an input of summarize)."""
+    return [f"{RESULTS}/voe/eval.parquet"] if VOE_SETS else []
 
 
 def all_targets():

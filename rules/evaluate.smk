@@ -69,6 +69,7 @@ rule summarize:
         evals=eval_files(),
         metrics=metrics_files(),
         videos=rules.index_videos.output.videos,
+        voe=voe_evals(),
     output:
         summary=report(
             f"{RESULTS}/summary.parquet",
@@ -100,6 +101,11 @@ rule summarize:
             f"{RESULTS}/plots/schedules.png",
             caption="../report/schedules.rst",
             category="Training",
+        ),
+        voe=report(
+            f"{RESULTS}/plots/voe.png",
+            caption="../report/voe.rst",
+            category="Evaluation",
         ),
     log:
         f"{LOGS}/summarize.log",

@@ -3,15 +3,12 @@
 from pathlib import Path
 
 from devcurriculum.config import ClipConfig, EvaluationConfig, model_config
-from devcurriculum.eval.embed import BenchmarkFiles, embed_run
+from devcurriculum.eval.embed import BenchmarkFiles, embed_run, stage_weights
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
 evaluation = EvaluationConfig.from_mapping(sm.config["evaluation"])  # runtime-only: shards, batch size
-if "checkpoints" in sm.input.keys():  # noqa: SIM118 (a Namedlist: `in` alone tests the file names)
-    checkpoints = sorted(Path(sm.input.checkpoints).glob("after_stage*.safetensors"))
-else:
-    checkpoints = [Path(sm.input.weights)]
+checkpoints = stage_weights(sm.input.get("checkpoints"), sm.input.get("weights"))  # init: its one weights file
 benchmarks = [
     BenchmarkFiles(name, Path(table), Path(cache))
     for name, table, cache in zip(sm.params.benchmarks, sm.input.tables, sm.input.caches, strict=True)

@@ -15,4 +15,5 @@ with stage_log(sm.log[0], "summarize"):
         out_comparisons=sm.output.comparisons,
         plot_dir=Path(sm.output.stage_curves).parent,
         reference_curriculum=sm.params.reference,
+        voe_paths=list(sm.input.voe),
     )

@@ -13,12 +13,33 @@ from typing import Any
 
 from devcurriculum.config import ConfigError, WorkflowConfig
 
+#: mappings of named entries: in an overlay, ``name: null`` removes that entry of an earlier file
+NAMED_ENTRIES = (("data", "age_groups"), ("curricula",), ("models",), ("benchmarks",))
+
+
+def drop_null_entries(config: MutableMapping[str, Any]) -> None:
+    """Remove ``name: null`` entries of the named-entry mappings (an overlay's way to delete one).
+
+    Snakemake merges ``--configfile`` overlays key by key and cannot delete, so an overlay on
+    config.yaml would otherwise keep every demo benchmark, curriculum and age group.
+    """
+    for path in NAMED_ENTRIES:
+        node: Any = config
+        for key in path:
+            node = node.get(key) if isinstance(node, MutableMapping) else None
+        if isinstance(node, MutableMapping):
+            for name in [name for name, value in node.items() if value is None]:
+                del node[name]
+
 
 def load_workflow_config(config: MutableMapping[str, Any]) -> WorkflowConfig:
     """Validate Snakemake's ``config`` dict, fill in every default in place, and return it typed.
 
-    On a config mistake: print ``config error: <key>: <what is wrong>`` and exit with status 1.
+    ``name: null`` entries of ``data.age_groups``, ``curricula``, ``models`` and ``benchmarks`` are
+    removed first (:func:`drop_null_entries`). On a config mistake: print
+    ``config error: <key>: <what is wrong>`` and exit with status 1.
     """
+    drop_null_entries(config)
     try:
         cfg = WorkflowConfig.from_mapping(config)
     except ConfigError as exc:

@@ -133,7 +133,7 @@ def test_model_config_dispatches_on_objective() -> None:
 
 
 def test_runtime_keys_are_declared_once_and_left_out_of_shaping() -> None:
-    assert set(PretrainConfig.runtime_keys()) == {"nproc", "threads", "checkpoint_every", "log_every"}
+    assert set(PretrainConfig.runtime_keys()) == {"nproc", "threads", "checkpoint_every", "log_every", "tensorboard"}
     assert set(EvaluationConfig.runtime_keys()) == {"embed_shards", "embed_batch_size", "embed_threads"}
     shaping = PretrainConfig().shaping()
     assert not set(shaping) & set(PretrainConfig.runtime_keys())

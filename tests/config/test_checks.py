@@ -77,3 +77,13 @@ def test_the_workflow_prints_one_line_for_a_misspelled_key(tmp_path: Path) -> No
     # Snakemake's own two notes (the profile in use, the config overlay) and our one line
     assert "config error: pretrain.steps_per_stag: unknown key (did you mean 'steps_per_stage'?)" in lines
     assert len(lines) <= 3, lines
+
+
+def test_an_overlay_removes_a_named_entry_with_null(config: dict) -> None:
+    from devcurriculum.workflow import drop_null_entries
+
+    config["benchmarks"]["demo_view"] = None
+    config["curricula"]["hybrid"] = None
+    drop_null_entries(config)
+    cfg = WorkflowConfig.from_mapping(config)
+    assert "demo_view" not in cfg.benchmarks and "hybrid" not in cfg.curricula and "digits" in cfg.benchmarks

@@ -90,3 +90,23 @@ def test_bad_bucket_steps_names_the_key(bad) -> None:
     plan = make_plan("d", {"order": ["g0"]}, ["g0"], 10)
     with pytest.raises(ValueError, match=r"pretrain.bucket_steps must be a positive integer or 'auto'"):
         resolve_bucket_steps(bad, plan)
+
+
+def test_shuffled_with_seed_run_draws_the_order_from_the_run_seed() -> None:
+    cfg = CurriculumConfig.from_mapping({"order": "shuffled", "seed": "run"}, where="curricula.s")
+    orders = {}
+    for run_seed in range(8):
+        plan = CurriculumPlan.from_config(name="s", curriculum=cfg, groups=GROUPS, steps_per_stage=5, run_seed=run_seed)
+        # `seed: run` in run k is `seed: k`
+        assert plan.stages == make_plan("s", {"order": "shuffled", "seed": run_seed}, GROUPS, 5).stages
+        assert plan.seed == run_seed
+        orders[run_seed] = tuple(s.groups[0] for s in plan.stages)
+    assert len(set(orders.values())) > 1
+    with pytest.raises(ValueError, match=r"curricula\.s\.seed is 'run': the plan needs the run's seed"):
+        CurriculumPlan.from_config(name="s", curriculum=cfg, groups=GROUPS, steps_per_stage=5)
+    with pytest.raises(ConfigError, match=r"^curricula\.s\.seed"):
+        CurriculumConfig.from_mapping({"order": "shuffled", "seed": "per_run"}, where="curricula.s")
+    # the default keeps one order for every run
+    fixed = CurriculumConfig.from_mapping({"order": "shuffled"}, where="curricula.s")
+    assert {CurriculumPlan.from_config(name="s", curriculum=fixed, groups=GROUPS, steps_per_stage=5, run_seed=k).stages
+            for k in range(5)} == {make_plan("s", {"order": "shuffled", "seed": 0}, GROUPS, 5).stages}

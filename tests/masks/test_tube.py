@@ -60,3 +60,17 @@ def test_samples_get_different_masks() -> None:
 def test_invalid_ratio(ratio: float) -> None:
     with pytest.raises(ValueError, match="mask_ratio"):
         tube_mask(1, 1, 16, ratio, _gen())
+
+
+def test_future_masks_hide_the_later_half_and_keep_the_ratio() -> None:
+    from devcurriculum.masks.tube import future_mask
+
+    gen = torch.Generator().manual_seed(0)
+    mask = future_mask(5, 4, 16, 0.75, gen).view(5, 4, 16)  # 64 tokens, 48 masked: 32 later + 16 earlier
+    assert mask[:, 2:].all(), "the later half is masked whole"
+    assert (mask[:, :2].sum(dim=(1, 2)) == 16).all() and (mask.sum(dim=(1, 2)) == 48).all()
+    assert not (mask[0, :2] == mask[1, :2]).all(), "the earlier tokens are drawn per row"
+    with pytest.raises(ValueError, match="fewer than the later half"):
+        future_mask(1, 4, 16, 0.4, gen)
+    with pytest.raises(ValueError, match="at least 2 temporal slices"):
+        future_mask(1, 1, 16, 0.9, gen)

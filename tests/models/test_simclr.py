@@ -18,7 +18,8 @@ NO_AUGMENT = {"crop_scale": [1.0, 1.0], "flip": False, "jitter": 0.0}
 
 
 def _at_stage(stage: int) -> StepContext:
-    return StepContext(step=0, total_steps=1, stage=stage, pool=("g0",), effective_fraction=1.0, temperature=0.0,
+    return StepContext(step=0, total_steps=1, stage=stage, stage_step=0, stage_steps=1, pool=("g0",),
+                       effective_fraction=1.0, temperature=0.0,
                        blur_sigma=0.0)
 
 

@@ -177,3 +177,24 @@ def test_grid_pooling_keeps_where_and_when() -> None:
 def test_a_grid_that_does_not_divide_the_tokens_names_the_key() -> None:
     with pytest.raises(ConfigError, match=r"^models\.m\.embedding\.grid: \[3, 2, 2\] does not divide the token grid"):
         workflow_with({**TINY, "embedding": {"pooling": "grid", "grid": [3, 2, 2]}}, CLIP)
+
+
+def test_fc_norm_pooling_is_the_seed_study_read_out() -> None:
+    # The seed study embeds through VideoMAEForVideoClassification(num_labels=0): the encoder's token mean
+    # through its freshly initialised fc_norm. Same encoder weights -> the same embedding.
+    from transformers import VideoMAEForVideoClassification
+
+    obj = _build({**TINY, "embedding": {"pooling": "fc_norm"}}).eval()
+    classifier = VideoMAEForVideoClassification(obj.model.config.__class__(**{**obj.model.config.to_dict(),
+                                                                               "num_labels": 0})).eval()
+    classifier.videomae.embeddings.load_state_dict(obj.model.videomae.embeddings.state_dict())
+    classifier.videomae.encoder.load_state_dict(obj.model.videomae.encoder.state_dict())
+    clips = moving_squares(3, 4, 16, seed=8)
+    with torch.no_grad():
+        reference = classifier(pixel_values=to_imagenet_normalisation(clips)).logits
+    got = obj.embed(clips)
+    assert got.shape == (3, TINY["hidden_size"])
+    torch.testing.assert_close(got, reference, rtol=1e-5, atol=1e-5)
+    # the LayerNorm of the mean, not the mean itself
+    mean = _build({**TINY, "embedding": {"pooling": "mean"}}).eval().embed(clips)
+    torch.testing.assert_close(got, torch.nn.functional.layer_norm(mean, (TINY["hidden_size"],)), rtol=1e-5, atol=1e-5)

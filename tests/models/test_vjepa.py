@@ -9,6 +9,8 @@ from safetensors.torch import load_file, save_file
 from synthetic_clips import moving_squares
 
 from devcurriculum.config import ConfigError, model_config
+from devcurriculum.masks.multiblock import multiblock_masks
+from devcurriculum.models.objective import StepContext
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.vjepa import VJEPAObjective, ema_momentum
 
@@ -36,14 +38,18 @@ def _build(cfg: dict | None = None, seed: int = 0, clip: dict | None = None) -> 
     return obj
 
 
+@pytest.mark.parametrize("kind", ["seed_2frame", "multiblock3d"])
 @pytest.mark.parametrize("mode", ["clip", "pairs"])
-def test_loss_decreases_on_moving_squares(mode: str) -> None:
-    # A faster EMA (0.9 -> 1) than the reference's 0.996 lets the targets settle within a unit test's steps.
-    obj = _build({**TINY, "mode": mode, "gap": 3, "ema": [0.9, 1.0]})
-    opt = torch.optim.AdamW([p for p in obj.parameters() if p.requires_grad], lr=2e-3)
+def test_loss_decreases_on_moving_squares(mode: str, kind: str) -> None:
+    # The context no longer sees the targets' places, so nothing is copied: the first steps only learn
+    # the targets' mean, and learning shows over more steps. A faster EMA (0.99 -> 1) than the
+    # reference's 0.996 lets the targets settle within a unit test's steps. Measured last/first:
+    # clip 0.87 / 0.88, pairs 0.83 / 0.91 (seed_2frame / multiblock3d).
+    obj = _build({**TINY, "mode": mode, "gap": 3, "ema": [0.99, 1.0], "masks": {**TINY["masks"], "kind": kind}})
+    opt = torch.optim.AdamW([p for p in obj.parameters() if p.requires_grad], lr=4e-3)
     clips = moving_squares(16, CLIP["frames"], CLIP["size"], seed=1)
     losses = []
-    steps = 60
+    steps = 120
     for step in range(steps):
         loss = obj.loss(clips, step)
         opt.zero_grad()
@@ -52,7 +58,35 @@ def test_loss_decreases_on_moving_squares(mode: str) -> None:
         obj.after_step(step, steps)
         losses.append(loss.item())
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
-    assert last < 0.85 * first, (first, last)
+    assert last < 0.93 * first, (first, last)
+
+
+@pytest.mark.parametrize("kind", ["seed_2frame", "multiblock3d"])
+@pytest.mark.parametrize(("mode", "frames", "slices"), [("pairs", 4, 2), ("clip", 8, 4)])
+def test_the_objective_never_shows_the_context_a_target_position(
+    mode: str, frames: int, slices: int, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import devcurriculum.models.vjepa as vjepa_module
+
+    drawn = []
+
+    def spy(*args, **kwargs):
+        pairs = multiblock_masks(*args, **kwargs)
+        drawn.append((args[1], pairs))
+        return pairs
+
+    monkeypatch.setattr(vjepa_module, "multiblock_masks", spy)
+    obj = _build({**TINY, "mode": mode, "gap": 3, "masks": {**TINY["masks"], "kind": kind}},
+                 clip={"frames": frames, "size": 16})
+    clips = moving_squares(8, frames, 16, seed=9)
+    for step in range(5):
+        obj.loss(clips, step)
+    per_slice = 4 * 4
+    for grid_t, pairs in drawn:
+        assert grid_t == slices
+        for context, target in pairs:
+            for row_c, row_t in zip(context, target, strict=True):
+                assert not set((row_c % per_slice).tolist()) & set((row_t % per_slice).tolist())
 
 
 def test_ema_momentum_schedule() -> None:
@@ -80,6 +114,64 @@ def test_target_encoder_gets_no_gradient_and_moves_by_the_momentum_rule() -> Non
     m = 0.996 + 0.004 * 25 / 100
     for new, old, cur in zip(obj.target_encoder.parameters(), before, online):
         torch.testing.assert_close(new, m * old + (1 - m) * cur)
+
+
+def _context(step: int, stage_step: int, stage_steps: int) -> StepContext:
+    return StepContext(step=step, total_steps=300, stage=step // 100, stage_step=stage_step, stage_steps=stage_steps,
+                       pool=("g0",), effective_fraction=1.0, temperature=0.0, blur_sigma=0.0)
+
+
+def test_ema_restart_follows_the_stage_block_and_run_follows_the_run() -> None:
+    restart = _build({**TINY, "ema_schedule": "restart"})
+    run = _build({**TINY, "ema_schedule": "run"})
+    for step, stage_step in ((0, 0), (50, 50), (100, 0), (150, 50), (299, 99)):
+        restart.set_step_context(_context(step, stage_step, 100))
+        run.set_step_context(_context(step, stage_step, 100))
+        # the seed study: linear from 0.996 to 1 over each stage's own steps
+        assert restart.momentum(step, 300) == pytest.approx(0.996 + 0.004 * stage_step / 100)
+        assert run.momentum(step, 300) == pytest.approx(0.996 + 0.004 * step / 300)
+    with pytest.raises(RuntimeError, match="ema_schedule 'restart' needs the StepContext of step 7"):
+        restart.after_step(7, 300)
+
+
+@pytest.mark.parametrize(("kind", "loss"), [("seed_2frame", "l1"), ("multiblock3d", "smooth_l1"), ("multiblock3d", "l1")])
+def test_loss_is_the_mean_over_mask_sets_of_the_chosen_distance(kind: str, loss: str) -> None:
+    obj = _build({**TINY, "loss": loss, "masks": {**TINY["masks"], "kind": kind}})
+    clips = moving_squares(3, 4, 16, seed=6)
+    state = obj.mask_generator.get_state()
+    with torch.no_grad():
+        got = obj.loss(clips, 0)
+        gen = torch.Generator()
+        gen.set_state(state)
+        sets = multiblock_masks(3, 2, 4, 4, obj.masks, gen)
+        features = obj.target_features(clips)
+        distance = torch.nn.functional.l1_loss if loss == "l1" else torch.nn.functional.smooth_l1_loss
+        expected = [
+            distance(obj.predict(clips, ctx, tgt), torch.gather(features, 1, tgt[..., None].expand(-1, -1, 36)))
+            for ctx, tgt in sets
+        ]
+    assert len(sets) == (2 if kind == "multiblock3d" else 1)
+    torch.testing.assert_close(got, torch.stack(expected).mean())
+
+
+@pytest.mark.parametrize("pooling", ["mean", "grid"])
+def test_pairs_mode_embeds_the_two_frame_input_it_trains_on(pooling: str) -> None:
+    obj = _build({**TINY, "mode": "pairs", "gap": 2, "embedding": {"pooling": pooling, "grid": [2, 2, 2]}}).eval()
+    clips = moving_squares(3, 4, 16, seed=7)
+    with torch.no_grad():
+        tokens = obj.encoder(pixel_values_videos=obj.pretext_input(clips)).last_hidden_state
+        full = obj.encoder(pixel_values_videos=clips).last_hidden_state
+    got = obj.embed(clips)
+    assert tokens.shape[1] == 2 * 4 * 4  # two slices of 4 x 4 patches
+    if pooling == "mean":
+        torch.testing.assert_close(got, tokens.mean(dim=1))
+        assert not torch.allclose(got, full.mean(dim=1))  # not the whole clip any more
+    else:
+        assert got.shape == (3, 8 * 36)
+    # grid pooling of a pair: the time axis has the pair's 2 slices
+    with pytest.raises(ConfigError, match=r"embedding.grid: \[4, 2, 2\] does not divide the token grid \[2, 4, 4\]"):
+        workflow_with({**TINY, "mode": "pairs", "tubelet_size": 1, "embedding": {"pooling": "grid", "grid": [4, 2, 2]}},
+                      {"frames": 4, "size": 16})
 
 
 def test_masked_context_path_matches_the_hf_encoder_on_all_tokens() -> None:

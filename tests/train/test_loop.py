@@ -181,7 +181,7 @@ def test_two_runs_with_the_same_seed_log_identical_losses(tmp_path: Path) -> Non
 
 
 def test_loss_decreases_and_artifacts_are_written(tmp_path: Path) -> None:
-    result, objective = run_tiny(tmp_path, total=24, noise=0.0, pretrain={"checkpoint_every": 10},
+    result, objective = run_tiny(tmp_path, total=24, noise=0.0, pretrain={"checkpoint_every": 10, "steps_per_stage": 4},
                                  keep_resume_state=True)
     losses = read_losses(tmp_path / "out" / "metrics.parquet")
     assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:4])
@@ -203,8 +203,11 @@ def test_loss_decreases_and_artifacts_are_written(tmp_path: Path) -> None:
     assert cfg["spec"]["model_name"] == "tiny" and cfg["version"]
     # hooks: a context per step with the sampler's stage, after_step per step
     assert [c.stage for c in objective.contexts] == [s // 4 for s in range(24)]
-    assert objective.contexts[5] == StepContext(step=5, total_steps=24, stage=1, pool=("g1",), effective_fraction=1.0,
+    assert objective.contexts[5] == StepContext(step=5, total_steps=24, stage=1, stage_step=1, stage_steps=4,
+                                                pool=("g1",), effective_fraction=1.0,
                                                 temperature=objective.contexts[5].temperature, blur_sigma=0.0)
+    # the stage block: the step within its steps_per_stage block, the block's length
+    assert [(c.stage_step, c.stage_steps) for c in objective.contexts] == [(s % 4, 4) for s in range(24)]
     assert math.isnan(objective.contexts[5].temperature)
     assert objective.after == list(range(24))
     # checkpoints at 10, 20 and the end
@@ -319,7 +322,7 @@ def test_runtime_keys_do_not_change_the_hash_run_shaping_keys_do() -> None:
 
 def test_metrics_log_round_trip_and_truncation() -> None:
     log = MetricsLog()
-    row = {c: 0.0 for c in COLUMNS} | {"pool": "g0", "stage": 0, "global_batch": 8}
+    row = {c: 0.0 for c in COLUMNS} | {"pool": "g0", "stage": 0, "global_batch": 8, "lr_groups": [0.0, 1.0]}
     for s in range(5):
         log.append(row | {"step": s, "loss": s / 10})
     with pytest.raises(ValueError, match="step 2 does not follow step 4"):

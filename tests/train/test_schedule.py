@@ -45,7 +45,8 @@ def _schedule(kind: str, **overrides: object):
     from devcurriculum.config import PretrainConfig
     from devcurriculum.train.schedule import main_schedule
 
-    pretrain = PretrainConfig(lr=0.1, min_lr=0.001, warmup_steps=3, steps_per_stage=10, lr_schedule=kind, **overrides)
+    keys = {"lr": 0.1, "min_lr": 0.001, "warmup_steps": 3, "steps_per_stage": 10, "lr_schedule": kind, **overrides}
+    pretrain = PretrainConfig(**keys)  # type: ignore[arg-type]
     return main_schedule(pretrain, total_steps=30)
 
 
@@ -65,3 +66,23 @@ def test_constant_schedule_is_warmup_then_flat() -> None:
     lr = _schedule("constant")
     assert [lr(t) for t in range(3)] == pytest.approx([0.1 / 3, 0.2 / 3, 0.1])
     assert {lr(t) for t in range(3, 30)} == {0.1}
+
+
+def test_stage_factors_give_the_seed_study_simclr_rates() -> None:
+    # the seed study's SimCLR: 0.01, then 0.001, then 0.0001, one rate per stage, no warm-up
+    lr = _schedule("constant", lr=0.01, min_lr=0.0, warmup_steps=0, lr_stage_factors=(1.0, 0.1, 0.01))
+    assert [lr(t) for t in (0, 9, 10, 19, 20, 29)] == pytest.approx([0.01, 0.01, 0.001, 0.001, 0.0001, 0.0001])
+    assert lr(45) == pytest.approx(0.0001)  # past the list: its last factor
+    # factors multiply whichever kind runs: per_stage restarts, then scales
+    per_stage = _schedule("per_stage")
+    scaled = _schedule("per_stage", lr_stage_factors=(1.0, 0.5))
+    assert [scaled(t) for t in range(10)] == [per_stage(t) for t in range(10)]
+    assert [scaled(t) for t in range(10, 30)] == pytest.approx([0.5 * per_stage(t) for t in range(10, 30)])
+
+
+def test_stage_factors_go_through_the_group_rates() -> None:
+    from devcurriculum.train.schedule import group_rates
+
+    lr = _schedule("constant", warmup_steps=0, lr_stage_factors=(1.0, 0.1))
+    base, rates = group_rates(15, lr, None, 2)
+    assert base == pytest.approx(0.01) and rates == pytest.approx([0.01, 0.01])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from wfutil import dry_run_jobs, snakemake, write_config
 
 

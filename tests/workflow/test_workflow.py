@@ -37,11 +37,14 @@ def test_whole_dag_leaves_every_artifact(finished: Path) -> None:
     assert set(summary["curriculum"]) == {"developmental", "prototype"}
     # 3 stages of 4 steps: after stage 0 (untrained) .. 3, for the mixed prototype run too
     assert sorted(set(zip(summary["after_stage"], summary["step"], strict=True))) == [(0, 0), (1, 4), (2, 8), (3, 12)]
-    assert set(summary["benchmark"]) == {"demo_objects", "digits"}
+    probes = summary[summary["readout"] != "voe"]
+    assert set(probes["benchmark"]) == {"demo_objects", "digits"}
+    voe = summary[summary["readout"] == "voe"]  # the .test VoE set, for every run and stage (tests/workflow/test_voe_workflow.py)
+    assert set(voe["benchmark"]) >= {"demo_physics:overall"} and set(voe["after_stage"]) == {0, 1, 2, 3}
     assert summary["value"].between(0, 1).all()
     comparisons = pd.read_parquet(res / "comparisons.parquet")
     assert set(comparisons["curriculum"]) == {"prototype"} and set(comparisons["reference"]) == {"developmental"}
-    for name in ("stage_curves.png", "readouts.png", "loss_curves.png", "schedules.png"):
+    for name in ("stage_curves.png", "readouts.png", "loss_curves.png", "schedules.png", "voe.png"):
         assert (res / "plots" / name).stat().st_size > 1000
     run = res / "runs/videomae/developmental/seed0"
     metrics = pd.read_parquet(run / "metrics.parquet")
@@ -98,9 +101,12 @@ def test_steps_per_stage_change_reruns_pretraining_and_after_only(finished: Path
         {"pretrain.threads": 2},
         {"pretrain.checkpoint_every": 1},
         {"pretrain.log_every": 1},
+        {"pretrain.tensorboard": True},
         {"pretrain.nproc": 2},
         {"evaluation.embed_threads": 2},
         {"evaluation.embed_batch_size": 3},
+        {"voe.batch_size": 3},
+        {"voe.threads": 2},
         {"features.batch_size": 5},
     ],
     ids=lambda change: next(iter(change)),
@@ -117,10 +123,10 @@ def test_mask_ratio_change_reruns_that_models_training_not_its_baseline(finished
     # the untrained baseline does not depend on the mask ratio: not re-initialised, not re-embedded
     assert counts["init_model"] == 0
     for rule, w in jobs:
-        if rule in ("embed", "readout"):
+        if rule in ("embed", "readout", "surprise"):
             assert w["curriculum"] != "init", (rule, w)
     for upstream in ("make_demo_videos", "index_videos", "chunk_clips", "extract_features", "score_difficulty",
-                     "prepare_benchmark", "build_curriculum"):
+                     "prepare_benchmark", "build_curriculum", "prepare_voe"):
         assert counts[upstream] == 0, upstream
 
 
@@ -132,12 +138,13 @@ def test_a_new_embedding_pooling_re_embeds_without_retraining(finished: Path) ->
 def test_adding_a_seed_schedules_only_that_seeds_jobs_and_the_summary(finished: Path) -> None:
     runs = [{"models": ["videomae"], "curricula": ["developmental", "prototype"], "seeds": [0, 1]}]
     jobs = _changed_jobs(finished, runs=runs)
-    per_run = {"init_model", "pretrain", "embed", "readout"}
-    assert {rule for rule, _ in jobs} == per_run | {"summarize", "all"}
+    per_run = {"init_model", "pretrain", "embed", "readout", "surprise"}
+    assert {rule for rule, _ in jobs} == per_run | {"voe_readout", "summarize", "all"}
     assert all(w["seed"] == "1" for rule, w in jobs if rule in per_run), jobs
     counts = job_counts(jobs)
     assert counts["init_model"] == 1 and counts["pretrain"] == 2 and counts["readout"] == 3
     assert counts["embed"] == 3 * 2  # 3 runs (2 trained + the untrained baseline) x 2 shards
+    assert counts["surprise"] == 3 * 2 and counts["voe_readout"] == 1
 
 
 def test_bad_value_fails_at_parse_time_naming_the_key(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ from devcurriculum.config.models import (
     MultiblockMaskConfig,
     SimCLRAugmentConfig,
     SimCLRModelConfig,
+    TubeBlocksConfig,
     VideoEmbeddingConfig,
     VideoMAEModelConfig,
     VJEPAModelConfig,
@@ -49,13 +50,26 @@ from devcurriculum.config.models import (
 from devcurriculum.config.runs import Run, baseline_runs, expand_runs
 from devcurriculum.config.schema import ConfigError, load_schema
 from devcurriculum.config.training import PretrainConfig
+from devcurriculum.config.voe import (
+    DEMO_VOE_PROPERTIES,
+    VOE_SET_CONFIGS,
+    DemoVoESource,
+    IntPhysVoESource,
+    ManifestVoESource,
+    VoEConfig,
+    VoESetConfig,
+    surprise_keys,
+    voe_set_config,
+)
 from devcurriculum.config.workflow import INIT, RunsEntry, WorkflowConfig
 
 __all__ = [
     "BENCHMARK_CONFIGS",
     "BUILT_EXTRACTORS",
+    "DEMO_VOE_PROPERTIES",
     "INIT",
     "MODEL_CONFIGS",
+    "VOE_SET_CONFIGS",
     "BenchmarkConfig",
     "BlurConfig",
     "CacheConfig",
@@ -68,6 +82,7 @@ __all__ = [
     "DemoBenchmarkConfig",
     "DemoBenchmarkSource",
     "DemoConfig",
+    "DemoVoESource",
     "DemoWorldConfig",
     "DifficultyConfig",
     "DigitsBenchmarkSource",
@@ -75,10 +90,12 @@ __all__ = [
     "FeaturesConfig",
     "ImageFolderSource",
     "ImageManifestSource",
+    "IntPhysVoESource",
     "KnnReadoutConfig",
     "LabelledSource",
     "LeracConfig",
     "LinearReadoutConfig",
+    "ManifestVoESource",
     "ModelConfig",
     "MultiblockMaskConfig",
     "PretrainConfig",
@@ -89,12 +106,15 @@ __all__ = [
     "SimCLRAugmentConfig",
     "SimCLRModelConfig",
     "ToyBoxSource",
+    "TubeBlocksConfig",
     "UCF101Source",
     "VJEPAModelConfig",
     "VideoEmbeddingConfig",
     "VideoFolderSource",
     "VideoMAEModelConfig",
     "VideoManifestSource",
+    "VoEConfig",
+    "VoESetConfig",
     "WeightingConfig",
     "WorkflowConfig",
     "baseline_runs",
@@ -103,4 +123,6 @@ __all__ = [
     "load_schema",
     "model_config",
     "runtime",
+    "surprise_keys",
+    "voe_set_config",
 ]

@@ -67,7 +67,7 @@ class CurriculumConfig(ConfigBlock):
     WHERE: ClassVar[str] = "curricula.*"
 
     order: tuple[str, ...] | Literal["shuffled", "mixed"]
-    seed: int = 0
+    seed: int | Literal["run"] = 0
     weighting: WeightingConfig | None = None
     blur: BlurConfig | None = None
     lerac: LeracConfig | None = None

@@ -18,7 +18,7 @@ class VideoEmbeddingConfig(ConfigBlock):
     SCHEMA: ClassVar[str] = "#/$defs/video_embedding"
     WHERE: ClassVar[str] = "models.<name>.embedding"
 
-    pooling: Literal["mean", "grid"] = "mean"
+    pooling: Literal["mean", "grid", "fc_norm"] = "mean"
     grid: tuple[int, int, int] = (2, 2, 2)
 
 
@@ -43,33 +43,64 @@ class VideoMAEModelConfig(ConfigBlock):
     decoder_intermediate_size: int = 256
     mask_ratio: float = pretext(0.75)
     norm_pix_loss: bool = pretext(True)
-    mask_type: Literal["tube", "random"] = pretext("tube")
+    mask_type: Literal["tube", "random", "future"] = pretext("tube")
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
 
 
+def _check_ranges(block: ConfigBlock, *names: str, fractions: tuple[str, ...] = ()) -> None:
+    """Each ``[low, high]`` field of ``block`` must have ``0 < low <= high`` (and ``high <= 1`` for fractions)."""
+    for name in names:
+        lo, hi = getattr(block, name)
+        if not 0 < lo <= hi:
+            raise ConfigError(f"{block.WHERE}.{name}: must be [low, high] with 0 < low <= high, got {[lo, hi]}")
+        if name in fractions and hi > 1:
+            raise ConfigError(f"{block.WHERE}.{name}: a fraction of the frame, must be <= 1, got {[lo, hi]}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TubeBlocksConfig(ConfigBlock):
+    """One mask set of V-JEPA's 3-D multi-block masks: ``n_blocks`` spatial blocks tiled through all frames."""
+
+    SCHEMA: ClassVar[str] = "#/$defs/vjepa/properties/masks/properties/blocks3d/items"
+    WHERE: ClassVar[str] = "models.vjepa.masks.blocks3d[*]"
+
+    n_blocks: int
+    scale: tuple[float, float]
+    aspect: tuple[float, float] = (0.75, 1.5)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_ranges(self, "scale", "aspect", fractions=("scale",))
+
+
 @dataclasses.dataclass(frozen=True)
 class MultiblockMaskConfig(ConfigBlock):
-    """V-JEPA multi-block masks (ALGORITHMS.md A); the defaults are the reference's."""
+    """V-JEPA multi-block masks (ALGORITHMS.md A); the defaults are the seed study's.
+
+    ``kind: seed_2frame`` (the seed study): one context block on the earlier frame(s), ``n_targets``
+    target blocks on the later one(s), the targets' spatial positions removed from the context.
+    ``kind: multiblock3d`` (facebookresearch/jepa): every set of ``blocks3d`` is its own prediction task,
+    its blocks tubes through all frames, the context their complement.
+    """
 
     SCHEMA: ClassVar[str] = "#/$defs/vjepa/properties/masks"
     WHERE: ClassVar[str] = "models.vjepa.masks"
 
+    kind: Literal["seed_2frame", "multiblock3d"] = "seed_2frame"
     context_scale: tuple[float, float] = (0.85, 1.0)
     target_scale: tuple[float, float] = (0.10, 0.15)
     target_aspect: tuple[float, float] = (0.75, 1.5)
     n_targets: int = 4
     min_keep: int = 10
+    blocks3d: tuple[TubeBlocksConfig, ...] = (
+        TubeBlocksConfig(n_blocks=8, scale=(0.15, 0.15)),
+        TubeBlocksConfig(n_blocks=2, scale=(0.7, 0.7)),
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("context_scale", "target_scale", "target_aspect"):
-            lo, hi = getattr(self, name)
-            if not 0 < lo <= hi:
-                raise ConfigError(f"{self.WHERE}.{name}: must be [low, high] with 0 < low <= high, got {[lo, hi]}")
-        for name in ("context_scale", "target_scale"):
-            if getattr(self, name)[1] > 1:
-                raise ConfigError(f"{self.WHERE}.{name}: a fraction of the frame, must be <= 1, got {list(getattr(self, name))}")
+        _check_ranges(self, "context_scale", "target_scale", "target_aspect", fractions=("context_scale", "target_scale"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +123,8 @@ class VJEPAModelConfig(ConfigBlock):
     pred_num_attention_heads: int = 4
     pred_mlp_ratio: float = 4.0
     ema: tuple[float, float] = pretext((0.996, 1.0))
+    ema_schedule: Literal["run", "restart"] = pretext("run")
+    loss: Literal["smooth_l1", "l1"] = pretext("smooth_l1")
     # not pretext: the embedding of a V-JEPA model follows its input mode
     mode: Literal["clip", "pairs"] = "clip"
     gap: int = pretext(4)
@@ -113,8 +146,11 @@ class SimCLRAugmentConfig(ConfigBlock):
     crop_scale: tuple[float, float] = (0.3, 1.0)
     flip: bool = True
     jitter: float = 0.4
+    hue: float = 0.0
     jitter_prob: float = 0.8
+    jitter_order: Literal["fixed", "random"] = "fixed"
     grayscale_prob: float = 0.0
+    rotation: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -24,12 +24,14 @@ class PretrainConfig(ConfigBlock):
     warmup_steps: int = 10
     min_lr: float = 1.0e-5
     lr_schedule: Literal["continuous", "per_stage", "constant"] = "continuous"
+    lr_stage_factors: tuple[float, ...] | None = None
     reset_optimizer_each_stage: bool = False
     grad_clip: float | None = 1.0
     precision: Literal["fp32", "bf16"] = "fp32"
     nproc: int = runtime(1, why="the global batch is fixed, so the process count only splits the work")
     threads: int = runtime(2, why="intra-op threads change speed, not results")
     checkpoint_every: int = runtime(100, why="resume states are bit-identical to an uninterrupted run")
-    log_every: int = runtime(10, why="how often the log prints a loss line")
+    log_every: int = runtime(10, why="how often the log prints a loss line and metrics.parquet is rewritten")
+    tensorboard: bool = runtime(False, why="TensorBoard events repeat what metrics.parquet records")
     bucket_steps: int | Literal["auto"] = "auto"
     deterministic: bool = True

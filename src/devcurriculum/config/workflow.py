@@ -16,6 +16,7 @@ from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, Fe
 from devcurriculum.config.models import ModelConfig
 from devcurriculum.config.schema import ConfigError
 from devcurriculum.config.training import PretrainConfig
+from devcurriculum.config.voe import VoEConfig
 
 #: the pseudo-curriculum of the untrained model ("after stage 0" of every run)
 INIT = "init"
@@ -51,6 +52,7 @@ class WorkflowConfig(ConfigBlock):
     runs: tuple[RunsEntry, ...] = ()
     benchmarks: Mapping[str, BenchmarkConfig] = field(default_factory=dict)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    voe: VoEConfig = field(default_factory=VoEConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -78,6 +80,7 @@ def _check_workflow(cfg: WorkflowConfig) -> None:
     _check_curricula(cfg)
     _check_models(cfg)
     _check_runs(cfg)
+    _check_voe(cfg)
     _check_benchmarks(cfg)
     for name in ("", *cfg.models):
         pretrain = cfg.pretrain_for(name) if name else cfg.pretrain
@@ -154,9 +157,18 @@ def _check_models(cfg: WorkflowConfig) -> None:
             width, heads = getattr(model, width_key, None), getattr(model, heads_key, None)
             if width is not None and heads is not None and width % heads:
                 raise ConfigError(f"models.{name}.{width_key}: {width} is not divisible by {heads_key}={heads}")
+        if model.objective == "videomae" and model.mask_type == "future":
+            slices = clip.frames // model.tubelet_size
+            if slices < 2 or int(model.mask_ratio * slices) < slices - slices // 2:
+                raise ConfigError(
+                    f"models.{name}.mask_type: 'future' masks the later half of {slices} temporal slice(s): it needs "
+                    f"at least 2 slices and mask_ratio >= {(slices - slices // 2) / max(slices, 1):.2f}"
+                )
         embedding = getattr(model, "embedding", None)
         if embedding is not None and embedding.pooling == "grid" and patch is not None and tubelet is not None:
-            tokens = (clip.frames // tubelet, clip.size // patch, clip.size // patch)
+            # a V-JEPA frame pair is embedded as the two-slice video it trains on
+            slices = 2 if getattr(model, "mode", "clip") == "pairs" else clip.frames // tubelet
+            tokens = (slices, clip.size // patch, clip.size // patch)
             if any(n % c for n, c in zip(tokens, embedding.grid, strict=True)):
                 raise ConfigError(
                     f"models.{name}.embedding.grid: {list(embedding.grid)} does not divide the token grid "
@@ -197,3 +209,13 @@ def _check_runs(cfg: WorkflowConfig) -> None:
         for cur in entry.curricula:
             if cur not in cfg.curricula:
                 raise ConfigError(f"runs[{i}].curricula: {cur!r} is not defined under curricula ({list(cfg.curricula)})")
+
+
+def _check_voe(cfg: WorkflowConfig) -> None:
+    """Every VoE clip must hold at least one model window (``data.clip.frames`` frames)."""
+    for name, voe_set in cfg.voe.sets.items():
+        if voe_set.frames < cfg.data.clip.frames:
+            raise ConfigError(
+                f"voe.sets.{name}.frames: {voe_set.frames} is shorter than the models' window "
+                f"data.clip.frames={cfg.data.clip.frames}"
+            )

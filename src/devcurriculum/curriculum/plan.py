@@ -3,7 +3,9 @@
 One continuous run; the sampler switches pools at stage boundaries. Order kinds:
 
 - a list of groups: one stage per listed group, in that order;
-- ``shuffled``: every group once, in an order drawn from the curriculum's seed;
+- ``shuffled``: every group once, in an order drawn from the curriculum's ``seed`` (``seed: run``: from
+  the run's seed, so every seed of a study trains its own order, as the seed study's random
+  condition drew its subjects per run);
 - ``mixed``: ONE stage pooling every group, lasting len(groups) * steps_per_stage steps, so that
   every curriculum over all groups trains for the same number of steps.
 """
@@ -38,7 +40,10 @@ class Stage:
 
 @dataclass(frozen=True)
 class CurriculumPlan:
-    """The stages of one named curriculum plus its optional weighting / blur / LeRaC blocks."""
+    """The stages of one named curriculum plus its optional weighting / blur / LeRaC blocks.
+
+    ``seed`` is the seed the order was drawn from (``curricula.<name>.seed``, or the run's for ``run``).
+    """
 
     name: str
     stages: tuple[Stage, ...]
@@ -60,15 +65,20 @@ class CurriculumPlan:
 
     @classmethod
     def from_config(
-        cls, *, name: str, curriculum: CurriculumConfig, groups: Sequence[str], steps_per_stage: int
+        cls, *, name: str, curriculum: CurriculumConfig, groups: Sequence[str], steps_per_stage: int,
+        run_seed: int | None = None,
     ) -> CurriculumPlan:
-        """The plan of ``curricula.<name>`` given the age-group names in config order."""
+        """The plan of ``curricula.<name>`` given the age-group names in config order.
+
+        ``run_seed`` (the run's seed) is needed when the curriculum's ``seed`` is ``run``.
+        """
         groups = [str(g) for g in groups]
         if not groups:
             raise ValueError(f"curricula.{name}: no age groups are defined (data.age_groups is empty)")
         if len(set(groups)) != len(groups):
             raise ValueError(f"curricula.{name}: age groups are not unique: {groups}")
-        stage_groups = _stage_groups(name, curriculum, groups)
+        seed = order_seed(name, curriculum, run_seed)
+        stage_groups = _stage_groups(name, curriculum, groups, seed)
         # mixed pools every group in one stage as long as all of them, so every curriculum over all
         # groups trains for the same number of steps
         length = steps_per_stage * (len(groups) if curriculum.order == "mixed" else 1)
@@ -79,7 +89,7 @@ class CurriculumPlan:
         return cls(
             name=name,
             stages=stages,
-            seed=curriculum.seed,
+            seed=seed,
             weighting=curriculum.weighting,
             blur=curriculum.blur,
             lerac=curriculum.lerac,
@@ -114,14 +124,23 @@ class CurriculumPlan:
         return self.stage_at(step).groups
 
 
-def _stage_groups(name: str, curriculum: CurriculumConfig, groups: list[str]) -> list[tuple[str, ...]]:
+def order_seed(name: str, curriculum: CurriculumConfig, run_seed: int | None) -> int:
+    """The seed of the curriculum's order: ``curricula.<name>.seed``, or the run's seed for ``run``."""
+    if curriculum.seed != "run":
+        return int(curriculum.seed)
+    if run_seed is None:
+        raise ValueError(f"curricula.{name}.seed is 'run': the plan needs the run's seed (run_seed)")
+    return int(run_seed)
+
+
+def _stage_groups(name: str, curriculum: CurriculumConfig, groups: list[str], seed: int) -> list[tuple[str, ...]]:
     """The groups of each stage, in order."""
     order = curriculum.order
     if order == "mixed":
         return [tuple(groups)]
     if order == "shuffled":
-        permutation = np.random.default_rng(curriculum.seed).permutation(len(groups))
-        log.info("curricula.%s: shuffled order (seed %d): %s", name, curriculum.seed, [groups[i] for i in permutation])
+        permutation = np.random.default_rng(seed).permutation(len(groups))
+        log.info("curricula.%s: shuffled order (seed %d): %s", name, seed, [groups[i] for i in permutation])
         return [(groups[i],) for i in permutation]
     # The workflow checks this when the config is built; a library caller passes groups of its own.
     unknown = [g for g in order if g not in groups]

@@ -142,7 +142,9 @@ def build_preview(
     ``difficulty`` is the difficulty table (needed when the curriculum weights by difficulty);
     ``steps_per_stage`` and ``bucket_steps`` are the ``pretrain`` keys that shape the schedule.
     """
-    plan = CurriculumPlan.from_config(name=name, curriculum=curriculum, groups=groups, steps_per_stage=steps_per_stage)
+    # a `seed: run` order differs per run: the preview shows run seed 0's (metrics.parquet has each run's)
+    plan = CurriculumPlan.from_config(name=name, curriculum=curriculum, groups=groups, steps_per_stage=steps_per_stage,
+                                      run_seed=0)
     pools, difficulties = load_pools(clip_tables, difficulty)
     table = preview_table(plan, pools, difficulties, bucket_steps)
     arrow = table_from_columns({c: table[c].tolist() for c in PREVIEW_SCHEMA.names}, PREVIEW_SCHEMA)

@@ -30,6 +30,8 @@ from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
+from devcurriculum.utils.safe_load import load_npy
+
 PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.clip_store")
@@ -262,7 +264,7 @@ class RawShard:
     @property
     def array(self) -> np.ndarray:
         if self._array is None:
-            self._array = np.load(self.path, mmap_mode="r")
+            self._array = load_npy(self.path)  # a truncated shard is named, not "mmap length ..."
         return self._array
 
     def __getstate__(self) -> dict[str, Any]:

@@ -26,7 +26,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
 from devcurriculum.config import CacheConfig, ClipConfig
 from devcurriculum.datasets.clip_store import SUFFIX, ShardWriter, open_shard, open_writer, remove_stale_temp_files
@@ -36,6 +35,7 @@ from devcurriculum.datasets.decode import (
     resize_short_side_and_center_crop,
 )
 from devcurriculum.utils.io import atomic_path, provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.progress import progress_bar
 
 __all__ = [
     "CLIP_SCHEMA",
@@ -185,7 +185,7 @@ def _fill_shard(
     video_pos = np.empty(writer_capacity(plans), dtype=np.int64)
     start_frames = np.empty_like(video_pos)
     failed: list[tuple[str, str]] = []
-    for pos, (video, starts) in enumerate(tqdm(plans, desc=f"chunk {where}", unit="video")):
+    for pos, (video, starts) in enumerate(progress_bar(plans, desc=f"chunk {where}", unit="video")):
         if len(starts) == 0:
             continue
         first_row = writer.rows

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from tqdm.auto import tqdm
 
 from devcurriculum.datasets.decode import VideoDecodeError, probe_video
 from devcurriculum.datasets.manifest import ManifestError, assign_age_groups, read_manifest, validate_age_groups
 from devcurriculum.utils.io import provenance, table_from_columns, write_table
+from devcurriculum.utils.progress import progress_bar
 
 PathLike = str | os.PathLike[str]
 
@@ -101,7 +101,7 @@ def _probe_all(paths: Sequence[str]) -> tuple[dict[str, list[Any]], Counter[str]
     """Probed columns of every video (errors as rows), and the count of each error kind."""
     columns: dict[str, list[Any]] = {name: [] for name in VIDEO_SCHEMA.names}
     reasons: Counter[str] = Counter()
-    for row, path in enumerate(tqdm(paths, desc="index videos", unit="video")):
+    for row, path in enumerate(progress_bar(paths, desc="index videos", unit="video")):
         columns["video_id"].append(video_id_for(path))
         columns["path"].append(path)
         try:

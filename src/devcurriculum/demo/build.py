@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm import tqdm
 
 from devcurriculum.config import DemoConfig
 from devcurriculum.datasets.manifest import validate_age_groups
@@ -17,6 +16,7 @@ from devcurriculum.demo.benchmark import n_items, render_benchmark
 from devcurriculum.demo.subjects import plan_subjects
 from devcurriculum.demo.video import render_video, write_csv, write_mp4
 from devcurriculum.demo.world import World
+from devcurriculum.utils.progress import progress_bar
 
 log = logging.getLogger("devcurriculum.demo")
 
@@ -58,7 +58,7 @@ def render_demo(*, demo: DemoConfig, age_groups: Mapping[str, tuple[float, float
         n_bench, out, list(world.age_span),
     )
     started = time.perf_counter()
-    with tqdm(total=n_videos + n_bench, desc="demo world", unit="video", mininterval=1.0) as bar:
+    with progress_bar(total=n_videos + n_bench, desc="demo world", unit="video", mininterval=1.0) as bar:
         rows = _render_training_videos(demo, world, age_groups, out, bar.update)
         render_benchmark(
             world, demo.benchmark, seed=demo.seed, size=demo.size, fps=demo.fps, out_dir=out / "benchmark",

@@ -35,8 +35,9 @@ import numpy as np
 from devcurriculum.config import DemoWorldConfig
 
 # Independent random streams: the first entry after the seed of every SeedSequence, so that the
-# frames do not depend on rendering order and the benchmark never overlaps the training videos.
-STREAM_PEOPLE, STREAM_VIDEO, STREAM_BENCHMARK, STREAM_AGES, STREAM_VIEWS = 0, 1, 2, 3, 4
+# frames do not depend on rendering order and the benchmark, the view clips and the
+# violation-of-expectation pairs never overlap the training videos.
+STREAM_PEOPLE, STREAM_VIDEO, STREAM_BENCHMARK, STREAM_AGES, STREAM_VIEWS, STREAM_VOE = 0, 1, 2, 3, 4, 5
 
 
 def stream_rng(seed: int, stream: int, *index: int) -> np.random.Generator:

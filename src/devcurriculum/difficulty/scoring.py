@@ -38,7 +38,8 @@ import torch
 from sklearn.cluster import KMeans, MiniBatchKMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import davies_bouldin_score
-from tqdm.auto import tqdm
+
+from devcurriculum.utils.progress import progress_bar
 
 log = logging.getLogger("devcurriculum.difficulty.scoring")
 
@@ -283,7 +284,7 @@ def _select_k(
         x_db = x[sub]  # copied once, not once per k
     rows = []
     best: tuple[float, int, _Fit] | None = None
-    for k in tqdm(ks, desc="k-means over k", leave=False):
+    for k in progress_bar(ks, desc="k-means over k", leave=False):
         fit = _fit_kmeans(x, k, seed, backend, refine=False)
         db = _davies_bouldin(x_db, fit.labels if sub is None else fit.labels[sub])
         rows.append({"k": k, "davies_bouldin": db, "inertia": fit.inertia})
@@ -337,7 +338,7 @@ def _supervised(
     difficulty = np.empty(n, dtype=np.float64)
     inertia = 0.0
     offset = 0
-    for members in tqdm(_label_groups(labels, n), desc="k-means per label", leave=False):
+    for members in progress_bar(_label_groups(labels, n), desc="k-means per label", leave=False):
         k_label = k if len(members) >= k else 1
         if k_label != k:
             log.info("label of %d member(s) < k=%d: treated as one cluster", len(members), k)

@@ -11,15 +11,15 @@ long table: ``after_stage, step, benchmark, item_id, embedding``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from tqdm import tqdm
 
 from devcurriculum.config import ClipConfig, ModelConfig
 from devcurriculum.models.objective import Objective
@@ -33,6 +33,8 @@ from devcurriculum.utils.io import (
     table_from_columns,
     write_table,
 )
+from devcurriculum.utils.progress import progress_bar
+from devcurriculum.utils.safe_load import load_npy, load_safetensors, safetensors_metadata
 
 log = logging.getLogger("devcurriculum.eval.embed")
 
@@ -61,14 +63,34 @@ class Checkpoint:
     @classmethod
     def read(cls, path: PathLike) -> Checkpoint:
         """``after_stage``/``step`` from the header; a file without them is the untrained model (0, 0)."""
-        from safetensors import safe_open
-
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"model weights not found: {p}")
-        with safe_open(str(p), framework="pt") as fh:
-            header = dict(fh.metadata() or {})
+        header = safetensors_metadata(p)
         return cls(p, int(header.get("after_stage", 0)), int(header.get("step", 0)))
+
+
+def stage_weights(checkpoints_dir: PathLike | None = None, weights: PathLike | None = None) -> list[Path]:
+    """A run's weights files: every ``after_stage*.safetensors`` of its checkpoints folder, else its one file."""
+    if checkpoints_dir is not None:
+        return sorted(Path(checkpoints_dir).glob("after_stage*.safetensors"))
+    if weights is None:
+        raise ValueError("need a checkpoints folder or a weights file")
+    return [Path(weights)]
+
+
+def read_stages(
+    checkpoints: Sequence[PathLike], out_path: PathLike, *, network: Mapping[str, Any], model_key: str,
+    run_spec: PathLike | None,
+) -> list[Checkpoint]:
+    """The checkpoints' headers in stage order, verified before anything is loaded (``verify_run``: each
+    file's sha256 and, for a trained run, its ``run_spec`` against ``network``); none is an error naming
+    the output they were meant for."""
+    if not checkpoints:
+        raise ValueError(f"no checkpoints to evaluate for {out_path}")
+    stages = sorted((Checkpoint.read(p) for p in checkpoints), key=lambda c: c.after_stage)
+    verify_run(weights=[c.path for c in stages], network=network, model_key=model_key, spec_file=run_spec)
+    return stages
 
 
 @dataclass(frozen=True)
@@ -82,7 +104,7 @@ class BenchmarkFiles:
     def rows(self) -> tuple[pa.Array, np.ndarray, np.ndarray]:
         """(item ids, cache rows, the memory-mapped cache), checked against each other."""
         items = pq.read_table(self.table, columns=["item_id", "cache_row"])
-        cache = np.load(self.cache, mmap_mode="r")
+        cache = load_npy(self.cache)
         if cache.ndim != 5 or cache.dtype != np.uint8:
             raise ValueError(f"{self.cache}: expected a uint8 (N, T, H, W, 3) clip cache, got {cache.dtype} {cache.shape}")
         rows = items.column("cache_row").to_numpy()
@@ -97,12 +119,10 @@ def load_weights_strict(model: torch.nn.Module, weights_path: PathLike) -> None:
     safetensors never executes pickled code (DESIGN §9). Checking the keys ourselves gives a message
     that names the file and the offending keys instead of torch's generic one.
     """
-    from safetensors.torch import load_file
-
     path = Path(weights_path)
     if not path.is_file():
         raise FileNotFoundError(f"model weights not found: {path}")
-    state = load_file(str(path), device="cpu")
+    state = load_safetensors(path)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -143,10 +163,7 @@ def embed_run(
 
     if threads is not None:
         set_threads(threads)
-    if not checkpoints:
-        raise ValueError(f"no checkpoints to embed for {out_path}")
-    stages = sorted((Checkpoint.read(p) for p in checkpoints), key=lambda c: c.after_stage)
-    verify_run(weights=[c.path for c in stages], network=model.network(), model_key=model_key, spec_file=run_spec)
+    stages = read_stages(checkpoints, out_path, network=model.network(), model_key=model_key, run_spec=run_spec)
     objective = build_objective(model, clip)
     columns: dict[str, list] = {name: [] for name in ("after_stage", "step", "benchmark", "item_id")}
     matrices: list[np.ndarray] = []
@@ -196,7 +213,7 @@ def embed_rows(
     """
     chunks: list[np.ndarray] = []
     with torch.no_grad():
-        for lo in tqdm(range(0, len(rows), batch_size), desc=desc, unit="batch", leave=False):
+        for lo in progress_bar(range(0, len(rows), batch_size), desc=desc, unit="batch", leave=False):
             clips = np.ascontiguousarray(cache[rows[lo : lo + batch_size]])
             emb = objective.embed(to_batch(clips))
             if emb.ndim != 2 or emb.shape[0] != len(clips):

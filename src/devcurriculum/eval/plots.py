@@ -8,14 +8,19 @@ own subsets of ``summary.parquet``.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from devcurriculum.utils.io import PathLike, atomic_path
 
@@ -24,11 +29,8 @@ log = logging.getLogger("devcurriculum.eval.plots")
 INIT = "init"
 #: readouts shown in readouts.png, in this order, when present
 MAIN_READOUTS: tuple[tuple[str, str], ...] = (("linear", "top1_accuracy"), ("knn", "top1_hit_rate"))
-SCHEDULE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("lr", "learning rate"),
-    ("effective_fraction", "effective fraction"),
-    ("blur_sigma", "blur σ"),
-)
+#: the effective fraction of uniform sampling (N draws from N clips, N large)
+UNIFORM_FRACTION = 1.0 - math.exp(-1.0)
 
 
 def save_figure(fig: Figure, path: PathLike) -> Path:
@@ -57,41 +59,62 @@ def stage_boundaries(steps: np.ndarray, stages: np.ndarray) -> list[float]:
     return [float(s[i]) for i in change]
 
 
-def plot_loss_curves(metrics: pd.DataFrame, path: PathLike) -> Path:
+def loss_curves_figure(metrics: pd.DataFrame) -> Figure:
     """Loss over steps, one panel per model, one colour per curriculum, one line per seed.
 
     ``metrics`` needs model, curriculum, seed, step, loss and optionally stage. Raw losses are drawn
-    faint, a running mean on top; stage boundaries are dotted vertical lines.
+    faint, a running mean over ``n // 25`` steps on top (runs under 50 steps: the raw loss only);
+    stage boundaries are dotted vertical lines. The legend sits outside the panels.
     """
     _require(metrics, ["model", "curriculum", "seed", "step", "loss"], "metrics")
     models = sorted(metrics["model"].unique()) or ["(no runs)"]
     colors = curriculum_colors(list(metrics["curriculum"].unique()))
-    fig = Figure(figsize=(6.0 * len(models), 4.0), layout="constrained")
+    fig = Figure(figsize=(5.5 * len(models) + 2.0, 3.8), layout="constrained")
     axes = fig.subplots(1, len(models), squeeze=False)[0]
+    bounds_drawn = False
     for ax, model in zip(axes, models, strict=True):
         sub = metrics[metrics["model"] == model]
         bounds: set[float] = set()
-        labelled: set[str] = set()
         for (cur, _seed), run in sub.groupby(["curriculum", "seed"], sort=True):
             run = run.sort_values("step")
             steps, loss = run["step"].to_numpy(float), run["loss"].to_numpy(float)
             window = max(1, len(run) // 25)
-            smooth = pd.Series(loss).rolling(window, min_periods=1).mean().to_numpy()
-            ax.plot(steps, loss, color=colors[cur], alpha=0.2, linewidth=0.8)
-            ax.plot(steps, smooth, color=colors[cur], linewidth=1.6, label=None if cur in labelled else cur)
-            labelled.add(cur)
+            if window > 1:
+                ax.plot(steps, loss, color=colors[cur], alpha=0.25, linewidth=0.8)
+                loss = pd.Series(loss).rolling(window, min_periods=1).mean().to_numpy()
+            ax.plot(steps, loss, color=colors[cur], linewidth=1.6)
             if "stage" in run:
                 bounds.update(stage_boundaries(run["step"].to_numpy(), run["stage"].to_numpy()))
-        for i, b in enumerate(sorted(bounds)):
-            ax.axvline(b, color="0.4", linestyle=":", linewidth=1, label="stage boundary" if i == 0 else None)
+        for b in sorted(bounds):
+            ax.axvline(b, color="0.4", linestyle=":", linewidth=1)
+        bounds_drawn = bounds_drawn or bool(bounds)
         ax.set_title(f"{model}: training loss")
         ax.set_xlabel("optimiser step")
         ax.set_ylabel("loss")
+        ax.margins(x=0.01, y=0.05)
         if sub.empty:
             ax.text(0.5, 0.5, "no training runs", ha="center", va="center", transform=ax.transAxes)
-        else:
-            ax.legend(fontsize="small")
-    return save_figure(fig, path)
+    handles = _curriculum_handles(colors)
+    if bounds_drawn:
+        handles.append(Line2D([], [], color="0.4", linestyle=":", linewidth=1, label="stage boundary"))
+    if handles:
+        fig.legend(handles=handles, loc="outside right upper", fontsize="small", title="curriculum")
+    return fig
+
+
+def plot_loss_curves(metrics: pd.DataFrame, path: PathLike) -> Path:
+    """:func:`loss_curves_figure`, written as PNG to ``path``."""
+    return save_figure(loss_curves_figure(metrics), path)
+
+
+def _curriculum_handles(colors: Mapping[str, Any], styles: Mapping[str, Mapping[str, Any]] | None = None) -> list[Line2D]:
+    """One legend entry per curriculum (its colour, and its marker when ``styles`` gives one)."""
+    handles = []
+    for name, color in colors.items():
+        style = dict((styles or {}).get(name, {}))
+        style.pop("markevery", None)
+        handles.append(Line2D([], [], color=color, linewidth=1.6, label=name, **style))
+    return handles
 
 
 def plot_readouts(
@@ -150,12 +173,24 @@ def plot_readouts(
                 ax.axhline(chance[bench], color="0.6", linestyle=":", linewidth=1.2, label="chance (majority class)")
             ax.set_xticks(range(len(trained)), trained, rotation=30, ha="right")
             ax.set_xlim(-0.6, max(len(trained), 1) - 0.4)
-            ax.set_ylim(0.0, 1.02)  # accuracies and hit rates: the full range keeps panels comparable
+            values = pd.concat([sel["value"], baseline.loc[baseline["benchmark"] == bench, "value"]])
+            _scale_to_data(ax, values, chance.get(bench) if chance else None)
             ax.set_title(f"{bench}: {readout} {metric}")
             ax.set_ylabel(metric.replace("_", " "))
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize="small", loc="best")
+    # one legend for the figure, outside the panels, so it never hides a point
+    handles, labels = _figure_legend_entries(list(axes.ravel()))
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper", fontsize="small")
     return save_figure(fig, path)
+
+
+def _figure_legend_entries(axes: Sequence[Any]) -> tuple[list[Any], list[str]]:
+    """Every distinct legend entry of ``axes``, first occurrence first."""
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    return list(entries.values()), list(entries)
 
 
 def plot_stage_curves(
@@ -218,35 +253,199 @@ def _scale_to_data(ax: object, values: pd.Series, chance: float | None) -> None:
     ax.set_ylim(max(0.0, lo - pad), min(1.0, hi + pad) if hi <= 1.0 else hi + pad)  # type: ignore[attr-defined]
 
 
-def plot_schedules(metrics: pd.DataFrame, path: PathLike) -> Path:
-    """What each curriculum did to training: learning rate, effective fraction and blur σ over steps.
+#: the VoE readout's metrics (eval.voe), drawn solid and dashed
+VOE_METRICS: tuple[tuple[str, str], ...] = (("pairwise_accuracy_mean", "-"), ("pairwise_accuracy_max", "--"))
+VOE_CHANCE = 0.5
 
-    One row per logged schedule column that exists in ``metrics``, one column per model; the first
-    seed of each curriculum is drawn (schedules do not depend on the seed's data draws).
+
+def plot_voe(summary: pd.DataFrame, path: PathLike) -> Path:
+    """Violation of expectation: pairwise accuracy after each stage (0 = untrained), per learner and VoE benchmark.
+
+    Rows are learners, columns the VoE benchmarks (``<set>:<property>``, each set's ``overall`` last);
+    one colour per curriculum through the mean over seeds, solid for the mean-over-windows surprise,
+    dashed for the max; chance (0.5) is a grey line, and said so on each panel.
+    """
+    _require(summary, ["model", "curriculum", "seed", "after_stage", "benchmark", "metric", "value"], "summary")
+    benchmarks = sorted(summary["benchmark"].unique(), key=lambda b: (b.split(":")[0], b.endswith(":overall"), b))
+    models = sorted(summary["model"].unique())
+    colors = curriculum_colors(list(summary["curriculum"].unique()))
+    fig = Figure(figsize=(3.2 * max(len(benchmarks), 1) + 1.8, 2.7 * max(len(models), 1)), layout="constrained")
+    axes = fig.subplots(max(len(models), 1), max(len(benchmarks), 1), squeeze=False, sharex=True, sharey=True)
+    if summary.empty:
+        axes[0][0].text(0.5, 0.5, "no VoE sets (voe.sets in config.yaml)", ha="center", va="center",
+                        transform=axes[0][0].transAxes)
+    for r, model in enumerate(models):
+        for c, bench in enumerate(benchmarks):
+            ax = axes[r][c]
+            sel = summary[(summary["model"] == model) & (summary["benchmark"] == bench)]
+            for (cur, runs), (metric, style) in itertools.product(sel.groupby("curriculum", sort=True), VOE_METRICS):
+                by_stage = runs[runs["metric"] == metric].groupby("after_stage")["value"].mean()
+                agg = metric.rsplit("_", 1)[-1]
+                ax.plot(by_stage.index, by_stage.to_numpy(), color=colors[cur], linestyle=style, marker="o",
+                        markersize=3, linewidth=1.4, label=f"{cur} ({agg}, n={runs['seed'].nunique()})")
+            ax.axhline(VOE_CHANCE, color="0.5", linestyle=":", linewidth=1.2)
+            ax.text(0.02, VOE_CHANCE + 0.02, "chance 0.5", color="0.4", fontsize="x-small", transform=ax.get_yaxis_transform())
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xticks(sorted(summary["after_stage"].unique()))
+            ax.set_title(f"{model}\n{bench}", fontsize="medium")
+            if c == 0:
+                ax.set_ylabel("pairwise accuracy")
+            if r == len(models) - 1:
+                ax.set_xlabel("after stage (0 = untrained)")
+        if benchmarks:
+            handles, labels = axes[r][-1].get_legend_handles_labels()
+            axes[r][-1].legend(handles, labels, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle("violation of expectation: impossible clip more surprising than its possible twin "
+                 "(solid: mean over windows, dashed: max; chance 0.5)", fontsize="medium")
+    return save_figure(fig, path)
+
+
+def schedules_figure(metrics: pd.DataFrame) -> Figure:
+    """What each curriculum did to training, one column per model (first seed of each curriculum).
+
+    Panels, when their columns are in ``metrics``: the main learning rate (log scale); the per-layer
+    rates of LeRaC curricula (``lr_groups``, one line per depth group, only when some run's groups
+    differ); the effective fraction on a fixed [0, 1] axis with the uniform value 1 - 1/e marked; blur
+    σ from 0. Lines that coincide stay visible through staggered markers; the legend sits outside.
     """
     _require(metrics, ["model", "curriculum", "seed", "step"], "metrics")
-    rows = [(col, label) for col, label in SCHEDULE_COLUMNS if col in metrics] or [("step", "step")]
     models = sorted(metrics["model"].unique()) or ["(no runs)"]
     colors = curriculum_colors(list(metrics["curriculum"].unique()))
-    fig = Figure(figsize=(6.0 * len(models), 2.8 * len(rows)), layout="constrained")
-    axes = fig.subplots(len(rows), len(models), squeeze=False, sharex="col")
+    runs = {model: _first_seed_runs(metrics[metrics["model"] == model]) for model in models}
+    panels = [p for p in _SCHEDULE_PANELS if p.present(metrics)] or [_SCHEDULE_PANELS[0]]
+    styles = _overlap_styles(list(colors))
+    fig = Figure(figsize=(5.5 * len(models) + 2.6, 2.5 * len(panels) + 0.4), layout="constrained")
+    axes = fig.subplots(len(panels), len(models), squeeze=False, sharex="col")
     for c, model in enumerate(models):
-        sub = metrics[metrics["model"] == model]
-        for cur, runs in sub.groupby("curriculum", sort=True):
-            run = runs[runs["seed"] == runs["seed"].min()].sort_values("step")
-            for r, (col, _label) in enumerate(rows):
-                axes[r][c].plot(run["step"], run[col], color=colors[cur], linewidth=1.4, label=cur)
-        for r, (col, label) in enumerate(rows):
+        for r, panel in enumerate(panels):
             ax = axes[r][c]
-            ax.set_ylabel(label)
-            if r == 0:
-                ax.set_title(f"{model}: curriculum schedules")
-                if ax.get_legend_handles_labels()[0]:
-                    ax.legend(fontsize="small")
-            if col == "lr" and len(sub) and (sub["lr"] > 0).all():
-                ax.set_yscale("log")  # warm-up, LeRaC and cosine decay span decades
+            if panel.column in metrics:
+                panel.draw(ax, runs[model], colors, styles)
+            ax.set_ylabel(panel.label)
+        axes[0][c].set_title(f"{model}: curriculum schedules")
         axes[-1][c].set_xlabel("optimiser step")
-    return save_figure(fig, path)
+    fig.legend(handles=_curriculum_handles(colors, styles), loc="outside right upper", fontsize="small",
+               title="curriculum")
+    return fig
+
+
+def plot_schedules(metrics: pd.DataFrame, path: PathLike) -> Path:
+    """:func:`schedules_figure`, written as PNG to ``path``."""
+    return save_figure(schedules_figure(metrics), path)
+
+
+def _first_seed_runs(metrics: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Curriculum -> its first seed's rows by step (schedules do not depend on the seed's data draws)."""
+    out = {}
+    for cur, runs in metrics.groupby("curriculum", sort=True):
+        out[str(cur)] = runs[runs["seed"] == runs["seed"].min()].sort_values("step")
+    return out
+
+
+def _overlap_styles(curricula: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """A marker per curriculum, placed at staggered steps, so curves that coincide stay distinguishable."""
+    markers = "osD^vP*Xh<>"
+    n = max(1, len(curricula))
+    return {cur: {"marker": markers[i % len(markers)], "markersize": 4.5, "markevery": (i / n * 0.12, 0.12)}
+            for i, cur in enumerate(curricula)}
+
+
+def _fix_flat_range(ax: Any, values: np.ndarray, lo: float, hi: float) -> bool:
+    """Give a (nearly) constant series the fixed y range [lo, hi], so float noise is never blown up."""
+    finite = values[np.isfinite(values)]
+    if len(finite) and np.ptp(finite) > 1e-9 * max(1.0, float(np.abs(finite).max())):
+        return False
+    ax.set_ylim(lo, hi)
+    return True
+
+
+def _draw_main_lr(ax: Any, runs: Mapping[str, pd.DataFrame], colors: Mapping[str, Any],
+                  styles: Mapping[str, Mapping[str, Any]]) -> None:
+    values = [run["lr"].to_numpy(float) for run in runs.values()]
+    for cur, run in runs.items():
+        ax.plot(run["step"], run["lr"], color=colors[cur], linewidth=1.4, **styles[cur])
+    every = np.concatenate(values) if values else np.array([])
+    if len(every) and (every > 0).all():
+        ax.set_yscale("log")  # warm-up, LeRaC and cosine decay span decades
+        _fix_flat_range(ax, every, float(every.min()) / 3, float(every.max()) * 3)
+
+
+def _layer_rates(run: pd.DataFrame) -> np.ndarray | None:
+    """(steps, groups) per-layer rates of a run when they differ between groups at some step, else None."""
+    if "lr_groups" not in run or run["lr_groups"].isna().any() or not len(run):
+        return None
+    rates = np.vstack([np.asarray(v, dtype=float) for v in run["lr_groups"]])
+    if rates.shape[1] < 2 or np.allclose(rates, rates[:, :1], rtol=1e-9, atol=0.0):
+        return None
+    return rates
+
+
+def _draw_layer_lr(ax: Any, runs: Mapping[str, pd.DataFrame], colors: Mapping[str, Any],
+                   styles: Mapping[str, Mapping[str, Any]]) -> None:
+    """LeRaC: one line per depth group (dark = input side, light = output side), a line style per curriculum."""
+    lerac = {cur: rates for cur, run in runs.items() if (rates := _layer_rates(run)) is not None}
+    if not lerac:
+        ax.text(0.5, 0.5, "no LeRaC curriculum: every layer trains at the main rate", ha="center", va="center",
+                transform=ax.transAxes, fontsize="small", color="0.35")
+        ax.set_yticks([])
+        return
+    cmap = matplotlib.colormaps["viridis"]
+    linestyles = ["-", "--", ":", "-."]
+    for k, (cur, rates) in enumerate(lerac.items()):
+        steps = runs[cur]["step"].to_numpy(float)
+        n_groups = rates.shape[1]
+        for j in range(n_groups):
+            side = " (input side)" if j == 0 else " (output side)" if j == n_groups - 1 else ""
+            ax.plot(steps, rates[:, j], color=cmap(0.85 * j / (n_groups - 1)), linewidth=1.3,
+                    linestyle=linestyles[k % len(linestyles)], label=f"{cur}: group {j}{side}")
+    ax.set_yscale("log")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
+def _draw_effective_fraction(ax: Any, runs: Mapping[str, pd.DataFrame], colors: Mapping[str, Any],
+                             styles: Mapping[str, Mapping[str, Any]]) -> None:
+    for cur, run in runs.items():
+        ax.plot(run["step"], run["effective_fraction"], color=colors[cur], linewidth=1.4, **styles[cur])
+    ax.axhline(UNIFORM_FRACTION, color="0.5", linestyle=":", linewidth=1.0)
+    ax.text(1.0, UNIFORM_FRACTION, " uniform\n 1 − 1/e", transform=ax.get_yaxis_transform(), va="center",
+            fontsize="x-small", color="0.35")
+    ax.set_ylim(0.0, 1.0)  # a fraction: the full range, so a flat uniform run never looks like a trend
+
+
+def _draw_blur(ax: Any, runs: Mapping[str, pd.DataFrame], colors: Mapping[str, Any],
+               styles: Mapping[str, Mapping[str, Any]]) -> None:
+    sigmas = np.concatenate([run["blur_sigma"].to_numpy(float) for run in runs.values()]) if runs else np.array([])
+    for cur, run in runs.items():
+        ax.plot(run["step"], run["blur_sigma"], color=colors[cur], linewidth=1.4, **styles[cur])
+    top = float(np.nanmax(sigmas)) if len(sigmas) else 0.0
+    if top <= 0.0:
+        ax.text(0.5, 0.6, "no blur curriculum: σ = 0 throughout", ha="center", va="center",
+                transform=ax.transAxes, fontsize="small", color="0.35")
+    top = max(1.0, 1.1 * top)
+    ax.set_ylim(-0.03 * top, top)  # σ in pixels from 0 (a little below, so σ = 0 lines stay visible)
+
+
+@dataclass(frozen=True)
+class _SchedulePanel:
+    column: str
+    label: str
+    draw: Callable[[Any, Mapping[str, pd.DataFrame], Mapping[str, Any], Mapping[str, Mapping[str, Any]]], None]
+    only_if: Callable[[pd.DataFrame], bool] | None = None
+
+    def present(self, metrics: pd.DataFrame) -> bool:
+        return self.column in metrics and (self.only_if is None or self.only_if(metrics))
+
+
+def _any_layer_rates(metrics: pd.DataFrame) -> bool:
+    return any(_layer_rates(run) is not None for _, run in metrics.groupby(["model", "curriculum", "seed"]))
+
+
+_SCHEDULE_PANELS: tuple[_SchedulePanel, ...] = (
+    _SchedulePanel("lr", "learning rate\n(main schedule)", _draw_main_lr),
+    _SchedulePanel("lr_groups", "LeRaC: learning\nrate per layer group", _draw_layer_lr, only_if=_any_layer_rates),
+    _SchedulePanel("effective_fraction", "effective fraction", _draw_effective_fraction),
+    _SchedulePanel("blur_sigma", "blur σ (pixels)", _draw_blur),
+)
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:

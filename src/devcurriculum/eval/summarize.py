@@ -23,6 +23,7 @@ from devcurriculum.config import INIT
 from devcurriculum.eval import plots
 from devcurriculum.eval.readouts import POINT_KEYS, RUN_KEYS
 from devcurriculum.eval.statistics import compare_curricula
+from devcurriculum.eval.voe import READOUT as VOE_READOUT
 from devcurriculum.utils.io import PathLike, atomic_path, provenance, read_metadata, table_from_columns, write_table
 
 log = logging.getLogger("devcurriculum.eval.summarize")
@@ -57,7 +58,7 @@ COMPARISON_SCHEMA = pa.schema(
         pa.field("p_value", pa.float64()),
     ]
 )
-PLOT_NAMES = ("stage_curves.png", "readouts.png", "loss_curves.png", "schedules.png")
+PLOT_NAMES = ("stage_curves.png", "readouts.png", "loss_curves.png", "schedules.png", "voe.png")
 EVAL_KEYS = (*RUN_KEYS, *POINT_KEYS, "readout", "metric")
 
 
@@ -90,6 +91,14 @@ def load_evals(eval_paths: Sequence[PathLike]) -> tuple[pd.DataFrame, dict[str, 
             f"{first.benchmark} after stage {first.after_stage} {first.readout}/{first.metric}"
         )
     return evals, chance
+
+
+def with_voe_rows(evals: pd.DataFrame, voe_paths: Sequence[PathLike]) -> pd.DataFrame:
+    """The probes' rows plus the VoE readout's (``readout == "voe"``, ``eval.voe``), checked like them."""
+    if not voe_paths:
+        return evals
+    voe, _ = load_evals(voe_paths)
+    return pd.concat([evals, voe], ignore_index=True)
 
 
 def stage_curves(evals: pd.DataFrame) -> pd.DataFrame:
@@ -169,9 +178,15 @@ def summarize(
     out_comparisons: PathLike,
     plot_dir: PathLike,
     reference_curriculum: str = "mixed",
+    voe_paths: Sequence[PathLike] = (),
 ) -> dict[str, Path]:
-    """Write ``summary.parquet``, ``comparisons.parquet`` (+ ``.csv``) and the figures; returns what was written."""
+    """Write ``summary.parquet``, ``comparisons.parquet`` (+ ``.csv``) and the figures; returns what was written.
+
+    ``voe_paths``: the VoE readout tables (``eval.voe``); their rows join the summary and the comparisons,
+    and have their own figure (``voe.png``).
+    """
     evals, chance = load_evals(eval_paths)
+    evals = with_voe_rows(evals, voe_paths)
     metrics = load_metrics(metrics_paths)
     skipped = count_skipped_videos(videos_parquet)
     curves = stage_curves(evals)
@@ -189,6 +204,8 @@ def summarize(
     comparisons = write_comparisons(curves, reference_curriculum, out_comparisons)
 
     plot_dir = Path(plot_dir)
+    is_voe = curves["readout"] == VOE_READOUT
+    voe, curves = curves[is_voe], curves[~is_voe]  # the probes' figures; VoE has its own
     final = curves[curves["after_stage"] == curves.groupby("run")["after_stage"].transform("max")]
     written = {
         "summary": Path(out_summary),
@@ -196,6 +213,7 @@ def summarize(
         "stage_curves": plots.plot_stage_curves(curves, plot_dir / "stage_curves.png", chance=chance),
         "readouts": plots.plot_readouts(final, plot_dir / "readouts.png", chance=chance,
                                         baseline=curves[curves["after_stage"] == 0]),
+        "voe": plots.plot_voe(voe, plot_dir / "voe.png"),
         "loss_curves": plots.plot_loss_curves(metrics, plot_dir / "loss_curves.png"),
         "schedules": plots.plot_schedules(metrics, plot_dir / "schedules.png"),
     }

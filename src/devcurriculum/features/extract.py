@@ -38,13 +38,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 from transformers import AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.image_processing_utils import ImageProcessingMixin
 
 from devcurriculum.config import FeaturesConfig
 from devcurriculum.datasets.clip_dataset import GroupCache, check_declared_caches
 from devcurriculum.utils.io import embedding_array, provenance, shard_bounds, table_from_columns, write_table
+from devcurriculum.utils.progress import progress_bar
 
 log = logging.getLogger("devcurriculum.features.extract")
 
@@ -263,7 +263,7 @@ def extract_features(
     total = n * per_clip
     starts = range(0, total, batch_size)
     with torch.no_grad():
-        for start in tqdm(starts, desc="features", unit="batch", disable=not progress or total == 0):
+        for start in progress_bar(starts, desc="features", unit="batch", enabled=progress and total > 0):
             flat = np.arange(start, min(start + batch_size, total))
             clip_pos, frame_pos = np.divmod(flat, per_clip)
             # Gather only this batch's frames; reading a memmap by (row, frame) index pairs keeps

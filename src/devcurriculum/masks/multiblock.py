@@ -1,24 +1,30 @@
-"""V-JEPA context / target block masks (ALGORITHMS §A).
+"""V-JEPA context / target block masks (ALGORITHMS §A), two kinds (``models.<v>.masks.kind``).
 
 The token grid is ``(grid_t, grid_h, grid_w)`` (temporal slices x patch rows x patch columns), tokens
 numbered ``t * grid_h * grid_w + h * grid_w + w`` like the ``Conv3d`` patch embedding of
-``transformers``' VJEPA2. The temporal slices are split into an *earlier* half (``t < grid_t // 2``)
-and a *later* half (the rest):
+``transformers``' VJEPA2. A *spatial position* is ``h * grid_w + w``; the same position in every slice
+is one "tube".
 
-- context: one spatial block with scale ``U(context_scale)`` of the frame and aspect 1, repeated over
-  every earlier slice;
+``seed_2frame`` (the seed study's I-JEPA-style masks on a frame pair). The temporal slices are split
+into an *earlier* half (``t < grid_t // 2``) and a *later* half (the rest):
+
 - targets: ``n_targets`` spatial blocks with scale ``U(target_scale)`` and aspect ``U(target_aspect)``
   (height / width), each repeated over every later slice; the target set is their union;
-- the context loses any token that is also a target (by construction the halves never share a token,
-  but the rule is enforced rather than assumed) and must keep at least ``min_keep`` tokens, otherwise
-  the draw is repeated.
+- context: one spatial block with scale ``U(context_scale)`` and aspect 1 over every earlier slice,
+  *minus every spatial position of a target* (the reference's ``allow_overlap=False``: without it the
+  context frame shows what sits at each target position, and on slow video the task is "copy the same
+  place"). A context of fewer than ``min_keep`` tokens is drawn again.
 
-With frame pairs (V-JEPA's "frame 0 and a frame ``gap`` later") the grid has two slices: the context
-lives on the first frame and the targets on the second.
+``multiblock3d`` (facebookresearch/jepa's ``multiblock3d``). Every entry of ``blocks3d`` is its own
+mask set: a block size (scale ``U(scale)``, aspect ``U(aspect)``) is drawn once per batch and set, then
+``n_blocks`` blocks of that size are placed per sample; the target is their union through *all* slices
+and the context is the complement (every other position, every slice). A context of fewer than
+``min_keep`` tokens is drawn again.
 
-Samples of one batch get different numbers of tokens; :func:`collate_masks` subsamples every sample to
-the batch minimum (uniformly at random, not the first tokens, so no corner of the block is favoured) so
-the masks stack into dense index tensors, as I-JEPA's collator does.
+A block of area fraction ``s`` and aspect ``a`` is :func:`block_size`. Samples of one batch get
+different numbers of tokens; :func:`collate_masks` subsamples every sample to the batch minimum
+(uniformly at random, not the first tokens, so no corner of the block is favoured) so the masks stack
+into dense index tensors, as the reference collators do.
 """
 
 from __future__ import annotations
@@ -29,9 +35,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from devcurriculum.config import MultiblockMaskConfig
+from devcurriculum.config import MultiblockMaskConfig, TubeBlocksConfig
 
 MAX_TRIES = 50
+
+#: one mask set of a batch: context and target token indices, each ``(B, K)`` int64, sorted per row
+MaskPair = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
@@ -45,14 +54,24 @@ class Block:
     scale: float
     aspect: float
 
+    def positions(self, grid_w: int) -> torch.Tensor:
+        """The block's spatial positions ``h * grid_w + w`` (row-major)."""
+        rows = torch.arange(self.top, self.top + self.height)
+        cols = torch.arange(self.left, self.left + self.width)
+        return (rows[:, None] * grid_w + cols[None, :]).reshape(-1)
+
 
 @dataclass
 class SampleMask:
-    """The masks of one sample: sorted token indices plus the blocks they came from."""
+    """The masks of one sample: sorted token indices plus the blocks they came from.
+
+    ``context_block`` is the seed study's context block (None for ``multiblock3d``, whose context is a
+    complement).
+    """
 
     context: torch.Tensor
     target: torch.Tensor
-    context_block: Block
+    context_block: Block | None
     target_blocks: list[Block] = field(default_factory=list)
 
 
@@ -73,25 +92,45 @@ def _uniform(bounds: tuple[float, float], generator: torch.Generator) -> float:
     return lo + (hi - lo) * float(torch.rand((), generator=generator))
 
 
+@dataclass(frozen=True)
+class BlockSize:
+    """A drawn block size: ``(height, width)`` in patches and the scale / aspect it came from."""
+
+    height: int
+    width: int
+    scale: float
+    aspect: float
+
+
+def _draw_size(
+    scale_range: tuple[float, float], aspect_range: tuple[float, float], grid_h: int, grid_w: int,
+    generator: torch.Generator,
+) -> BlockSize:
+    scale = _uniform(scale_range, generator)
+    aspect = _uniform(aspect_range, generator)
+    return BlockSize(*block_size(scale, aspect, grid_h, grid_w), scale, aspect)
+
+
+def _place(size: BlockSize, grid_h: int, grid_w: int, generator: torch.Generator) -> Block:
+    top = int(torch.randint(0, grid_h - size.height + 1, (), generator=generator))
+    left = int(torch.randint(0, grid_w - size.width + 1, (), generator=generator))
+    return Block(top, left, size.height, size.width, size.scale, size.aspect)
+
+
 def _draw_block(
     scale_range: tuple[float, float], aspect_range: tuple[float, float], grid_h: int, grid_w: int,
     generator: torch.Generator,
 ) -> Block:
-    scale = _uniform(scale_range, generator)
-    aspect = _uniform(aspect_range, generator)
-    h, w = block_size(scale, aspect, grid_h, grid_w)
-    top = int(torch.randint(0, grid_h - h + 1, (), generator=generator))
-    left = int(torch.randint(0, grid_w - w + 1, (), generator=generator))
-    return Block(top, left, h, w, scale, aspect)
+    return _place(_draw_size(scale_range, aspect_range, grid_h, grid_w, generator), grid_h, grid_w, generator)
 
 
-def _tokens(block: Block, slices: range, grid_h: int, grid_w: int) -> torch.Tensor:
-    """Token indices of ``block`` repeated over the temporal ``slices``."""
-    rows = torch.arange(block.top, block.top + block.height)
-    cols = torch.arange(block.left, block.left + block.width)
-    spatial = (rows[:, None] * grid_w + cols[None, :]).reshape(-1)
-    per_slice = grid_h * grid_w
-    return torch.cat([spatial + t * per_slice for t in slices])
+def _through(positions: torch.Tensor, slices: range, per_slice: int) -> torch.Tensor:
+    """Token indices of the spatial ``positions`` in every one of the temporal ``slices`` (sorted)."""
+    return torch.cat([positions + t * per_slice for t in slices]).sort().values
+
+
+def _union(blocks: Sequence[Block], grid_w: int) -> torch.Tensor:
+    return torch.unique(torch.cat([b.positions(grid_w) for b in blocks]))
 
 
 def split_slices(grid_t: int) -> tuple[range, range]:
@@ -105,25 +144,53 @@ def split_slices(grid_t: int) -> tuple[range, range]:
     return range(0, half), range(half, grid_t)
 
 
+def _min_keep_error(cfg: MultiblockMaskConfig, grid: tuple[int, int, int], what: str) -> ValueError:
+    return ValueError(
+        f"could not draw a context of at least masks.min_keep={cfg.min_keep} tokens in {MAX_TRIES} tries on a "
+        f"{grid[0]}x{grid[1]}x{grid[2]} token grid with {what}; lower min_keep or shrink the targets"
+    )
+
+
 def sample_mask(
     grid_t: int, grid_h: int, grid_w: int, cfg: MultiblockMaskConfig, generator: torch.Generator
 ) -> SampleMask:
-    """Draw one sample's context and target tokens (see the module docstring for the rules)."""
+    """One sample's ``seed_2frame`` context and target tokens (see the module docstring for the rules)."""
     earlier, later = split_slices(grid_t)
+    per_slice = grid_h * grid_w
     for _ in range(MAX_TRIES):
         context_block = _draw_block(cfg.context_scale, (1.0, 1.0), grid_h, grid_w, generator)
         target_blocks = [
             _draw_block(cfg.target_scale, cfg.target_aspect, grid_h, grid_w, generator) for _ in range(cfg.n_targets)
         ]
-        target = torch.unique(torch.cat([_tokens(b, later, grid_h, grid_w) for b in target_blocks]))
-        context = _tokens(context_block, earlier, grid_h, grid_w)
-        context = torch.unique(context[~torch.isin(context, target)])
-        if context.numel() >= cfg.min_keep:
-            return SampleMask(context, target, context_block, target_blocks)
-    raise ValueError(
-        f"could not draw a context of at least masks.min_keep={cfg.min_keep} tokens in {MAX_TRIES} tries on a "
-        f"{grid_t}x{grid_h}x{grid_w} token grid with masks.context_scale={list(cfg.context_scale)}; "
-        "lower min_keep or raise context_scale"
+        hidden = _union(target_blocks, grid_w)
+        visible = context_block.positions(grid_w)
+        visible = visible[~torch.isin(visible, hidden)]
+        if visible.numel() * len(earlier) >= cfg.min_keep:
+            context = _through(visible, earlier, per_slice)
+            return SampleMask(context, _through(hidden, later, per_slice), context_block, target_blocks)
+    raise _min_keep_error(
+        cfg, (grid_t, grid_h, grid_w),
+        f"masks.context_scale={list(cfg.context_scale)} minus {cfg.n_targets} targets of masks.target_scale="
+        f"{list(cfg.target_scale)}",
+    )
+
+
+def sample_tube_mask(
+    grid_t: int, grid_h: int, grid_w: int, size: BlockSize, blocks: TubeBlocksConfig, cfg: MultiblockMaskConfig,
+    generator: torch.Generator,
+) -> SampleMask:
+    """One sample of a ``multiblock3d`` mask set: ``n_blocks`` blocks of ``size`` through all slices."""
+    per_slice = grid_h * grid_w
+    every = range(grid_t)
+    for _ in range(MAX_TRIES):
+        target_blocks = [_place(size, grid_h, grid_w, generator) for _ in range(blocks.n_blocks)]
+        hidden = _union(target_blocks, grid_w)
+        visible = torch.arange(per_slice)
+        visible = visible[~torch.isin(visible, hidden)]
+        if visible.numel() * grid_t >= cfg.min_keep:
+            return SampleMask(_through(visible, every, per_slice), _through(hidden, every, per_slice), None, target_blocks)
+    raise _min_keep_error(
+        cfg, (grid_t, grid_h, grid_w), f"{blocks.n_blocks} tube blocks of scale {size.scale:.3f} (masks.blocks3d)"
     )
 
 
@@ -134,7 +201,7 @@ def _subsample(indices: torch.Tensor, keep: int, generator: torch.Generator) -> 
     return indices[chosen].sort().values
 
 
-def collate_masks(masks: Sequence[SampleMask], generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def collate_masks(masks: Sequence[SampleMask], generator: torch.Generator) -> MaskPair:
     """Dense ``(B, K_context)`` and ``(B, K_target)`` int64 index tensors (sorted per row).
 
     Every sample is subsampled at random to the batch minimum of each kind, so all rows have equal length.
@@ -148,9 +215,21 @@ def collate_masks(masks: Sequence[SampleMask], generator: torch.Generator) -> tu
     return context.long(), target.long()
 
 
+def sample_masks(
+    batch_size: int, grid_t: int, grid_h: int, grid_w: int, cfg: MultiblockMaskConfig, generator: torch.Generator
+) -> list[list[SampleMask]]:
+    """Every mask set's per-sample masks: one set for ``seed_2frame``, one per ``blocks3d`` entry otherwise."""
+    if cfg.kind == "seed_2frame":
+        return [[sample_mask(grid_t, grid_h, grid_w, cfg, generator) for _ in range(batch_size)]]
+    sets = []
+    for blocks in cfg.blocks3d:
+        size = _draw_size(blocks.scale, blocks.aspect, grid_h, grid_w, generator)  # once per batch, as the reference
+        sets.append([sample_tube_mask(grid_t, grid_h, grid_w, size, blocks, cfg, generator) for _ in range(batch_size)])
+    return sets
+
+
 def multiblock_masks(
     batch_size: int, grid_t: int, grid_h: int, grid_w: int, cfg: MultiblockMaskConfig, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Context and target index tensors for a batch (:func:`sample_mask` per sample, then :func:`collate_masks`)."""
-    samples = [sample_mask(grid_t, grid_h, grid_w, cfg, generator) for _ in range(batch_size)]
-    return collate_masks(samples, generator)
+) -> list[MaskPair]:
+    """Context and target index tensors of a batch, one pair per mask set (:func:`sample_masks`, collated)."""
+    return [collate_masks(samples, generator) for samples in sample_masks(batch_size, grid_t, grid_h, grid_w, cfg, generator)]

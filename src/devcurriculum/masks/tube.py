@@ -45,3 +45,33 @@ def tube_mask(
     frame_mask = torch.zeros(batch_size, patches_per_frame, dtype=torch.bool)
     frame_mask.scatter_(1, order[:, :n_masked], True)
     return frame_mask.repeat(1, temporal_slices)
+
+
+def future_mask(
+    batch_size: int,
+    temporal_slices: int,
+    patches_per_frame: int,
+    ratio: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Predict the future: every token of the later half of the slices masked, plus random earlier tokens.
+
+    The later ``temporal_slices - temporal_slices // 2`` slices are masked whole (as V-JEPA's clip mode
+    puts its targets on the later half); tokens of the earlier half, drawn per row from ``generator``,
+    make up the rest of ``int(ratio * tokens)``, so every row masks the same number of tokens. ``ratio``
+    must cover the later half.
+    """
+    if temporal_slices < 2:
+        raise ValueError(f"a future mask needs at least 2 temporal slices, got {temporal_slices}")
+    n_tokens = temporal_slices * patches_per_frame
+    n_early = (temporal_slices // 2) * patches_per_frame
+    n_masked = int(ratio * n_tokens)
+    extra = n_masked - (n_tokens - n_early)
+    if extra < 0:
+        raise ValueError(
+            f"mask_ratio {ratio} masks {n_masked} of {n_tokens} tokens, fewer than the later half ({n_tokens - n_early})"
+        )
+    order = torch.rand(batch_size, n_early, generator=generator).argsort(dim=1)
+    early = torch.zeros(batch_size, n_early, dtype=torch.bool)
+    early.scatter_(1, order[:, :extra], True)
+    return torch.cat([early, torch.ones(batch_size, n_tokens - n_early, dtype=torch.bool)], dim=1)

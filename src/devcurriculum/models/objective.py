@@ -12,11 +12,19 @@ from torch import nn
 
 @dataclass(frozen=True)
 class StepContext:
-    """What the curriculum is doing at one optimiser step (objectives may adapt to it, e.g. SimCLR's gap)."""
+    """What the curriculum is doing at one optimiser step (objectives may adapt to it, e.g. SimCLR's gap).
+
+    ``stage_step`` / ``stage_steps``: the step's place in its block of ``pretrain.steps_per_stage`` steps
+    (a stage of an ordered curriculum, an equal share of a ``mixed`` run's one stage) and that block's
+    length: the period every per-stage schedule restarts on (``lr_schedule: per_stage``, V-JEPA's
+    ``ema_schedule: restart``), so ordered and mixed runs get the same schedules.
+    """
 
     step: int
     total_steps: int
     stage: int
+    stage_step: int
+    stage_steps: int
     pool: tuple[str, ...]
     effective_fraction: float
     temperature: float

@@ -5,12 +5,12 @@ classifier removed; projection head Linear(features, proj_hidden) - ReLU - Linea
 proj_dim). Loss: standard NT-Xent (``models/losses.py``) with negatives gathered across ranks.
 
 Views: for each clip a start frame ``i`` is drawn uniformly from ``[0, T - 1 - gap]`` and the frames
-``i`` and ``i + gap`` (``gap`` clamped to ``T - 1``) each get independent augmentations, implemented
-on tensors and drawn from the objective's per-rank generator ``aug_generator`` (saved and restored by
-the checkpoint code): random resized crop (area ``U(crop_scale)``, aspect ``U(3/4, 4/3)``), horizontal
-flip, and with probability ``jitter_prob`` brightness / contrast / saturation jitter of strength
-``jitter`` in [0, 1] pixel space. An optional ``gap_schedule`` (one gap per curriculum stage, e.g. the
-reference's shrinking gaps) is applied through :meth:`SimCLRObjective.set_step_context`.
+``i`` and ``i + gap`` (``gap`` clamped to ``T - 1``) each get independent augmentations
+(``models/simclr_views.py``: torchvision ``transforms.v2`` functionals with every parameter drawn from
+the objective's per-rank generator ``aug_generator``, saved and restored by the checkpoint code):
+random resized crop, colour jitter (with optional hue and random order), grayscale, flip, optional
+rotation. An optional ``gap_schedule`` (one gap per curriculum stage, e.g. the reference's shrinking
+gaps) is applied through :meth:`SimCLRObjective.set_step_context`.
 
 ``embed``: the backbone's global-pooled features of the clip's last frame (projection dropped).
 BatchNorm statistics are per rank (no SyncBatchNorm), as in the reference.
@@ -19,78 +19,20 @@ BatchNorm statistics are per rank (no SyncBatchNorm), as in the reference.
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
-from devcurriculum.config import ClipConfig, SimCLRAugmentConfig, SimCLRModelConfig
+from devcurriculum.config import ClipConfig, SimCLRModelConfig
 from devcurriculum.models.common import ClipObjective, rank_generator
 from devcurriculum.models.losses import nt_xent
 from devcurriculum.models.objective import StepContext
+from devcurriculum.models.simclr_views import augment_frames
 
 log = logging.getLogger("devcurriculum.models.simclr")
-
-PIXEL_MEAN = 0.5
-PIXEL_STD = 0.25
-
-
-def _uniform(n: int, lo: float, hi: float, generator: torch.Generator) -> torch.Tensor:
-    return lo + (hi - lo) * torch.rand(n, generator=generator)
-
-
-def augment_frames(frames: torch.Tensor, cfg: SimCLRAugmentConfig, generator: torch.Generator) -> torch.Tensor:
-    """Random resized crop + flip + colour jitter of normalised ``(N, C, H, W)`` frames, per frame.
-
-    All random numbers come from ``generator`` (CPU), so the views are reproducible from its state.
-    """
-    n, _, height, width = frames.shape
-    # Random resized crop as an affine resampling: the crop covers a fraction ``area`` of the frame
-    # with aspect ``ratio`` (w / h); in normalised [-1, 1] coordinates its half-sizes are ``sx``, ``sy``.
-    area = _uniform(n, *cfg.crop_scale, generator)
-    ratio = torch.exp(_uniform(n, math.log(3 / 4), math.log(4 / 3), generator))
-    # A side longer than the frame is clamped and the other side takes up the area, so the crop always
-    # covers exactly ``area`` (``crop_scale: [1, 1]`` is the identity).
-    sx = torch.sqrt(area * ratio).clamp(max=1.0)
-    sy = (area / sx).clamp(max=1.0)
-    sx = area / sy
-    cx = (1 - sx) * (2 * torch.rand(n, generator=generator) - 1)
-    cy = (1 - sy) * (2 * torch.rand(n, generator=generator) - 1)
-    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if cfg.flip else torch.ones(n)
-    theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0] = sx * flip
-    theta[:, 0, 2] = cx
-    theta[:, 1, 1] = sy
-    theta[:, 1, 2] = cy
-    theta = theta.to(device=frames.device, dtype=frames.dtype)
-    grid = F.affine_grid(theta, [n, frames.shape[1], height, width], align_corners=False)
-    out = F.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-    strength = cfg.jitter
-    if strength > 0 and cfg.jitter_prob > 0:
-        apply = (torch.rand(n, generator=generator) < cfg.jitter_prob).float()
-        factors = _uniform(3 * n, 1 - strength, 1 + strength, generator).view(n, 3)
-        # Frames not jittered get factor 1 (identity) so the draw count does not depend on the outcome.
-        factors = 1 + (factors - 1) * apply[:, None]
-        factors = factors.to(device=frames.device, dtype=frames.dtype)
-        pixels = out * PIXEL_STD + PIXEL_MEAN
-        brightness, contrast, saturation = (factors[:, i, None, None, None] for i in range(3))
-        pixels = (pixels * brightness).clamp(0, 1)
-        gray = (0.299 * pixels[:, 0:1] + 0.587 * pixels[:, 1:2] + 0.114 * pixels[:, 2:3])
-        pixels = ((pixels - gray.mean(dim=(2, 3), keepdim=True)) * contrast + gray.mean(dim=(2, 3), keepdim=True)).clamp(0, 1)
-        gray = (0.299 * pixels[:, 0:1] + 0.587 * pixels[:, 1:2] + 0.114 * pixels[:, 2:3])
-        pixels = (gray + (pixels - gray) * saturation).clamp(0, 1)
-        out = (pixels - PIXEL_MEAN) / PIXEL_STD
-    if cfg.grayscale_prob > 0:  # no draw when off, so configs without it keep their random stream
-        grey = (torch.rand(n, generator=generator) < cfg.grayscale_prob).to(device=frames.device)
-        luma = 0.299 * out[:, 0:1] + 0.587 * out[:, 1:2] + 0.114 * out[:, 2:3]
-        out = torch.where(grey[:, None, None, None], luma.expand_as(out), out)
-    return out
-
 
 def build_backbone(name: str, stem: str) -> tuple[ResNet, int]:
     """A randomly initialised torchvision ResNet without its classifier, and its feature width.

@@ -14,6 +14,9 @@ import torch.nn.functional as F
 from devcurriculum.config import ClipConfig, VideoEmbeddingConfig
 from devcurriculum.models.common import ClipObjective
 
+#: eps of the seed study's ``fc_norm`` (``torch.nn.LayerNorm``'s default)
+FC_NORM_EPS = 1e-5
+
 
 class MaskedVideoObjective(ClipObjective):
     """A video objective on a token grid that draws its masks from ``mask_generator``.
@@ -37,13 +40,19 @@ class MaskedVideoObjective(ClipObjective):
     def pool_tokens(self, hidden: torch.Tensor) -> torch.Tensor:
         """``(B, N, D)`` last-layer tokens -> ``(B, D)`` mean, or ``(B, cells * D)`` space-time grid cells.
 
-        Tokens are numbered ``t * grid^2 + h * grid + w`` (the Conv3d patch embedding's order); the grid
-        pooling averages the tokens inside each of ``embedding.grid`` cells and concatenates the cells.
+        ``fc_norm`` is the mean followed by a LayerNorm without affine parameters (the seed study reads
+        VideoMAE out through ``VideoMAEForVideoClassification``'s freshly initialised ``fc_norm``, whose
+        weight is 1 and bias 0; its eps, 1e-5, is ``nn.LayerNorm``'s default). Tokens are numbered
+        ``t * grid^2 + h * grid + w`` (the Conv3d patch embedding's order); the grid pooling averages the
+        tokens inside each of ``embedding.grid`` cells and concatenates the cells.
         """
         if self.embedding.pooling == "mean":
             return hidden.mean(dim=1)
-        b, _, d = hidden.shape
-        cube = hidden.reshape(b, self.temporal_slices, self.grid, self.grid, d).permute(0, 4, 1, 2, 3)
+        if self.embedding.pooling == "fc_norm":
+            mean = hidden.mean(dim=1)
+            return F.layer_norm(mean, (mean.shape[-1],), eps=FC_NORM_EPS)
+        b, n, d = hidden.shape
+        cube = hidden.reshape(b, n // (self.grid * self.grid), self.grid, self.grid, d).permute(0, 4, 1, 2, 3)
         return F.adaptive_avg_pool3d(cube, self.embedding.grid).flatten(2).transpose(1, 2).reshape(b, -1)
 
     def mask_rng_state(self) -> torch.Tensor:

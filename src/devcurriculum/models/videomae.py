@@ -22,7 +22,7 @@ from transformers import VideoMAEConfig, VideoMAEForPreTraining
 from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from devcurriculum.config import ClipConfig, VideoMAEModelConfig
-from devcurriculum.masks.tube import tube_mask
+from devcurriculum.masks.tube import future_mask, tube_mask
 from devcurriculum.models.common import rank_generator
 from devcurriculum.models.video_objective import MaskedVideoObjective
 
@@ -98,8 +98,12 @@ class VideoMAEObjective(MaskedVideoObjective):
         """Masks for ``batch_size`` samples from the objective's generator (advances it).
 
         ``tube``: one spatial mask tiled over the temporal slices; ``random``: every token on its own (a
-        one-slice "tube" over all tokens), so a masked patch may be visible in another slice.
+        one-slice "tube" over all tokens), so a masked patch may be visible in another slice;
+        ``future``: the later half of the clip masked whole, the rest of the ratio from the earlier half.
         """
+        if self.mask_type == "future":
+            return future_mask(batch_size, self.temporal_slices, self.grid * self.grid, self.mask_ratio,
+                               self.mask_generator)
         if self.mask_type == "random":
             return tube_mask(batch_size, 1, self.num_tokens, self.mask_ratio, self.mask_generator)
         return tube_mask(batch_size, self.temporal_slices, self.grid * self.grid, self.mask_ratio, self.mask_generator)

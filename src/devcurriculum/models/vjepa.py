@@ -12,20 +12,26 @@ Built on ``transformers``' VJEPA2 modules (``VJEPA2Config`` -> ``VJEPA2Model``, 
   (the zeros elsewhere are never read). One mask token (``pred_num_mask_tokens = 1``) so every
   trainable parameter receives a gradient (DDP without ``find_unused_parameters``).
 - target encoder: our own ``deepcopy`` of the context encoder, ``requires_grad=False``, updated by EMA
-  in :meth:`VJEPAObjective.after_step` with momentum linear from ``ema[0]`` to ``ema[1]`` over the run.
+  in :meth:`VJEPAObjective.after_step` with momentum linear from ``ema[0]`` to ``ema[1]``, over the run
+  (``ema_schedule: run``) or over every block of ``pretrain.steps_per_stage`` steps (``restart``, the
+  seed study's per-stage runs; the block comes from :class:`StepContext`).
 - targets: ``LayerNorm`` (no affine) of the target encoder's outputs on the whole input, at the target
-  positions; loss: smooth-L1 between predictions and targets.
+  positions; loss: smooth-L1 (``loss: smooth_l1``, the seed study) or L1 (``l1``, facebookresearch/jepa)
+  between predictions and targets, averaged over the mask sets (``masks/multiblock.py``: one set for
+  ``masks.kind: seed_2frame``, one per ``masks.blocks3d`` entry for ``multiblock3d``).
 
 Inputs (``mode``):
 
-- ``clip`` (default): the whole clip; its ``frames // tubelet_size`` temporal token slices are split
-  into an earlier and a later half; the context block lives on the earlier half, targets on the later
-  (``masks/multiblock.py``).
+- ``clip`` (default): the whole clip of ``frames // tubelet_size`` temporal token slices.
 - ``pairs``: V-JEPA's frame pairs inside a clip: frame 0 and frame ``min(gap, T - 1)``, each repeated
-  ``tubelet_size`` times so the pair is a two-slice video; context on frame 0, targets on the later frame.
+  ``tubelet_size`` times so the pair is a two-slice video.
 
-``embed`` is the mean over tokens of the context encoder's last layer (after its LayerNorm) on the
-full clip, no masking.
+``seed_2frame`` masks put the context on the earlier half of the slices (frame 0 of a pair) and the
+targets on the later half, the targets' spatial positions removed from the context; ``multiblock3d``
+masks are tubes through every slice with the context their complement.
+
+``embed`` pools the context encoder's last layer (after its LayerNorm) on the model's input without
+masking: the full clip (``clip``) or the same two-frame video as training (``pairs``).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from transformers import VJEPA2Config, VJEPA2Model
 from devcurriculum.config import ClipConfig, VJEPAModelConfig
 from devcurriculum.masks.multiblock import multiblock_masks
 from devcurriculum.models.common import rank_generator
+from devcurriculum.models.objective import StepContext
 from devcurriculum.models.video_objective import MaskedVideoObjective
 
 log = logging.getLogger("devcurriculum.models.vjepa")
@@ -52,7 +59,8 @@ def ema_momentum(step: int, total_steps: int, ema: Sequence[float]) -> float:
     """Momentum after optimiser step ``step`` (0-based): ``ema0 + (ema1 - ema0) * step / total_steps``.
 
     This is V-JEPA's linear schedule (the i-th update uses the i-th value); clamped to ``ema1`` after
-    the run's end.
+    the end. With ``ema_schedule: restart`` ``step`` and ``total_steps`` are the step within its stage
+    block and the block's length.
     """
     start, end = float(ema[0]), float(ema[1])
     if total_steps < 1:
@@ -106,7 +114,10 @@ class VJEPAObjective(MaskedVideoObjective):
         self.mode = model.mode
         self.gap = model.gap
         self.ema = model.ema
+        self.ema_schedule = model.ema_schedule
         self.masks = model.masks
+        self.distance = F.smooth_l1_loss if model.loss == "smooth_l1" else F.l1_loss
+        self.step_context: StepContext | None = None
         self.hf_config = vjepa2_config(model, clip)
         network = VJEPA2Model(self.hf_config)
         self.encoder = network.encoder
@@ -116,8 +127,9 @@ class VJEPAObjective(MaskedVideoObjective):
         self.mask_generator = rank_generator()
         n_params = sum(p.numel() for p in self.parameters() if p.requires_grad)
         log.info(
-            "V-JEPA: mode %s, %dx%d patch grid, %.2fM trainable parameters, ema %s",
-            self.mode, self.grid, self.grid, n_params / 1e6, list(self.ema),
+            "V-JEPA: mode %s, %s masks, %s loss, %dx%d patch grid, %.2fM trainable parameters, ema %s (%s)",
+            self.mode, self.masks.kind, model.loss, self.grid, self.grid, n_params / 1e6, list(self.ema),
+            self.ema_schedule,
         )
 
     # ---- inputs and encoders --------------------------------------------------------------------------
@@ -139,40 +151,62 @@ class VJEPAObjective(MaskedVideoObjective):
         return self.encoder.layernorm(hidden)
 
     @torch.no_grad()
-    def targets(self, video: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """LayerNorm (no affine) of the target encoder's outputs at the ``target`` positions."""
+    def target_features(self, video: torch.Tensor) -> torch.Tensor:
+        """LayerNorm (no affine) of the target encoder's outputs on every token ``(B, N, D)``."""
         hidden = self.target_encoder(pixel_values_videos=video).last_hidden_state
-        hidden = F.layer_norm(hidden, (hidden.shape[-1],))
-        return torch.gather(hidden, 1, target.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+        return F.layer_norm(hidden, (hidden.shape[-1],))
 
-    # ---- Objective ----------------------------------------------------------------------------------
-    def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
-        self.check_batch(batch)
-        video = self.pretext_input(batch)
-        grid_t = video.shape[1] // self.tubelet_size
-        context, target = multiblock_masks(video.shape[0], grid_t, self.grid, self.grid, self.masks, self.mask_generator)
-        context, target = context.to(video.device), target.to(video.device)
-        expected = self.targets(video, target)
+    def predict(self, video: torch.Tensor, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The predictor's outputs ``(B, K_target, D)`` at ``target`` from the context tokens ``context``."""
         ctx_out = self.encode_context(video, context)
-        n_tokens = grid_t * self.grid * self.grid
+        n_tokens = (video.shape[1] // self.tubelet_size) * self.grid * self.grid
         # The HF predictor gathers the context from full-length encoder states itself.
         full = ctx_out.new_zeros(ctx_out.shape[0], n_tokens, ctx_out.shape[-1])
         full = full.scatter(1, context.unsqueeze(-1).expand(-1, -1, ctx_out.shape[-1]), ctx_out)
-        predicted = self.predictor(encoder_hidden_states=full, context_mask=[context], target_mask=[target])
-        return F.smooth_l1_loss(predicted.last_hidden_state, expected)
+        return self.predictor(encoder_hidden_states=full, context_mask=[context], target_mask=[target]).last_hidden_state
+
+    # ---- Objective ----------------------------------------------------------------------------------
+    def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
+        """The mean over mask sets of the distance between predicted and target features."""
+        self.check_batch(batch)
+        video = self.pretext_input(batch)
+        grid_t = video.shape[1] // self.tubelet_size
+        mask_sets = multiblock_masks(video.shape[0], grid_t, self.grid, self.grid, self.masks, self.mask_generator)
+        features = self.target_features(video)
+        losses = []
+        for context, target in mask_sets:
+            context, target = context.to(video.device), target.to(video.device)
+            expected = torch.gather(features, 1, target.unsqueeze(-1).expand(-1, -1, features.shape[-1]))
+            losses.append(self.distance(self.predict(video, context, target), expected))
+        return torch.stack(losses).mean()
+
+    def set_step_context(self, context: StepContext) -> None:
+        """Remember the step's stage block: ``ema_schedule: restart`` reads it in :meth:`after_step`."""
+        self.step_context = context
+
+    def momentum(self, step: int, total_steps: int) -> float:
+        """The EMA momentum of the update after ``step``: over the run, or over the step's stage block."""
+        if self.ema_schedule == "run":
+            return ema_momentum(step, total_steps, self.ema)
+        ctx = self.step_context
+        if ctx is None or ctx.step != step:
+            raise RuntimeError(
+                f"ema_schedule 'restart' needs the StepContext of step {step} (set_step_context before after_step)"
+            )
+        return ema_momentum(ctx.stage_step, ctx.stage_steps, self.ema)
 
     @torch.no_grad()
     def after_step(self, step: int, total_steps: int) -> None:
         """EMA update of the target encoder: ``target = m * target + (1 - m) * context_encoder``."""
-        m = ema_momentum(step, total_steps, self.ema)
+        m = self.momentum(step, total_steps)
         for target_param, param in zip(self.target_encoder.parameters(), self.encoder.parameters(), strict=True):
             target_param.mul_(m).add_(param.detach(), alpha=1.0 - m)
 
     @torch.no_grad()
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
-        """The context encoder's tokens on the full clip, pooled by ``embedding`` (mean: DESIGN §6)."""
+        """The context encoder's tokens on the training input (clip or frame pair), pooled by ``embedding``."""
         self.check_batch(batch)
-        return self.pool_tokens(self.encoder(pixel_values_videos=batch).last_hidden_state)
+        return self.pool_tokens(self.encoder(pixel_values_videos=self.pretext_input(batch)).last_hidden_state)
 
     def export_encoder(self, out_dir: Path) -> None:
         """Context encoder and predictor as one ``VJEPA2Model`` folder (the EMA target is training state)."""

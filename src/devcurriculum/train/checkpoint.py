@@ -38,18 +38,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from devcurriculum.utils import distributed as du
 from devcurriculum.utils.config import config_differences
 from devcurriculum.utils.io import PathLike, atomic_path, verify_checksum
+from devcurriculum.utils.safe_load import load_safetensors
 
 log = logging.getLogger("devcurriculum.train.checkpoint")
 
 RESUME_FILE = "last.pt"
-#: 2: with ``content_crc32``; a state of format 1 (before verification) is not resumed (logged)
-FORMAT_VERSION = 2
+#: 2: with ``content_crc32``; 3: metrics with ``lr_groups``. A state of an older format is not resumed (logged)
+FORMAT_VERSION = 3
 DIGEST_KEY = "content_crc32"
 
 
@@ -309,7 +310,7 @@ def load_weights(module: nn.Module, path: PathLike, strict: bool = True) -> None
     if not path.exists():
         raise FileNotFoundError(f"weights file {path} does not exist")
     verify_checksum(path)
-    state = load_file(str(path))
+    state = load_safetensors(path)
     missing, unexpected = module.load_state_dict(state, strict=False)
     if strict and (missing or unexpected):
         raise RuntimeError(

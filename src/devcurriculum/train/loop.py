@@ -3,7 +3,8 @@
 Per step: ask the curriculum sampler for this rank's share of the global batch, read the clips from
 the clip cache, blur them (before normalisation) when a blur curriculum is active, set every param
 group's learning rate (main schedule x LeRaC scale of its depth group), take one optimiser step, run the
-objective's ``after_step`` hook (EMA), log a metrics row, and save the resume state every
+objective's ``after_step`` hook (EMA), log a metrics row (rank 0 rewrites ``metrics.parquet`` every
+``pretrain.log_every`` steps, see ``train/live.py``), and save the resume state every
 ``pretrain.checkpoint_every`` steps. See ``docs/training.md`` for the resume contract and the DDP
 construction.
 """
@@ -25,7 +26,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from devcurriculum import __version__
 from devcurriculum.config import PretrainConfig
@@ -43,12 +43,14 @@ from devcurriculum.train.checkpoint import (
     save_resume_state,
     save_weights,
 )
+from devcurriculum.train.live import TENSORBOARD_DIR, LiveMetrics
 from devcurriculum.train.metrics import MetricsLog
 from devcurriculum.train.optim import build_optimizer
 from devcurriculum.train.schedule import LrSchedule, group_rates, main_schedule
 from devcurriculum.utils import distributed as du
 from devcurriculum.utils.config import config_hash
 from devcurriculum.utils.io import PathLike, atomic_dir, atomic_write_json, link_file, provenance
+from devcurriculum.utils.progress import progress_bar
 
 log = logging.getLogger("devcurriculum.train.loop")
 
@@ -85,6 +87,7 @@ class TrainPlan:
     world_size: int
     global_batch: int
     rank_batch: int
+    steps_per_stage: int
 
     @classmethod
     def derive(cls, pretrain: PretrainConfig, *, total_steps: int, seed: int, world_size: int) -> TrainPlan:
@@ -92,7 +95,13 @@ class TrainPlan:
         if total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {total_steps}")
         batch = pretrain.batch_size
-        return cls(int(total_steps), int(seed), int(world_size), batch, rank_share(batch, world_size))
+        return cls(int(total_steps), int(seed), int(world_size), batch, rank_share(batch, world_size),
+                   pretrain.steps_per_stage)
+
+    def stage_block(self, step: int) -> tuple[int, int]:
+        """``(step within its block of steps_per_stage steps, that block's length)`` (see StepContext)."""
+        start = step - step % self.steps_per_stage
+        return step - start, min(self.steps_per_stage, self.total_steps - start)
 
 
 @dataclass
@@ -119,6 +128,7 @@ class StepRecord:
     lr: float
     lr_min: float
     lr_max: float
+    lr_groups: tuple[float, ...]  # every param group's rate, input side first
 
 
 @dataclass(frozen=True)
@@ -219,8 +229,9 @@ def train(
     t_start = time.perf_counter()
     losses: list[float] = []
     main_process = info.rank == 0
-    bar = tqdm(total=plan.total_steps, initial=progress.start, desc="pretrain", unit="step",
-               disable=not (show_progress and main_process))
+    live = _live_metrics(pretrain, out_dir, spec, plan, progress.start) if main_process else None
+    bar = progress_bar(total=plan.total_steps, initial=progress.start, desc="pretrain", unit="step",
+                       enabled=show_progress and main_process)
     try:
         for step in range(progress.start, plan.total_steps):
             t0 = time.perf_counter()
@@ -231,13 +242,13 @@ def train(
                 parts.optimizer.state.clear()  # a fresh optimiser per stage (the moments restart)
             record = _checked_step(parts, plan, step, indices, sampler.info(step), progress, resume_dir)
             wall_s = progress.wall_offset + time.perf_counter() - t_start
-            progress.metrics.append(metrics_row(record, plan, seconds=time.perf_counter() - t0, wall_s=wall_s))
+            row = metrics_row(record, plan, seconds=time.perf_counter() - t0, wall_s=wall_s)
+            progress.metrics.append(row)
             losses.append(record.loss)
             bar.update(1)
             done = step + 1
-            if main_process and (done % pretrain.log_every == 0 or done == plan.total_steps):
-                log.info("step %d/%d loss %.6f lr %.3g stage %s", done, plan.total_steps, record.loss, record.lr,
-                         record.context.stage)
+            if live is not None:
+                _report_step(live, row, progress.metrics, done, plan.total_steps, pretrain.log_every)
             if main_process and done % pretrain.steps_per_stage == 0 and done < plan.total_steps:
                 save_stage_weights(objective, resume_dir / PENDING_STAGES_DIR, done // pretrain.steps_per_stage, done)
             if done % pretrain.checkpoint_every == 0 or done == plan.total_steps:
@@ -245,6 +256,8 @@ def train(
                 progress.last_good = done
     finally:
         bar.close()
+        if live is not None:
+            live.close()
 
     if main_process:
         _write_outputs(objective, progress.metrics, out_dir, spec, plan, run_hash, pretrain.steps_per_stage)
@@ -260,10 +273,13 @@ def train(
 def _train_step(parts: _Parts, plan: TrainPlan, step: int, indices: Sequence[int], info: SamplerStepInfo) -> StepRecord:
     """One optimiser step on this rank's ``indices``; raises :class:`NonFiniteLossError` before updating."""
     blur_state = parts.blur.at(step) if parts.blur is not None else None
+    stage_step, stage_steps = plan.stage_block(step)
     context = StepContext(
         step=step,
         total_steps=plan.total_steps,
         stage=info.stage,
+        stage_step=stage_step,
+        stage_steps=stage_steps,
         pool=info.pool,
         effective_fraction=info.effective_fraction,
         temperature=info.temperature,
@@ -291,7 +307,30 @@ def _train_step(parts: _Parts, plan: TrainPlan, step: int, indices: Sequence[int
     parts.optimizer.step()
     parts.objective.after_step(step, plan.total_steps)
     blur_prob = blur_state.prob if blur_state is not None else 0.0
-    return StepRecord(context, blur_prob, loss_mean, base_lr, min(lrs), max(lrs))
+    return StepRecord(context, blur_prob, loss_mean, base_lr, min(lrs), max(lrs), tuple(lrs))
+
+
+def _live_metrics(
+    pretrain: PretrainConfig, out_dir: Path, spec: Mapping[str, Any], plan: TrainPlan, start: int
+) -> LiveMetrics:
+    """Rank 0's growing ``metrics.parquet`` (and TensorBoard events when ``pretrain.tensorboard``)."""
+    return LiveMetrics(
+        out_dir / METRICS_FILE,
+        metadata=_metrics_metadata(spec, plan, complete=False),
+        tensorboard_dir=out_dir / TENSORBOARD_DIR if pretrain.tensorboard else None,
+        start_step=start,
+    )
+
+
+def _report_step(
+    live: LiveMetrics, row: Mapping[str, Any], metrics: MetricsLog, done: int, total: int, log_every: int
+) -> None:
+    """Rank 0 after a step: TensorBoard scalars; every ``log_every`` steps a loss line and a metrics flush."""
+    live.record(row)
+    if done % log_every == 0 or done == total:
+        log.info("step %d/%d loss %.6f lr %.3g stage %s", done, total, row["loss"], row["lr"], row["stage"])
+        if done < total:  # the final table is written with the weights
+            live.flush(metrics)
 
 
 def _checked_step(
@@ -324,6 +363,7 @@ def metrics_row(record: StepRecord, plan: TrainPlan, *, seconds: float, wall_s: 
         "lr": record.lr,
         "lr_min": record.lr_min,
         "lr_max": record.lr_max,
+        "lr_groups": list(record.lr_groups),
         "stage": ctx.stage,
         "pool": "+".join(ctx.pool),
         "effective_fraction": ctx.effective_fraction,
@@ -462,6 +502,12 @@ def _publish_stage_weights(pending: Path, checkpoints: Path, final_weights: Path
     shutil.rmtree(pending, ignore_errors=True)
 
 
+def _metrics_metadata(spec: Mapping[str, Any], plan: TrainPlan, *, complete: bool) -> dict[str, str]:
+    """Provenance of ``metrics.parquet``; ``devcurriculum.complete`` is false in the tables written mid-run."""
+    return provenance("pretrain", dict(spec), world_size=plan.world_size, global_batch=plan.global_batch,
+                      complete="true" if complete else "false")
+
+
 def _write_outputs(
     objective: Objective,
     metrics: MetricsLog,
@@ -472,8 +518,7 @@ def _write_outputs(
     steps_per_stage: int,
 ) -> None:
     """Final artifacts (rank 0): metrics table, run_spec.json, then the weights."""
-    meta = provenance("pretrain", dict(spec), world_size=plan.world_size, global_batch=plan.global_batch)
-    metrics.write(out_dir / METRICS_FILE, metadata=meta)
+    metrics.write(out_dir / METRICS_FILE, metadata=_metrics_metadata(spec, plan, complete=True))
     atomic_write_json(
         out_dir / SPEC_FILE,
         {

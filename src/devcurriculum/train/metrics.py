@@ -23,6 +23,8 @@ METRICS_SCHEMA = pa.schema(
         pa.field("lr", pa.float64()),
         pa.field("lr_min", pa.float64()),
         pa.field("lr_max", pa.float64()),
+        # every param group's rate, input side first (LeRaC gives each depth group its own)
+        pa.field("lr_groups", pa.list_(pa.float64())),
         pa.field("stage", pa.int32()),
         pa.field("pool", pa.string()),
         pa.field("effective_fraction", pa.float64()),
@@ -37,6 +39,7 @@ METRICS_SCHEMA = pa.schema(
 COLUMNS: tuple[str, ...] = tuple(METRICS_SCHEMA.names)
 _INT_COLUMNS = {"step", "stage", "global_batch"}
 _STR_COLUMNS = {"pool"}
+_LIST_COLUMNS = {"lr_groups"}
 
 
 class MetricsLog:
@@ -67,6 +70,8 @@ class MetricsLog:
                 value = int(value)
             elif name in _STR_COLUMNS:
                 value = str(value)
+            elif name in _LIST_COLUMNS:
+                value = [float(v) for v in value]
             else:
                 value = math.nan if value is None else float(value)
             self._cols[name].append(value)
@@ -78,6 +83,7 @@ class MetricsLog:
         """Numeric columns as int64/float64 tensors, ``pool`` as a list (``torch.load(weights_only=True)``-safe).
 
         Tensors keep the resume file cheap to write: one object per column instead of one per value.
+        ``lr_groups`` becomes a (steps, groups) tensor: a run's number of param groups is fixed.
         """
         out: dict[str, Any] = {}
         for name, values in self._cols.items():

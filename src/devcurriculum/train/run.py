@@ -3,7 +3,7 @@
     torchrun --standalone --nproc_per_node N scripts/pretrain.py --spec-json '<json>' \
         --clip-tables g0.parquet g1.parquet ... --clip-caches g0/shard-0-of-2.npy ... [--difficulty d.parquet] \
         --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume \
-        --threads T [--checkpoint-every N] [--log-every N] --log-file LOG [--no-progress]
+        --threads T [--checkpoint-every N] [--log-every N] [--tensorboard] --log-file LOG [--no-progress]
 
 Also runnable as ``python -m devcurriculum.train.run`` (one process). Under torchrun it first ties
 itself to the launcher (it dies with it: no orphan trainer, :mod:`devcurriculum.utils.lifeline`),
@@ -49,10 +49,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     # runtime-only settings: they override the pretrain block's and never change results
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads per process (pretrain.threads)")
     p.add_argument("--checkpoint-every", type=int, default=None, help="steps between resume states (pretrain.checkpoint_every)")
-    p.add_argument("--log-every", type=int, default=None, help="steps between loss lines (pretrain.log_every)")
+    p.add_argument("--log-every", type=int, default=None,
+                   help="steps between loss lines and metrics.parquet rewrites (pretrain.log_every)")
+    p.add_argument("--tensorboard", action="store_true", default=None,
+                   help="also write TensorBoard events to OUT_DIR/tensorboard (pretrain.tensorboard)")
     # not "--log": torchrun's parser would take it as an abbreviation of its own --log-dir
     p.add_argument("--log-file", default=None, help="also log here (rank 0 logs INFO, other ranks warnings)")
-    p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (off a terminal there is none anyway)")
     return p.parse_args(argv)
 
 
@@ -96,7 +99,8 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
     from devcurriculum.utils.config import set_threads
 
     spec = RunSpec.from_json(args.spec_json).with_runtime(
-        threads=args.threads, checkpoint_every=args.checkpoint_every, log_every=args.log_every
+        threads=args.threads, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+        tensorboard=args.tensorboard,
     )
     pretrain = spec.pretrain
     set_threads(pretrain.threads)
@@ -106,7 +110,7 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
     torch.use_deterministic_algorithms(pretrain.deterministic, warn_only=device.type == "cuda")
 
     plan = CurriculumPlan.from_config(name=spec.curriculum_name, curriculum=spec.curriculum, groups=spec.groups,
-                                      steps_per_stage=pretrain.steps_per_stage)
+                                      steps_per_stage=pretrain.steps_per_stage, run_seed=spec.seed)
     clip_cache = ClipCache.from_files(args.clip_tables, args.clip_caches, spec.groups)
     difficulty = difficulty_for(clip_cache.table, args.difficulty) if args.difficulty else None
     if plan.prototype_weighting is not None and difficulty is None:

@@ -8,7 +8,7 @@ LeRaC curriculum in the hybrid project (ALGORITHMS.md §D). A closed form is als
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -66,8 +66,29 @@ def main_schedule(pretrain: PretrainConfig, total_steps: int, lerac: LeracSchedu
       stage (and every block of a mixed run) trains under the same rates;
     - ``constant``: the warm-up, then ``lr``.
 
-    LeRaC's warm-up holds the base rate in every kind (LeRaC's scales are the warm-up then).
+    LeRaC's warm-up holds the base rate in every kind (LeRaC's scales are the warm-up then). With
+    ``pretrain.lr_stage_factors`` the kind's rate is multiplied by the factor of the step's block of
+    ``steps_per_stage`` steps (:func:`stage_factor`): per-stage rates are this one closed form too.
     """
+    kind = _schedule_kind(pretrain, total_steps, lerac)
+    factors = pretrain.lr_stage_factors
+    if not factors:
+        return kind
+    period = pretrain.steps_per_stage
+
+    def scaled(step: int) -> float:
+        return kind(step) * stage_factor(step, period, factors)
+
+    return scaled
+
+
+def stage_factor(step: int, steps_per_stage: int, factors: Sequence[float]) -> float:
+    """The factor of ``step``'s block of ``steps_per_stage`` steps (block k -> ``factors[k]``, the last after the end)."""
+    return float(factors[min(step // steps_per_stage, len(factors) - 1)])
+
+
+def _schedule_kind(pretrain: PretrainConfig, total_steps: int, lerac: LeracSchedule | None) -> LrSchedule:
+    """The rate of ``pretrain.lr_schedule`` per step, before any per-stage factor."""
     hold = lerac.warmup_steps if lerac is not None else 0
     lr, warmup, min_lr = pretrain.lr, pretrain.warmup_steps, pretrain.min_lr
     period = pretrain.steps_per_stage

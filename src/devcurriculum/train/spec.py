@@ -60,7 +60,12 @@ class RunSpec:
         )
 
     def with_runtime(
-        self, *, threads: int | None = None, checkpoint_every: int | None = None, log_every: int | None = None
+        self,
+        *,
+        threads: int | None = None,
+        checkpoint_every: int | None = None,
+        log_every: int | None = None,
+        tensorboard: bool | None = None,
     ) -> RunSpec:
         """The spec with runtime-only ``pretrain`` settings replaced (None keeps the spec's value)."""
         p = self.pretrain
@@ -69,6 +74,7 @@ class RunSpec:
             threads=p.threads if threads is None else threads,
             checkpoint_every=p.checkpoint_every if checkpoint_every is None else checkpoint_every,
             log_every=p.log_every if log_every is None else log_every,
+            tensorboard=p.tensorboard if tensorboard is None else tensorboard,
         )
         return dataclasses.replace(self, pretrain=pretrain)
 

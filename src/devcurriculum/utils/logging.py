@@ -7,11 +7,18 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+from devcurriculum.utils.progress import quiet_library_progress
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO) -> logging.Logger:
-    """Configure the ``devcurriculum`` logger; safe to call more than once (handlers are replaced)."""
+    """Configure the ``devcurriculum`` logger; safe to call more than once (handlers are replaced).
+
+    Off a terminal (a rule's log, a batch job), transformers' and huggingface_hub's own progress bars
+    are turned off too, so the log holds log lines only (``utils.progress``).
+    """
+    quiet_library_progress()
     logger = logging.getLogger("devcurriculum")
     logger.setLevel(level)
     for handler in list(logger.handlers):

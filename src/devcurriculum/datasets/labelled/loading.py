@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from devcurriculum.datasets.decode import (
     VideoDecodeError,
@@ -35,6 +34,7 @@ from devcurriculum.datasets.decode import (
 )
 from devcurriculum.datasets.labelled.manifest import MANIFEST_COLUMNS, LabelledDataError, describe_rows
 from devcurriculum.datasets.labelled.sampling import frame_offsets, plan_clip
+from devcurriculum.utils.progress import progress_bar
 
 PathLike = str | os.PathLike[str]
 Media = Literal["video", "image"]
@@ -199,7 +199,7 @@ def load_clips(
     status: list[dict[str, Any]] = []
     kept: list[int] = []
     records = rows.to_dict("records")
-    for position, row in enumerate(tqdm(records, desc=f"decode {media}s", unit=media, disable=not progress)):
+    for position, row in enumerate(progress_bar(records, desc=f"decode {media}s", unit=media, enabled=progress)):
         try:
             loaded = _load_row(
                 row, media=media, frames=frames, size=size, frame_step=frame_step, target_fps=target_fps,

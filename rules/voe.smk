@@ -1,0 +1,62 @@
+# Intuitive physics by violation of expectation: VoE sets -> surprise (sharded, every stage checkpoint)
+# -> pairwise accuracy of every run -> rows in summary.parquet (docs/voe.md).
+
+
+rule prepare_voe:
+    input:
+        unpack(voe_inputs),
+    output:
+        table=f"{RESULTS}/voe/sets/{{voe}}.parquet",
+        cache=f"{RESULTS}/voe/sets/{{voe}}.npy",
+    log:
+        f"{LOGS}/prepare_voe/{{voe}}.log",
+    benchmark:
+        f"{TIMINGS}/prepare_voe/{{voe}}.tsv"
+    conda:
+        ENV
+    params:
+        voe=voe_set_cfg,
+        clip=clip_cfg(),
+        demo=voe_demo_cfg,
+        age_groups=voe_age_groups,
+    script:
+        "../scripts/prepare_voe.py"
+
+
+rule surprise:
+    input:
+        unpack(surprise_inputs),
+    output:
+        part=f"{RESULTS}/voe/surprise/{RUN_ID}/part-{{shard}}.parquet",
+    log:
+        f"{LOGS}/surprise/{RUN_ID}/part-{{shard}}.log",
+    benchmark:
+        f"{TIMINGS}/surprise/{RUN_ID}/part-{{shard}}.tsv"
+    conda:
+        ENV
+    threads: CFG.voe.threads
+    params:
+        # shard count and batch size are runtime-only: the script reads them from the config
+        model=surprise_model_cfg,
+        clip=clip_cfg(),
+        window_stride=CFG.voe.window_stride,
+        sets=VOE_SETS,
+        run=run_info,
+    script:
+        "../scripts/surprise.py"
+
+
+rule voe_readout:
+    input:
+        parts=surprise_parts(),
+        tables=voe_tables(),
+    output:
+        eval=f"{RESULTS}/voe/eval.parquet",
+    log:
+        f"{LOGS}/voe_readout.log",
+    conda:
+        ENV
+    params:
+        sets=VOE_SETS,
+    script:
+        "../scripts/voe_readout.py"

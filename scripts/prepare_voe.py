@@ -1,0 +1,18 @@
+"""Rule prepare_voe: matched possible / impossible clips of one VoE set (devcurriculum.datasets.voe)."""
+
+from devcurriculum.config import ClipConfig, DemoConfig, voe_set_config
+from devcurriculum.datasets.voe import prepare_voe
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake
+name = sm.wildcards.voe
+with stage_log(sm.log[0], f"prepare_voe[{name}]"):
+    prepare_voe(
+        name=name,
+        voe_set=voe_set_config(sm.params.voe, where=f"voe.sets.{name}"),
+        clip=ClipConfig.from_mapping(sm.params.clip),
+        demo=DemoConfig.from_mapping(sm.params.demo) if sm.params.demo else None,
+        age_groups=sm.params.age_groups or None,
+        out_table=sm.output.table,
+        out_cache=sm.output.cache,
+    )

@@ -1,0 +1,12 @@
+"""Rule voe_readout: pairwise accuracy of every run at every stage on every VoE set (devcurriculum.eval.voe)."""
+
+from devcurriculum.eval.voe import voe_readout
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake
+with stage_log(sm.log[0], "voe_readout"):
+    voe_readout(
+        surprise_parts=list(sm.input.parts),
+        sets=dict(zip(sm.params.sets, sm.input.tables, strict=True)),
+        out_path=sm.output.eval,
+    )

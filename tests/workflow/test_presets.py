@@ -1,0 +1,231 @@
+"""configs/presets/: every paper-scale preset validates over config.yaml, builds its whole DAG, and its
+pretrain job goes out through profiles/slurm with the profile's resources (fake sbatch, no cluster).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import update_config
+from test_slurm_profile import SLURM, _fake_bin, has, opt, rule_of
+from wfutil import REPO, job_counts, snakemake_env
+
+from devcurriculum.config import (
+    CurriculumConfig,
+    DataConfig,
+    DifficultyConfig,
+    FeaturesConfig,
+    PretrainConfig,
+    WorkflowConfig,
+    expand_runs,
+    model_config,
+)
+from devcurriculum.workflow import drop_null_entries
+
+PRESETS_DIR = REPO / "configs" / "presets"
+#: each preset and the files laid over config.yaml to use it, in order
+PRESETS = {
+    "sheybani2023_videomae": ["sheybani2023_videomae"],
+    "sheybani2023_vjepa": ["sheybani2023_vjepa"],
+    "sheybani2023_simclr": ["sheybani2023_simclr"],
+    "lin2025_prototype": ["sheybani2023_videomae", "lin2025_prototype"],
+}
+
+
+def preset_files(preset: str) -> list[Path]:
+    return [PRESETS_DIR / f"{name}.yaml" for name in PRESETS[preset]]
+
+
+def merged_config(preset: str) -> dict:
+    """config.yaml with the preset's files laid over it, as Snakemake merges --configfile (key by key)."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    for path in preset_files(preset):
+        update_config(cfg, yaml.safe_load(path.read_text()))
+    drop_null_entries(cfg)  # as the Snakefile does: `name: null` removes an entry
+    return cfg
+
+
+def test_every_preset_file_is_listed() -> None:
+    assert {p.stem for p in PRESETS_DIR.glob("*.yaml")} == {name for files in PRESETS.values() for name in files}
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_preset_validates_and_states_its_whole_model(preset: str) -> None:
+    cfg = WorkflowConfig.from_mapping(merged_config(preset))
+    own = {}
+    for path in preset_files(preset):
+        own.update(yaml.safe_load(path.read_text()).get("models", {}))
+    own = {name: block for name, block in own.items() if block is not None}
+    trained = {run.model for run in expand_runs(cfg)}
+    assert trained and trained <= set(own), "a preset trains only the models it defines"
+    assert set(cfg.models) == set(own), "config.yaml's demo learners are removed"
+    for name in own:
+        # nothing of the demo's models leaks in: the preset's block is every key the model has
+        assert cfg.models[name].to_dict() == type(cfg.models[name]).from_mapping(own[name]).to_dict()
+        assert set(own[name]["pretrain"]) == set(cfg.pretrain.to_dict()) - set(cfg.pretrain.runtime_keys()), name
+
+
+def _snakemake(workdir: Path, preset: str, *args: str) -> subprocess.CompletedProcess:
+    (workdir / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", "config.yaml", *map(str, preset_files(preset)), *args]
+    return subprocess.run(cmd, cwd=workdir, env=snakemake_env(), capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_preset_dry_run_builds_the_whole_dag(preset: str, tmp_path: Path) -> None:
+    proc = _snakemake(tmp_path, preset, "--dry-run", "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    jobs = []
+    for line in proc.stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            jobs.append((line.split()[1].rstrip(":"), {}))
+    counts = job_counts(jobs)
+    cfg = WorkflowConfig.from_mapping(merged_config(preset))
+    runs = expand_runs(cfg)
+    assert counts["pretrain"] == len(runs)
+    assert counts["readout"] == len(runs) + len({(r.model, r.seed) for r in runs})  # + the untrained baselines
+    assert counts["summarize"] == 1
+
+
+def _create_upstream_outputs(workdir: Path, preset: str, target: str) -> None:
+    """Every output the target's upstream jobs would write, as empty files / folders of one mtime."""
+    proc = _snakemake(workdir, preset, "--dry-run", "--cores", "1", target)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rule, paths = "", []
+    for line in proc.stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+        elif line.strip().startswith("output:") and rule != "pretrain":
+            paths += [p.strip() for p in line.split(":", 1)[1].split(",")]
+    stamp = time.time() - 3600
+    for rel in paths:
+        path = workdir / rel
+        if path.suffix:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        else:  # directory() outputs (demo videos, models) have no suffix
+            path.mkdir(parents=True, exist_ok=True)
+        os.utime(path, (stamp, stamp))
+
+
+def _submit_pretrain(workdir: Path, preset: str, target: str) -> list[str]:
+    """Snakemake with profiles/slurm and fake SLURM tools; the sbatch argv of the target's pretrain job."""
+    fake = workdir.parent / "fake"
+    fake.mkdir()
+    env = snakemake_env()
+    env.update(PATH=f"{_fake_bin(fake)}{os.pathsep}{env['PATH']}", FAKE_SLURM_DIR=str(fake))
+    env.pop("SLURM_JOB_ID", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--configfile", "config.yaml", *map(str, preset_files(preset)), "--profile", str(SLURM), "--retries", "0",
+         "--rerun-triggers", "mtime", "--slurm-init-seconds-before-status-checks", "1", target],
+        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list((fake / "calls").glob("*.argv")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        out = proc.communicate(timeout=60)[0]
+    calls = sorted((fake / "calls").glob("*.argv"))
+    assert len(calls) == 1, f"expected the pretrain job alone, got {len(calls)} sbatch calls:\n{out[-6000:]}"
+    return calls[0].read_bytes().decode().split("\0")
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_preset_pretrain_job_goes_out_with_the_slurm_profile(preset: str, tmp_path: Path) -> None:
+    cfg = WorkflowConfig.from_mapping(merged_config(preset))
+    run = expand_runs(cfg)[0]
+    target = f"{cfg.results}/runs/{run.model}/{run.curriculum}/seed{run.seed}/model.safetensors"
+    workdir = tmp_path / "wf"
+    workdir.mkdir()
+    _create_upstream_outputs(workdir, preset, target)
+    argv = _submit_pretrain(workdir, preset, target)
+    assert rule_of(argv) == "pretrain"
+    # profiles/slurm's pretrain request: one GPU, 8 CPUs (= its threads), 64 GB, 12 h at attempt 1
+    assert opt(argv, "--gpus") == "1" and opt(argv, "--cpus-per-task") == "8"
+    assert opt(argv, "--mem") == "64000" and opt(argv, "-t") == "720"
+    assert not has(argv, "--ntasks-per-gpu") and not has(argv, "--nodes")
+    # the job runs with the preset laid over config.yaml
+    wrap = opt(argv, "--wrap") or ""
+    assert all(path.name in wrap for path in preset_files(preset)), wrap
+
+
+# ---- docs/models.md: the preset tables say what the schema and the preset files say -------------------
+
+DOCS = REPO / "docs" / "models.md"
+TOP_BLOCKS = {"data": DataConfig, "features": FeaturesConfig, "difficulty": DifficultyConfig}
+
+
+def docs_tables() -> dict[str, list[list[str]]]:
+    """``### `configs/presets/<name>.yaml` ...`` -> the rows of the table under it (cells stripped)."""
+    tables: dict[str, list[list[str]]] = {}
+    current = None
+    for line in DOCS.read_text().splitlines():
+        heading = re.match(r"^### `configs/presets/(\w+)\.yaml`", line)
+        if heading:
+            current = heading.group(1)
+            tables[current] = []
+        elif line.startswith("#"):
+            current = None
+        elif current and line.startswith("|") and not line.startswith("|---"):
+            tables[current].append([cell.strip() for cell in line.strip("|").split("|")])
+    return {name: rows[1:] for name, rows in tables.items()}  # without the header row
+
+
+def _walk(node: object, dotted: str) -> object:
+    for part in dotted.split("."):
+        assert isinstance(node, dict) and part in node, f"no key {part!r} in {dotted!r}"
+        node = node[part]
+    return node
+
+
+def _cell(text: str) -> object:
+    assert text.startswith("`") and text.endswith("`"), f"value cells are `yaml`, got {text!r}"
+    return yaml.safe_load(text.strip("`"))
+
+
+def _default(cfg: WorkflowConfig, key: str) -> object:
+    """The schema default of ``key`` (``models.<m>.pretrain.*`` falls back on the pretrain block's)."""
+    block, _, rest = key.partition(".")
+    if block == "models":
+        name, _, rest = rest.partition(".")
+        if rest.startswith("pretrain."):
+            return _walk(PretrainConfig().to_dict(), rest.removeprefix("pretrain."))
+        return _walk(model_config({"objective": cfg.models[name].objective}).to_dict(), rest)
+    if block == "curricula":
+        name, _, rest = rest.partition(".")
+        given = cfg.curricula[name]
+        bare = {"order": given.to_dict()["order"], **{b: {} for b in ("weighting", "blur", "lerac") if getattr(given, b)}}
+        return _walk(CurriculumConfig.from_mapping(bare).to_dict(), rest)
+    return _walk(TOP_BLOCKS[block]().to_dict(), rest)
+
+
+def test_docs_have_a_table_for_every_preset() -> None:
+    assert set(docs_tables()) == set(PRESETS)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_docs_table_matches_the_schema_and_the_preset(preset: str) -> None:
+    cfg = WorkflowConfig.from_mapping(merged_config(preset))
+    model = {k: v for k, v in yaml.safe_load(preset_files(preset)[-1].read_text()).get("models", {}).items() if v}
+    rows = docs_tables()[preset]
+    checked = 0
+    for setting, _reference, default, value, key, _where in rows:
+        if key == "—":
+            continue
+        dotted = key.strip("`").replace("<m>", f"models.{next(iter(model), '')}")
+        assert _walk(cfg.to_dict(), dotted) == _cell(value), f"{preset}: {setting} ({dotted})"
+        assert _default(cfg, dotted) == _cell(default), f"{preset}: default of {setting} ({dotted})"
+        checked += 1
+    assert checked >= 10
