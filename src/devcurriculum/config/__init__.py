@@ -14,6 +14,7 @@ from devcurriculum.config.data import (
     DemoBenchmarkConfig,
     DemoConfig,
     DemoWorldConfig,
+    PairConfig,
 )
 from devcurriculum.config.evaluation import (
     BENCHMARK_CONFIGS,
@@ -45,6 +46,8 @@ from devcurriculum.config.models import (
     VideoEmbeddingConfig,
     VideoMAEModelConfig,
     VJEPAModelConfig,
+    gap_seconds_at,
+    gap_seconds_list,
     model_config,
 )
 from devcurriculum.config.runs import Run, baseline_runs, expand_runs
@@ -98,6 +101,7 @@ __all__ = [
     "ManifestVoESource",
     "ModelConfig",
     "MultiblockMaskConfig",
+    "PairConfig",
     "PretrainConfig",
     "RandomVitConfig",
     "Run",
@@ -120,6 +124,8 @@ __all__ = [
     "baseline_runs",
     "benchmark_config",
     "expand_runs",
+    "gap_seconds_at",
+    "gap_seconds_list",
     "load_schema",
     "model_config",
     "runtime",

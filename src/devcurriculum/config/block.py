@@ -27,6 +27,9 @@ RUNTIME = "runtime"
 PRETEXT = "pretext"
 #: Field metadata key of settings that only say how trained weights are read out (embedding pooling).
 READOUT = "readout"
+#: Field metadata key of opt-in settings left out of a block's dicts while None, so that adding one
+#: does not change the params (and rerun the jobs) of configs that do not set it.
+OMIT_NONE = "omit_none"
 
 T = TypeVar("T")
 
@@ -99,7 +102,7 @@ class ConfigBlock:
             f.name: _plain(getattr(self, f.name), drop)
             for f in dataclasses.fields(self)
             if not drop.intersection(f.metadata)
-            and not (f.name in optional_blocks and getattr(self, f.name) is None)
+            and not ((f.name in optional_blocks or OMIT_NONE in f.metadata) and getattr(self, f.name) is None)
         }
 
     def shaping(self) -> dict[str, Any]:

@@ -33,6 +33,16 @@ class ClipConfig(ConfigBlock):
 
 
 @dataclasses.dataclass(frozen=True)
+class PairConfig(ConfigBlock):
+    """``data.pairs``: the frame-pair cache of models with ``gap_seconds`` (``datasets/pairs.py``)."""
+
+    SCHEMA: ClassVar[str] = "#/properties/data/properties/pairs"
+    WHERE: ClassVar[str] = "data.pairs"
+
+    anchor_seconds: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
 class CacheConfig(ConfigBlock):
     """``data.cache``: how decoded clips are stored (``raw`` memory-mapped uint8, or ``jpeg`` frames)."""
 
@@ -54,6 +64,7 @@ class DataConfig(ConfigBlock):
         default_factory=lambda: {"g0": (0.0, 120.0), "g1": (120.0, 240.0), "g2": (240.0, 400.0)}
     )
     clip: ClipConfig = field(default_factory=ClipConfig)
+    pairs: PairConfig = field(default_factory=PairConfig)
     chunk_shards: int = runtime(1, why="the gathered clip index and its pixels are the same for any number of shards")
     cache: CacheConfig = field(default_factory=CacheConfig)
 

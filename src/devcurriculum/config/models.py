@@ -7,8 +7,29 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, Literal
 
-from devcurriculum.config.block import PRETEXT, READOUT, ConfigBlock, pretext
+from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, ConfigBlock, pretext
 from devcurriculum.config.schema import ConfigError
+
+GapSeconds = float | tuple[float, ...] | None
+
+
+#: ``gap_seconds``: pretext, and left out of the block's dicts while None (existing runs keep their spec).
+GAP_SECONDS_META = {PRETEXT: "the pretext task, not the network", OMIT_NONE: True}
+
+
+def gap_seconds_list(value: GapSeconds) -> tuple[float, ...]:
+    """``gap_seconds`` as one value per stage (a number is one stage; empty when None)."""
+    if value is None:
+        return ()
+    return tuple(float(v) for v in value) if isinstance(value, tuple) else (float(value),)
+
+
+def gap_seconds_at(value: GapSeconds, stage: int) -> float:
+    """The gap in seconds of curriculum stage ``stage`` (0-based): the list's entry, its last one after it ends."""
+    gaps = gap_seconds_list(value)
+    if not gaps:
+        raise ValueError("gap_seconds is not set")
+    return gaps[min(max(stage, 0), len(gaps) - 1)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +149,7 @@ class VJEPAModelConfig(ConfigBlock):
     # not pretext: the embedding of a V-JEPA model follows its input mode
     mode: Literal["clip", "pairs"] = "clip"
     gap: int = pretext(4)
+    gap_seconds: GapSeconds = field(default=None, metadata=GAP_SECONDS_META)
     masks: MultiblockMaskConfig = field(default_factory=MultiblockMaskConfig, metadata={PRETEXT: "the pretext task"})
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
@@ -136,6 +158,8 @@ class VJEPAModelConfig(ConfigBlock):
         super().__post_init__()
         if not 0.0 <= self.ema[0] <= self.ema[1] <= 1.0:
             raise ConfigError(f"{self.WHERE}.ema: must be [start, end] with 0 <= start <= end <= 1, got {list(self.ema)}")
+        if self.gap_seconds is not None and self.mode != "pairs":
+            raise ConfigError(f"{self.WHERE}.gap_seconds: frame pairs across a video need mode: pairs, got mode: {self.mode}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +201,7 @@ class SimCLRModelConfig(ConfigBlock):
     temperature: float = pretext(0.1)
     gap: int = pretext(4)
     gap_schedule: tuple[int, ...] | None = pretext(None)
+    gap_seconds: GapSeconds = field(default=None, metadata=GAP_SECONDS_META)
     augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig, metadata={PRETEXT: "the pretext task"})
     pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
 

@@ -13,7 +13,7 @@ from devcurriculum.config.curricula import CurriculumConfig
 from devcurriculum.config.data import DataConfig, DemoConfig
 from devcurriculum.config.evaluation import BenchmarkConfig, EvaluationConfig
 from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig
-from devcurriculum.config.models import ModelConfig
+from devcurriculum.config.models import ModelConfig, gap_seconds_list
 from devcurriculum.config.schema import ConfigError
 from devcurriculum.config.training import PretrainConfig
 from devcurriculum.config.voe import VoEConfig
@@ -64,6 +64,12 @@ class WorkflowConfig(ConfigBlock):
         if not overrides:
             return self.pretrain
         return PretrainConfig.from_mapping({**self.pretrain.to_dict(), **overrides}, where=f"models.{model}.pretrain")
+
+    @property
+    def pair_gaps(self) -> tuple[float, ...]:
+        """Every distinct ``gap_seconds`` of the models, sorted: what the pair cache holds (empty: no pair cache)."""
+        gaps = {g for m in self.models.values() for g in gap_seconds_list(getattr(m, "gap_seconds", None))}
+        return tuple(sorted(gaps))
 
     @property
     def groups(self) -> list[str]:
@@ -209,6 +215,16 @@ def _check_runs(cfg: WorkflowConfig) -> None:
         for cur in entry.curricula:
             if cur not in cfg.curricula:
                 raise ConfigError(f"runs[{i}].curricula: {cur!r} is not defined under curricula ({list(cfg.curricula)})")
+        for model in entry.models:
+            if getattr(cfg.models[model], "gap_seconds", None) is None:
+                continue
+            for cur in entry.curricula:
+                if cfg.curricula[cur].needs_difficulty:
+                    raise ConfigError(
+                        f"runs[{i}]: curricula.{cur}.weighting (prototype weighting) cannot run with "
+                        f"models.{model}.gap_seconds: the difficulty table scores clips, and frame pairs across a "
+                        "video have no difficulty; drop the weighting block or gap_seconds for this run"
+                    )
 
 
 def _check_voe(cfg: WorkflowConfig) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -58,7 +58,9 @@ class CurriculumSampler(Sampler[list[int]]):
 
     ``batch_size`` is the global batch (over all ``world_size`` processes); each rank yields its
     ``batch_size / world_size`` share. ``pools`` maps each age group to the global indices of its
-    samples; a stage's pool is the concatenation of its groups' pools in stage order. When the plan
+    samples; a stage's pool is the concatenation of its groups' pools in stage order, restricted, when
+    ``stage_rows`` is given, to the rows where ``stage_rows(stage index)`` (a boolean mask over global
+    indices) is true: frame pairs draw over the anchors of that stage's gap. When the plan
     has a (non-uniform) ``weighting`` block, a :class:`PrototypeSchedule` runs within each stage on
     the pool's ``difficulty``, with a warm-up of ``round(warmup_fraction * stage length)`` steps
     counted from the stage's first step, its temperature solved once per ``bucket_steps`` (see
@@ -80,6 +82,7 @@ class CurriculumSampler(Sampler[list[int]]):
         difficulty: np.ndarray | None = None,
         bucket_steps: int | Literal["auto"] = "auto",
         start_step: int = 0,
+        stage_rows: Callable[[int], np.ndarray] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -92,6 +95,7 @@ class CurriculumSampler(Sampler[list[int]]):
         self.rank = int(rank)
         self.world_size = int(world_size)
         self.bucket_steps = resolve_bucket_steps(bucket_steps, plan)
+        self._stage_rows = stage_rows
         self._stage_pools = [self._stage_pool(stage, pools) for stage in plan.stages]
         self._difficulty = self._check_difficulty(difficulty)
         self._schedules: dict[int, PrototypeSchedule] = {}
@@ -129,8 +133,13 @@ class CurriculumSampler(Sampler[list[int]]):
                 raise ValueError(f"pool of age group {group!r} contains negative indices")
             parts.append(part)
         pool = np.concatenate(parts)
+        if self._stage_rows is not None:
+            pool = pool[np.asarray(self._stage_rows(stage.index), dtype=bool)[pool]]
         if len(pool) == 0:
-            raise ValueError(f"curriculum {self.plan.name!r} stage {stage.index} ({list(stage.groups)}) has an empty pool")
+            what = " of the rows this stage may draw (stage_rows)" if self._stage_rows is not None else ""
+            raise ValueError(
+                f"curriculum {self.plan.name!r} stage {stage.index} ({list(stage.groups)}) has an empty pool{what}"
+            )
         return pool
 
     def schedule(self, stage: Stage) -> PrototypeSchedule | None:

@@ -99,15 +99,18 @@ def clip_starts(n_frames: int, frames: int, frame_step: int, stride: int) -> np.
     return np.arange(0, last_start + 1, stride, dtype=np.int64)
 
 
-def group_videos(videos_parquet: PathLike, group: str) -> list[dict[str, Any]]:
-    """The ``ok`` videos of ``group`` in ``videos.parquet`` order, with ``video_index`` = their row there."""
+def group_videos(videos_parquet: PathLike, group: str, extra: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The ``ok`` videos of ``group`` in ``videos.parquet`` order, with ``video_index`` = their row there.
+
+    ``extra``: more columns of ``videos.parquet`` to keep (the pair cache needs ``fps``).
+    """
     table = pq.read_table(videos_parquet)
-    missing = [c for c in VIDEO_COLUMNS if c not in table.column_names]
+    missing = [c for c in (*VIDEO_COLUMNS, *extra) if c not in table.column_names]
     if missing:
         raise ValueError(f"{videos_parquet}: missing column(s) {missing} (is it the output of index_videos?)")
-    rows = table.select(list(VIDEO_COLUMNS)).to_pylist()
+    rows = table.select(list(dict.fromkeys((*VIDEO_COLUMNS, *extra)))).to_pylist()
     return [
-        {"video_index": i, **{k: r[k] for k in PLAN_COLUMNS[1:]}}
+        {"video_index": i, **{k: r[k] for k in (*PLAN_COLUMNS[1:], *extra)}}
         for i, r in enumerate(rows)
         if r["status"] == "ok" and r["age_group"] == group
     ]
@@ -131,36 +134,50 @@ def assign_shards(videos: Sequence[Mapping[str, Any]], n_shards: int) -> list[li
     return shards
 
 
+def write_frame_sets(path: str, frame_sets: np.ndarray, size: int, writer: ShardWriter) -> int:
+    """Decode the video at ``path`` once and append one row per frame set to ``writer``; returns rows written.
+
+    ``frame_sets`` is ``(K, F)`` source-frame indices, each row increasing, rows ordered by their last
+    frame (so a row is written as soon as its last frame is decoded). Only frames some row uses are
+    resized; a frame is kept until no pending row needs it. Fewer than K rows: decoding ended early.
+    """
+    sets = np.asarray(frame_sets, dtype=np.int64)
+    if len(sets) == 0:
+        return 0
+    last = sets[:, -1]
+    # the earliest frame any row from k on still needs (rows are ordered by their last frame only)
+    keep = np.minimum.accumulate(sets[::-1, 0])[::-1]
+    ready: dict[int, np.ndarray] = {}
+    k = 0
+    # No backend given: iter_frame_batches chooses it (choose_backend's rule) and reuses the
+    # decord reader it checked, instead of indexing the file twice.
+    needed = np.unique(sets.ravel())
+    for idx, frames in iter_frame_batches(path, needed, batch_size=RESIZE_BATCH, reuse_buffer=True):
+        resized = resize_short_side_and_center_crop(frames, size)
+        ready.update(zip(idx.tolist(), resized, strict=True))
+        newest = int(idx[-1])
+        while k < len(sets) and last[k] <= newest:
+            writer.append([ready[f] for f in sets[k].tolist()])
+            k += 1
+        keep_from = int(keep[k]) if k < len(sets) else newest + 1
+        for key in [f for f in ready if f < keep_from]:
+            del ready[key]
+    return k
+
+
 def _chunk_video(video: Mapping[str, Any], starts: np.ndarray, clip: ClipConfig, writer: ShardWriter) -> list[int]:
     """Decode one video and write its clips at ``writer.rows`` onwards; returns the start of each clip written.
 
     Raises VideoDecodeError when decoding fails or ends early; the caller rolls back the rows.
     """
     offsets = np.arange(clip.frames, dtype=np.int64) * clip.frame_step
-    needed = np.unique((starts[:, None] + offsets[None, :]).ravel())
-    ready: dict[int, np.ndarray] = {}  # resized frames still needed by a pending clip
-    next_clip = 0
-    written: list[int] = []
-    # No backend given: iter_frame_batches chooses it (choose_backend's rule) and reuses the
-    # decord reader it checked, instead of indexing the file twice.
-    for idx, frames in iter_frame_batches(video["path"], needed, batch_size=RESIZE_BATCH, reuse_buffer=True):
-        resized = resize_short_side_and_center_crop(frames, clip.size)
-        ready.update(zip(idx.tolist(), resized, strict=True))
-        newest = int(idx[-1])
-        while next_clip < len(starts) and starts[next_clip] + clip.span <= newest:
-            s = int(starts[next_clip])
-            writer.append([ready[s + o] for o in offsets.tolist()])
-            written.append(s)
-            next_clip += 1
-        keep_from = int(starts[next_clip]) if next_clip < len(starts) else newest + 1
-        for key in [k for k in ready if k < keep_from]:
-            del ready[key]
-    if next_clip < len(starts):
+    written = write_frame_sets(video["path"], starts[:, None] + offsets[None, :], clip.size, writer)
+    if written < len(starts):
         raise VideoDecodeError(
-            f"decoding stopped before clip start {int(starts[next_clip])} (index says {video['n_frames']} frames)",
+            f"decoding stopped before clip start {int(starts[written])} (index says {video['n_frames']} frames)",
             "truncated",
         )
-    return written
+    return starts.tolist()
 
 
 def _log_plan(where: str, plans: list[tuple[Mapping[str, Any], np.ndarray]], clip: ClipConfig) -> None:
@@ -280,16 +297,18 @@ def chunk_shard(
     return len(starts)
 
 
-def _shard_facts(table_path: PathLike) -> tuple[dict[str, Any], list[int], list[Any]]:
+def _shard_facts(table_path: PathLike, stage: str = "chunk_clips") -> tuple[dict[str, Any], list[int], list[Any]]:
     meta = read_metadata(table_path)
-    if meta.get("devcurriculum.stage") != "chunk_clips" or "devcurriculum.clip_shape" not in meta:
-        raise ValueError(f"{table_path}: not a chunk_clips shard table (no clip_shape in its metadata)")
+    if meta.get("devcurriculum.stage") != stage or "devcurriculum.clip_shape" not in meta:
+        raise ValueError(f"{table_path}: not a {stage} shard table (no clip_shape in its metadata)")
     return (json.loads(meta["devcurriculum.config"]), json.loads(meta["devcurriculum.clip_shape"]),
             json.loads(meta["devcurriculum.failed_videos"]))
 
 
 def gather_clip_index(
-    *, shard_tables: Sequence[PathLike], shard_caches: Sequence[PathLike], group: str, out_index: PathLike
+    *, shard_tables: Sequence[PathLike], shard_caches: Sequence[PathLike], group: str, out_index: PathLike,
+    stage: str = "chunk_clips", shard_schema: pa.Schema = SHARD_SCHEMA, index_schema: pa.Schema = INDEX_SCHEMA,
+    sort_keys: Sequence[str] = ("video_index", "start_frame"),
 ) -> int:
     """One clip index for ``group`` over its shards: ``out_index`` (``INDEX_SCHEMA``), rows in unsharded order.
 
@@ -300,21 +319,21 @@ def gather_clip_index(
     if len(shard_tables) != len(shard_caches) or not shard_tables:
         raise ValueError(f"group {group!r}: {len(shard_tables)} shard tables for {len(shard_caches)} shard caches")
     remove_stale_temp_files(out_index)
-    config, clip_shape, _ = _shard_facts(shard_tables[0])
+    config, clip_shape, _ = _shard_facts(shard_tables[0], stage)
     failed: list[Any] = []
     parts = []
     for k, (table_path, cache_path) in enumerate(zip(shard_tables, shard_caches, strict=True)):
-        shard_config, shard_shape, shard_failed = _shard_facts(table_path)
+        shard_config, shard_shape, shard_failed = _shard_facts(table_path, stage)
         if (shard_config, shard_shape) != (config, clip_shape):
-            raise ValueError(f"{table_path}: chunked with {shard_config} but shard 0 with {config}; rerun chunk_clips")
+            raise ValueError(f"{table_path}: chunked with {shard_config} but shard 0 with {config}; rerun {stage}")
         failed += shard_failed
-        part = pq.read_table(table_path).select(SHARD_SCHEMA.names)
+        part = pq.read_table(table_path).select(shard_schema.names)
         stored = open_shard(cache_path, config["cache"]["format"]).shape
         if stored[0] != part.num_rows or list(stored[1:]) != clip_shape:
             raise ValueError(f"{cache_path}: holds {stored} but its table {table_path} lists {part.num_rows} clips of {clip_shape}")
         parts.append(part.append_column("shard", pa.array(np.full(part.num_rows, k), type=pa.int32())))
     table = pa.concat_tables(parts)
-    order = pc.sort_indices(table, sort_keys=[("video_index", "ascending"), ("start_frame", "ascending")])
+    order = pc.sort_indices(table, sort_keys=[(key, "ascending") for key in sort_keys])
     table = table.take(order)
     table = table.append_column("cache_row", pa.array(np.arange(table.num_rows), type=pa.int64()))
     folder = Path(out_index).parent
@@ -323,8 +342,8 @@ def gather_clip_index(
         "clip_shape": clip_shape,
         "shards": [os.path.relpath(Path(p), folder) for p in shard_caches],
     }
-    meta = provenance("chunk_clips", config, group=group, cache=cache_facts, failed_videos=failed)
-    write_table(table.select(INDEX_SCHEMA.names).cast(INDEX_SCHEMA), out_index, metadata=meta)
+    meta = provenance(stage, config, group=group, cache=cache_facts, failed_videos=failed)
+    write_table(table.select(index_schema.names).cast(index_schema), out_index, metadata=meta)
     if not table.num_rows:
         log.warning("age group %r has no clips (no usable videos, or all shorter than one clip)", group)
     log.info("group %r: indexed %d clips in %d shard(s) -> %s", group, table.num_rows, len(shard_tables), out_index)
