@@ -114,6 +114,68 @@ def cache_cfg():
     return CFG.data.cache.shaping()
 
 
+# ---- the frame-pair cache of models with gap_seconds (datasets.pairs) --------------------------
+
+
+def pair_shard_file(group, shard, suffix):
+    """`pairs/{group}/shard-{i}-of-{n}{suffix}`, sharded like the clip cache."""
+    return f"{RESULTS}/data/pairs/{group}/shard-{shard}-of-{CHUNK_SHARDS}{suffix}"
+
+
+def pair_tables():
+    return expand(f"{RESULTS}/data/pairs/{{group}}.parquet", group=GROUPS)
+
+
+def pair_caches():
+    return [
+        pair_shard_file(g, i, CACHE_SUFFIX) for g in GROUPS for i in range(CHUNK_SHARDS)
+    ]
+
+
+def group_pair_tables(wildcards):
+    return [
+        pair_shard_file(wildcards.group, i, ".parquet") for i in range(CHUNK_SHARDS)
+    ]
+
+
+def group_pair_caches(wildcards):
+    return [
+        pair_shard_file(wildcards.group, i, CACHE_SUFFIX) for i in range(CHUNK_SHARDS)
+    ]
+
+
+@functools.lru_cache(maxsize=8)
+def _pair_plan(videos_parquet, mtime_ns, group):
+    """Each pair shard's videos of one group, with their fps (same shard assignment as the clips)."""
+    return assign_shards(
+        group_videos(videos_parquet, group, extra=("fps",)), CHUNK_SHARDS
+    )
+
+
+def pair_shard_plan(wildcards):
+    videos = checkpoints.index_videos.get().output.videos
+    plan = _pair_plan(videos, os.stat(videos).st_mtime_ns, wildcards.group)
+    return [dict(v) for v in plan[int(wildcards.shard)]]
+
+
+def pair_shard_inputs(wildcards):
+    return [v["path"] for v in pair_shard_plan(wildcards)]
+
+
+def pair_cfg():
+    """What the pair cache depends on: every distinct gap_seconds of the models, data.pairs, the frame size."""
+    return {
+        "gaps": list(CFG.pair_gaps),
+        "pairs": CFG.data.pairs.shaping(),
+        "size": CFG.data.clip.size,
+    }
+
+
+def uses_pairs(model):
+    """Whether a model trains on frame pairs across a video (models.<name>.gap_seconds)."""
+    return getattr(CFG.models[model], "gap_seconds", None) is not None
+
+
 def demo_benchmark_dir():
     return f"{RESULTS}/demo/benchmark"
 
@@ -174,7 +236,13 @@ def schedule_cfg():
 
 def pretrain_inputs(wildcards):
     inputs = curriculum_inputs(wildcards)
-    inputs["caches"] = clip_caches()
+    if uses_pairs(
+        wildcards.model
+    ):  # frame pairs across a video: the pair cache, not the clips
+        inputs["tables"] = pair_tables()
+        inputs["caches"] = pair_caches()
+    else:
+        inputs["caches"] = clip_caches()
     inputs["init"] = (
         f"{RESULTS}/runs/{wildcards.model}/{INIT}/seed{wildcards.seed}/model.safetensors"
     )

@@ -73,3 +73,38 @@ rule gather_clips:
         ENV
     script:
         "../scripts/gather_clips.py"
+
+
+# Frame pairs across whole videos for models with gap_seconds (datasets.pairs); built only when one has it.
+rule chunk_pairs:
+    input:
+        videos=pair_shard_inputs,
+    output:
+        table=pair_shard_file("{group}", "{shard}", ".parquet"),
+        cache=pair_shard_file("{group}", "{shard}", CACHE_SUFFIX),
+    log:
+        f"{LOGS}/chunk_pairs/{{group}}/shard-{{shard}}.log",
+    benchmark:
+        f"{TIMINGS}/chunk_pairs/{{group}}/shard-{{shard}}.tsv"
+    conda:
+        ENV
+    params:
+        pairs=pair_cfg(),
+        cache=cache_cfg(),
+        videos=pair_shard_plan,
+    script:
+        "../scripts/chunk_pairs.py"
+
+
+rule gather_pairs:
+    input:
+        tables=group_pair_tables,
+        caches=group_pair_caches,
+    output:
+        index=f"{RESULTS}/data/pairs/{{group}}.parquet",
+    log:
+        f"{LOGS}/gather_pairs/{{group}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/gather_pairs.py"

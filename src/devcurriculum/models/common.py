@@ -46,8 +46,8 @@ class ClipObjective(Objective):
         self.frames = clip.frames
         self.size = clip.size
 
-    def check_batch(self, batch: torch.Tensor) -> None:
-        """Raise naming the objective when ``batch`` is not a batch of this objective's clips."""
-        expected = (self.frames, 3, self.size, self.size)
+    def check_batch(self, batch: torch.Tensor, frames: int | None = None) -> None:
+        """Raise naming the objective when ``batch`` is not a batch of this objective's clips (or ``frames``-frame pairs)."""
+        expected = (self.frames if frames is None else frames, 3, self.size, self.size)
         if batch.ndim != 5 or tuple(batch.shape[1:]) != expected:
             raise ValueError(f"{self.name} expects batches (B, {', '.join(map(str, expected))}), got {tuple(batch.shape)}")

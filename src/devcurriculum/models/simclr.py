@@ -83,6 +83,8 @@ class SimCLRObjective(ClipObjective):
         self.temperature = model.temperature
         self.gap_schedule = model.gap_schedule
         self.gap = model.gap_schedule[0] if model.gap_schedule else model.gap
+        # gap_seconds: training batches are frame pairs across a video (B, 2, C, H, W), the gap already taken
+        self.pairs_across_video = model.gap_seconds is not None
         self.augment = model.augment
         self.backbone_name, self.stem = model.backbone, model.stem
         self.backbone, dim = build_backbone(model.backbone, model.stem)
@@ -102,7 +104,10 @@ class SimCLRObjective(ClipObjective):
         return min(self.gap, frames - 1)
 
     def views(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two augmented frames per clip, ``gap`` frames apart: each ``(B, C, H, W)``."""
+        """Two augmented frames per clip, ``gap`` frames apart (frames 0 and 1 of a pair batch): each ``(B, C, H, W)``."""
+        if self.pairs_across_video:
+            return (augment_frames(batch[:, 0], self.augment, self.aug_generator),
+                    augment_frames(batch[:, 1], self.augment, self.aug_generator))
         b, t = batch.shape[:2]
         gap = self.effective_gap(t)
         start = torch.randint(0, t - gap, (b,), generator=self.aug_generator)
@@ -112,7 +117,7 @@ class SimCLRObjective(ClipObjective):
         return augment_frames(first, self.augment, self.aug_generator), augment_frames(second, self.augment, self.aug_generator)
 
     def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
-        self.check_batch(batch)
+        self.check_batch(batch, 2 if self.pairs_across_video else None)
         v1, v2 = self.views(batch)
         z = self.projection(self.backbone(torch.cat([v1, v2])))
         z1, z2 = z.chunk(2)

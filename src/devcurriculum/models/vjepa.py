@@ -113,6 +113,8 @@ class VJEPAObjective(MaskedVideoObjective):
         super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size, embedding=model.embedding)
         self.mode = model.mode
         self.gap = model.gap
+        # gap_seconds: training batches are frame pairs across a video (B, 2, C, H, W), the gap already taken
+        self.pairs_across_video = model.gap_seconds is not None
         self.ema = model.ema
         self.ema_schedule = model.ema_schedule
         self.masks = model.masks
@@ -133,11 +135,14 @@ class VJEPAObjective(MaskedVideoObjective):
         )
 
     # ---- inputs and encoders --------------------------------------------------------------------------
-    def pretext_input(self, batch: torch.Tensor) -> torch.Tensor:
-        """The video the masks refer to: the clip (``clip``) or the two-slice frame pair (``pairs``)."""
+    def pretext_input(self, batch: torch.Tensor, later: int | None = None) -> torch.Tensor:
+        """The video the masks refer to: the clip (``clip``) or the two-slice frame pair (``pairs``).
+
+        The pair is frame 0 and frame ``later`` (default ``min(gap, T - 1)``: a pair inside a clip).
+        """
         if self.mode == "clip":
             return batch
-        later = min(self.gap, batch.shape[1] - 1)
+        later = min(self.gap, batch.shape[1] - 1) if later is None else later
         first = batch[:, :1].expand(-1, self.tubelet_size, -1, -1, -1)
         second = batch[:, later : later + 1].expand(-1, self.tubelet_size, -1, -1, -1)
         return torch.cat([first, second], dim=1)
@@ -168,8 +173,12 @@ class VJEPAObjective(MaskedVideoObjective):
     # ---- Objective ----------------------------------------------------------------------------------
     def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
         """The mean over mask sets of the distance between predicted and target features."""
-        self.check_batch(batch)
-        video = self.pretext_input(batch)
+        if self.pairs_across_video:  # frame pairs across a video: frames 0 and 1
+            self.check_batch(batch, 2)
+            video = self.pretext_input(batch, later=1)
+        else:
+            self.check_batch(batch)
+            video = self.pretext_input(batch)
         grid_t = video.shape[1] // self.tubelet_size
         mask_sets = multiblock_masks(video.shape[0], grid_t, self.grid, self.grid, self.masks, self.mask_generator)
         features = self.target_features(video)

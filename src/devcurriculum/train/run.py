@@ -20,13 +20,16 @@ import argparse
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from devcurriculum.utils.lifeline import tie_to_launcher
 from devcurriculum.utils.logging import setup_logging
 
 if TYPE_CHECKING:
+    import pandas as pd
     import torch
 
     from devcurriculum.train.loop import TrainResult
@@ -82,6 +85,34 @@ def verify_clip_caches(caches: Sequence[str]) -> None:
         verify_checksum(cache)
 
 
+def pair_stage_rows(model: Any, table: pd.DataFrame, name: str) -> Callable[[int], np.ndarray] | None:
+    """For a model with ``gap_seconds``: which rows of the pair cache stage k draws (pairs of its gap), else None.
+
+    The sampler then draws over the anchors of the stage's gap; without ``gap_seconds`` it draws over clips.
+    """
+    from devcurriculum.config import gap_seconds_at
+
+    gaps = getattr(model, "gap_seconds", None)
+    if gaps is None:
+        return None
+    if "gap_seconds" not in table.columns:
+        raise ValueError(
+            f"models.{name}.gap_seconds is set but the tables given are clip indexes, not pair indexes "
+            "(pass data/pairs/{group}.parquet and their shards, as the workflow does)"
+        )
+    held = table["gap_seconds"].to_numpy(dtype=np.float64)
+
+    def rows(stage: int) -> np.ndarray:
+        gap = gap_seconds_at(gaps, stage)
+        mask = held == gap
+        if not mask.any():
+            raise ValueError(f"models.{name}.gap_seconds: the pair cache holds no pairs {gap:g} s apart "
+                             f"(it holds {sorted(set(held.tolist()))}); rebuild it with this config")
+        return mask
+
+    return rows
+
+
 def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> TrainResult:
     """Build every part from the spec and train; returns the loop's :class:`TrainResult`."""
     import torch
@@ -118,6 +149,7 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
     sampler = CurriculumSampler(
         plan, {g: clip_cache.indices_of(g) for g in plan.groups}, pretrain.batch_size, spec.seed,
         rank=info.rank, world_size=info.world_size, difficulty=difficulty, bucket_steps=pretrain.bucket_steps,
+        stage_rows=pair_stage_rows(spec.model, clip_cache.table, spec.model_name),
     )
 
     torch.manual_seed(spec.seed)  # same on every rank; objectives offset their own generators by rank

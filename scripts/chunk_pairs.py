@@ -1,0 +1,20 @@
+"""Rule chunk_pairs: decode one shard of an age group's videos into the frame-pair cache (devcurriculum.datasets.pairs)."""
+
+from devcurriculum.config import CacheConfig, PairConfig
+from devcurriculum.datasets.pairs import chunk_pair_shard
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake
+where = f"group {sm.wildcards.group!r} shard {sm.wildcards.shard}"
+with stage_log(sm.log[0], f"chunk_pairs[{sm.wildcards.group}, shard {sm.wildcards.shard}]"):
+    chunk_pair_shard(
+        videos=sm.params.videos,
+        group=sm.wildcards.group,
+        gaps=sm.params.pairs["gaps"],
+        pairs=PairConfig.from_mapping(sm.params.pairs["pairs"]),
+        size=sm.params.pairs["size"],
+        cache=CacheConfig.from_mapping(sm.params.cache),
+        out_table=sm.output.table,
+        out_cache=sm.output.cache,
+        where=where,
+    )

@@ -1,0 +1,13 @@
+"""Rule gather_pairs: one frame-pair index per age group over its shards (devcurriculum.datasets.pairs)."""
+
+from devcurriculum.datasets.pairs import gather_pair_index
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake
+with stage_log(sm.log[0], f"gather_pairs[{sm.wildcards.group}]"):
+    gather_pair_index(
+        shard_tables=list(sm.input.tables),
+        shard_caches=list(sm.input.caches),
+        group=sm.wildcards.group,
+        out_index=sm.output.index,
+    )
