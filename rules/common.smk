@@ -371,12 +371,26 @@ def run_weights(wildcards):
 
 
 def embed_inputs(wildcards):
-    """The run's weights (run_weights) and every benchmark."""
-    return {
+    """The run's weights (run_weights) and every benchmark (with its status table when the embedding
+    pairs frames gap_seconds apart: it holds each item's source fps)."""
+    inputs = {
         "tables": benchmark_tables(),
         "caches": benchmark_caches(),
         **run_weights(wildcards),
     }
+    if embeds_in_seconds(wildcards.model):
+        inputs["statuses"] = benchmark_statuses()
+    return inputs
+
+
+def embeds_in_seconds(model):
+    """Whether a model's embedding pairs frames gap_seconds apart (V-JEPA in pairs mode with gap_seconds)."""
+    cfg = CFG.models[model]
+    return getattr(cfg, "mode", None) == "pairs" and getattr(cfg, "gap_seconds", None) is not None
+
+
+def benchmark_statuses():
+    return expand(f"{RESULTS}/benchmarks/{{b}}.status.parquet", b=BENCHMARKS)
 
 
 def embed_parts(wildcards):

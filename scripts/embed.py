@@ -9,9 +9,11 @@ from devcurriculum.utils.logging import stage_log
 sm = snakemake
 evaluation = EvaluationConfig.from_mapping(sm.config["evaluation"])  # runtime-only: shards, batch size
 checkpoints = stage_weights(sm.input.get("checkpoints"), sm.input.get("weights"))  # init: its one weights file
+# status tables (each item's source fps) only for an embedding in seconds (V-JEPA pairs with gap_seconds)
+statuses = sm.input.get("statuses") or [None] * len(sm.params.benchmarks)
 benchmarks = [
-    BenchmarkFiles(name, Path(table), Path(cache))
-    for name, table, cache in zip(sm.params.benchmarks, sm.input.tables, sm.input.caches, strict=True)
+    BenchmarkFiles(name, Path(table), Path(cache), None if status is None else Path(status))
+    for name, table, cache, status in zip(sm.params.benchmarks, sm.input.tables, sm.input.caches, statuses, strict=True)
 ]
 with stage_log(sm.log[0], f"embed[{sm.wildcards.model}/{sm.wildcards.curriculum}/seed{sm.wildcards.seed}:{sm.wildcards.shard}]"):
     embed_run(

@@ -161,6 +161,20 @@ class VJEPAModelConfig(ConfigBlock):
         if self.gap_seconds is not None and self.mode != "pairs":
             raise ConfigError(f"{self.WHERE}.gap_seconds: frame pairs across a video need mode: pairs, got mode: {self.mode}")
 
+    def network(self, *, readout: bool = False) -> dict[str, Any]:
+        """As :meth:`ConfigBlock.network`; with ``readout`` in ``pairs`` mode also ``gap`` and ``gap_seconds``.
+
+        Both are pretext settings, but in ``pairs`` mode the embedding pairs frames by them too
+        (:meth:`~devcurriculum.models.vjepa.VJEPAObjective.embed`): ``embed`` depends on them and the
+        ``embed`` job rebuilds the objective from this dict.
+        """
+        out = super().network(readout=readout)
+        if readout and self.mode == "pairs":
+            out["gap"] = self.gap
+            if self.gap_seconds is not None:
+                out["gap_seconds"] = list(self.gap_seconds) if isinstance(self.gap_seconds, tuple) else self.gap_seconds
+        return out
+
 
 @dataclasses.dataclass(frozen=True)
 class SimCLRAugmentConfig(ConfigBlock):

@@ -23,12 +23,14 @@ Splits are drawn per class with a seed (every class on both sides) unless the so
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from devcurriculum.config import (
     BenchmarkConfig,
@@ -47,7 +49,7 @@ from devcurriculum.config import (
 )
 from devcurriculum.datasets import labelled
 from devcurriculum.datasets.labelled.loading import STATUS_OK, status_frame
-from devcurriculum.utils.io import PathLike, provenance
+from devcurriculum.utils.io import PathLike, provenance, read_metadata
 
 log = logging.getLogger("devcurriculum.datasets.benchmarks")
 
@@ -172,3 +174,33 @@ def load_digits_clips(clip: ClipConfig, per_class: int | None) -> tuple[list[str
     item_ids = [f"digits-{i:04d}" for i in keep]
     labels = [str(int(t)) for t in targets[keep]]
     return item_ids, labels, np.ascontiguousarray(clips)
+
+
+def benchmark_clip_fps(table: PathLike, status: PathLike | None) -> np.ndarray:
+    """The frame rate of every clip of a prepared benchmark, in the item table's row order (NaN: unknown).
+
+    A clip's rate is its source video's ``fps`` (the status table's column, written by
+    ``prepare_benchmark`` for every decoded video) over the clip's frame step: the benchmark's
+    ``frame_step``, else ``data.clip.frame_step`` (``source: demo`` always takes the latter), or its
+    ``target_fps`` when it resamples by time. Both steps come from the table's own provenance (the
+    config it was prepared with). Images and ``sklearn_digits`` have no rate: NaN.
+    """
+    ids = pq.read_table(table, columns=["item_id"]).column("item_id").to_pylist()
+    out = np.full(len(ids), np.nan)
+    if status is None or not Path(status).is_file():
+        return out
+    meta = read_metadata(table)
+    bench = json.loads(meta.get("devcurriculum.config", "{}"))
+    clip = json.loads(meta.get("devcurriculum.clip", "{}"))
+    rates = pq.read_table(status, columns=["item_id", "status", "fps"]).to_pandas()
+    rates = rates[rates["status"] == STATUS_OK]
+    source_fps = dict(zip(rates["item_id"].astype(str), rates["fps"].astype("float64"), strict=True))
+    fps = np.array([source_fps.get(str(i), np.nan) for i in ids], dtype=np.float64)
+    fps[~(fps > 0)] = np.nan  # also NaN: a missing or non-positive rate
+    if bench.get("source") == "sklearn_digits":
+        return out
+    target = bench.get("target_fps") if bench.get("source") != "demo" else None
+    if target is not None:
+        return np.where(np.isfinite(fps), float(target), np.nan)
+    step = (bench.get("frame_step") if bench.get("source") != "demo" else None) or clip.get("frame_step") or 1
+    return fps / float(step)

@@ -100,6 +100,13 @@ class BenchmarkFiles:
     name: str
     table: Path
     cache: Path
+    status: Path | None = None  # the status table (source fps per item), read for embeddings in seconds
+
+    def clip_fps(self) -> np.ndarray:
+        """Every item's clip frame rate in table order (NaN unknown; :func:`~devcurriculum.datasets.benchmarks.benchmark_clip_fps`)."""
+        from devcurriculum.datasets.benchmarks import benchmark_clip_fps
+
+        return benchmark_clip_fps(self.table, self.status)
 
     def rows(self) -> tuple[pa.Array, np.ndarray, np.ndarray]:
         """(item ids, cache rows, the memory-mapped cache), checked against each other."""
@@ -165,6 +172,7 @@ def embed_run(
         set_threads(threads)
     stages = read_stages(checkpoints, out_path, network=model.network(), model_key=model_key, run_spec=run_spec)
     objective = build_objective(model, clip)
+    rates = clip_rates(objective, benchmarks)
     columns: dict[str, list] = {name: [] for name in ("after_stage", "step", "benchmark", "item_id")}
     matrices: list[np.ndarray] = []
     for ckpt in stages:
@@ -174,7 +182,8 @@ def embed_run(
             ids, rows, cache = bench.rows()
             start, stop = shard_bounds(len(rows), shard, n_shards)
             desc = f"embed {bench.name} after stage {ckpt.after_stage}"
-            matrix = embed_rows(objective, cache, rows[start:stop], to_model_batch, batch_size, desc=desc)
+            fps = rates[bench.name][start:stop] if bench.name in rates else None
+            matrix = embed_rows(objective, cache, rows[start:stop], to_model_batch, batch_size, desc=desc, clip_fps=fps)
             if not np.isfinite(matrix).all():
                 raise ValueError(f"non-finite embeddings from weights {ckpt.path} on {bench.table} rows {start}:{stop}")
             n = len(matrix)
@@ -198,6 +207,29 @@ def embed_run(
     return table.num_rows
 
 
+def clip_rates(objective: Objective, benchmarks: Sequence[BenchmarkFiles]) -> dict[str, np.ndarray]:
+    """Per benchmark, its items' clip frame rates when ``objective`` embeds in seconds (else empty).
+
+    A benchmark with items of unknown rate (images, ``sklearn_digits``, no status table) is named
+    once here: those items fall back on ``gap`` clip frames.
+    """
+    gap_s = objective.embed_gap_seconds
+    if gap_s is None:
+        return {}
+    rates = {}
+    for bench in benchmarks:
+        fps = bench.clip_fps()
+        unknown = int(np.count_nonzero(~np.isfinite(fps)))
+        if unknown:
+            log.warning(
+                "benchmark %s: %d of %d items have no frame rate (images, or no source fps): their embedding "
+                "pairs clip frames 0 and gap (%s), not %g s apart", bench.name, unknown, len(fps),
+                getattr(objective, "gap", "?"), gap_s,
+            )
+        rates[bench.name] = fps
+    return rates
+
+
 def embed_rows(
     objective: Objective,
     cache: np.ndarray,
@@ -205,17 +237,22 @@ def embed_rows(
     to_batch: Callable[[np.ndarray], torch.Tensor],
     batch_size: int = 64,
     desc: str = "embed",
+    clip_fps: np.ndarray | None = None,
 ) -> np.ndarray:
     """``objective.embed`` of clips ``cache[rows]`` in batches, as a float32 ``(len(rows), D)`` matrix.
 
-    Only one batch of clips is materialised at a time, so a memory-mapped cache of any size works.
-    The caller sets eval mode; gradients are off here.
+    With ``clip_fps`` (one rate per row) the objective's :meth:`~Objective.embed_clips` gets each
+    batch's rates. Only one batch of clips is materialised at a time, so a memory-mapped cache of any
+    size works. The caller sets eval mode; gradients are off here.
     """
     chunks: list[np.ndarray] = []
     with torch.no_grad():
         for lo in progress_bar(range(0, len(rows), batch_size), desc=desc, unit="batch", leave=False):
             clips = np.ascontiguousarray(cache[rows[lo : lo + batch_size]])
-            emb = objective.embed(to_batch(clips))
+            if clip_fps is not None:
+                emb = objective.embed_clips(to_batch(clips), clip_fps[lo : lo + batch_size])
+            else:
+                emb = objective.embed(to_batch(clips))
             if emb.ndim != 2 or emb.shape[0] != len(clips):
                 raise ValueError(f"{type(objective).__name__}.embed returned shape {tuple(emb.shape)} for {len(clips)} clips")
             chunks.append(emb.detach().to(torch.float32).cpu().numpy())

@@ -6,6 +6,7 @@ import abc
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -51,6 +52,17 @@ class Objective(nn.Module, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
         """``(B, D)`` evaluation embeddings (DESIGN §6); implementations run under ``torch.no_grad``."""
+
+    #: Seconds of source video between the frames the embedding pairs (V-JEPA ``pairs`` mode with
+    #: ``gap_seconds``), or None when the embedding does not depend on the clips' frame rate.
+    embed_gap_seconds: float | None = None
+
+    def embed_clips(self, batch: torch.Tensor, clip_fps: np.ndarray | None = None) -> torch.Tensor:
+        """:meth:`embed` of clips whose frame rate is known per item (``clip_fps``, NaN: unknown).
+
+        Only objectives with :attr:`embed_gap_seconds` read the rates; the others call :meth:`embed`.
+        """
+        return self.embed(batch)
 
     @abc.abstractmethod
     def depth_groups(self) -> list[list[nn.Parameter]]:

@@ -41,12 +41,13 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import VJEPA2Config, VJEPA2Model
 
-from devcurriculum.config import ClipConfig, VJEPAModelConfig
+from devcurriculum.config import ClipConfig, VJEPAModelConfig, gap_seconds_list
 from devcurriculum.masks.multiblock import multiblock_masks
 from devcurriculum.models.common import rank_generator
 from devcurriculum.models.objective import StepContext
@@ -115,6 +116,8 @@ class VJEPAObjective(MaskedVideoObjective):
         self.gap = model.gap
         # gap_seconds: training batches are frame pairs across a video (B, 2, C, H, W), the gap already taken
         self.pairs_across_video = model.gap_seconds is not None
+        # the embedding pairs frames the last stage's gap apart, in seconds of the benchmark clip
+        self.embed_gap_seconds = gap_seconds_list(model.gap_seconds)[-1] if model.gap_seconds is not None else None
         self.ema = model.ema
         self.ema_schedule = model.ema_schedule
         self.masks = model.masks
@@ -135,17 +138,37 @@ class VJEPAObjective(MaskedVideoObjective):
         )
 
     # ---- inputs and encoders --------------------------------------------------------------------------
-    def pretext_input(self, batch: torch.Tensor, later: int | None = None) -> torch.Tensor:
+    def pretext_input(self, batch: torch.Tensor, later: int | torch.Tensor | None = None) -> torch.Tensor:
         """The video the masks refer to: the clip (``clip``) or the two-slice frame pair (``pairs``).
 
-        The pair is frame 0 and frame ``later`` (default ``min(gap, T - 1)``: a pair inside a clip).
+        The pair is frame 0 and frame ``later`` (default ``min(gap, T - 1)``: a pair inside a clip), one
+        index for the batch or one per clip (a ``(B,)`` integer tensor).
         """
         if self.mode == "clip":
             return batch
         later = min(self.gap, batch.shape[1] - 1) if later is None else later
         first = batch[:, :1].expand(-1, self.tubelet_size, -1, -1, -1)
-        second = batch[:, later : later + 1].expand(-1, self.tubelet_size, -1, -1, -1)
+        if isinstance(later, torch.Tensor):
+            picked = batch[torch.arange(batch.shape[0], device=batch.device), later.to(batch.device)].unsqueeze(1)
+        else:
+            picked = batch[:, later : later + 1]
+        second = picked.expand(-1, self.tubelet_size, -1, -1, -1)
         return torch.cat([first, second], dim=1)
+
+    def embed_later(self, frames: int, clip_fps: np.ndarray) -> np.ndarray:
+        """Per clip, the frame paired with frame 0 by the embedding with ``gap_seconds`` (int64 ``(B,)``).
+
+        ``round(gap_seconds * clip fps)`` (halves up) clamped to ``1 .. frames - 1``; a clip of unknown
+        rate (NaN) falls back on ``gap`` clip frames, as without ``gap_seconds``.
+        """
+        if self.embed_gap_seconds is None:
+            raise ValueError("embed_later needs gap_seconds")
+        top = max(frames - 1, 0)
+        fallback = min(self.gap, top)
+        fps = np.asarray(clip_fps, dtype=np.float64)
+        known = np.isfinite(fps) & (fps > 0)
+        wanted = np.floor(self.embed_gap_seconds * np.where(known, fps, 0.0) + 0.5)
+        return np.where(known, np.clip(wanted, min(1, top), top), fallback).astype(np.int64)
 
     def encode_context(self, video: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """Context-encoder outputs ``(B, K, D)`` for the tokens ``context`` ``(B, K)`` of ``video``."""
@@ -213,9 +236,21 @@ class VJEPAObjective(MaskedVideoObjective):
 
     @torch.no_grad()
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
-        """The context encoder's tokens on the training input (clip or frame pair), pooled by ``embedding``."""
+        """The context encoder's tokens on the training input (clip or frame pair), pooled by ``embedding``.
+
+        The pair is clip frames 0 and ``gap`` (see :meth:`embed_clips` for pairs ``gap_seconds`` apart).
+        """
         self.check_batch(batch)
         return self.pool_tokens(self.encoder(pixel_values_videos=self.pretext_input(batch)).last_hidden_state)
+
+    @torch.no_grad()
+    def embed_clips(self, batch: torch.Tensor, clip_fps: np.ndarray | None = None) -> torch.Tensor:
+        """With ``gap_seconds`` and known clip rates: the pair of frame 0 and :meth:`embed_later` per clip."""
+        if self.embed_gap_seconds is None or clip_fps is None:
+            return self.embed(batch)
+        self.check_batch(batch)
+        later = torch.from_numpy(self.embed_later(batch.shape[1], clip_fps))
+        return self.pool_tokens(self.encoder(pixel_values_videos=self.pretext_input(batch, later)).last_hidden_state)
 
     def export_encoder(self, out_dir: Path) -> None:
         """Context encoder and predictor as one ``VJEPA2Model`` folder (the EMA target is training state)."""
