@@ -78,6 +78,49 @@ def test_each_stage_draws_pairs_of_its_own_gap(tmp_path: Path) -> None:
         pair_stage_rows(model, table.drop(columns="gap_seconds"), "m")
 
 
+def test_a_mixed_run_draws_each_block_of_steps_per_stage_from_its_gap(tmp_path: Path) -> None:
+    cache = ClipCache(pair_cache(tmp_path, GAPS), GROUPS)
+    plan = CurriculumPlan.from_config(name="mixed", curriculum=CurriculumConfig.from_mapping({"order": "mixed"}),
+                                      groups=GROUPS, steps_per_stage=50, run_seed=0)
+    assert len(plan.stages) == 1 and plan.total_steps == 100
+    model = model_config({"objective": "simclr", "gap_seconds": list(GAPS)})
+    sampler = CurriculumSampler(plan, {g: cache.indices_of(g) for g in GROUPS}, 8, 0,
+                                stage_rows=pair_stage_rows(model, cache.table, "m"), block_steps=50)
+    seen = [set(), set()]
+    for step in range(plan.total_steps):
+        rows = cache.table.iloc[sampler.global_batch(step)]
+        assert set(rows["gap_seconds"]) == {GAPS[step // 50]}  # block k: gap k, as lr_stage_factors
+        seen[step // 50] |= set(rows["age_group"])
+        assert sampler.info(step).stage == 0
+    assert seen == [set(GROUPS), set(GROUPS)]  # every block pools every group
+    # without block_steps the one stage is one block: the first gap throughout
+    whole = CurriculumSampler(plan, {g: cache.indices_of(g) for g in GROUPS}, 8, 0,
+                              stage_rows=pair_stage_rows(model, cache.table, "m"))
+    assert set(cache.table.iloc[whole.global_batch(99)]["gap_seconds"]) == {GAPS[0]}
+
+
+def test_pretrain_passes_steps_per_stage_as_the_gap_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from devcurriculum.curriculum import sampler as sampler_module
+
+    drawn: list[float] = []
+
+    class Spy(CurriculumSampler):
+        def global_batch(self, step: int) -> np.ndarray:
+            batch = super().global_batch(step)
+            drawn.append(float(self.table_gaps[batch].max()))
+            return batch
+
+    argv = args(tmp_path, SIMCLR, "a")
+    spec = json.loads(argv[1])
+    spec["curriculum_name"], spec["curriculum"] = "mixed", {"order": "mixed"}
+    argv[1] = json.dumps(spec)
+    gaps = ClipCache(tmp_path / "pairs", GROUPS).table["gap_seconds"].to_numpy()
+    monkeypatch.setattr(Spy, "table_gaps", gaps, raising=False)
+    monkeypatch.setattr(sampler_module, "CurriculumSampler", Spy)
+    assert main(argv) == 0
+    assert drawn == [3.0, 3.0, 0.5, 0.5]  # one stage of 2 groups x 2 steps_per_stage: blocks of 2 steps
+
+
 @pytest.mark.parametrize("model", [VJEPA, SIMCLR], ids=["vjepa", "simclr"])
 def test_pretrain_on_pairs_is_bit_identical(tmp_path: Path, model: dict) -> None:
     assert main(args(tmp_path, model, "a")) == 0

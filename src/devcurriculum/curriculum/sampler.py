@@ -59,8 +59,12 @@ class CurriculumSampler(Sampler[list[int]]):
     ``batch_size`` is the global batch (over all ``world_size`` processes); each rank yields its
     ``batch_size / world_size`` share. ``pools`` maps each age group to the global indices of its
     samples; a stage's pool is the concatenation of its groups' pools in stage order, restricted, when
-    ``stage_rows`` is given, to the rows where ``stage_rows(stage index)`` (a boolean mask over global
-    indices) is true: frame pairs draw over the anchors of that stage's gap. When the plan
+    ``stage_rows`` is given, to the rows where ``stage_rows(k)`` (a boolean mask over global indices) is
+    true, ``k = step // block_steps`` the index of the step's block of ``block_steps`` steps (without
+    ``block_steps``: the stage's index). Frame pairs draw over the anchors of the block's gap: with
+    ``block_steps = pretrain.steps_per_stage`` block k is stage k of an ordered curriculum and the k-th
+    share of a ``mixed`` run's one stage (as ``lr_stage_factors``). ``stage_rows`` cannot be combined
+    with a prototype weighting (its schedule is solved on the stage's pool). When the plan
     has a (non-uniform) ``weighting`` block, a :class:`PrototypeSchedule` runs within each stage on
     the pool's ``difficulty``, with a warm-up of ``round(warmup_fraction * stage length)`` steps
     counted from the stage's first step, its temperature solved once per ``bucket_steps`` (see
@@ -83,6 +87,7 @@ class CurriculumSampler(Sampler[list[int]]):
         bucket_steps: int | Literal["auto"] = "auto",
         start_step: int = 0,
         stage_rows: Callable[[int], np.ndarray] | None = None,
+        block_steps: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -95,8 +100,15 @@ class CurriculumSampler(Sampler[list[int]]):
         self.rank = int(rank)
         self.world_size = int(world_size)
         self.bucket_steps = resolve_bucket_steps(bucket_steps, plan)
+        if block_steps is not None and block_steps < 1:
+            raise ValueError(f"block_steps must be positive, got {block_steps}")
+        if stage_rows is not None and plan.prototype_weighting is not None:
+            raise ValueError(f"curriculum {plan.name!r}: stage_rows (frame pairs by gap) cannot run with a prototype "
+                             "weighting")
         self._stage_rows = stage_rows
+        self._block_steps = block_steps
         self._stage_pools = [self._stage_pool(stage, pools) for stage in plan.stages]
+        self._block_pools = {key: self._block_pool(key) for key in self._blocks()} if stage_rows is not None else {}
         self._difficulty = self._check_difficulty(difficulty)
         self._schedules: dict[int, PrototypeSchedule] = {}
         self._cdf_key: tuple[int, int] | None = None
@@ -133,14 +145,45 @@ class CurriculumSampler(Sampler[list[int]]):
                 raise ValueError(f"pool of age group {group!r} contains negative indices")
             parts.append(part)
         pool = np.concatenate(parts)
-        if self._stage_rows is not None:
-            pool = pool[np.asarray(self._stage_rows(stage.index), dtype=bool)[pool]]
         if len(pool) == 0:
-            what = " of the rows this stage may draw (stage_rows)" if self._stage_rows is not None else ""
+            raise ValueError(f"curriculum {self.plan.name!r} stage {stage.index} ({list(stage.groups)}) has an empty pool")
+        return pool
+
+    def _block(self, stage: Stage, step: int) -> int:
+        """The index of ``step``'s block (the stage's index without ``block_steps``)."""
+        return stage.index if self._block_steps is None else step // self._block_steps
+
+    def _blocks(self) -> list[tuple[int, int]]:
+        """Every ``(stage index, block index)`` the run steps through, in order."""
+        keys: dict[tuple[int, int], None] = {}
+        for stage in self.plan.stages:
+            if self._block_steps is None:
+                keys[(stage.index, stage.index)] = None
+                continue
+            for block in range(stage.start // self._block_steps, (stage.stop - 1) // self._block_steps + 1):
+                keys[(stage.index, block)] = None
+        return list(keys)
+
+    def _block_pool(self, key: tuple[int, int]) -> np.ndarray:
+        """The stage's pool restricted to the rows ``stage_rows(block)`` allows."""
+        stage_index, block = key
+        assert self._stage_rows is not None
+        pool = self._stage_pools[stage_index]
+        pool = pool[np.asarray(self._stage_rows(block), dtype=bool)[pool]]
+        if len(pool) == 0:
+            stage = self.plan.stages[stage_index]
             raise ValueError(
-                f"curriculum {self.plan.name!r} stage {stage.index} ({list(stage.groups)}) has an empty pool{what}"
+                f"curriculum {self.plan.name!r} stage {stage_index} ({list(stage.groups)}) block {block} has an empty "
+                "pool of the rows it may draw (stage_rows)"
             )
         return pool
+
+    def pool_at(self, step: int) -> np.ndarray:
+        """The global indices ``step`` draws from: its stage's pool, or its block's (``stage_rows``)."""
+        stage = self.plan.stage_at(step)
+        if self._stage_rows is None:
+            return self._stage_pools[stage.index]
+        return self._block_pools[(stage.index, self._block(stage, step))]
 
     def schedule(self, stage: Stage) -> PrototypeSchedule | None:
         """The stage's prototype schedule (built on first use), or None when sampling is uniform."""
@@ -177,7 +220,7 @@ class CurriculumSampler(Sampler[list[int]]):
     def global_batch(self, step: int) -> np.ndarray:
         """The ``batch_size`` global indices of ``step`` (identical on every rank)."""
         stage = self.plan.stage_at(step)
-        pool = self._stage_pools[stage.index]
+        pool = self.pool_at(step)
         n_draw = self.batch_size
         rng = np.random.default_rng([self.seed, step])
         local_step = step - stage.start
@@ -228,7 +271,7 @@ class CurriculumSampler(Sampler[list[int]]):
         schedule = self.schedule(stage)
         if schedule is None:
             temperature = math.nan
-            fraction = uniform_effective_fraction(len(self._stage_pools[stage.index]))
+            fraction = uniform_effective_fraction(len(self.pool_at(step)))
         else:
             local_step = step - stage.start
             temperature = schedule.temperature(local_step)

@@ -86,9 +86,11 @@ def verify_clip_caches(caches: Sequence[str]) -> None:
 
 
 def pair_stage_rows(model: Any, table: pd.DataFrame, name: str) -> Callable[[int], np.ndarray] | None:
-    """For a model with ``gap_seconds``: which rows of the pair cache stage k draws (pairs of its gap), else None.
+    """For a model with ``gap_seconds``: which rows of the pair cache block k draws (pairs of its gap), else None.
 
-    The sampler then draws over the anchors of the stage's gap; without ``gap_seconds`` it draws over clips.
+    Block k is the k-th run of ``pretrain.steps_per_stage`` steps (the sampler's ``block_steps``): stage k
+    of an ordered curriculum, the k-th share of a ``mixed`` run's one stage, as ``lr_stage_factors``. The
+    sampler then draws over the anchors of the block's gap; without ``gap_seconds`` it draws over clips.
     """
     from devcurriculum.config import gap_seconds_at
 
@@ -102,8 +104,8 @@ def pair_stage_rows(model: Any, table: pd.DataFrame, name: str) -> Callable[[int
         )
     held = table["gap_seconds"].to_numpy(dtype=np.float64)
 
-    def rows(stage: int) -> np.ndarray:
-        gap = gap_seconds_at(gaps, stage)
+    def rows(block: int) -> np.ndarray:
+        gap = gap_seconds_at(gaps, block)
         mask = held == gap
         if not mask.any():
             raise ValueError(f"models.{name}.gap_seconds: the pair cache holds no pairs {gap:g} s apart "
@@ -150,6 +152,7 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
         plan, {g: clip_cache.indices_of(g) for g in plan.groups}, pretrain.batch_size, spec.seed,
         rank=info.rank, world_size=info.world_size, difficulty=difficulty, bucket_steps=pretrain.bucket_steps,
         stage_rows=pair_stage_rows(spec.model, clip_cache.table, spec.model_name),
+        block_steps=pretrain.steps_per_stage,
     )
 
     torch.manual_seed(spec.seed)  # same on every rank; objectives offset their own generators by rank
