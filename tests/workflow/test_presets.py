@@ -4,6 +4,7 @@ pretrain job goes out through profiles/slurm with the profile's resources (fake 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from snakemake.utils import update_config
@@ -27,6 +29,8 @@ from devcurriculum.config import (
     expand_runs,
     model_config,
 )
+from devcurriculum.config.block import OMIT_NONE
+from devcurriculum.datasets.video_index import VIDEO_SCHEMA
 from devcurriculum.workflow import drop_null_entries
 
 PRESETS_DIR = REPO / "configs" / "presets"
@@ -93,6 +97,11 @@ def test_preset_dry_run_builds_the_whole_dag(preset: str, tmp_path: Path) -> Non
     assert counts["pretrain"] == len(runs)
     assert counts["readout"] == len(runs) + len({(r.model, r.seed) for r in runs})  # + the untrained baselines
     assert counts["summarize"] == 1
+    # V-JEPA and SimCLR train on frame pairs across a video (gap_seconds): the pair cache, per group and shard
+    pairs = bool(cfg.pair_gaps)
+    assert pairs == (preset in {"sheybani2023_vjepa", "sheybani2023_simclr"})
+    assert counts.get("chunk_pairs", 0) == (len(cfg.groups) * cfg.data.chunk_shards if pairs else 0)
+    assert counts.get("gather_pairs", 0) == (len(cfg.groups) if pairs else 0)
 
 
 def _create_upstream_outputs(workdir: Path, preset: str, target: str) -> None:
@@ -108,7 +117,10 @@ def _create_upstream_outputs(workdir: Path, preset: str, target: str) -> None:
     stamp = time.time() - 3600
     for rel in paths:
         path = workdir / rel
-        if path.suffix:
+        if path.name == "videos.parquet":  # the index_videos checkpoint: the chunk plans read it
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(VIDEO_SCHEMA.empty_table(), path)
+        elif path.suffix:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
         else:  # directory() outputs (demo videos, models) have no suffix
@@ -202,7 +214,10 @@ def _default(cfg: WorkflowConfig, key: str) -> object:
         name, _, rest = rest.partition(".")
         if rest.startswith("pretrain."):
             return _walk(PretrainConfig().to_dict(), rest.removeprefix("pretrain."))
-        return _walk(model_config({"objective": cfg.models[name].objective}).to_dict(), rest)
+        bare = model_config({"objective": cfg.models[name].objective})
+        # opt-in keys left out of the dict while None (gap_seconds) default to null
+        omitted = {f.name: None for f in dataclasses.fields(bare) if OMIT_NONE in f.metadata}
+        return _walk({**omitted, **bare.to_dict()}, rest)
     if block == "curricula":
         name, _, rest = rest.partition(".")
         given = cfg.curricula[name]
