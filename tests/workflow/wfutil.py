@@ -61,8 +61,13 @@ _WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 def dry_run_jobs(workdir: Path, config: Path | None = None) -> list[tuple[str, dict[str, str]]]:
     """The jobs a dry run would execute, as (rule, wildcards) pairs."""
     proc = snakemake(workdir, "--dry-run", config=config)
+    return parse_jobs(proc.stdout + proc.stderr)
+
+
+def parse_jobs(text: str) -> list[tuple[str, dict[str, str]]]:
+    """The jobs of a dry run's output, as (rule, wildcards) pairs."""
     jobs: list[tuple[str, dict[str, str]]] = []
-    for line in (proc.stdout + proc.stderr).splitlines():
+    for line in text.splitlines():
         m = _JOB.match(line)
         if m:
             jobs.append((m.group(1), {}))
