@@ -386,7 +386,10 @@ def embed_inputs(wildcards):
 def embeds_in_seconds(model):
     """Whether a model's embedding pairs frames gap_seconds apart (V-JEPA in pairs mode with gap_seconds)."""
     cfg = CFG.models[model]
-    return getattr(cfg, "mode", None) == "pairs" and getattr(cfg, "gap_seconds", None) is not None
+    return (
+        getattr(cfg, "mode", None) == "pairs"
+        and getattr(cfg, "gap_seconds", None) is not None
+    )
 
 
 def benchmark_statuses():
