@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# Test this checkout's library, also in the subprocesses tests start (snakemake, torchrun workers),
+# whatever checkout an installed (editable) devcurriculum in the venv points to.
+SRC = str(REPO / "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-REPO = Path(__file__).resolve().parents[1]
 REAL_VIDEOS = REPO.parent / "shared" / "data" / "real_videos"
 
 
