@@ -233,5 +233,6 @@ def _check_voe(cfg: WorkflowConfig) -> None:
         if voe_set.frames < cfg.data.clip.frames:
             raise ConfigError(
                 f"voe.sets.{name}.frames: {voe_set.frames} is shorter than the models' window "
-                f"data.clip.frames={cfg.data.clip.frames}"
+                f"data.clip.frames={cfg.data.clip.frames}; set it to at least {cfg.data.clip.frames} "
+                f"({cfg.data.clip.frames + 2 * cfg.voe.window_stride} gives three windows)"
             )
