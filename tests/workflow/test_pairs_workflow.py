@@ -24,7 +24,7 @@ VJEPA = {"objective": "vjepa", "hidden_size": 36, "num_hidden_layers": 1, "num_a
 def _inputs(text: str, rule: str, model: str) -> list[str]:
     """The ``input:`` line of every job of ``rule`` whose log names ``model``."""
     found = []
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
+    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", text):
         if block.startswith(f"rule {rule}:") and f"/{model}/" in block:
             found += [line.split(":", 1)[1] for line in block.splitlines() if line.strip().startswith("input:")]
     return found

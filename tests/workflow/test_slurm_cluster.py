@@ -227,7 +227,7 @@ def expected_submissions(workdir: Path, args: list[str]) -> int:
     which has no action and is finished by Snakemake itself without a submission."""
     cmd = [sys.executable, "-m", "snakemake", "--directory", str(workdir), "--dry-run", "--cores", "1", *args]
     proc = subprocess.run(cmd, cwd=workdir, env=snakemake_env(), capture_output=True, text=True, check=True)
-    rules = re.findall(r"^rule (\w+):\s*$", proc.stdout, flags=re.MULTILINE)
+    rules = re.findall(r"^(?:rule|checkpoint) (\w+):\s*$", proc.stdout, flags=re.MULTILINE)
     assert "all" in rules, proc.stdout[-3000:]
     return sum(1 for rule in rules if rule != "all")
 

@@ -54,7 +54,7 @@ def snakemake(workdir: Path, *args: str, config: Path | None = None, check: bool
     return proc
 
 
-_JOB = re.compile(r"^(?:local)?rule (\w+):\s*$")
+_JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):\s*$")  # index_videos is a checkpoint
 _WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 
 
