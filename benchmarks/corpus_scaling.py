@@ -119,7 +119,10 @@ def jobs_of(stage: str, work: Path, manifest: Path, groups: list[str], shards: i
     return [base]
 
 
-def run_scale(scale: int, demo: Path, root: Path, groups: list[str], shards: int) -> dict[str, tuple[float, float, float]]:
+def run_scale(
+    scale: int, demo: Path, root: Path, groups: list[str], shards: int
+) -> tuple[dict[str, tuple[float, float, float]], int]:
+    """Per stage (summed wall s, summed work s, largest peak RSS MiB), and the largest shard cache in bytes."""
     from devcurriculum.datasets.synthetic_corpus import replicate_corpus
 
     work = root / f"x{scale}"
@@ -128,7 +131,8 @@ def run_scale(scale: int, demo: Path, root: Path, groups: list[str], shards: int
     for stage in STAGES:
         measured = [spawn(job) for job in jobs_of(stage, work, manifest, groups, shards)]
         results[stage] = (sum(m[0] for m in measured), sum(m[1] for m in measured), max(m[2] for m in measured))
-    return results
+    largest_shard = max(p.stat().st_size for p in (work / "clips").glob("*/shard-*.npy"))
+    return results, largest_shard
 
 
 def main() -> None:
@@ -147,8 +151,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="corpus-scaling-") as tmp:
         root = Path(tmp)
         demo = demo_manifest(root / "demo")
-        spawn({"stage": "warmup", "work": str(root)})  # load the libraries from disk once before timing
-        table = {scale: run_scale(scale, demo, root, groups, args.shards) for scale in scales}
+        # Load the libraries from disk once before timing; its RSS is what the imports alone cost a job.
+        _, _, baseline_mib = spawn({"stage": "warmup", "work": str(root)})
+        measured = {scale: run_scale(scale, demo, root, groups, args.shards) for scale in scales}
+    table = {scale: m[0] for scale, m in measured.items()}
+    print(f"import baseline (a job that only imports the stage libraries): peak RSS {baseline_mib:.0f} MiB")
+    print("largest chunk shard cache: " + ", ".join(f"{s}x {measured[s][1] / 2**20:.1f} MiB" for s in scales))
     print(f"{'stage':>10} " + " ".join(f"{f'{s}x wall/work s':>17} {'RSS MiB':>8}" for s in scales))
     for stage in STAGES:
         cells = " ".join(f"{table[s][stage][0]:>8.1f}/{table[s][stage][1]:>8.1f} {table[s][stage][2]:>8.0f}"

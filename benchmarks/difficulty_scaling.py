@@ -57,18 +57,22 @@ def _reference_model(n: int, k: int, seed: int) -> KMeans | MiniBatchKMeans:
     return MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=min(1024, n // 10))
 
 
-def reference_choice(x: np.ndarray, k_range: tuple[int, int], seed: int = 42) -> tuple[int, np.ndarray]:
-    """Fit every k, Davies-Bouldin on all samples, lowest wins; returns k and the difficulty of that fit."""
+def reference_choice(
+    x: np.ndarray, k_range: tuple[int, int], seed: int = 42
+) -> tuple[int, np.ndarray, dict[int, float]]:
+    """Fit every k, Davies-Bouldin on all samples, lowest wins; returns k, the difficulty of that fit, DB per k."""
     best: tuple[float, int, np.ndarray, np.ndarray] | None = None
+    scores: dict[int, float] = {}
     for k in range(k_range[0], k_range[1] + 1):
         model = _reference_model(len(x), k, seed)
         labels = model.fit_predict(x)
         db = davies_bouldin_score(x, labels)
+        scores[k] = float(db)
         if best is None or db < best[0]:
             best = (db, k, labels, model.cluster_centers_)
     assert best is not None
     _, k, labels, centers = best
-    return k, minmax_within(center_distances(x, labels, centers), labels)
+    return k, minmax_within(center_distances(x, labels, centers), labels), scores
 
 
 def exact_difficulty(x: np.ndarray, k: int, seed: int = 42) -> np.ndarray:
@@ -94,9 +98,11 @@ def rank_corr(a: np.ndarray, b: np.ndarray) -> float:
 
 def run_size(n: int, args: argparse.Namespace, k_range: tuple[int, int]) -> None:
     x = normalize_features(mixture(n, args.dim, args.components, seed=n))
-    ref_s, ref_mib, (k_ref, ref_difficulty) = measure(lambda: reference_choice(x, k_range))
+    ref_s, ref_mib, (k_ref, ref_difficulty, ref_db) = measure(lambda: reference_choice(x, k_range))
     print(f"N = {n:,}: reference {ref_s:.2f} s ({ref_mib:.0f} MiB), k = {k_ref}", flush=True)
+    print("  reference Davies-Bouldin per k: " + ", ".join(f"{k}: {db:.4f}" for k, db in ref_db.items()), flush=True)
     exact_s, _, exact = measure(lambda: exact_difficulty(x, k_ref))
+    exact_at = {k_ref: exact}
     print(f"  exact full-batch k-means at k = {k_ref}: {exact_s:.2f} s; reference's MiniBatchKMeans difficulty vs "
           f"exact: Spearman {rank_corr(ref_difficulty, exact):.4f}", flush=True)
     for backend in args.backends.split(","):
@@ -109,6 +115,13 @@ def run_size(n: int, args: argparse.Namespace, k_range: tuple[int, int]) -> None
         print(f"  {backend:>7}: {wall:8.2f} s ({mib:.0f} MiB), k = {res.k} ({same}); speed-up vs reference "
               f"{ref_s / wall:6.2f}x; Spearman vs exact at k = {k_ref}: {rank_corr(res.difficulty, exact):.4f}",
               flush=True)
+        if res.k != k_ref:
+            # A different k makes the line above compare two partitions; also compare at the backend's own k.
+            if res.k not in exact_at:
+                exact_at[res.k] = exact_difficulty(x, res.k)
+            print(f"           Spearman vs exact at its own k = {res.k}: {rank_corr(res.difficulty, exact_at[res.k]):.4f}; "
+                  f"its Davies-Bouldin per k (subsample): "
+                  + ", ".join(f"{r.k}: {r.davies_bouldin:.4f}" for r in res.k_table.itertuples()), flush=True)
 
 
 def main() -> None:
