@@ -51,6 +51,8 @@ NOT_RUN: tuple[tuple[str, str], ...] = (
                               "runs the importer, and its --help line runs here"),
     (r"ucf101_manifest\(root=", "needs the UCF-101 dataset; tests/datasets/labelled run the same calls on "
                                 "small layouts"),
+    (r"benchmarks/\w+\.py", "a performance measurement (minutes each, the figures in docs/performance.md); "
+                            "their library calls are unit-tested"),
     (r"^pretrain:\n  mpi: srun", "a SLURM profile fragment, not a config (tests/workflow/test_slurm_profile.py)"),
 )
 
