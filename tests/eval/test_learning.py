@@ -35,3 +35,18 @@ def test_mixed_loss_ratio_uses_single_stage_runs_only() -> None:
     ratios = mixed_loss_ratios(pd.concat([mixed, dev]))
     assert ratios["curriculum"].tolist() == ["mixed"] and ratios["ratio"].tolist() == pytest.approx([0.8])
     assert "loss m/mixed: last 20 / first 20 steps = 0.800" in report(_summary(), pd.concat([mixed, dev]))
+
+
+def test_voe_rows_are_reported_but_never_a_verdict() -> None:
+    summary = _summary()
+    voe = []
+    for seed in (0, 1, 2):
+        for cur in ("dev", "mixed"):
+            voe.append(("m", cur, seed, 0, "physics:overall", "voe", "pairwise_accuracy_mean", 0.4))
+            voe.append(("m", cur, seed, 3, "physics:overall", "voe", "pairwise_accuracy_mean", 0.9))
+    both = pd.concat([summary, pd.DataFrame(voe, columns=summary.columns)], ignore_index=True)
+    (verdict,) = learner_verdicts(both)
+    assert verdict.readout == "linear" and verdict.min_margin == pytest.approx(0.08)  # the +0.5 VoE gain is not it
+    text = report(both)
+    assert "  m          physics:overall: untrained 0.400 -> dev 0.900, mixed 0.900" in text
+    assert "chance 0.5" in text

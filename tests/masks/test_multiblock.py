@@ -243,3 +243,18 @@ def test_config_errors_name_the_key() -> None:
                                              "blocks3d": [{"n_blocks": 3, "scale": [0.2, 0.3]}]})
     assert cfg.n_targets == 2 and cfg.target_scale == (0.2, 0.3)
     assert cfg.blocks3d == (TubeBlocksConfig(n_blocks=3, scale=(0.2, 0.3), aspect=(0.75, 1.5)),)
+
+
+@pytest.mark.parametrize(("grid_t", "grid_h", "grid_w"), [(2, 4, 4), (4, 4, 4), (5, 3, 6)])
+def test_future_context_is_the_whole_past_and_target_the_whole_future(grid_t: int, grid_h: int, grid_w: int) -> None:
+    per_slice = grid_h * grid_w
+    half = grid_t // 2
+    ((context, target),) = multiblock_masks(3, grid_t, grid_h, grid_w, MultiblockMaskConfig(kind="future"), _gen())
+    for row_c, row_t in zip(context, target, strict=True):
+        assert row_c.tolist() == list(range(half * per_slice))
+        assert row_t.tolist() == list(range(half * per_slice, grid_t * per_slice))
+    # nothing random: the generator is not consumed
+    gen = _gen(3)
+    state = gen.get_state()
+    multiblock_masks(2, grid_t, grid_h, grid_w, MultiblockMaskConfig(kind="future"), gen)
+    assert torch.equal(gen.get_state(), state)

@@ -38,7 +38,7 @@ def _build(cfg: dict | None = None, seed: int = 0, clip: dict | None = None) -> 
     return obj
 
 
-@pytest.mark.parametrize("kind", ["seed_2frame", "multiblock3d"])
+@pytest.mark.parametrize("kind", ["seed_2frame", "multiblock3d", "future"])
 @pytest.mark.parametrize("mode", ["clip", "pairs"])
 def test_loss_decreases_on_moving_squares(mode: str, kind: str) -> None:
     # The context no longer sees the targets' places, so nothing is copied: the first steps only learn

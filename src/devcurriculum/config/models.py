@@ -102,13 +102,14 @@ class MultiblockMaskConfig(ConfigBlock):
     ``kind: seed_2frame`` (the seed study): one context block on the earlier frame(s), ``n_targets``
     target blocks on the later one(s), the targets' spatial positions removed from the context.
     ``kind: multiblock3d`` (facebookresearch/jepa): every set of ``blocks3d`` is its own prediction task,
-    its blocks tubes through all frames, the context their complement.
+    its blocks tubes through all frames, the context their complement. ``kind: future``: the earlier
+    slices predict the later ones, every token.
     """
 
     SCHEMA: ClassVar[str] = "#/$defs/vjepa/properties/masks"
     WHERE: ClassVar[str] = "models.vjepa.masks"
 
-    kind: Literal["seed_2frame", "multiblock3d"] = "seed_2frame"
+    kind: Literal["seed_2frame", "multiblock3d", "future"] = "seed_2frame"
     context_scale: tuple[float, float] = (0.85, 1.0)
     target_scale: tuple[float, float] = (0.10, 0.15)
     target_aspect: tuple[float, float] = (0.75, 1.5)

@@ -3,7 +3,10 @@
 For every learner and every (benchmark, readout metric): the untrained model's mean over seeds, each
 curriculum's final-stage mean, and the smallest margin over curricula (final - untrained, paired by
 seed, ``eval.statistics.learning_margins``). A learner *shows learning* on a benchmark and readout when
-every curriculum's margin exceeds ``threshold`` (0.05 absolute). And for every run whose curriculum has
+every curriculum's margin exceeds ``threshold`` (0.05 absolute). Only the representation readouts
+(linear, kNN) count: the violation-of-expectation rows (``readout: voe``) ask another question, on a
+handful of pairs, and are reported on a line of their own (overall pairwise accuracy, chance 0.5),
+never picked as a learner's best. And for every run whose curriculum has
 one stage throughout (``mixed``: one data distribution, so its loss is comparable from start to end),
 the mean loss of its last 20 steps over its first 20.
 
@@ -23,6 +26,9 @@ from devcurriculum.eval.statistics import learning_margins
 
 THRESHOLD = 0.05
 LOSS_WINDOW = 20
+#: readouts of the VoE suite (eval.voe): reported, never a learner's verdict
+VOE_READOUT = "voe"
+VOE_METRIC = "pairwise_accuracy_mean"
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class LearnerVerdict:
 
 def learner_verdicts(summary: pd.DataFrame) -> list[LearnerVerdict]:
     """Per learner, the (benchmark, readout metric) where the worst curriculum gains most over untrained."""
-    margins = learning_margins(summary)
+    margins = learning_margins(summary[summary["readout"] != VOE_READOUT])
     verdicts = []
     for model, rows in margins.groupby("model", sort=True):
         worst = rows.groupby(["benchmark", "readout", "metric"])["margin"].min()
@@ -72,6 +78,22 @@ def mixed_loss_ratios(metrics: pd.DataFrame, window: int = LOSS_WINDOW) -> pd.Da
     return frame.assign(ratio=frame["last"] / frame["first"])
 
 
+def voe_lines(summary: pd.DataFrame) -> list[str]:
+    """Per learner and VoE set: overall pairwise accuracy (mean-window surprise), untrained -> each curriculum."""
+    voe = summary[(summary["readout"] == VOE_READOUT) & (summary["metric"] == VOE_METRIC)
+                  & summary["benchmark"].str.endswith(":overall")]
+    if voe.empty:
+        return []
+    lines = ["Violation of expectation (overall pairwise accuracy, mean over seeds; chance 0.5):"]
+    for (model, bench), rows in voe.groupby(["model", "benchmark"], sort=True):
+        untrained = rows[rows["after_stage"] == 0].drop_duplicates(["seed"])["value"].mean()
+        last = rows.groupby(["curriculum", "seed"])["after_stage"].transform("max")
+        final = rows[rows["after_stage"] == last].groupby("curriculum")["value"].mean()
+        trained = ", ".join(f"{c} {x:.3f}" for c, x in final.items())
+        lines.append(f"  {model:<10} {bench}: untrained {untrained:.3f} -> {trained}")
+    return lines
+
+
 def report(summary: pd.DataFrame, metrics: pd.DataFrame | None = None) -> str:
     """The printed check: one block per learner, then the loss ratios of mixed runs."""
     lines = [f"Learning check (final stage vs untrained, mean over seeds; a learner learns when every "
@@ -81,6 +103,7 @@ def report(summary: pd.DataFrame, metrics: pd.DataFrame | None = None) -> str:
         lines.append(f"  {v.model:<10} {v.benchmark} {v.readout}/{v.metric}: untrained {v.untrained:.3f} -> "
                      f"{trained}; smallest margin {v.min_margin:+.3f} over {v.n_seeds} seed(s): "
                      f"{'LEARNS' if v.learns else 'does NOT clear the margin'}")
+    lines.extend(voe_lines(summary))
     if metrics is not None and len(metrics):
         ratios = mixed_loss_ratios(metrics)
         for (model, curriculum), runs in ratios.groupby(["model", "curriculum"], sort=True):

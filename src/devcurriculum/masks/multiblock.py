@@ -1,4 +1,4 @@
-"""V-JEPA context / target block masks (ALGORITHMS §A), two kinds (``models.<v>.masks.kind``).
+"""V-JEPA context / target block masks (ALGORITHMS §A), three kinds (``models.<v>.masks.kind``).
 
 The token grid is ``(grid_t, grid_h, grid_w)`` (temporal slices x patch rows x patch columns), tokens
 numbered ``t * grid_h * grid_w + h * grid_w + w`` like the ``Conv3d`` patch embedding of
@@ -20,6 +20,11 @@ mask set: a block size (scale ``U(scale)``, aspect ``U(aspect)``) is drawn once 
 ``n_blocks`` blocks of that size are placed per sample; the target is their union through *all* slices
 and the context is the complement (every other position, every slice). A context of fewer than
 ``min_keep`` tokens is drawn again.
+
+``future`` (predict the later half from the earlier one, the task the violation-of-expectation surprise
+reads, ``eval/surprise.py``): the context is every token of the earlier slices, the target every
+token of the later slices. Nothing is random; a mover's later position is not in the context, so the
+task needs where things go, not only where they are.
 
 A block of area fraction ``s`` and aspect ``a`` is :func:`block_size`. Samples of one batch get
 different numbers of tokens; :func:`collate_masks` subsamples every sample to the batch minimum
@@ -215,12 +220,23 @@ def collate_masks(masks: Sequence[SampleMask], generator: torch.Generator) -> Ma
     return context.long(), target.long()
 
 
+def future_mask(grid_t: int, grid_h: int, grid_w: int) -> SampleMask:
+    """The ``future`` kind: context = every earlier-slice token, target = every later-slice token."""
+    earlier, later = split_slices(grid_t)
+    per_slice = grid_h * grid_w
+    every = torch.arange(per_slice)
+    return SampleMask(_through(every, earlier, per_slice), _through(every, later, per_slice), None)
+
+
 def sample_masks(
     batch_size: int, grid_t: int, grid_h: int, grid_w: int, cfg: MultiblockMaskConfig, generator: torch.Generator
 ) -> list[list[SampleMask]]:
-    """Every mask set's per-sample masks: one set for ``seed_2frame``, one per ``blocks3d`` entry otherwise."""
+    """Every mask set's per-sample masks: one set for ``seed_2frame`` and ``future``, one per ``blocks3d`` entry
+    for ``multiblock3d``."""
     if cfg.kind == "seed_2frame":
         return [[sample_mask(grid_t, grid_h, grid_w, cfg, generator) for _ in range(batch_size)]]
+    if cfg.kind == "future":
+        return [[future_mask(grid_t, grid_h, grid_w) for _ in range(batch_size)]]
     sets = []
     for blocks in cfg.blocks3d:
         size = _draw_size(blocks.scale, blocks.aspect, grid_h, grid_w, generator)  # once per batch, as the reference
