@@ -10,6 +10,7 @@ import yaml
 
 import devcurriculum.config as config_package
 from devcurriculum.config import (
+    ClipConfig,
     ConfigBlock,
     ConfigError,
     CurriculumConfig,
@@ -203,3 +204,48 @@ def test_a_model_may_override_the_pretrain_block() -> None:
 def test_the_model_pretrain_keys_are_the_pretrain_keys() -> None:
     keys = subschema("#/$defs/model_pretrain")["propertyNames"]["enum"]
     assert sorted(keys) == sorted(f.name for f in dataclasses.fields(PretrainConfig))
+
+
+def _with_model_clip(clip: dict, curricula: tuple[str, ...] = ("developmental",)) -> dict:
+    raw = yaml.safe_load((REPO / ".test/config.yaml").read_text())
+    raw["models"]["big"] = {**raw["models"]["videomae"], "clip": clip}
+    raw["runs"].append({"models": ["big"], "curricula": list(curricula)})
+    return raw
+
+
+def test_a_model_clip_inherits_the_keys_it_does_not_set() -> None:
+    cfg = WorkflowConfig.from_mapping(_with_model_clip({"frames": 8, "size": 32}))
+    # .test's data.clip: frames 4, frame_step 2, stride 6, size 16
+    assert cfg.clip_for("big") == ClipConfig(frames=8, frame_step=2, stride=6, size=32)
+    assert cfg.clip_for("videomae") is cfg.data.clip
+    assert (cfg.clip_key("big"), cfg.view_key("big")) == ("f8s2x32r6", "f8s2x32")
+    assert (cfg.clip_key("videomae"), cfg.view_key("videomae")) == ("", "")
+    assert cfg.cache_clip("f8s2x32r6") == cfg.clip_for("big") and cfg.view_clip("f8s2x32").size == 32
+    # resolved on its own: the model's dicts (its rules' params) never carry it
+    assert "clip" not in cfg.models["big"].training() and "clip" not in cfg.models["big"].network(readout=True)
+    assert cfg.models["big"].to_dict()["clip"] == {"frames": 8, "size": 32}
+    assert "clip" not in cfg.models["videomae"].to_dict()
+
+
+def test_a_model_clip_equal_to_data_clip_or_differing_in_stride_only_shares_files() -> None:
+    cfg = WorkflowConfig.from_mapping(_with_model_clip({"size": 16, "frames": 4}))
+    assert (cfg.clip_key("big"), cfg.view_key("big")) == ("", "")
+    cfg = WorkflowConfig.from_mapping(_with_model_clip({"stride": 3}))
+    # its own clip cache, but the benchmarks and VoE sets of data.clip (they do not depend on the stride)
+    assert (cfg.clip_key("big"), cfg.view_key("big")) == ("f4s2x16r3", "")
+
+
+@pytest.mark.parametrize(
+    ("clip", "curricula", "message"),
+    [
+        ({"sise": 32}, ("developmental",), r"^models\.big\.clip\.sise: unknown key \(did you mean 'size'\?\)"),
+        ({"frames": 0}, ("developmental",), r"^models\.big\.clip\.frames: 0 is less than the minimum of 1"),
+        ({"size": 20}, ("developmental",), r"^models\.big\.patch_size: 8 does not divide models\.big\.clip\.size=20"),
+        ({"frames": 5}, ("developmental",), r"^models\.big\.tubelet_size: 2 does not divide models\.big\.clip\.frames=5"),
+        ({"frames": 16}, ("developmental",), r"^voe\.sets\.demo_physics\.frames: 8 is shorter than .* models\.big\.clip\.frames=16"),
+        ({"size": 32}, ("prototype",), r"^runs\[1\]: curricula\.prototype\.weighting .* models\.big\.clip"),
+    ],
+)
+def test_a_bad_model_clip_names_the_key(clip: dict, curricula: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        WorkflowConfig.from_mapping(_with_model_clip(clip, curricula))

@@ -38,6 +38,7 @@ from devcurriculum.config.evaluation import (
 from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig, RandomVitConfig
 from devcurriculum.config.models import (
     MODEL_CONFIGS,
+    ModelClipConfig,
     ModelConfig,
     MultiblockMaskConfig,
     SimCLRAugmentConfig,
@@ -99,6 +100,7 @@ __all__ = [
     "LeracConfig",
     "LinearReadoutConfig",
     "ManifestVoESource",
+    "ModelClipConfig",
     "ModelConfig",
     "MultiblockMaskConfig",
     "PairConfig",

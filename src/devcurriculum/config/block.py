@@ -30,6 +30,10 @@ READOUT = "readout"
 #: Field metadata key of opt-in settings left out of a block's dicts while None, so that adding one
 #: does not change the params (and rerun the jobs) of configs that do not set it.
 OMIT_NONE = "omit_none"
+#: Field metadata key of settings resolved against another block and passed to rules on their own
+#: (``models.<name>.clip`` over ``data.clip``): kept in :meth:`ConfigBlock.to_dict`, left out of
+#: :meth:`~ConfigBlock.shaping`, :meth:`~ConfigBlock.training` and :meth:`~ConfigBlock.network`.
+SEPARATE = "separate"
 
 T = TypeVar("T")
 
@@ -96,7 +100,7 @@ class ConfigBlock:
         An optional sub-block that is absent (None) is left out, as it is absent in the YAML.
         """
         if shaping_only:
-            drop = drop | {RUNTIME}
+            drop = drop | {RUNTIME, SEPARATE}
         optional_blocks = _optional_block_fields(type(self))
         return {
             f.name: _plain(getattr(self, f.name), drop)
@@ -111,7 +115,7 @@ class ConfigBlock:
 
     def training(self) -> dict[str, Any]:
         """The keys that change what training produces: :meth:`shaping` without readout-only keys."""
-        return self.to_dict(drop=frozenset({RUNTIME, READOUT}))
+        return self.to_dict(drop=frozenset({RUNTIME, READOUT, SEPARATE}))
 
     def network(self, *, readout: bool = False) -> dict[str, Any]:
         """The keys that define a network's weights, without pretext-task keys (and readout-only keys
@@ -121,7 +125,7 @@ class ConfigBlock:
         against before use. With it: what ``embed`` depends on. A new mask ratio retrains, a new
         embedding pooling re-embeds, and neither touches the untrained model.
         """
-        drop = {RUNTIME, PRETEXT} if readout else {RUNTIME, PRETEXT, READOUT}
+        drop = {RUNTIME, PRETEXT, SEPARATE} if readout else {RUNTIME, PRETEXT, READOUT, SEPARATE}
         return self.to_dict(drop=frozenset(drop))
 
     @classmethod

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, Literal
 
-from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, ConfigBlock, pretext
+from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, SEPARATE, ConfigBlock, pretext
 from devcurriculum.config.schema import ConfigError
 
 GapSeconds = float | tuple[float, ...] | None
@@ -30,6 +30,31 @@ def gap_seconds_at(value: GapSeconds, stage: int) -> float:
     if not gaps:
         raise ValueError("gap_seconds is not set")
     return gaps[min(max(stage, 0), len(gaps) - 1)]
+
+
+def _clip_key(default: None = None) -> Any:
+    return field(default=default, metadata={OMIT_NONE: True})
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelClipConfig(ConfigBlock):
+    """``models.<name>.clip``: the keys of ``data.clip`` this model sets; the others are inherited.
+
+    :meth:`~devcurriculum.config.WorkflowConfig.clip_for` resolves it into the model's :class:`ClipConfig`.
+    """
+
+    SCHEMA: ClassVar[str] = "#/$defs/model_clip"
+    WHERE: ClassVar[str] = "models.<name>.clip"
+
+    frames: int | None = _clip_key()
+    frame_step: int | None = _clip_key()
+    stride: int | None = _clip_key()
+    size: int | None = _clip_key()
+
+
+#: ``models.<name>.clip``: resolved against ``data.clip`` and passed to rules as the model's clip, so it is
+#: never part of the model's own dicts (a model without it keeps its params, and its runs).
+CLIP_FIELD_META = {SEPARATE: "resolved against data.clip (WorkflowConfig.clip_for)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +92,7 @@ class VideoMAEModelConfig(ConfigBlock):
     mask_type: Literal["tube", "random", "future"] = pretext("tube")
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
+    clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
 
 
 def _check_ranges(block: ConfigBlock, *names: str, fractions: tuple[str, ...] = ()) -> None:
@@ -154,6 +180,7 @@ class VJEPAModelConfig(ConfigBlock):
     masks: MultiblockMaskConfig = field(default_factory=MultiblockMaskConfig, metadata={PRETEXT: "the pretext task"})
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
+    clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -219,6 +246,7 @@ class SimCLRModelConfig(ConfigBlock):
     gap_seconds: GapSeconds = field(default=None, metadata=GAP_SECONDS_META)
     augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig, metadata={PRETEXT: "the pretext task"})
     pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
+    clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
 
 
 ModelConfig = VideoMAEModelConfig | VJEPAModelConfig | SimCLRModelConfig

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from devcurriculum.config.block import ConfigBlock
 from devcurriculum.config.curricula import CurriculumConfig
-from devcurriculum.config.data import DataConfig, DemoConfig
+from devcurriculum.config.data import ClipConfig, DataConfig, DemoConfig
 from devcurriculum.config.evaluation import BenchmarkConfig, EvaluationConfig
 from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig
 from devcurriculum.config.models import ModelConfig, gap_seconds_list
@@ -65,6 +65,42 @@ class WorkflowConfig(ConfigBlock):
             return self.pretrain
         return PretrainConfig.from_mapping({**self.pretrain.to_dict(), **overrides}, where=f"models.{model}.pretrain")
 
+    def clip_for(self, model: str) -> ClipConfig:
+        """``data.clip`` with ``models.<model>.clip`` laid over it: the clips that model trains and is evaluated on."""
+        own = self.models[model].clip
+        if own is None:
+            return self.data.clip
+        return ClipConfig.from_mapping({**self.data.clip.to_dict(), **own.to_dict()}, where=f"models.{model}.clip")
+
+    def clip_key(self, model: str) -> str:
+        """The clip cache of a model: ``""`` for ``data.clip``'s own, else :func:`clip_setting_key` of its clip."""
+        clip = self.clip_for(model)
+        return "" if clip == self.data.clip else clip_setting_key(clip)
+
+    def view_key(self, model: str) -> str:
+        """The benchmarks and VoE sets of a model: ``""`` when its frames, frame_step and size are ``data.clip``'s
+        (stride only cuts the training cache), else :func:`clip_setting_key` of them."""
+        clip = self.clip_for(model)
+        return "" if _view(clip) == _view(self.data.clip) else clip_setting_key(clip, stride=False)
+
+    def view_clip(self, key: str) -> ClipConfig:
+        """The clip a view key's benchmarks and VoE sets are prepared at (``data.clip``'s stride, which they ignore)."""
+        if not key:
+            return self.data.clip
+        for name in self.models:
+            if self.view_key(name) == key:
+                return dataclasses.replace(self.clip_for(name), stride=self.data.clip.stride)
+        raise KeyError(f"no model has the clip setting {key!r}")
+
+    def cache_clip(self, key: str) -> ClipConfig:
+        """The clip a clip-cache key's cache is cut at."""
+        if not key:
+            return self.data.clip
+        for name in self.models:
+            if self.clip_key(name) == key:
+                return self.clip_for(name)
+        raise KeyError(f"no model has the clip setting {key!r}")
+
     @property
     def pair_gaps(self) -> tuple[float, ...]:
         """Every distinct ``gap_seconds`` of the models, sorted: what the pair cache holds (empty: no pair cache)."""
@@ -75,6 +111,20 @@ class WorkflowConfig(ConfigBlock):
     def groups(self) -> list[str]:
         """Age-group names in config order."""
         return list(self.data.age_groups)
+
+
+def _view(clip: ClipConfig) -> tuple[int, int, int]:
+    return clip.frames, clip.frame_step, clip.size
+
+
+def clip_setting_key(clip: ClipConfig, *, stride: bool = True) -> str:
+    """A short name of a clip setting for paths: ``f{frames}s{frame_step}x{size}`` (+ ``r{stride}``).
+
+    ``results/data/clips@f16s2x112r16/`` holds a clip cache, ``results/benchmarks@f16s2x112/`` the
+    benchmarks at that setting (they do not depend on the stride).
+    """
+    key = f"f{clip.frames}s{clip.frame_step}x{clip.size}"
+    return f"{key}r{clip.stride}" if stride else key
 
 
 # ---- checks that span blocks (the schema checks each key alone) ---------------------------------
@@ -146,15 +196,25 @@ def _check_curricula(cfg: WorkflowConfig) -> None:
 
 
 def _check_models(cfg: WorkflowConfig) -> None:
-    """Every ViT-style model must tile the clip exactly into patches and tubelets."""
-    clip = cfg.data.clip
+    """Every ViT-style model must tile its clip (``models.<name>.clip`` over ``data.clip``) exactly."""
     for name, model in cfg.models.items():
+        clip = cfg.clip_for(name)
+        own = model.clip.to_dict() if model.clip is not None else {}
+
+        def key(k: str, own: dict = own, name: str = name) -> str:
+            return f"models.{name}.clip.{k}" if k in own else f"data.clip.{k}"
+
+        if getattr(model, "gap_seconds", None) is not None and clip.size != cfg.data.clip.size:
+            raise ConfigError(
+                f"models.{name}.clip.size: {clip.size} differs from data.clip.size={cfg.data.clip.size}, the frame size "
+                f"of the pair cache models.{name}.gap_seconds trains on; drop one of the two"
+            )
         patch = getattr(model, "patch_size", None)
         tubelet = getattr(model, "tubelet_size", None)
         if patch is not None and clip.size % patch:
-            raise ConfigError(f"models.{name}.patch_size: {patch} does not divide data.clip.size={clip.size}")
+            raise ConfigError(f"models.{name}.patch_size: {patch} does not divide {key('size')}={clip.size}")
         if tubelet is not None and clip.frames % tubelet:
-            raise ConfigError(f"models.{name}.tubelet_size: {tubelet} does not divide data.clip.frames={clip.frames}")
+            raise ConfigError(f"models.{name}.tubelet_size: {tubelet} does not divide {key('frames')}={clip.frames}")
         for width_key, heads_key in (
             ("hidden_size", "num_attention_heads"),
             ("decoder_hidden_size", "decoder_num_attention_heads"),
@@ -190,13 +250,13 @@ def _check_models(cfg: WorkflowConfig) -> None:
             slices = clip.frames // model.tubelet_size
             if model.mode == "clip" and slices < 2:
                 raise ConfigError(
-                    f"models.{name}.mode: 'clip' needs at least 2 temporal slices; data.clip.frames={clip.frames} "
+                    f"models.{name}.mode: 'clip' needs at least 2 temporal slices; {key('frames')}={clip.frames} "
                     f"with tubelet_size={model.tubelet_size} gives {slices}"
                 )
             if model.mode == "pairs" and clip.frames < 2:
-                raise ConfigError(f"models.{name}.mode: 'pairs' needs clips of at least 2 frames (data.clip.frames={clip.frames})")
+                raise ConfigError(f"models.{name}.mode: 'pairs' needs clips of at least 2 frames ({key('frames')}={clip.frames})")
         if model.objective == "simclr" and clip.frames < 2:
-            raise ConfigError(f"models.{name}: simclr needs clips of at least 2 frames (data.clip.frames={clip.frames})")
+            raise ConfigError(f"models.{name}: simclr needs clips of at least 2 frames ({key('frames')}={clip.frames})")
 
 
 def _check_benchmarks(cfg: WorkflowConfig) -> None:
@@ -216,6 +276,14 @@ def _check_runs(cfg: WorkflowConfig) -> None:
             if cur not in cfg.curricula:
                 raise ConfigError(f"runs[{i}].curricula: {cur!r} is not defined under curricula ({list(cfg.curricula)})")
         for model in entry.models:
+            if cfg.clip_key(model):
+                for cur in entry.curricula:
+                    if cfg.curricula[cur].needs_difficulty:
+                        raise ConfigError(
+                            f"runs[{i}]: curricula.{cur}.weighting (prototype weighting) cannot run with "
+                            f"models.{model}.clip: the difficulty table scores the clips of data.clip's cache, not "
+                            "this model's; drop the weighting block or the model's clip setting for this run"
+                        )
             if getattr(cfg.models[model], "gap_seconds", None) is None:
                 continue
             for cur in entry.curricula:
@@ -228,11 +296,15 @@ def _check_runs(cfg: WorkflowConfig) -> None:
 
 
 def _check_voe(cfg: WorkflowConfig) -> None:
-    """Every VoE clip must hold at least one model window (``data.clip.frames`` frames)."""
+    """Every VoE clip must hold at least one window of every model (its clip's ``frames`` frames)."""
+    windows = [("data.clip.frames", cfg.data.clip.frames)] + [
+        (f"models.{m}.clip.frames", cfg.clip_for(m).frames) for m in cfg.models if cfg.view_key(m)
+    ]
     for name, voe_set in cfg.voe.sets.items():
-        if voe_set.frames < cfg.data.clip.frames:
-            raise ConfigError(
-                f"voe.sets.{name}.frames: {voe_set.frames} is shorter than the models' window "
-                f"data.clip.frames={cfg.data.clip.frames}; set it to at least {cfg.data.clip.frames} "
-                f"({cfg.data.clip.frames + 2 * cfg.voe.window_stride} gives three windows)"
-            )
+        for where, frames in windows:
+            if voe_set.frames < frames:
+                raise ConfigError(
+                    f"voe.sets.{name}.frames: {voe_set.frames} is shorter than the models' window "
+                    f"{where}={frames}; set it to at least {frames} "
+                    f"({frames + 2 * cfg.voe.window_stride} gives three windows)"
+                )
