@@ -45,6 +45,9 @@ wildcard_constraints:
     benchmark=r"[A-Za-z0-9_-]+",
     voe=r"[A-Za-z0-9_-]+",
     extractor=r"[A-Za-z0-9_.-]+",
+    # "" (data.clip: the paths of a config without models.<name>.clip) or "@" + a clip setting key
+    clipset=r"(@[A-Za-z0-9]+)?",
+    viewset=r"(@[A-Za-z0-9]+)?",
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -69,27 +72,88 @@ def manifest_videos_fingerprint(wildcards):
     return video_fingerprint(CFG.data.manifest)
 
 
-def clip_tables():
-    """The clip index of every age group (what downstream rules read rows from)."""
-    return expand(f"{RESULTS}/data/clips/{{group}}.parquet", group=GROUPS)
+# ---- clip settings (models.<name>.clip over data.clip; docs/config.md) -------------------------
+# data.clip's files keep their paths (`data/clips/`, `benchmarks/`, `voe/sets/`); a model with its own
+# setting reads `data/clips@{clip_key}/` (cut at its whole setting) and `benchmarks@{view_key}/`,
+# `voe/sets@{view_key}/` (its frames, frame_step and size): each built once, shared by equal settings.
 
 
-def shard_file(group, shard, suffix):
-    """`clips/{group}/shard-{i}-of-{n}{suffix}`: the shard count is in the name, so changing it starts afresh."""
-    return f"{RESULTS}/data/clips/{group}/shard-{shard}-of-{CHUNK_SHARDS}{suffix}"
+def at(key):
+    """The `{clipset}` / `{viewset}` part of a path: "" for data.clip, else "@" + the key."""
+    return f"@{key}" if key else ""
 
 
-def clip_caches():
-    """Every shard file of every group's clip cache."""
-    return [shard_file(g, i, CACHE_SUFFIX) for g in GROUPS for i in range(CHUNK_SHARDS)]
+def clip_key(model=None):
+    """The clip cache a model trains on ("" = data.clip's; the features stage always reads that one)."""
+    return CFG.clip_key(model) if model else ""
+
+
+def view_key(model=None):
+    """The benchmarks and VoE sets a model is evaluated on ("" = those at data.clip)."""
+    return CFG.view_key(model) if model else ""
+
+
+def run_models():
+    return sorted({run.model for run in RUNS})
+
+
+def clip_tables(model=None):
+    """The clip index of every age group (what downstream rules read rows from), of a model's clip cache."""
+    return expand(
+        f"{RESULTS}/data/clips{at(clip_key(model))}/{{group}}.parquet", group=GROUPS
+    )
+
+
+def shard_file(group, shard, suffix, clipset=""):
+    """`clips{clipset}/{group}/shard-{i}-of-{n}{suffix}`: the shard count is in the name, so changing it starts afresh."""
+    return (
+        f"{RESULTS}/data/clips{clipset}/{group}/shard-{shard}-of-{CHUNK_SHARDS}{suffix}"
+    )
+
+
+def clip_caches(model=None):
+    """Every shard file of every group's clip cache (a model's own when it has a clip setting)."""
+    clipset = at(clip_key(model))
+    return [
+        shard_file(g, i, CACHE_SUFFIX, clipset)
+        for g in GROUPS
+        for i in range(CHUNK_SHARDS)
+    ]
+
+
+def all_clip_data():
+    """Every clip cache of the config: data.clip's and each run model's own."""
+    models = [None, *(m for m in run_models() if clip_key(m))]
+    return [f for m in models for f in (*clip_tables(m), *clip_caches(m))]
 
 
 def group_shard_tables(wildcards):
-    return [shard_file(wildcards.group, i, ".parquet") for i in range(CHUNK_SHARDS)]
+    return [
+        shard_file(wildcards.group, i, ".parquet", wildcards.clipset)
+        for i in range(CHUNK_SHARDS)
+    ]
 
 
 def group_shard_caches(wildcards):
-    return [shard_file(wildcards.group, i, CACHE_SUFFIX) for i in range(CHUNK_SHARDS)]
+    return [
+        shard_file(wildcards.group, i, CACHE_SUFFIX, wildcards.clipset)
+        for i in range(CHUNK_SHARDS)
+    ]
+
+
+def cache_clip_cfg(wildcards):
+    """The clip a clip cache is cut at (its `{clipset}`)."""
+    return CFG.cache_clip(wildcards.clipset.removeprefix("@")).shaping()
+
+
+def view_clip_cfg(wildcards):
+    """The clip benchmarks or VoE sets are prepared at (their `{viewset}`)."""
+    return CFG.view_clip(wildcards.viewset.removeprefix("@")).shaping()
+
+
+def model_clip_cfg(wildcards):
+    """A model's clip (models.<name>.clip over data.clip): its network's input shape."""
+    return CFG.clip_for(wildcards.model).shaping()
 
 
 @functools.lru_cache(maxsize=8)
@@ -241,8 +305,9 @@ def pretrain_inputs(wildcards):
     ):  # frame pairs across a video: the pair cache, not the clips
         inputs["tables"] = pair_tables()
         inputs["caches"] = pair_caches()
-    else:
-        inputs["caches"] = clip_caches()
+    else:  # the model's clip cache (data.clip's unless models.<name>.clip)
+        inputs["tables"] = clip_tables(wildcards.model)
+        inputs["caches"] = clip_caches(wildcards.model)
     inputs["init"] = (
         f"{RESULTS}/runs/{wildcards.model}/{INIT}/seed{wildcards.seed}/model.safetensors"
     )
@@ -259,7 +324,7 @@ def pretrain_spec(wildcards):
         "pretrain": CFG.pretrain_for(wildcards.model).shaping(),
         "seed": int(wildcards.seed),
         "groups": GROUPS,
-        "clip": CFG.data.clip.shaping(),
+        "clip": CFG.clip_for(wildcards.model).shaping(),
     }
     return json.dumps(spec, sort_keys=True)
 
@@ -352,10 +417,6 @@ def model_readout(wildcards):
     return CFG.models[wildcards.model].network(readout=True)
 
 
-def clip_cfg():
-    return CFG.data.clip.shaping()
-
-
 # ---- evaluation -------------------------------------------------------------------------------
 
 
@@ -373,13 +434,14 @@ def run_weights(wildcards):
 def embed_inputs(wildcards):
     """The run's weights (run_weights) and every benchmark (with its status table when the embedding
     pairs frames gap_seconds apart: it holds each item's source fps)."""
+    files = benchmark_files(wildcards.model)
     inputs = {
-        "tables": benchmark_tables(),
-        "caches": benchmark_caches(),
+        "tables": files["tables"],
+        "caches": files["caches"],
         **run_weights(wildcards),
     }
     if embeds_in_seconds(wildcards.model):
-        inputs["statuses"] = benchmark_statuses()
+        inputs["statuses"] = files["statuses"]
     return inputs
 
 
@@ -392,8 +454,17 @@ def embeds_in_seconds(model):
     )
 
 
-def benchmark_statuses():
-    return expand(f"{RESULTS}/benchmarks/{{b}}.status.parquet", b=BENCHMARKS)
+def benchmark_files(model=None):
+    """Every benchmark's table, cache and status table, prepared at a model's clip setting (view_key)."""
+    folder = f"{RESULTS}/benchmarks{at(view_key(model))}"
+    return {
+        kind: expand(f"{folder}/{{b}}{suffix}", b=BENCHMARKS)
+        for kind, suffix in (
+            ("tables", ".parquet"),
+            ("caches", ".npy"),
+            ("statuses", ".status.parquet"),
+        )
+    }
 
 
 def embed_parts(wildcards):
@@ -403,12 +474,9 @@ def embed_parts(wildcards):
     )
 
 
-def benchmark_tables():
-    return expand(f"{RESULTS}/benchmarks/{{b}}.parquet", b=BENCHMARKS)
-
-
-def benchmark_caches():
-    return expand(f"{RESULTS}/benchmarks/{{b}}.npy", b=BENCHMARKS)
+def readout_tables(wildcards):
+    """The benchmark tables of the run's model (its clip setting's)."""
+    return benchmark_files(wildcards.model)["tables"]
 
 
 def benchmark_inputs(wildcards):
@@ -490,15 +558,24 @@ def voe_age_groups(wildcards):
     return age_groups() if CFG.voe.sets[wildcards.voe].source == "demo" else None
 
 
-def voe_tables():
-    return expand(f"{RESULTS}/voe/sets/{{v}}.parquet", v=VOE_SETS)
+def voe_tables(model=None):
+    """Every VoE set's table, prepared at a model's clip setting (view_key)."""
+    return expand(f"{RESULTS}/voe/sets{at(view_key(model))}/{{v}}.parquet", v=VOE_SETS)
+
+
+def voe_readout_tables():
+    """The VoE tables voe_readout reads the pairs from (the same rows at every clip setting): data.clip's,
+    or the first run model's setting when no run model has data.clip's."""
+    keys = {view_key(m): m for m in reversed(run_models())}
+    return voe_tables(None if "" in keys or not keys else keys[min(keys)])
 
 
 def surprise_inputs(wildcards):
-    """The run's weights (run_weights) and every VoE set."""
+    """The run's weights (run_weights) and every VoE set, at the model's clip setting."""
+    sets = f"{RESULTS}/voe/sets{at(view_key(wildcards.model))}"
     return {
-        "tables": voe_tables(),
-        "caches": expand(f"{RESULTS}/voe/sets/{{v}}.npy", v=VOE_SETS),
+        "tables": voe_tables(wildcards.model),
+        "caches": expand(f"{sets}/{{v}}.npy", v=VOE_SETS),
         **run_weights(wildcards),
     }
 

@@ -34,6 +34,6 @@ rule init_model:
         ENV
     params:
         model=model_network,
-        clip=clip_cfg(),
+        clip=model_clip_cfg,
     script:
         "../scripts/init_model.py"

@@ -1,4 +1,5 @@
-# videos -> videos.parquet -> clip cache shards (decoded once) -> one clip index per age group.
+# videos -> videos.parquet -> clip cache shards (decoded once) -> one clip index per age group,
+# for data.clip and for each distinct models.<name>.clip (`{clipset}`: "" or "@" + its key).
 
 
 rule make_demo_videos:
@@ -45,16 +46,16 @@ rule chunk_clips:
     input:
         videos=chunk_shard_inputs,
     output:
-        table=shard_file("{group}", "{shard}", ".parquet"),
-        cache=shard_file("{group}", "{shard}", CACHE_SUFFIX),
+        table=shard_file("{group}", "{shard}", ".parquet", "{clipset}"),
+        cache=shard_file("{group}", "{shard}", CACHE_SUFFIX, "{clipset}"),
     log:
-        f"{LOGS}/chunk_clips/{{group}}/shard-{{shard}}.log",
+        f"{LOGS}/chunk_clips{{clipset}}/{{group}}/shard-{{shard}}.log",
     benchmark:
-        f"{TIMINGS}/chunk_clips/{{group}}/shard-{{shard}}.tsv"
+        f"{TIMINGS}/chunk_clips{{clipset}}/{{group}}/shard-{{shard}}.tsv"
     conda:
         ENV
     params:
-        clip=clip_cfg(),
+        clip=cache_clip_cfg,
         cache=cache_cfg(),
         videos=chunk_shard_plan,
     script:
@@ -66,9 +67,9 @@ rule gather_clips:
         tables=group_shard_tables,
         caches=group_shard_caches,
     output:
-        index=f"{RESULTS}/data/clips/{{group}}.parquet",
+        index=f"{RESULTS}/data/clips{{clipset}}/{{group}}.parquet",
     log:
-        f"{LOGS}/gather_clips/{{group}}.log",
+        f"{LOGS}/gather_clips{{clipset}}/{{group}}.log",
     conda:
         ENV
     script:

@@ -1,22 +1,22 @@
-# benchmarks -> embeddings (sharded) -> readouts -> one summary table, plots and the report.
+# benchmarks (once per clip setting, `{viewset}`) -> embeddings (sharded) -> readouts -> one summary table, plots and the report.
 
 
 rule prepare_benchmark:
     input:
         unpack(benchmark_inputs),
     output:
-        table=f"{RESULTS}/benchmarks/{{benchmark}}.parquet",
-        cache=f"{RESULTS}/benchmarks/{{benchmark}}.npy",
-        status=f"{RESULTS}/benchmarks/{{benchmark}}.status.parquet",
+        table=f"{RESULTS}/benchmarks{{viewset}}/{{benchmark}}.parquet",
+        cache=f"{RESULTS}/benchmarks{{viewset}}/{{benchmark}}.npy",
+        status=f"{RESULTS}/benchmarks{{viewset}}/{{benchmark}}.status.parquet",
     log:
-        f"{LOGS}/prepare_benchmark/{{benchmark}}.log",
+        f"{LOGS}/prepare_benchmark{{viewset}}/{{benchmark}}.log",
     benchmark:
-        f"{TIMINGS}/prepare_benchmark/{{benchmark}}.tsv"
+        f"{TIMINGS}/prepare_benchmark{{viewset}}/{{benchmark}}.tsv"
     conda:
         ENV
     params:
         benchmark=benchmark_cfg,
-        clip=clip_cfg(),
+        clip=view_clip_cfg,
         demo_dir=benchmark_demo_dir,
     script:
         "../scripts/prepare_benchmark.py"
@@ -37,7 +37,7 @@ rule embed:
     params:
         # shard count and batch size are runtime-only: the script reads them from the config
         model=model_readout,
-        clip=clip_cfg(),
+        clip=model_clip_cfg,
         benchmarks=BENCHMARKS,
     script:
         "../scripts/embed.py"
@@ -46,7 +46,7 @@ rule embed:
 rule readout:
     input:
         parts=embed_parts,
-        tables=benchmark_tables(),
+        tables=readout_tables,
     output:
         eval=f"{RESULTS}/eval/{RUN_ID}.parquet",
     log:

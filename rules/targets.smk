@@ -3,8 +3,7 @@
 
 rule data:
     input:
-        clip_tables(),
-        clip_caches(),
+        all_clip_data(),
     localrule: True
 
 

@@ -6,17 +6,17 @@ rule prepare_voe:
     input:
         unpack(voe_inputs),
     output:
-        table=f"{RESULTS}/voe/sets/{{voe}}.parquet",
-        cache=f"{RESULTS}/voe/sets/{{voe}}.npy",
+        table=f"{RESULTS}/voe/sets{{viewset}}/{{voe}}.parquet",
+        cache=f"{RESULTS}/voe/sets{{viewset}}/{{voe}}.npy",
     log:
-        f"{LOGS}/prepare_voe/{{voe}}.log",
+        f"{LOGS}/prepare_voe{{viewset}}/{{voe}}.log",
     benchmark:
-        f"{TIMINGS}/prepare_voe/{{voe}}.tsv"
+        f"{TIMINGS}/prepare_voe{{viewset}}/{{voe}}.tsv"
     conda:
         ENV
     params:
         voe=voe_set_cfg,
-        clip=clip_cfg(),
+        clip=view_clip_cfg,
         demo=voe_demo_cfg,
         age_groups=voe_age_groups,
     script:
@@ -38,7 +38,7 @@ rule surprise:
     params:
         # shard count and batch size are runtime-only: the script reads them from the config
         model=surprise_model_cfg,
-        clip=clip_cfg(),
+        clip=model_clip_cfg,
         window_stride=CFG.voe.window_stride,
         sets=VOE_SETS,
         run=run_info,
@@ -49,7 +49,7 @@ rule surprise:
 rule voe_readout:
     input:
         parts=surprise_parts(),
-        tables=voe_tables(),
+        tables=voe_readout_tables(),
     output:
         eval=f"{RESULTS}/voe/eval.parquet",
     log:
