@@ -5,9 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from wfutil import dry_run_jobs, job_counts, snakemake, write_config
 
 from devcurriculum.utils.io import verify_checksum
@@ -188,3 +190,40 @@ def test_manifest_missing_column_fails_naming_it(tmp_path: Path) -> None:
     assert proc.returncode != 0
     log = (tmp_path / "results/logs/index_videos.log").read_text()
     assert "age_days" in log
+
+
+def test_a_model_with_its_own_clip_setting_adds_only_its_jobs_and_runs(finished: Path) -> None:
+    """Last in the module: it runs (and adds a model to) the finished workflow.
+
+    An unchanged config plans zero jobs (test_rerun_is_a_no_op); a new model with its own clip setting
+    (models.<name>.clip) plans its own clip cache, benchmarks and VoE sets and its runs, and no job of
+    data.clip's files or of the existing model.
+    """
+    cfg_dir = finished / "clipset"
+    cfg_dir.mkdir()
+    models = {"big": {**yaml.safe_load((finished / "config.yaml").read_text())["models"]["videomae"],
+                      "clip": {"frames": 8, "size": 32}}}
+    runs = [{"models": ["videomae"], "curricula": ["developmental", "prototype"], "seeds": [0]},
+            {"models": ["big"], "curricula": ["developmental"], "seeds": [0]}]
+    config = write_config(cfg_dir, {"models.big": models["big"], "runs": runs})
+    jobs = dry_run_jobs(finished, config=config)
+    per_model = {"init_model", "pretrain", "embed", "readout", "surprise"}
+    assert all(w["model"] == "big" for rule, w in jobs if rule in per_model), jobs
+    assert {w.get("clipset") for rule, w in jobs if rule in ("chunk_clips", "gather_clips")} == {"@f8s2x32r6"}
+    assert {w.get("viewset") for rule, w in jobs if rule in ("prepare_benchmark", "prepare_voe")} == {"@f8s2x32"}
+    assert job_counts(jobs) == {"chunk_clips": 6, "gather_clips": 3, "prepare_benchmark": 2, "prepare_voe": 1,
+                                "init_model": 1, "pretrain": 1, "embed": 4, "readout": 2, "surprise": 4,
+                                "voe_readout": 1, "summarize": 1, "all": 1}
+    snakemake(finished, config=config)
+    res = finished / "results"
+    # .test's data.clip: 4 frames of 16 px; big's: 8 frames of 32 px (frame_step and stride inherited)
+    assert np.load(res / "benchmarks/demo_objects.npy", mmap_mode="r").shape[1:] == (4, 16, 16, 3)
+    assert np.load(res / "benchmarks@f8s2x32/demo_objects.npy", mmap_mode="r").shape[1:] == (8, 32, 32, 3)
+    assert np.load(res / "voe/sets@f8s2x32/demo_physics.npy", mmap_mode="r").shape[2:] == (32, 32, 3)
+    assert np.load(res / "data/clips@f8s2x32r6/g0/shard-0-of-2.npy", mmap_mode="r").shape[1:] == (8, 32, 32, 3)
+    pd.testing.assert_frame_equal(pd.read_parquet(res / "benchmarks/digits.parquet"),
+                                  pd.read_parquet(res / "benchmarks@f8s2x32/digits.parquet"))
+    summary = pd.read_parquet(res / "summary.parquet")
+    big = summary[summary["model"] == "big"]
+    assert set(big["after_stage"]) == {0, 1, 2, 3} and set(big["benchmark"]) >= {"demo_objects", "digits"}
+    assert dry_run_jobs(finished, config=config) == []
