@@ -45,7 +45,7 @@ wildcard_constraints:
     benchmark=r"[A-Za-z0-9_-]+",
     voe=r"[A-Za-z0-9_-]+",
     extractor=r"[A-Za-z0-9_.-]+",
-    # "" (data.clip: the paths of a config without models.<name>.clip) or "@" + a clip setting key
+    # empty (data.clip: the paths of a config without models.<name>.clip) or @ and a clip setting key
     clipset=r"(@[A-Za-z0-9]+)?",
     viewset=r"(@[A-Za-z0-9]+)?",
 
@@ -79,7 +79,7 @@ def manifest_videos_fingerprint(wildcards):
 
 
 def at(key):
-    """The `{clipset}` / `{viewset}` part of a path: "" for data.clip, else "@" + the key."""
+    """The `{clipset}` / `{viewset}` part of a path: empty for data.clip, else @ and the key."""
     return f"@{key}" if key else ""
 
 

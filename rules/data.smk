@@ -1,5 +1,5 @@
 # videos -> videos.parquet -> clip cache shards (decoded once) -> one clip index per age group,
-# for data.clip and for each distinct models.<name>.clip (`{clipset}`: "" or "@" + its key).
+# for data.clip and for each distinct models.<name>.clip (`{clipset}`: empty, or @ and its key).
 
 
 rule make_demo_videos:
