@@ -249,3 +249,13 @@ def test_a_model_clip_equal_to_data_clip_or_differing_in_stride_only_shares_file
 def test_a_bad_model_clip_names_the_key(clip: dict, curricula: tuple[str, ...], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         WorkflowConfig.from_mapping(_with_model_clip(clip, curricula))
+
+
+def test_a_model_with_gap_seconds_keeps_the_pair_caches_frame_size() -> None:
+    raw = _with_model_clip({"frames": 8})
+    raw["models"]["pairs"] = {"objective": "simclr", "backbone": "resnet10", "gap_seconds": 1.0, "clip": {"frames": 2}}
+    cfg = WorkflowConfig.from_mapping(raw)  # frames and frame_step shape only its benchmarks
+    assert cfg.clip_for("pairs").frames == 2 and cfg.view_key("pairs") == "f2s2x16"
+    raw["models"]["pairs"]["clip"] = {"size": 32}
+    with pytest.raises(ConfigError, match=r"^models\.pairs\.clip\.size: 32 differs from data\.clip\.size=16"):
+        WorkflowConfig.from_mapping(raw)
