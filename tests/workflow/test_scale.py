@@ -88,7 +88,7 @@ def test_appending_one_video_rechunks_only_the_shard_that_receives_it(corpus: Pa
     receiving = next(i for i, videos in enumerate(plan) if any(v["path"].endswith("appended.mp4") for v in videos))
     jobs = dry_run_jobs(corpus)
     chunk_jobs = [wc for rule, wc in jobs if rule == "chunk_clips"]
-    assert chunk_jobs == [{"group": "g1", "shard": str(receiving)}]
-    assert [wc for rule, wc in jobs if rule == "gather_clips"] == [{"group": "g1"}]
+    assert chunk_jobs == [{"clipset": "", "group": "g1", "shard": str(receiving)}]  # the default clip setting
+    assert [wc for rule, wc in jobs if rule == "gather_clips"] == [{"clipset": "", "group": "g1"}]
     counts = job_counts(jobs)
     assert counts["index_videos"] == 0 and counts["extract_features"] == 2 and counts["score_difficulty"] == 1
