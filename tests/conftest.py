@@ -32,3 +32,27 @@ def real_videos_dir() -> Path:
     if not (REAL_VIDEOS / "manifest.csv").exists():
         pytest.skip(f"real footage not available at {REAL_VIDEOS}")
     return REAL_VIDEOS
+
+
+#: the longest test files, longest first (measured with --durations): ``make test`` runs files on two
+#: workers (pytest-xdist, --dist loadfile) in collection order, so starting these first keeps one
+#: long file from running alone at the end
+LONGEST_FIRST = (
+    "tests/workflow/test_slurm_cluster.py",
+    "tests/test_documented_commands.py",
+    "tests/workflow/test_workflow.py",
+    "tests/workflow/test_voe_workflow.py",
+    "tests/workflow/test_scale.py",
+    "tests/workflow/test_presets.py",
+    "tests/train/test_orphan.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+
+    def key(item: pytest.Item) -> int:
+        path = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
+        return rank.get(path, len(LONGEST_FIRST))
+
+    items.sort(key=key)  # stable: the order inside a file and among the others is unchanged
