@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import KMeans
-from sklearn.metrics import davies_bouldin_score
+from sklearn.metrics import adjusted_rand_score, davies_bouldin_score
 
 from devcurriculum.difficulty import DifficultyResult, score_difficulty
+from devcurriculum.difficulty import scoring
 from devcurriculum.difficulty.scoring import minmax_within, normalize_features
 
 
@@ -170,3 +171,27 @@ def test_faiss_backend_finds_the_blobs_seeded_and_close_to_exact_kmeans() -> Non
     assert len(np.unique(supervised.cluster)) == 6
     with pytest.raises(ValueError, match=r"difficulty.backend must be one of \['sklearn', 'faiss'\], got 'cuml'"):
         score_difficulty(x, k=3, backend="cuml")
+
+
+def _unequal_mixture(seed: int, n: int = 6000, dim: int = 32, components: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Well-separated Gaussian mixture with Dirichlet(2) component sizes (the smallest 3-4 %)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((components, dim)) * 3
+    labels = rng.choice(components, size=n, p=rng.dirichlet(np.full(components, 2.0)))
+    x = rng.standard_normal((n, dim)) * rng.uniform(0.5, 1.5, components)[labels, None] + centres[labels]
+    return normalize_features(x.astype(np.float32)), labels
+
+
+@pytest.mark.parametrize("seed", [4, 6, 7])
+def test_faiss_backend_keeps_the_best_of_several_trainings_and_finds_every_component(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x, components = _unequal_mixture(seed)
+    res = score_difficulty(x, k_range=(2, 12), normalize=False, backend="faiss")
+    assert res.k == 8
+    assert adjusted_rand_score(components, res.cluster) == pytest.approx(1.0)
+    # One training per k (the backend before FAISS_N_INIT) lands in a poor local optimum at k = 8
+    # on these inputs, so Davies-Bouldin prefers fewer clusters than the mixture has.
+    monkeypatch.setattr(scoring, "FAISS_N_INIT", 1)
+    single = score_difficulty(x, k_range=(2, 12), normalize=False, backend="faiss")
+    assert single.k < 8

@@ -78,6 +78,20 @@ def test_each_stage_draws_pairs_of_its_own_gap(tmp_path: Path) -> None:
         pair_stage_rows(model, table.drop(columns="gap_seconds"), "m")
 
 
+def test_gaps_beyond_the_runs_last_block_are_named_in_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    model = model_config({"objective": "simclr", "gap_seconds": [3, 0.5, 0.1]})
+    table = pd.DataFrame({"gap_seconds": [3.0, 0.5]})
+    with caplog.at_level("WARNING", logger="devcurriculum.train.run"):
+        pair_stage_rows(model, table, "m", blocks=3)
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="devcurriculum.train.run"):
+        pair_stage_rows(model, table, "m", blocks=2)
+    assert [r.getMessage() for r in caplog.records] == [
+        "models.m.gap_seconds lists 3 gaps but this run has 2 block(s) of pretrain.steps_per_stage steps: "
+        "gap(s) 0.1 s are never trained on"
+    ]
+
+
 def test_a_mixed_run_draws_each_block_of_steps_per_stage_from_its_gap(tmp_path: Path) -> None:
     cache = ClipCache(pair_cache(tmp_path, GAPS), GROUPS)
     plan = CurriculumPlan.from_config(name="mixed", curriculum=CurriculumConfig.from_mapping({"order": "mixed"}),

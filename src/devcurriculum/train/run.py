@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -85,18 +86,27 @@ def verify_clip_caches(caches: Sequence[str]) -> None:
         verify_checksum(cache)
 
 
-def pair_stage_rows(model: Any, table: pd.DataFrame, name: str) -> Callable[[int], np.ndarray] | None:
+def pair_stage_rows(
+    model: Any, table: pd.DataFrame, name: str, blocks: int | None = None
+) -> Callable[[int], np.ndarray] | None:
     """For a model with ``gap_seconds``: which rows of the pair cache block k draws (pairs of its gap), else None.
 
     Block k is the k-th run of ``pretrain.steps_per_stage`` steps (the sampler's ``block_steps``): stage k
     of an ordered curriculum, the k-th share of a ``mixed`` run's one stage, as ``lr_stage_factors``. The
     sampler then draws over the anchors of the block's gap; without ``gap_seconds`` it draws over clips.
+    ``blocks`` (the run's number of blocks), when given, warns about gaps the run never reaches.
     """
-    from devcurriculum.config import gap_seconds_at
+    from devcurriculum.config import gap_seconds_at, gap_seconds_list
 
     gaps = getattr(model, "gap_seconds", None)
     if gaps is None:
         return None
+    listed = gap_seconds_list(gaps)
+    if blocks is not None and len(listed) > blocks:
+        log.warning(
+            "models.%s.gap_seconds lists %d gaps but this run has %d block(s) of pretrain.steps_per_stage steps: "
+            "gap(s) %s s are never trained on", name, len(listed), blocks, ", ".join(f"{g:g}" for g in listed[blocks:]),
+        )
     if "gap_seconds" not in table.columns:
         raise ValueError(
             f"models.{name}.gap_seconds is set but the tables given are clip indexes, not pair indexes "
@@ -151,7 +161,8 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
     sampler = CurriculumSampler(
         plan, {g: clip_cache.indices_of(g) for g in plan.groups}, pretrain.batch_size, spec.seed,
         rank=info.rank, world_size=info.world_size, difficulty=difficulty, bucket_steps=pretrain.bucket_steps,
-        stage_rows=pair_stage_rows(spec.model, clip_cache.table, spec.model_name),
+        stage_rows=pair_stage_rows(spec.model, clip_cache.table, spec.model_name,
+                                   blocks=math.ceil(plan.total_steps / pretrain.steps_per_stage)),
         block_steps=pretrain.steps_per_stage,
     )
 
