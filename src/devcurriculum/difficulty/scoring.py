@@ -19,9 +19,9 @@ Backends (``difficulty.backend``). ``sklearn`` fits k-means as the reference pro
 seeded sample of at most 256 points per centroid, three times from different seeds (the lowest
 objective on its sample wins), and assigns every sample exactly (one float32
 matrix product per block: faster than faiss's flat index for a handful of centres). The k search
-scores each k from its sample-trained centres (its k table's inertia is theirs, over all samples);
-only the chosen k is refined by ``FAISS_REFINE_STEPS`` Lloyd steps on every sample (means in
-float64), so the centres a difficulty is measured from have seen all the data. At N = 1M, D = 384
+scores each k from its sample-trained centres on the Davies-Bouldin subsample alone (its k table's
+inertia is the subsample's, scaled to N); only the chosen k assigns every sample and is refined by ``FAISS_REFINE_STEPS`` Lloyd steps on every sample (block sums of
+4,096 rows in float32, accumulated in float64), so the centres a difficulty is measured from have seen all the data. At N = 1M, D = 384
 it is 14-19x faster than the reference, but on the benchmark's 8-component mixture it chose k = 8
 where the reference chose 7, and its difficulty's rank correlation with full-batch k-means was 0.82
 (``benchmarks/difficulty_scaling.py``, ``docs/performance.md``, which says why).
@@ -143,12 +143,8 @@ def center_distances(x: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> 
     return out
 
 
-def _fit_kmeans(x: np.ndarray, k: int, seed: int, backend: str = "sklearn", refine: bool = True) -> _Fit:
-    """k-means of ``x`` with k clusters by ``backend`` (see the module docstring).
-
-    ``refine=False`` (faiss only) skips the full-data Lloyd steps: the k search scores every k
-    from the sample-trained centres and refines only the chosen one.
-    """
+def _fit_kmeans(x: np.ndarray, k: int, seed: int, backend: str = "sklearn") -> _Fit:
+    """k-means of ``x`` with k clusters by ``backend`` (see the module docstring)."""
     n = len(x)
     if k == 1:
         # One cluster: the centre is the mean; no need to run an optimiser.
@@ -158,8 +154,7 @@ def _fit_kmeans(x: np.ndarray, k: int, seed: int, backend: str = "sklearn", refi
         return _Fit(labels, center, inertia)
     if backend != "faiss":
         return _fit_sklearn(x, k, seed)
-    fit = _train_faiss(x, k, seed)
-    return _refine_faiss(x, fit) if refine else fit
+    return _refine_faiss(x, _train_faiss(x, k, seed))
 
 
 def _fit_sklearn(x: np.ndarray, k: int, seed: int) -> _Fit:
@@ -197,23 +192,24 @@ def _assign(x: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def _cluster_means(x: np.ndarray, labels: np.ndarray, previous: np.ndarray) -> np.ndarray:
-    """Mean of each cluster in float64 (one-hot matrix products by block); an empty cluster keeps its centre."""
+    """Mean of each cluster (one-hot float32 matrix products per block of rows, the block sums
+    accumulated in float64); an empty cluster keeps its centre."""
     k = len(previous)
     sums = torch.zeros((k, x.shape[1]), dtype=torch.float64)
-    block = _DISTANCE_BLOCK * 16
+    block = _DISTANCE_BLOCK
     for start in range(0, len(x), block):
         lab = torch.from_numpy(labels[start : start + block])
-        one_hot = torch.zeros((k, len(lab)), dtype=torch.float64)
+        one_hot = torch.zeros((k, len(lab)), dtype=torch.float32)
         one_hot[lab, torch.arange(len(lab))] = 1.0
-        sums.addmm_(one_hot, torch.from_numpy(x[start : start + block]).double())
+        sums += one_hot @ torch.from_numpy(x[start : start + block])
     counts = np.bincount(labels, minlength=k)
     means = sums.numpy() / np.maximum(counts, 1)[:, None]
     return np.where(counts[:, None] > 0, means, previous).astype(np.float32)
 
 
-def _train_faiss(x: np.ndarray, k: int, seed: int) -> _Fit:
-    """Best of FAISS_N_INIT faiss k-means trainings, each on a seeded sample of at most
-    FAISS_POINTS_PER_CENTROID * k rows; every row is assigned to the winner's centres."""
+def _train_faiss(x: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Centres (float32, k x D) of the best of FAISS_N_INIT faiss k-means trainings, each on a seeded
+    sample of at most FAISS_POINTS_PER_CENTROID * k rows."""
     import faiss
 
     data = np.ascontiguousarray(x, dtype=np.float32)
@@ -225,7 +221,8 @@ def _train_faiss(x: np.ndarray, k: int, seed: int) -> _Fit:
         rng = np.random.default_rng(attempt_seed)
         sample = data[np.sort(rng.choice(len(data), size=n_train, replace=False))] if n_train < len(data) else data
         # k-means++ seeding (as sklearn's) on the sample: a random start often puts two centres in one cluster.
-        init, _ = kmeans_plusplus(sample, k, random_state=attempt_seed)
+        # (in float64: sklearn would otherwise upcast the float32 sample chunk by chunk for every trial)
+        init, _ = kmeans_plusplus(sample.astype(np.float64), k, random_state=attempt_seed)
         kmeans = faiss.Kmeans(
             data.shape[1], k, niter=FAISS_TRAIN_ITERATIONS, seed=attempt_seed, max_points_per_centroid=n_train,
             min_points_per_centroid=1, verbose=False,
@@ -236,15 +233,14 @@ def _train_faiss(x: np.ndarray, k: int, seed: int) -> _Fit:
         if best is None or objective < best[0]:
             best = (objective, np.asarray(kmeans.centroids, dtype=np.float32).copy())
     assert best is not None
-    centers = best[1]
-    labels, sq_dist = _assign(data, centers)
-    return _Fit(labels, centers.astype(np.float64), float(sq_dist.sum(dtype=np.float64)))
+    return best[1]
 
 
-def _refine_faiss(x: np.ndarray, fit: _Fit) -> _Fit:
-    """FAISS_REFINE_STEPS Lloyd steps on every row from ``fit`` (whose labels are the current assignment)."""
+def _refine_faiss(x: np.ndarray, centers: np.ndarray) -> _Fit:
+    """Assign every row to ``centers``, then FAISS_REFINE_STEPS Lloyd steps on every row."""
     data = np.ascontiguousarray(x, dtype=np.float32)
-    labels, centers = fit.labels, fit.centers.astype(np.float32)
+    centers = np.asarray(centers, dtype=np.float32)
+    labels, sq_dist = _assign(data, centers)
     for _ in range(FAISS_REFINE_STEPS):
         centers = _cluster_means(data, labels, centers)
         labels, sq_dist = _assign(data, centers)
@@ -292,27 +288,42 @@ def _k_search_range(n: int, k_range: Sequence[int]) -> range:
 def _select_k(
     x: np.ndarray, ks: range, seed: int, db_subsample: int | None, backend: str
 ) -> tuple[_Fit, int, pd.DataFrame]:
-    """Fit every k, score Davies-Bouldin, keep only the best fit (memory stays O(N))."""
+    """Fit every k, score Davies-Bouldin, keep only the best fit (memory stays O(N)).
+
+    faiss: only the Davies-Bouldin rows are assigned while searching (the k table's inertia is
+    theirs, scaled to N); every row is assigned, and refined, for the chosen k alone.
+    """
     sub = _subsample(len(x), db_subsample, seed)
     x_db = x
     if sub is not None:
         log.info("Davies-Bouldin scored on a seeded subsample of %d of %d samples", len(sub), len(x))
         x_db = x[sub]  # copied once, not once per k
+    if backend == "faiss":
+        x_db = np.ascontiguousarray(x_db, dtype=np.float32)
     rows = []
-    best: tuple[float, int, _Fit] | None = None
+    best: tuple[float, int, _Fit | np.ndarray] | None = None
     for k in progress_bar(ks, desc="k-means over k", leave=False):
-        fit = _fit_kmeans(x, k, seed, backend, refine=False)
-        db = _davies_bouldin(x_db, fit.labels if sub is None else fit.labels[sub])
-        rows.append({"k": k, "davies_bouldin": db, "inertia": fit.inertia})
-        log.info("k=%d: Davies-Bouldin %.6f, inertia %.6g", k, db, fit.inertia)
+        found: _Fit | np.ndarray
+        if backend == "faiss":
+            found = _train_faiss(x, k, seed)
+            labels_db, sq_db = _assign(x_db, found)
+            inertia = float(sq_db.sum(dtype=np.float64)) * len(x) / len(x_db)
+        else:
+            found = _fit_sklearn(x, k, seed)
+            labels_db = found.labels if sub is None else found.labels[sub]
+            inertia = found.inertia
+        db = _davies_bouldin(x_db, labels_db)
+        rows.append({"k": k, "davies_bouldin": db, "inertia": inertia})
+        log.info("k=%d: Davies-Bouldin %.6f, inertia %.6g", k, db, inertia)
         # Strictly lower wins, so ties go to the smaller k; NaN never wins.
         if not np.isnan(db) and (best is None or db < best[0]):
-            best = (db, k, fit)
+            best = (db, k, found)
     if best is None:
         raise ValueError(f"Davies-Bouldin is undefined for every k in {list(ks)} (all points identical?)")
     table = pd.DataFrame(rows)
     table["chosen"] = table["k"] == best[1]
-    fit = _refine_faiss(x, best[2]) if backend == "faiss" else best[2]
+    chosen = best[2]
+    fit = chosen if isinstance(chosen, _Fit) else _refine_faiss(x, chosen)
     return fit, best[1], table
 
 
