@@ -22,9 +22,10 @@ matrix product per block: faster than faiss's flat index for a handful of centre
 scores each k from its sample-trained centres on the Davies-Bouldin subsample alone (its k table's
 inertia is the subsample's, scaled to N); only the chosen k assigns every sample and is refined by ``FAISS_REFINE_STEPS`` Lloyd steps on every sample (block sums of
 4,096 rows in float32, accumulated in float64), so the centres a difficulty is measured from have seen all the data. At N = 1M, D = 384
-it is 14-19x faster than the reference, but on the benchmark's 8-component mixture it chose k = 8
-where the reference chose 7, and its difficulty's rank correlation with full-batch k-means was 0.82
-(``benchmarks/difficulty_scaling.py``, ``docs/performance.md``, which says why).
+on 2 cores it is 8-14x faster than the reference; on 8-component mixtures it chose k = 8 with a
+difficulty whose rank correlation with full-batch k-means is 1.0000, the reference's k on two
+inputs of three; on the third the reference's MiniBatchKMeans missed a 0.28 % component and chose 7
+(``benchmarks/difficulty_scaling.py``, ``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -163,7 +164,10 @@ def _fit_sklearn(x: np.ndarray, k: int, seed: int) -> _Fit:
     if n <= FULL_KMEANS_MAX_N:
         model: KMeans | MiniBatchKMeans = KMeans(n_clusters=k, n_init=10, random_state=seed)
     else:
-        model = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=min(1024, n // 10))
+        # n_init spelled out: sklearn's default was 3 before 1.4 and is 1 since (the pinned 1.9.1), and the
+        # reference pins no version; with 3, k = 8 of an 8-component mixture is fitted where 1 misses a
+        # component (docs/performance.md), so the chosen k depends on it.
+        model = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=min(1024, n // 10), n_init=1)
     with warnings.catch_warnings():
         # Duplicate points can leave fewer distinct clusters than k; that is harmless here.
         warnings.simplefilter("ignore", ConvergenceWarning)
