@@ -42,7 +42,6 @@ from sklearn.metrics import adjusted_rand_score, davies_bouldin_score
 from devcurriculum.difficulty import score_difficulty
 from devcurriculum.difficulty.scoring import FULL_KMEANS_MAX_N, center_distances, minmax_within, normalize_features
 
-
 #: Initialisations of the "exact" full-batch k-means (best inertia wins). One was not enough: at
 #: N = 1M, k = 8 a single KMeans merged a 0.3 % component and split the largest (ARI 0.78).
 EXACT_N_INIT = 5

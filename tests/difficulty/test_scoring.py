@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, davies_bouldin_score
 
-from devcurriculum.difficulty import DifficultyResult, score_difficulty
-from devcurriculum.difficulty import scoring
+from devcurriculum.difficulty import DifficultyResult, score_difficulty, scoring
 from devcurriculum.difficulty.scoring import minmax_within, normalize_features
 
 

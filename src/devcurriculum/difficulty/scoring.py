@@ -220,8 +220,7 @@ def _train_faiss(x: np.ndarray, k: int, seed: int) -> np.ndarray:
     n_train = min(len(data), FAISS_POINTS_PER_CENTROID * k)
     best: tuple[float, np.ndarray] | None = None
     for attempt in range(FAISS_N_INIT):
-        # Attempt 0 uses the seed itself, so a run with one init would reproduce the earlier backend.
-        attempt_seed = seed + attempt
+        attempt_seed = seed + attempt  # each attempt its own sample and seeding
         rng = np.random.default_rng(attempt_seed)
         sample = data[np.sort(rng.choice(len(data), size=n_train, replace=False))] if n_train < len(data) else data
         # k-means++ seeding (as sklearn's) on the sample: a random start often puts two centres in one cluster.
@@ -232,10 +231,12 @@ def _train_faiss(x: np.ndarray, k: int, seed: int) -> np.ndarray:
             min_points_per_centroid=1, verbose=False,
         )
         kmeans.train(sample, init_centroids=np.ascontiguousarray(init, dtype=np.float32))
-        # Mean objective per sample point, so attempts on samples of equal size compare fairly.
-        objective = float(kmeans.obj[-1]) / len(sample)
+        # The attempts' samples are equally large, so their final objectives compare directly.
+        centroids, history = kmeans.centroids, kmeans.obj
+        assert centroids is not None and history is not None
+        objective = float(history[-1])
         if best is None or objective < best[0]:
-            best = (objective, np.asarray(kmeans.centroids, dtype=np.float32).copy())
+            best = (objective, np.asarray(centroids, dtype=np.float32).copy())
     assert best is not None
     return best[1]
 
