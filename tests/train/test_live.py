@@ -12,6 +12,7 @@ import pytest
 from test_loop import FakeLerac, run_tiny
 
 from devcurriculum.train.live import TENSORBOARD_DIR
+from devcurriculum.utils.io import read_table, write_table
 from devcurriculum.utils.progress import progress_bar, stream_is_terminal
 
 
@@ -20,7 +21,7 @@ def _poll_metrics(path: Path, done: threading.Event) -> list[tuple[int, list[int
     seen: list[tuple[int, list[int], bytes]] = []
     while not done.is_set():
         if path.exists():
-            table = pq.read_table(path)  # never a half-written file: an exception here fails the test
+            table = read_table(path)  # never a half-written or mixed file: an exception here fails the test
             meta = table.schema.metadata or {}
             entry = (table.num_rows, table.column("step").to_pylist(), meta.get(b"devcurriculum.complete", b""))
             if not seen or seen[-1][0] != entry[0]:
@@ -53,6 +54,31 @@ def test_a_reader_sees_metrics_parquet_grow_during_a_slowed_run(tmp_path: Path) 
     assert [rows for rows, _, _ in partial] == sorted({rows for rows, _, _ in partial})
     final = pq.read_table(tmp_path / "out" / "metrics.parquet")
     assert final.num_rows == 24 and final.schema.metadata[b"devcurriculum.complete"] == b"true"
+
+
+def test_read_table_sees_one_version_of_a_table_rewritten_under_it(tmp_path: Path) -> None:
+    """pq.read_table(path) opens the path twice and mixes two versions mid-rewrite; read_table must not."""
+    import pyarrow as pa
+
+    path = tmp_path / "metrics.parquet"
+    write_table(pa.table({"step": [0]}), path)
+    stop = threading.Event()
+
+    def rewrite() -> None:
+        rows = 4
+        while not stop.is_set():
+            write_table(pa.table({"step": list(range(rows)), "loss": [0.5] * rows}), path)
+            rows = 4 if rows >= 400 else rows + 4
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        for _ in range(1000):
+            table = read_table(path)
+            assert table.column("step").to_pylist() == list(range(table.num_rows))
+    finally:
+        stop.set()
+        writer.join()
 
 
 def test_tensorboard_events_hold_every_scalar_of_the_metrics_table(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """Watching a run while it trains: ``metrics.parquet`` rewritten as it grows, and optional TensorBoard events.
 
 Every ``pretrain.log_every`` steps rank 0 rewrites ``metrics.parquet`` with every row so far
-(atomically: a reader opening it mid-run sees the last complete table, never a half-written file;
+(atomically: the file under that name is always a complete table, never a half-written one; read
+it mid-run through one open file, ``utils.io.read_table`` or DuckDB, because ``pd.read_parquet(path)``
+opens the path twice and can mix two versions;
 its schema metadata says ``devcurriculum.complete: false``; the final table, written with the
 weights, says ``true``). A rewrite costs O(rows): milliseconds for a short run, about 0.15 s at
 100,000 rows. So once the table holds :data:`THROTTLE_ROWS` rows, a flush is skipped while less than

@@ -318,10 +318,17 @@ def read_table(path: PathLike, columns: Sequence[str] | None = None) -> pa.Table
 
     Tables written by :func:`write_table` carry a CRC32 per page; without verification pyarrow would
     return whatever a flipped bit decodes to. Pages without a checksum (other writers) are read as is.
+
+    The file is opened once. ``pq.read_table(path)`` and ``pd.read_parquet(path)`` open the path
+    twice (footer, then pages): when an atomic rewrite (a live ``metrics.parquet``) lands between
+    the two, they read the new file's pages with the old footer and fail ("Page was smaller than
+    expected"); one open file is one version.
     """
     try:
-        return pq.read_table(path, columns=list(columns) if columns is not None else None,
-                             page_checksum_verification=True)
+        with open(path, "rb") as handle:
+            return pq.ParquetFile(handle, page_checksum_verification=True).read(
+                columns=list(columns) if columns is not None else None
+            )
     except OSError as exc:
         if "CRC" in str(exc) or "checksum" in str(exc):
             raise ChecksumError(f"{path} is corrupt: {exc}; rerun the rule that writes it") from exc
