@@ -7,7 +7,9 @@ chunk_clips (``--shards`` jobs per age group, run one after the other); gather_c
 extract_features (vit-random, one job); score_difficulty (sklearn backend). Per stage the table
 gives the summed wall time of its jobs and their "work" (the library call alone, without the
 interpreter's start-up and imports)
-and the largest peak RSS of any of its jobs (``wait4``'s ru_maxrss).
+and the largest peak RSS of any of its jobs (``wait4``'s ru_maxrss), split by a sampler thread
+(``/proc/self/status`` every 20 ms) into anonymous memory (what the job allocated) and file-backed
+pages (mapped libraries and the memory-mapped clip cache).
 
     python benchmarks/corpus_scaling.py
     python benchmarks/corpus_scaling.py --scales 1,4 --shards 3
@@ -21,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -84,19 +87,47 @@ def stage_call(job: dict[str, Any]) -> Callable[[], object]:
                                         out_difficulty=work / "difficulty.parquet", out_k_table=work / "k.parquet")
 
 
+def _rss_parts() -> dict[str, float]:
+    """This process's resident memory by kind, MiB: anonymous (heap, arrays) and file-backed (mapped files)."""
+    parts = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("RssAnon:", "RssFile:")):
+                name, kib, _ = line.split()
+                parts[name.rstrip(":")] = int(kib) / 1024
+    return parts
+
+
+def _sample_rss(peaks: dict[str, float], stop: threading.Event) -> None:
+    while True:
+        for name, mib in _rss_parts().items():
+            peaks[name] = max(peaks.get(name, 0.0), mib)
+        if stop.wait(0.02):
+            return
+
+
 def run_job(job: dict[str, Any]) -> None:
-    """Run one stage job described by ``job`` and print the seconds its library call took, as JSON."""
+    """Run one stage job described by ``job``; print the seconds its library call took and the peaks
+    of its anonymous and file-backed resident memory (sampled every 20 ms), as JSON."""
     call = stage_call(job)
+    peaks: dict[str, float] = {}
+    stop = threading.Event()
+    sampler = threading.Thread(target=_sample_rss, args=(peaks, stop), daemon=True)
+    sampler.start()
     start = time.perf_counter()
     call()
-    print(json.dumps({"work_s": time.perf_counter() - start}))
+    work = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    print(json.dumps({"work_s": work, "anon_mib": peaks.get("RssAnon", 0.0), "file_mib": peaks.get("RssFile", 0.0)}))
 
 
 # ---- the driver --------------------------------------------------------------------------------
 
 
-def spawn(job: dict[str, Any]) -> tuple[float, float, float]:
-    """Run ``job`` in a child process: (wall s, work s, peak RSS MiB)."""
+def spawn(job: dict[str, Any]) -> tuple[float, float, float, float, float]:
+    """Run ``job`` in a child process: (wall s, work s, peak RSS MiB, sampled peak anonymous and
+    file-backed RSS MiB)."""
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--job", json.dumps(job)], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
@@ -106,8 +137,8 @@ def spawn(job: dict[str, Any]) -> tuple[float, float, float]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"stage job {job} failed with exit code {proc.returncode}")
-    work = json.loads(out.strip().splitlines()[-1])["work_s"]
-    return time.perf_counter() - start, work, usage.ru_maxrss / 1024
+    report = json.loads(out.strip().splitlines()[-1])
+    return time.perf_counter() - start, report["work_s"], usage.ru_maxrss / 1024, report["anon_mib"], report["file_mib"]
 
 
 def jobs_of(stage: str, work: Path, manifest: Path, groups: list[str], shards: int) -> list[dict[str, Any]]:
@@ -121,8 +152,9 @@ def jobs_of(stage: str, work: Path, manifest: Path, groups: list[str], shards: i
 
 def run_scale(
     scale: int, demo: Path, root: Path, groups: list[str], shards: int
-) -> tuple[dict[str, tuple[float, float, float]], int]:
-    """Per stage (summed wall s, summed work s, largest peak RSS MiB), and the largest shard cache in bytes."""
+) -> tuple[dict[str, tuple[float, ...]], int]:
+    """Per stage (summed wall s, summed work s, largest peak RSS MiB, largest sampled anonymous and
+    file-backed peaks MiB), and the largest shard cache in bytes."""
     from devcurriculum.datasets.synthetic_corpus import replicate_corpus
 
     work = root / f"x{scale}"
@@ -130,7 +162,8 @@ def run_scale(
     results = {}
     for stage in STAGES:
         measured = [spawn(job) for job in jobs_of(stage, work, manifest, groups, shards)]
-        results[stage] = (sum(m[0] for m in measured), sum(m[1] for m in measured), max(m[2] for m in measured))
+        results[stage] = (sum(m[0] for m in measured), sum(m[1] for m in measured),
+                          *(max(m[i] for m in measured) for i in (2, 3, 4)))
     largest_shard = max(p.stat().st_size for p in (work / "clips").glob("*/shard-*.npy"))
     return results, largest_shard
 
@@ -152,7 +185,7 @@ def main() -> None:
         root = Path(tmp)
         demo = demo_manifest(root / "demo")
         # Load the libraries from disk once before timing; its RSS is what the imports alone cost a job.
-        _, _, baseline_mib = spawn({"stage": "warmup", "work": str(root)})
+        _, _, baseline_mib, _, _ = spawn({"stage": "warmup", "work": str(root)})
         measured = {scale: run_scale(scale, demo, root, groups, args.shards) for scale in scales}
     table = {scale: m[0] for scale, m in measured.items()}
     print(f"import baseline (a job that only imports the stage libraries): peak RSS {baseline_mib:.0f} MiB")
@@ -161,6 +194,11 @@ def main() -> None:
     for stage in STAGES:
         cells = " ".join(f"{table[s][stage][0]:>8.1f}/{table[s][stage][1]:>8.1f} {table[s][stage][2]:>8.0f}"
                          for s in scales)
+        print(f"{stage:>10} {cells}")
+    print("\nsampled peaks (every 20 ms) of anonymous / file-backed resident memory, MiB: what the job allocated "
+          "vs pages of files it mapped (libraries, the clip cache)")
+    for stage in STAGES:
+        cells = " ".join(f"{f'{table[s][stage][3]:.0f} / {table[s][stage][4]:.0f}':>26}" for s in scales)
         print(f"{stage:>10} {cells}")
     lo, hi = scales[0], scales[-1]
     print(f"\n{hi}x vs {lo}x ({hi // lo}x the videos): work time ratio per stage, peak RSS ratio per stage")
