@@ -87,3 +87,25 @@ def test_an_overlay_removes_a_named_entry_with_null(config: dict) -> None:
     drop_null_entries(config)
     cfg = WorkflowConfig.from_mapping(config)
     assert "demo_view" not in cfg.benchmarks and "hybrid" not in cfg.curricula and "digits" in cfg.benchmarks
+
+
+@pytest.mark.parametrize(
+    ("model_key", "value", "reason"),
+    [
+        ("clip", {"frames": 4}, "the difficulty table scores the clips of data.clip's cache, not this model's"),
+        ("gap_seconds", 1.0, "frame pairs across a video have no difficulty"),
+    ],
+)
+def test_prototype_weighting_is_refused_for_a_model_whose_clips_have_no_difficulty(
+    config: dict, model_key: str, value: object, reason: str
+) -> None:
+    config["models"]["simclr"][model_key] = value
+    WorkflowConfig.from_mapping(config)  # no run trains simclr with a weighted curriculum yet
+    config["runs"][1]["curricula"].append("prototype")
+    with pytest.raises(ConfigError) as err:
+        WorkflowConfig.from_mapping(config)
+    message = str(err.value)
+    assert message.startswith(
+        f"runs[1]: curricula.prototype.weighting (prototype weighting) cannot run with models.simclr.{model_key}: "
+    )
+    assert reason in message

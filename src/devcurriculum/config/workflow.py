@@ -276,23 +276,25 @@ def _check_runs(cfg: WorkflowConfig) -> None:
             if cur not in cfg.curricula:
                 raise ConfigError(f"runs[{i}].curricula: {cur!r} is not defined under curricula ({list(cfg.curricula)})")
         for model in entry.models:
-            if cfg.clip_key(model):
-                for cur in entry.curricula:
-                    if cfg.curricula[cur].needs_difficulty:
-                        raise ConfigError(
-                            f"runs[{i}]: curricula.{cur}.weighting (prototype weighting) cannot run with "
-                            f"models.{model}.clip: the difficulty table scores the clips of data.clip's cache, not "
-                            "this model's; drop the weighting block or the model's clip setting for this run"
-                        )
-            if getattr(cfg.models[model], "gap_seconds", None) is None:
+            conflict = _weighting_conflict(cfg, model)
+            if conflict is None:
                 continue
             for cur in entry.curricula:
                 if cfg.curricula[cur].needs_difficulty:
                     raise ConfigError(
-                        f"runs[{i}]: curricula.{cur}.weighting (prototype weighting) cannot run with "
-                        f"models.{model}.gap_seconds: the difficulty table scores clips, and frame pairs across a "
-                        "video have no difficulty; drop the weighting block or gap_seconds for this run"
+                        f"runs[{i}]: curricula.{cur}.weighting (prototype weighting) cannot run with models.{model}.{conflict}"
                     )
+
+
+def _weighting_conflict(cfg: WorkflowConfig, model: str) -> str | None:
+    """Why prototype weighting cannot train ``model`` (its key and the reason), or None when it can."""
+    if cfg.clip_key(model):
+        return ("clip: the difficulty table scores the clips of data.clip's cache, not this model's; drop the "
+                "weighting block or the model's clip setting for this run")
+    if getattr(cfg.models[model], "gap_seconds", None) is not None:
+        return ("gap_seconds: the difficulty table scores clips, and frame pairs across a video have no "
+                "difficulty; drop the weighting block or gap_seconds for this run")
+    return None
 
 
 def _check_voe(cfg: WorkflowConfig) -> None:
