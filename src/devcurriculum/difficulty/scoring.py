@@ -17,15 +17,16 @@ Deviations from the reference, on purpose:
 Backends (``difficulty.backend``). ``sklearn`` fits k-means as the reference procedure does
 (ALGORITHMS.md B.2). ``faiss`` trains faiss k-means (k-means++ seeding, 20 Lloyd iterations) on a
 seeded sample of at most 256 points per centroid, three times from different seeds (the lowest
-objective on its sample wins), and assigns every sample exactly (one float32
-matrix product per block: faster than faiss's flat index for a handful of centres). The k search
-scores each k from its sample-trained centres on the Davies-Bouldin subsample alone (its k table's
-inertia is the subsample's, scaled to N); only the chosen k assigns every sample and is refined by ``FAISS_REFINE_STEPS`` Lloyd steps on every sample (block sums of
-4,096 rows in float32, accumulated in float64), so the centres a difficulty is measured from have seen all the data. At N = 1M, D = 384
-on 2 cores it is 8-14x faster than the reference; on 8-component mixtures it chose k = 8 with a
-difficulty whose rank correlation with full-batch k-means is 1.0000, the reference's k on two
-inputs of three; on the third the reference's MiniBatchKMeans missed a 0.28 % component and chose 7
-(``benchmarks/difficulty_scaling.py``, ``docs/performance.md``).
+objective on its sample wins). The k search scores each k from those centres on the Davies-Bouldin
+subsample alone (its k table's inertia is the subsample's, scaled to N). Only the chosen k assigns
+every sample exactly (one float32 matrix product per block: faster than faiss's flat index for a
+handful of centres) and is refined by ``FAISS_REFINE_STEPS`` Lloyd steps on every sample (block
+sums of 4,096 rows in float32, accumulated in float64), so the centres a difficulty is measured
+from have seen all the data. At N = 1M, D = 384 on 2 cores it is 8-14x faster than the reference;
+on 8-component mixtures it chose k = 8 with a difficulty whose rank correlation with full-batch
+k-means is 1.0000, the reference's k on two inputs of three; on the third the reference's
+MiniBatchKMeans missed a 0.28 % component and chose 7 (``benchmarks/difficulty_scaling.py``,
+``docs/performance.md``).
 """
 
 from __future__ import annotations
