@@ -30,10 +30,10 @@ import yaml
 
 from devcurriculum.config import WorkflowConfig
 from devcurriculum.datasets.clip_dataset import to_model_batch
-from devcurriculum.datasets.voe import load_voe_set
 from devcurriculum.demo.benchmark import render_benchmark_clip
 from devcurriculum.demo.world import World
 from devcurriculum.eval.surprise import score_windows, surprise_model, window_starts
+from devcurriculum.evalsets.voe import load_voe_set
 from devcurriculum.models.registry import build_objective
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"

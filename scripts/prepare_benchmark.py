@@ -1,7 +1,7 @@
-"""Rule prepare_benchmark: labelled clips of one benchmark (devcurriculum.datasets.benchmarks)."""
+"""Rule prepare_benchmark: labelled clips of one benchmark (devcurriculum.evalsets.benchmarks)."""
 
 from devcurriculum.config import ClipConfig, benchmark_config
-from devcurriculum.datasets.benchmarks import prepare_benchmark
+from devcurriculum.evalsets.benchmarks import prepare_benchmark
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake

@@ -1,7 +1,7 @@
-"""Rule prepare_voe: matched possible / impossible clips of one VoE set (devcurriculum.datasets.voe)."""
+"""Rule prepare_voe: matched possible / impossible clips of one VoE set (devcurriculum.evalsets.voe)."""
 
 from devcurriculum.config import ClipConfig, DemoConfig, voe_set_config
-from devcurriculum.datasets.voe import prepare_voe
+from devcurriculum.evalsets.voe import prepare_voe
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake

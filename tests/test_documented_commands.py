@@ -49,7 +49,7 @@ NOT_RUN: tuple[tuple[str, str], ...] = (
                                  "(tests/workflow/test_slurm_cluster.py)"),
     (r"onnx_dinov2 results/", "writes the 88 MB imported model (about 20 s); tests/features/test_onnx_dinov2.py "
                               "runs the importer, and its --help line runs here"),
-    (r"ucf101_manifest\(root=", "needs the UCF-101 dataset; tests/datasets/labelled run the same calls on "
+    (r"ucf101_manifest\(root=", "needs the UCF-101 dataset; tests/evalsets/labelled run the same calls on "
                                 "small layouts"),
     (r"benchmarks/\w+\.py", "a performance measurement (minutes each, the figures in docs/performance.md); "
                             "their library calls are unit-tested"),

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from devcurriculum.config import DEMO_VOE_PROPERTIES, ClipConfig, DemoConfig, DemoVoESource
-from devcurriculum.datasets.voe import prepare_voe
 from devcurriculum.demo.voe import EVENT_AT, render_voe_pairs
+from devcurriculum.evalsets.voe import prepare_voe
 
 AGE_GROUPS = {"g0": (0.0, 120.0), "g1": (120.0, 400.0)}
 #: (clip, demo size, fps): the .test config's tiny clips and the demo's

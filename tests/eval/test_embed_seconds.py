@@ -17,8 +17,8 @@ from model_configs import blocks
 from synthetic_clips import moving_squares
 
 from devcurriculum.config import model_config
-from devcurriculum.datasets.benchmarks import benchmark_clip_fps
 from devcurriculum.eval.embed import BenchmarkFiles, clip_rates, embed_rows
+from devcurriculum.evalsets.benchmarks import benchmark_clip_fps
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.vjepa import VJEPAObjective
 from devcurriculum.utils.io import provenance, write_table

@@ -12,7 +12,6 @@ import torch
 from safetensors.torch import save_file
 
 from devcurriculum.config import ClipConfig, model_config, surprise_keys
-from devcurriculum.datasets.voe import VOE_SCHEMA
 from devcurriculum.eval.embed import BenchmarkFiles
 from devcurriculum.eval.surprise import (
     PersistenceSurprise,
@@ -23,6 +22,7 @@ from devcurriculum.eval.surprise import (
     window_starts,
 )
 from devcurriculum.eval.voe import accuracy_rows, clip_surprise, pair_scores, pairwise_accuracy, voe_readout
+from devcurriculum.evalsets.voe import VOE_SCHEMA
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.videomae import to_imagenet_normalisation
 from devcurriculum.utils.io import save_npy, table_from_columns, write_table

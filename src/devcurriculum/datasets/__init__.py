@@ -1,1 +1,1 @@
-"""datasets package."""
+"""The training corpus: manifests, the video index, decoding, clip and frame-pair caches, clip datasets."""

@@ -18,7 +18,7 @@ into an uncompressed clip cache: an H.264 round trip would break the pairing inv
 inter-frame prediction lets a difference after the onset leak into earlier decoded frames.
 
 The onset is the first stored frame at which the two clips differ; the renderer checks that every
-later frame differs too (``datasets.voe.check_pair_frames``).
+later frame differs too (``devcurriculum.voe_onset.check_pair_frames``).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from devcurriculum.demo.actors import MovingTarget
 from devcurriculum.demo.draw import RGB, WORLD_SHAPES, darker, draw_shape, random_colour
 from devcurriculum.demo.scene import render_scene
 from devcurriculum.demo.world import STREAM_VOE, World, stream_rng
+from devcurriculum.voe_onset import check_pair_frames
 
 #: target shapes of the pairs (the rest of WORLD_SHAPES appear as static distractor toys)
 TARGET_SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross")
@@ -166,7 +167,6 @@ def render_voe_pair(
 ) -> VoEPair:
     """Render pair ``index`` of property ``prop``: the same scene with the possible and the impossible target."""
     from devcurriculum.datasets.decode import resize_short_side_and_center_crop
-    from devcurriculum.datasets.voe import check_pair_frames
 
     stream = (voe.seed, STREAM_VOE, DEMO_VOE_PROPERTIES.index(prop), index)
     design = stream_rng(*stream, 0)

@@ -103,8 +103,8 @@ class BenchmarkFiles:
     status: Path | None = None  # the status table (source fps per item), read for embeddings in seconds
 
     def clip_fps(self) -> np.ndarray:
-        """Every item's clip frame rate in table order (NaN unknown; :func:`~devcurriculum.datasets.benchmarks.benchmark_clip_fps`)."""
-        from devcurriculum.datasets.benchmarks import benchmark_clip_fps
+        """Every item's clip frame rate in table order (NaN unknown; :func:`~devcurriculum.evalsets.benchmarks.benchmark_clip_fps`)."""
+        from devcurriculum.evalsets.benchmarks import benchmark_clip_fps
 
         return benchmark_clip_fps(self.table, self.status)
 

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from devcurriculum.datasets.voe import pair_problems
 from devcurriculum.eval.readouts import EVAL_SCHEMA, RUN_KEYS
 from devcurriculum.utils.io import PathLike, provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.voe_onset import pair_problems
 
 log = logging.getLogger("devcurriculum.eval.voe")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from devcurriculum.datasets.labelled.manifest import TEST, TRAIN, LabelledDataError, validate_manifest
+from devcurriculum.evalsets.labelled.manifest import TEST, TRAIN, LabelledDataError, validate_manifest
 
 PathLike = str | os.PathLike[str]
 

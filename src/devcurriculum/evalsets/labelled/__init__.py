@@ -12,22 +12,22 @@ Sources: ``read_labelled_manifest`` (``video_manifest`` / ``image_manifest``), `
 ``cifar10_manifest``. See ``docs/benchmarks.md``.
 """
 
-from devcurriculum.datasets.labelled.build import DEFAULT_SPLIT_MODE, SOURCE_MEDIA, build_benchmark
-from devcurriculum.datasets.labelled.cifar10 import cifar10_manifest, read_cifar10
-from devcurriculum.datasets.labelled.folders import image_folder_manifest, video_folder_manifest
-from devcurriculum.datasets.labelled.loading import STATUS_COLUMNS, load_clips, still_image_clip
-from devcurriculum.datasets.labelled.manifest import (
+from devcurriculum.evalsets.labelled.build import DEFAULT_SPLIT_MODE, SOURCE_MEDIA, build_benchmark
+from devcurriculum.evalsets.labelled.cifar10 import cifar10_manifest, read_cifar10
+from devcurriculum.evalsets.labelled.folders import image_folder_manifest, video_folder_manifest
+from devcurriculum.evalsets.labelled.loading import STATUS_COLUMNS, load_clips, still_image_clip
+from devcurriculum.evalsets.labelled.manifest import (
     MANIFEST_COLUMNS,
     LabelledDataError,
     read_labelled_manifest,
     validate_manifest,
 )
-from devcurriculum.datasets.labelled.sampling import frame_offsets, plan_clip
-from devcurriculum.datasets.labelled.splits import assign_splits, check_usable, limit_per_class, split_by_groups
-from devcurriculum.datasets.labelled.ssv2 import ssv2_manifest
-from devcurriculum.datasets.labelled.toybox import toybox_manifest
-from devcurriculum.datasets.labelled.ucf101 import ucf101_manifest
-from devcurriculum.datasets.labelled.writer import BENCHMARK_SCHEMA, STATUS_SCHEMA, write_benchmark
+from devcurriculum.evalsets.labelled.sampling import frame_offsets, plan_clip
+from devcurriculum.evalsets.labelled.splits import assign_splits, check_usable, limit_per_class, split_by_groups
+from devcurriculum.evalsets.labelled.ssv2 import ssv2_manifest
+from devcurriculum.evalsets.labelled.toybox import toybox_manifest
+from devcurriculum.evalsets.labelled.ucf101 import ucf101_manifest
+from devcurriculum.evalsets.labelled.writer import BENCHMARK_SCHEMA, STATUS_SCHEMA, write_benchmark
 
 __all__ = [
     "BENCHMARK_SCHEMA",

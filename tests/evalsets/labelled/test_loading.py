@@ -10,8 +10,8 @@ import pytest
 from labelled_fixtures import frame_numbers, make_image, make_video, video_code_of, write_corrupt
 
 from devcurriculum.datasets.decode import read_frames, resize_short_side_and_center_crop
-from devcurriculum.datasets.labelled.loading import STATUS_COLUMNS, load_clips
-from devcurriculum.datasets.labelled.manifest import LabelledDataError, validate_manifest
+from devcurriculum.evalsets.labelled.loading import STATUS_COLUMNS, load_clips
+from devcurriculum.evalsets.labelled.manifest import LabelledDataError, validate_manifest
 
 
 def _manifest(rows: list[dict]) -> pd.DataFrame:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from labelled_fixtures import make_video, video_code_of, write_json
 
-from devcurriculum.datasets.labelled.build import build_benchmark
-from devcurriculum.datasets.labelled.manifest import LabelledDataError
-from devcurriculum.datasets.labelled.ssv2 import class_key, ssv2_manifest
+from devcurriculum.evalsets.labelled.build import build_benchmark
+from devcurriculum.evalsets.labelled.manifest import LabelledDataError
+from devcurriculum.evalsets.labelled.ssv2 import class_key, ssv2_manifest
 
 LABELS = {
     "Putting something on a surface": "0",

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from labelled_fixtures import frame_numbers, make_video, video_code_of
 
-from devcurriculum.datasets.labelled.build import build_benchmark
-from devcurriculum.datasets.labelled.manifest import LabelledDataError
-from devcurriculum.datasets.labelled.ucf101 import ucf101_manifest
+from devcurriculum.evalsets.labelled.build import build_benchmark
+from devcurriculum.evalsets.labelled.manifest import LabelledDataError
+from devcurriculum.evalsets.labelled.ucf101 import ucf101_manifest
 
 CLASSES = ["ApplyEyeMakeup", "Basketball", "HandstandPushups"]
 # (list path, split) — HandstandPushups keeps UCF-101's real quirk: folder "Handstand", file "HandStand"

@@ -1,7 +1,7 @@
 """Labelled evaluation sets (rule ``prepare_benchmark``): an item table, a uint8 clip cache, a status table.
 
 Every benchmark is written in the same shape as the training clip cache so that the ``embed`` stage
-can feed it to any objective unchanged (``datasets.labelled.writer``):
+can feed it to any objective unchanged (``evalsets.labelled.writer``):
 
 - ``{name}.parquet``: item_id, label, label_id, split (``train``/``test``), cache_row;
 - ``{name}.npy``: uint8 ``(N, T, S, S, 3)`` with ``T = data.clip.frames`` and ``S = data.clip.size``;
@@ -16,7 +16,7 @@ Sources (``benchmarks.<name>.source``; docs/benchmarks.md):
   upscaled bilinearly, grey repeated to RGB and over ``T`` frames ("images repeated over time", as the
   NeurIPS 2023 study does for CIFAR-10);
 - a lab's own data (``video_manifest``, ``image_manifest``, ``video_folder``, ``image_folder``) and the
-  standard layouts (``ucf101``, ``ssv2``, ``toybox``, ``cifar10``) through ``datasets.labelled``.
+  standard layouts (``ucf101``, ``ssv2``, ``toybox``, ``cifar10``) through ``evalsets.labelled``.
 
 Splits are drawn per class with a seed (every class on both sides) unless the source has its own.
 """
@@ -47,11 +47,11 @@ from devcurriculum.config import (
     VideoFolderSource,
     VideoManifestSource,
 )
-from devcurriculum.datasets import labelled
-from devcurriculum.datasets.labelled.loading import STATUS_OK, status_frame
+from devcurriculum.evalsets import labelled
+from devcurriculum.evalsets.labelled.loading import STATUS_OK, status_frame
 from devcurriculum.utils.io import PathLike, provenance, read_metadata
 
-log = logging.getLogger("devcurriculum.datasets.benchmarks")
+log = logging.getLogger("devcurriculum.evalsets.benchmarks")
 
 LABELS_CSV = "labels.csv"
 #: the demo's what-is-in-view clips (label ``view``), next to labels.csv
@@ -111,7 +111,7 @@ def benchmark_items(
 
 
 def source_manifest(bench: LabelledSource, *, scratch: Path) -> pd.DataFrame:
-    """The generic labelled manifest of a lab's own source or a standard layout (``datasets.labelled``)."""
+    """The generic labelled manifest of a lab's own source or a standard layout (``evalsets.labelled``)."""
     if isinstance(bench, VideoManifestSource | ImageManifestSource):
         return labelled.read_labelled_manifest(bench.manifest, label_column=bench.label_column,
                                                group_column=bench.group_column)

@@ -30,9 +30,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from devcurriculum.datasets.labelled.manifest import SPLITS, TEST, TRAIN, LabelledDataError
+from devcurriculum.evalsets.labelled.manifest import SPLITS, TEST, TRAIN, LabelledDataError
 
-log = logging.getLogger("devcurriculum.datasets.labelled.splits")
+log = logging.getLogger("devcurriculum.evalsets.labelled.splits")
 
 SplitMode = Literal["auto", "manifest", "stratified", "grouped"]
 SPLIT_MODES = ("auto", "manifest", "stratified", "grouped")

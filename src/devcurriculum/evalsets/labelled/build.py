@@ -17,8 +17,8 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from devcurriculum.datasets.labelled.loading import Media, load_clips
-from devcurriculum.datasets.labelled.splits import SPLIT_MODES, SplitMode, assign_splits, check_usable
+from devcurriculum.evalsets.labelled.loading import Media, load_clips
+from devcurriculum.evalsets.labelled.splits import SPLIT_MODES, SplitMode, assign_splits, check_usable
 
 PathLike = str | os.PathLike[str]
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from devcurriculum.datasets.labelled.folders import is_hidden, list_names
-from devcurriculum.datasets.labelled.manifest import LabelledDataError, validate_manifest
+from devcurriculum.evalsets.labelled.folders import is_hidden, list_names
+from devcurriculum.evalsets.labelled.manifest import LabelledDataError, validate_manifest
 
 PathLike = str | os.PathLike[str]
 

@@ -8,10 +8,10 @@ A VoE set is written like a benchmark, an item table plus an uncompressed uint8 
   clip length (at least ``data.clip.frames``, the models' window).
 
 Every pair_id has exactly two clips, one possible and one impossible, of one property
-(:func:`pair_problems`). Sources:
+(:func:`devcurriculum.voe_onset.pair_problems`). Sources:
 
 - ``demo``: rendered by the demo world (:mod:`devcurriculum.demo.voe`); the onset is the first frame
-  at which the two clips differ and every later frame differs too (:func:`check_pair_frames`);
+  at which the two clips differ and every later frame differs too (:func:`devcurriculum.voe_onset.check_pair_frames`);
 - ``manifest``: a CSV/Parquet file with ``path`` (a video or a folder of frame images), ``pair_id``,
   ``possible``, ``property`` and an optional ``onset_frame`` (in source frames);
 - ``intphys``: an IntPhys-style folder ``<root>/<block>/<scene>/<movie>/`` (``status.json`` with
@@ -45,8 +45,9 @@ from devcurriculum.config import (
 )
 from devcurriculum.datasets.manifest import ManifestError
 from devcurriculum.utils.io import PathLike, provenance, read_table_file, save_npy, table_from_columns, write_table
+from devcurriculum.voe_onset import pair_problems, violation_onset
 
-log = logging.getLogger("devcurriculum.datasets.voe")
+log = logging.getLogger("devcurriculum.evalsets.voe")
 
 VOE_SCHEMA = pa.schema(
     [
@@ -61,52 +62,6 @@ VOE_SCHEMA = pa.schema(
 MANIFEST_COLUMNS = ("path", "pair_id", "possible", "property")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
 _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
-
-
-# ---- pairs --------------------------------------------------------------------------------------
-
-
-def violation_onset(possible: np.ndarray, impossible: np.ndarray) -> int:
-    """The first frame index at which two clips differ (their length when they never do)."""
-    if possible.shape != impossible.shape:
-        raise ValueError(f"the clips of a pair differ in shape: {possible.shape} vs {impossible.shape}")
-    differs = np.any(possible.reshape(len(possible), -1) != impossible.reshape(len(impossible), -1), axis=1)
-    return int(np.argmax(differs)) if differs.any() else len(possible)
-
-
-def check_pair_frames(possible: np.ndarray, impossible: np.ndarray, *, where: str) -> int:
-    """The onset of a rendered pair; raises unless it is identical before it and differs in every frame from it on."""
-    onset = violation_onset(possible, impossible)
-    if onset == 0 or onset == len(possible):
-        raise ValueError(f"{where}: the clips {'never differ' if onset else 'differ from the first frame'}; "
-                         "a pair must be identical up to the violation and differ after it")
-    same_after = [t for t in range(onset, len(possible)) if np.array_equal(possible[t], impossible[t])]
-    if same_after:
-        raise ValueError(f"{where}: the violation starts at frame {onset} but frames {same_after} are identical again")
-    return onset
-
-
-def pair_problems(items: pd.DataFrame) -> list[str]:
-    """What is wrong with the pairs of ``items`` (pair_id, possible, property; ``row`` for messages), pair by pair.
-
-    A pair has exactly two clips of one property, one possible and one impossible.
-    """
-    problems = []
-    for pair_id, group in items.groupby("pair_id", sort=True):
-        rows = ", ".join(str(r) for r in group["row"]) if "row" in group else ""
-        where = f"pair {pair_id!r}" + (f" (row{'s' if len(group) > 1 else ''} {rows})" if rows else "")
-        n_possible = int(group["possible"].sum())
-        if len(group) == 1:
-            problems.append(f"{where}: missing partner (only {'a possible' if n_possible else 'an impossible'} clip)")
-        elif len(group) > 2:
-            problems.append(f"{where}: {len(group)} clips; a pair has one possible and one impossible clip")
-        elif n_possible == 2:
-            problems.append(f"{where}: two possible clips, no impossible one")
-        elif n_possible == 0:
-            problems.append(f"{where}: two impossible clips, no possible one")
-        if group["property"].nunique() > 1:
-            problems.append(f"{where}: clips of different properties {sorted(group['property'].unique())}")
-    return problems
 
 
 # ---- manifests ----------------------------------------------------------------------------------

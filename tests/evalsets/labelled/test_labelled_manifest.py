@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from devcurriculum.datasets.labelled.manifest import (
+from devcurriculum.evalsets.labelled.manifest import (
     MANIFEST_COLUMNS,
     LabelledDataError,
     read_labelled_manifest,

@@ -13,7 +13,8 @@ import pytest
 from devcurriculum.config import ClipConfig, IntPhysVoESource, ManifestVoESource
 from devcurriculum.datasets.decode import resize_short_side_and_center_crop
 from devcurriculum.datasets.manifest import ManifestError
-from devcurriculum.datasets.voe import prepare_voe, read_voe_manifest, violation_onset
+from devcurriculum.evalsets.voe import prepare_voe, read_voe_manifest
+from devcurriculum.voe_onset import violation_onset
 from voe_fixtures import MOVIE_NAMES, build_intphys, write_movie
 
 CLIP = ClipConfig(frames=4, frame_step=2, stride=4, size=16)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from devcurriculum.datasets.labelled.sampling import frame_offsets, plan_clip
+from devcurriculum.evalsets.labelled.sampling import frame_offsets, plan_clip
 
 
 @pytest.mark.parametrize(

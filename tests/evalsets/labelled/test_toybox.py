@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from labelled_fixtures import make_video
 
-from devcurriculum.datasets.labelled.build import DEFAULT_SPLIT_MODE, build_benchmark
-from devcurriculum.datasets.labelled.manifest import LabelledDataError
-from devcurriculum.datasets.labelled.toybox import toybox_manifest
+from devcurriculum.evalsets.labelled.build import DEFAULT_SPLIT_MODE, build_benchmark
+from devcurriculum.evalsets.labelled.manifest import LabelledDataError
+from devcurriculum.evalsets.labelled.toybox import toybox_manifest
 
 CATEGORIES = {"cup": "households", "giraffe": "animals"}
 OBJECTS = (1, 2, 3, 4)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from labelled_fixtures import make_image, make_video, write_corrupt
 
-from devcurriculum.datasets.labelled.folders import image_folder_manifest, video_folder_manifest
-from devcurriculum.datasets.labelled.manifest import LabelledDataError
+from devcurriculum.evalsets.labelled.folders import image_folder_manifest, video_folder_manifest
+from devcurriculum.evalsets.labelled.manifest import LabelledDataError
 
 
 def test_image_folder_labels_are_the_top_level_class_folders(tmp_path: Path) -> None:

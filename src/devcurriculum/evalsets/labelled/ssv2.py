@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from devcurriculum.datasets.labelled.manifest import TEST, TRAIN, LabelledDataError, validate_manifest
+from devcurriculum.evalsets.labelled.manifest import TEST, TRAIN, LabelledDataError, validate_manifest
 
 PathLike = str | os.PathLike[str]
 

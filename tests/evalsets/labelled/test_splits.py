@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from devcurriculum.datasets.labelled.manifest import LabelledDataError
-from devcurriculum.datasets.labelled.splits import (
+from devcurriculum.evalsets.labelled.manifest import LabelledDataError
+from devcurriculum.evalsets.labelled.splits import (
     assign_splits,
     check_usable,
     limit_per_class,

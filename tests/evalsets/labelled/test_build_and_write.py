@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 from labelled_fixtures import frame_numbers, make_image, make_video, video_code_of, write_corrupt
 
-from devcurriculum.datasets.labelled.build import build_benchmark
-from devcurriculum.datasets.labelled.folders import image_folder_manifest
-from devcurriculum.datasets.labelled.manifest import LabelledDataError, read_labelled_manifest
-from devcurriculum.datasets.labelled.writer import BENCHMARK_SCHEMA, STATUS_SCHEMA, write_benchmark
+from devcurriculum.evalsets.labelled.build import build_benchmark
+from devcurriculum.evalsets.labelled.folders import image_folder_manifest
+from devcurriculum.evalsets.labelled.manifest import LabelledDataError, read_labelled_manifest
+from devcurriculum.evalsets.labelled.writer import BENCHMARK_SCHEMA, STATUS_SCHEMA, write_benchmark
 from devcurriculum.utils.io import provenance, read_metadata
 
 
@@ -103,7 +103,7 @@ def test_a_class_left_with_one_usable_item_fails_naming_it_after_decoding(tmp_pa
 
 def test_a_class_too_small_in_the_manifest_fails_before_decoding(tmp_path: Path) -> None:
     manifest = pd.DataFrame({"path": ["/nowhere/a.mp4", "/nowhere/b.mp4", "/nowhere/c.mp4"], "label": ["a", "a", "b"]})
-    from devcurriculum.datasets.labelled.manifest import validate_manifest
+    from devcurriculum.evalsets.labelled.manifest import validate_manifest
 
     with pytest.raises(LabelledDataError, match="before decoding.*'b' \\(1\\)"):
         build_benchmark(validate_manifest(manifest, where="m"), media="video", frames=2, size=8, progress=False)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from devcurriculum.datasets.labelled.manifest import MAX_ROWS_SHOWN, LabelledDataError, validate_manifest
+from devcurriculum.evalsets.labelled.manifest import MAX_ROWS_SHOWN, LabelledDataError, validate_manifest
 
 PathLike = str | os.PathLike[str]
 
-log = logging.getLogger("devcurriculum.datasets.labelled.folders")
+log = logging.getLogger("devcurriculum.evalsets.labelled.folders")
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".gif"})
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})

@@ -33,7 +33,7 @@ from devcurriculum.utils.io import read_table_file
 
 PathLike = str | os.PathLike[str]
 
-log = logging.getLogger("devcurriculum.datasets.labelled.manifest")
+log = logging.getLogger("devcurriculum.evalsets.labelled.manifest")
 
 MANIFEST_COLUMNS = ("item_id", "path", "label", "split", "start_frame", "start_fraction", "group")
 OPTIONAL_COLUMNS = ("split", "start_frame", "start_fraction", "group")

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from devcurriculum.datasets.labelled.build import build_benchmark
-from devcurriculum.datasets.labelled.cifar10 import RECORD_BYTES, cifar10_manifest, read_cifar10
-from devcurriculum.datasets.labelled.manifest import LabelledDataError
+from devcurriculum.evalsets.labelled.build import build_benchmark
+from devcurriculum.evalsets.labelled.cifar10 import RECORD_BYTES, cifar10_manifest, read_cifar10
+from devcurriculum.evalsets.labelled.manifest import LabelledDataError
 
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 

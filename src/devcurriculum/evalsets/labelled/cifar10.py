@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from devcurriculum.datasets.labelled.manifest import TEST, TRAIN, LabelledDataError, validate_manifest
+from devcurriculum.evalsets.labelled.manifest import TEST, TRAIN, LabelledDataError, validate_manifest
 from devcurriculum.utils.io import atomic_path
 
 PathLike = str | os.PathLike[str]

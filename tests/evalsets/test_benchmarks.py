@@ -1,5 +1,5 @@
 """prepare_benchmark: the digits benchmark from scikit-learn, the demo benchmark from tiny videos, and a
-lab's own sources through the same writer (the sources themselves: tests/datasets/labelled)."""
+lab's own sources through the same writer (the sources themselves: tests/evalsets/labelled)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from sklearn.datasets import load_digits
 
 from devcurriculum.config import ClipConfig, ConfigError, benchmark_config
-from devcurriculum.datasets.benchmarks import prepare_benchmark
-from devcurriculum.datasets.labelled import BENCHMARK_SCHEMA, LabelledDataError
+from devcurriculum.evalsets.benchmarks import prepare_benchmark
+from devcurriculum.evalsets.labelled import BENCHMARK_SCHEMA, LabelledDataError
 from devcurriculum.utils.io import read_metadata
 
 CLIP = ClipConfig(frames=3, frame_step=2, stride=4, size=16)

@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from devcurriculum.datasets.labelled.loading import STATUS_ERROR, STATUS_OK
-from devcurriculum.datasets.labelled.manifest import SPLITS, LabelledDataError
+from devcurriculum.evalsets.labelled.loading import STATUS_ERROR, STATUS_OK
+from devcurriculum.evalsets.labelled.manifest import SPLITS, LabelledDataError
 from devcurriculum.utils.io import save_npy, table_from_columns, write_table
 
 PathLike = str | os.PathLike[str]
 
-log = logging.getLogger("devcurriculum.datasets.labelled.writer")
+log = logging.getLogger("devcurriculum.evalsets.labelled.writer")
 
 BENCHMARK_SCHEMA = pa.schema(
     [

@@ -32,14 +32,14 @@ from devcurriculum.datasets.decode import (
     read_frames,
     resize_short_side_and_center_crop,
 )
-from devcurriculum.datasets.labelled.manifest import MANIFEST_COLUMNS, LabelledDataError, describe_rows
-from devcurriculum.datasets.labelled.sampling import frame_offsets, plan_clip
+from devcurriculum.evalsets.labelled.manifest import MANIFEST_COLUMNS, LabelledDataError, describe_rows
+from devcurriculum.evalsets.labelled.sampling import frame_offsets, plan_clip
 from devcurriculum.utils.progress import progress_bar
 
 PathLike = str | os.PathLike[str]
 Media = Literal["video", "image"]
 
-log = logging.getLogger("devcurriculum.datasets.labelled.loading")
+log = logging.getLogger("devcurriculum.evalsets.labelled.loading")
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"

@@ -1,0 +1,1 @@
+"""Evaluation sets: labelled benchmarks (``benchmarks``, ``labelled/``) and violation-of-expectation sets (``voe``)."""
