@@ -403,7 +403,7 @@ def run_dir(wildcards):
 
 
 def resume_dir(wildcards):
-    # Undeclared on purpose: Snakemake deletes declared outputs of failed jobs (DESIGN §3).
+    # Undeclared on purpose: Snakemake deletes declared outputs of failed jobs (docs/training.md "Resume contract").
     return f"{run_dir(wildcards)}/resume"
 
 

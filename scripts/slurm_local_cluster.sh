@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real one-node SLURM cluster on localhost, so that profiles/slurm is tested against the actual
-# sbatch/squeue/srun of Debian's slurm-wlm rather than against mocks (DESIGN.md §7).
+# sbatch/squeue/srun of Debian's slurm-wlm rather than against mocks (docs/slurm.md "Tests").
 #
 #   scripts/slurm_local_cluster.sh up       install if needed, configure, start, wait for an idle node
 #   scripts/slurm_local_cluster.sh down     stop slurmd, slurmctld and munged (only the ones started here)

@@ -1,4 +1,4 @@
-"""Prototype weights and their schedule: every reference value of ALGORITHMS.md B, and properties."""
+"""Prototype weights and their schedule: every reference value of docs/algorithms.md §B, and properties."""
 
 from __future__ import annotations
 

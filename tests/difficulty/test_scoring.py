@@ -1,4 +1,4 @@
-"""score_difficulty (ALGORITHMS.md B, Difficulty): normalisation, k choice, per-cluster min-max."""
+"""score_difficulty (docs/algorithms.md §B, "Difficulty"): normalisation, k choice, per-cluster min-max."""
 
 from __future__ import annotations
 

@@ -186,7 +186,7 @@ def test_block_area_matches_scale_on_a_fine_grid(scale: float, aspect: float) ->
 
 
 def test_reference_defaults_on_a_demo_grid() -> None:
-    cfg = MultiblockMaskConfig()  # ALGORITHMS §A: context U(0.85, 1), targets 4 x U(0.10, 0.15), min_keep 10
+    cfg = MultiblockMaskConfig()  # docs/algorithms.md §A, "V-JEPA": context U(0.85, 1), targets 4 x U(0.10, 0.15), min_keep 10
     assert (cfg.kind, cfg.context_scale, cfg.target_scale, cfg.target_aspect, cfg.n_targets, cfg.min_keep) == (
         "seed_2frame", (0.85, 1.0), (0.10, 0.15), (0.75, 1.5), 4, 10)
     [(ctx, tgt)] = multiblock_masks(5, 4, 4, 4, cfg, _gen(3))  # 8 frames / tubelet 2, 32 px / patch 8

@@ -1,4 +1,4 @@
-"""Tube masks: the reference counts of ALGORITHMS §A, tiling over time, reproducibility."""
+"""Tube masks: the reference counts of docs/algorithms.md §A ("VideoMAE"), tiling over time, reproducibility."""
 
 from __future__ import annotations
 

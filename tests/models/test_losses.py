@@ -1,4 +1,4 @@
-"""NT-Xent: the reference value of ALGORITHMS §A, a direct formula check, and cross-rank gathering."""
+"""NT-Xent: the reference value of docs/algorithms.md §A, a direct formula check, and cross-rank gathering."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ FEATURES = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
 
 
 def test_reference_value() -> None:
-    # Pairs (0, 1) and (2, 3), temperature 0.1 -> 0.063780 (ALGORITHMS §A, standard NT-Xent).
+    # Pairs (0, 1) and (2, 3), temperature 0.1 -> 0.063780 (docs/algorithms.md §A, "SimCLR": standard NT-Xent).
     loss = nt_xent(FEATURES[[0, 2]], FEATURES[[1, 3]], temperature=0.1)
     assert loss.item() == pytest.approx(0.063780, abs=1e-5)
 

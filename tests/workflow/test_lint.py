@@ -1,4 +1,4 @@
-"""The workflow parses, lints clean and is snakefmt-formatted (DESIGN §2)."""
+"""The workflow parses, lints clean and is snakefmt-formatted (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""End to end through the real local SLURM cluster with ``profiles/slurm`` (DESIGN.md §7, §10).
+"""End to end through the real local SLURM cluster with ``profiles/slurm`` (docs/slurm.md "Tests").
 
 A session fixture brings up the one-node cluster (``scripts/slurm_local_cluster.sh up``; the test
 skips only when SLURM cannot be installed, exit code 3) and stops it again if it started it. Each

@@ -166,7 +166,7 @@ def load(profile: Path) -> dict:
 
 
 def test_profile_never_sets_tasks_by_default() -> None:
-    """DESIGN §7: `tasks` in default-resources becomes --ntasks-per-gpu for every GPU job."""
+    """docs/slurm.md: `tasks` in default-resources becomes --ntasks-per-gpu for every GPU job."""
     for profile in (SLURM, MULTINODE, LOCAL_TEST):
         defaults = load(profile).get("default-resources") or {}
         assert "tasks" not in defaults and "tasks_per_gpu" not in defaults, profile

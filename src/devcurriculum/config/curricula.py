@@ -11,7 +11,7 @@ from devcurriculum.config.schema import ConfigError
 
 @dataclasses.dataclass(frozen=True)
 class WeightingConfig(ConfigBlock):
-    """Per-sample weights inside the active pool (ALGORITHMS.md B)."""
+    """Per-sample weights inside the active pool (docs/algorithms.md §B, "Weights")."""
 
     SCHEMA: ClassVar[str] = "#/properties/curricula/additionalProperties/properties/weighting"
     WHERE: ClassVar[str] = "curricula.*.weighting"
@@ -23,7 +23,7 @@ class WeightingConfig(ConfigBlock):
 
 @dataclasses.dataclass(frozen=True)
 class BlurConfig(ConfigBlock):
-    """Blur curriculum over training steps (ALGORITHMS.md C)."""
+    """Blur curriculum over training steps (docs/algorithms.md §C)."""
 
     SCHEMA: ClassVar[str] = "#/properties/curricula/additionalProperties/properties/blur"
     WHERE: ClassVar[str] = "curricula.*.blur"
@@ -46,7 +46,7 @@ class BlurConfig(ConfigBlock):
 
 @dataclasses.dataclass(frozen=True)
 class LeracConfig(ConfigBlock):
-    """LeRaC layer-wise learning-rate curriculum (ALGORITHMS.md D)."""
+    """LeRaC layer-wise learning-rate curriculum (docs/algorithms.md §D)."""
 
     SCHEMA: ClassVar[str] = "#/properties/curricula/additionalProperties/properties/lerac"
     WHERE: ClassVar[str] = "curricula.*.lerac"

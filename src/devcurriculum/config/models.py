@@ -123,7 +123,7 @@ class TubeBlocksConfig(ConfigBlock):
 
 @dataclasses.dataclass(frozen=True)
 class MultiblockMaskConfig(ConfigBlock):
-    """V-JEPA multi-block masks (ALGORITHMS.md A); the defaults are the seed study's.
+    """V-JEPA multi-block masks (docs/algorithms.md §A, "V-JEPA"); the defaults are the seed study's.
 
     ``kind: seed_2frame`` (the seed study): one context block on the earlier frame(s), ``n_targets``
     target blocks on the later one(s), the targets' spatial positions removed from the context.

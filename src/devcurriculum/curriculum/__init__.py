@@ -1,6 +1,6 @@
 """Curricula: age-ordered stages, prototype-first weighting, blur and LeRaC.
 
-Public API (DESIGN §5). Names are imported lazily so that ``import devcurriculum.curriculum``
+Public API (docs/architecture.md "Public Python API"). Names are imported lazily so that ``import devcurriculum.curriculum``
 stays cheap and a user's training loop pulls in only what it uses.
 """
 

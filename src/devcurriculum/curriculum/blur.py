@@ -1,4 +1,4 @@
-"""Blur curriculum (ALGORITHMS.md §C): Gaussian-blurred clips early in training, over optimiser steps.
+"""Blur curriculum (docs/algorithms.md §C): Gaussian-blurred clips early in training, over optimiser steps.
 
 Two parts:
 
@@ -39,7 +39,7 @@ def gaussian_kernel1d(
 ) -> torch.Tensor:
     """Normalised 1-D Gaussian weights on the integer offsets -(k//2) … k//2 (torchvision's kernel).
 
-    Size 5, σ = 1 gives [0.05449, 0.24420, 0.40262, 0.24420, 0.05449] (ALGORITHMS.md §C).
+    Size 5, σ = 1 gives [0.05449, 0.24420, 0.40262, 0.24420, 0.05449] (docs/algorithms.md §C, "Gaussian kernel").
     """
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size}")
@@ -225,7 +225,7 @@ class BlurSchedule:
 
 
 def blur_schedule(variant: str, total_steps: int, **params: Any) -> np.ndarray:
-    """Public convenience (DESIGN §5): ``(total_steps, 2)`` array of (σ, prob) per step.
+    """Public convenience (docs/architecture.md "Public Python API"): ``(total_steps, 2)`` array of (σ, prob) per step.
 
     ``params`` are the keys of the ``blur`` config block other than ``variant`` (sigma, sigma_min,
     sigma_max, kernel_size, until_fraction, levels); missing ones take the schema defaults and an

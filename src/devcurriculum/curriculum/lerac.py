@@ -1,4 +1,4 @@
-"""LeRaC learning-rate curriculum (ALGORITHMS.md §D): deep layers start slow and catch up.
+"""LeRaC learning-rate curriculum (docs/algorithms.md §D): deep layers start slow and catch up.
 
 Each parameter group j (ordered input side first, as ``Objective.depth_groups()`` returns them) starts
 at a small rate η_j(0) ≤ η(0) and reaches the base rate η(0) at the end of LeRaC's warm-up K. Two
@@ -19,7 +19,7 @@ t = K and follows the main schedule from then on (scales are exactly 1.0 for t �
 
 The loop sets ``group["lr"]`` from this closed form every step. It must never chain two PyTorch
 LR schedulers that share ``initial_lr``: the hybrid project did, and at the end of warm-up every layer
-fell back to its small start rate, undoing the curriculum (ALGORITHMS.md §D).
+fell back to its small start rate, undoing the curriculum (docs/algorithms.md §D, "After the curriculum").
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def official_initial_rates(n_blocks: int, base_lr: float, min_lr: float, head_sc
     the previous while the previous is still above ``min_lr`` (so the deepest blocks share the first
     value ≤ min_lr); the head starts at base_lr·head_scale. The float arithmetic is kept as is: with
     base 0.1 and min_lr 1e−5 the fourth block is 1.0000000000000004e−5 > 1e−5, so one more division
-    happens than exact arithmetic would give (ALGORITHMS.md §D, reproduced on purpose).
+    happens than exact arithmetic would give (docs/algorithms.md §D, "Official code"; reproduced on purpose).
     """
     if n_blocks < 0:
         raise ValueError(f"n_blocks must be >= 0, got {n_blocks}")

@@ -1,4 +1,4 @@
-"""Which age groups are trained on at which step: a curriculum's stages (ALGORITHMS.md A, "Stages").
+"""Which age groups are trained on at which step: a curriculum's stages (docs/algorithms.md §A, "Stages").
 
 One continuous run; the sampler switches pools at stage boundaries. Order kinds:
 

@@ -1,4 +1,4 @@
-"""Prototype-first sampling weights and their warm-up schedule (ALGORITHMS.md B, "Weights").
+"""Prototype-first sampling weights and their warm-up schedule (docs/algorithms.md §B, "Weights").
 
 p_i(tau) = softmax(-d_i / tau) puts prototypical (low-difficulty) samples first (``hard_first``:
 softmax(+d_i / tau)). The schedule is linear in the *effective fraction*

@@ -1,6 +1,6 @@
 """Clip caches of several age groups behind one global row index (for training and feature extraction).
 
-Training and feature extraction read clips from here, never from the video files (DESIGN §8).
+Training and feature extraction read clips from here, never from the video files (docs/performance.md "Rules the code keeps").
 Each group has a clip index ``{clip_dir}/{group}.parquet`` (written by ``chunk_clips``) whose
 metadata names the shard files holding its clips and their format (``raw`` or ``jpeg``,
 ``datasets.clip_store``); a row's ``shard`` and ``shard_row`` say where its clip is. An index
@@ -251,7 +251,7 @@ def to_model_batch(clips: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 ``(B, T, H, W, 3)`` clips -> float32 ``(B, T, C, H, W)``, ``(x / 255 - 0.5) / 0.25``.
 
     The layout of transformers' VideoMAE ``pixel_values``; normalisation as in the reference
-    (ALGORITHMS.md A).
+    (docs/algorithms.md §A, "Pixel normalisation").
     """
     x = torch.from_numpy(np.ascontiguousarray(clips)) if isinstance(clips, np.ndarray) else clips
     if x.dtype != torch.uint8 or x.ndim != 5 or x.shape[-1] != 3:

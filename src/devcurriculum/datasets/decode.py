@@ -1,7 +1,7 @@
 """Video decoding and THE resize used by the clip cache, the benchmarks and the tests.
 
-Backends. decord is the primary decoder (DESIGN asks for it; it is also the faster of the two on
-full RGB decodes here). PyAV is used where decord cannot serve the file correctly:
+Backends. decord is the primary decoder (the faster of the two on full RGB decodes here). PyAV is
+used where decord cannot serve the file correctly:
 
 * decord cannot open it at all (GIF, some odd containers);
 * the container holds more than one video stream. decord silently picks the "best" stream (on

@@ -1,4 +1,4 @@
-"""k-means difficulty (ALGORITHMS.md B): ``score_difficulty(features, ...) -> DifficultyResult``."""
+"""k-means difficulty (docs/algorithms.md §B, "Difficulty"): ``score_difficulty(features, ...) -> DifficultyResult``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""k-means difficulty of every sample (ALGORITHMS.md B, "Difficulty").
+"""k-means difficulty of every sample (docs/algorithms.md §B, "Difficulty").
 
 Pipeline: optional z-score + row L2 normalisation -> k-means (k given, or chosen by the lowest
 Davies-Bouldin index over an inclusive range) -> distance of each sample to its assigned centre ->
@@ -9,13 +9,13 @@ Deviations from the reference, on purpose:
 - A given ``k`` is honoured (the reference ignores it unless auto-selection is switched off).
 - The model fitted while searching k is reused for the chosen k instead of being refitted.
 - For large N the Davies-Bouldin index may be scored on a seeded subsample (``db_subsample``,
-  DESIGN §8); the k-means fits themselves always see every sample.
+  docs/performance.md "Difficulty at scale"); the k-means fits themselves always see every sample.
 - Supervised mode, a label with fewer members than k: the reference gives all its members
   difficulty 1.0. We treat such a label as **one cluster** (distance to the label's mean,
   min-max within the label), so its most typical members still come first.
 
 Backends (``difficulty.backend``). ``sklearn`` fits k-means as the reference procedure does
-(ALGORITHMS.md B.2). ``faiss`` trains faiss k-means (k-means++ seeding, 20 Lloyd iterations) on a
+(docs/algorithms.md §B step 2). ``faiss`` trains faiss k-means (k-means++ seeding, 20 Lloyd iterations) on a
 seeded sample of at most 256 points per centroid, three times from different seeds (the lowest
 objective on its sample wins). The k search scores each k from those centres on the Davies-Bouldin
 subsample alone (its k table's inertia is the subsample's, scaled to N). Only the chosen k assigns
@@ -47,7 +47,7 @@ from devcurriculum.utils.progress import progress_bar
 
 log = logging.getLogger("devcurriculum.difficulty.scoring")
 
-#: Above this many samples MiniBatchKMeans replaces KMeans (ALGORITHMS.md B.2).
+#: Above this many samples MiniBatchKMeans replaces KMeans (docs/algorithms.md §B, "Difficulty" step 2).
 FULL_KMEANS_MAX_N = 10_000
 #: Rows per block when computing distances in float64 (bounds the temporary memory).
 _DISTANCE_BLOCK = 4_096
@@ -395,7 +395,7 @@ def score_difficulty(
     db_subsample: int | None = None,
     backend: str = "sklearn",
 ) -> DifficultyResult:
-    """Difficulty of each of N samples from their (N, D) features (ALGORITHMS.md B).
+    """Difficulty of each of N samples from their (N, D) features (docs/algorithms.md §B, "Difficulty").
 
     ``k=None`` chooses k by the lowest Davies-Bouldin index over the inclusive ``k_range``
     (restricted to N-1); a given k (1 <= k <= N-1) is used as is. With ``labels`` (supervised mode)

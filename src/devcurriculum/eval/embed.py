@@ -4,7 +4,7 @@ One job per (run, shard) pays the start-up (interpreter, torch, model build) onc
 checkpoints and benchmarks: the untrained baseline has one checkpoint (after_stage 0), a trained run
 one per curriculum stage (``checkpoints/after_stage{k}.safetensors``). Each checkpoint is loaded
 strictly into the objective rebuilt from its config, and every benchmark's items of this shard
-(``shard_bounds`` per benchmark) are embedded with ``Objective.embed`` (DESIGN §6). The output is one
+(``shard_bounds`` per benchmark) are embedded with ``Objective.embed`` (docs/evaluation.md "Embeddings"). The output is one
 long table: ``after_stage, step, benchmark, item_id, embedding``.
 """
 
@@ -123,7 +123,7 @@ class BenchmarkFiles:
 def load_weights_strict(model: torch.nn.Module, weights_path: PathLike) -> None:
     """Load a safetensors state dict into ``model``; any missing, unexpected or mis-shaped key is an error.
 
-    safetensors never executes pickled code (DESIGN §9). Checking the keys ourselves gives a message
+    safetensors never executes pickled code (docs/reliability.md). Checking the keys ourselves gives a message
     that names the file and the offending keys instead of torch's generic one.
     """
     path = Path(weights_path)

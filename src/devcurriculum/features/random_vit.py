@@ -1,6 +1,6 @@
 """The ``vit-random`` feature extractor: a small, randomly initialised ViT saved as a local model dir.
 
-The prototype curriculum (ALGORITHMS.md §B) wants pretrained DINO features. The demo cannot download
+The prototype curriculum (docs/algorithms.md §B) wants pretrained DINO features. The demo cannot download
 weights (no network at run time), so it builds a ViT with fixed-seed random weights instead and says
 so in the directory's README: random-ViT features are a structural baseline, not DINO features.
 Any real pretrained ViT directory can be used through ``features.model`` instead.

@@ -1,4 +1,4 @@
-"""V-JEPA context / target block masks (ALGORITHMS §A), three kinds (``models.<v>.masks.kind``).
+"""V-JEPA context / target block masks (docs/algorithms.md §A, "V-JEPA"), three kinds (``models.<v>.masks.kind``).
 
 The token grid is ``(grid_t, grid_h, grid_w)`` (temporal slices x patch rows x patch columns), tokens
 numbered ``t * grid_h * grid_w + h * grid_w + w`` like the ``Conv3d`` patch embedding of

@@ -1,4 +1,4 @@
-"""VideoMAE tube masks (ALGORITHMS §A).
+"""VideoMAE tube masks (docs/algorithms.md §A, "VideoMAE").
 
 One random subset of a frame's patches is masked per sample and the same subset is repeated over every
 temporal slice (``num_frames // tubelet_size`` of them), so a masked patch stays hidden for the whole

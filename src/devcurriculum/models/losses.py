@@ -1,6 +1,6 @@
 """Standard NT-Xent (SimCLR's normalised temperature-scaled cross entropy) with negatives from every rank.
 
-ALGORITHMS §A: the reference's loss is not InfoNCE; we use the standard one. For a global batch of
+docs/algorithms.md §A, "SimCLR": the reference's loss is not InfoNCE; we use the standard one. For a global batch of
 ``M`` positive pairs ``(z1_i, z2_i)`` the ``2M`` L2-normalised embeddings form a similarity matrix
 ``s_ab = <z_a, z_b> / temperature``; each anchor's positive is its partner and its negatives are the
 other ``2M - 2`` embeddings; the loss is the mean over all ``2M`` anchors of
@@ -61,7 +61,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float, gather: bool
     """NT-Xent of positive pairs ``(z1[i], z2[i])``; negatives gathered across ranks when ``gather``.
 
     ``z1``/``z2`` are ``(N, D)`` (not necessarily normalised). Returns the mean over all ``2 * N_global``
-    anchors. Example (ALGORITHMS §A): features [[1,0],[0.8,0.6],[0,1],[-0.6,0.8]] with pairs (0,1),
+    anchors. Example (docs/algorithms.md §A, "SimCLR"): features [[1,0],[0.8,0.6],[0,1],[-0.6,0.8]] with pairs (0,1),
     (2,3) and temperature 0.1 give 0.063780.
     """
     if z1.shape != z2.shape or z1.ndim != 2:

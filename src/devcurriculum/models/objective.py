@@ -51,7 +51,7 @@ class Objective(nn.Module, metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
-        """``(B, D)`` evaluation embeddings (DESIGN §6); implementations run under ``torch.no_grad``."""
+        """``(B, D)`` evaluation embeddings (docs/evaluation.md "Embeddings"); implementations run under ``torch.no_grad``."""
 
     #: Seconds of source video between the frames the embedding pairs (V-JEPA ``pairs`` mode with
     #: ``gap_seconds``), or None when the embedding does not depend on the clips' frame rate.

@@ -125,7 +125,7 @@ class SimCLRObjective(ClipObjective):
 
     @torch.no_grad()
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
-        """Global-pooled backbone features of each clip's last frame (DESIGN §6).
+        """Global-pooled backbone features of each clip's last frame (docs/evaluation.md "Embeddings").
 
         BatchNorm always uses its running statistics here (eval mode, restored afterwards), so an
         embedding never depends on the other clips of the batch and never updates those statistics.

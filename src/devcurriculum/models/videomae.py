@@ -28,7 +28,7 @@ from devcurriculum.models.video_objective import MaskedVideoObjective
 
 log = logging.getLogger("devcurriculum.models.videomae")
 
-# Our normalisation (ALGORITHMS §A / docs/architecture.md): float in [0, 1], then (x - 0.5) / 0.25.
+# Our normalisation (docs/algorithms.md §A / docs/architecture.md): float in [0, 1], then (x - 0.5) / 0.25.
 PIXEL_MEAN = 0.5
 PIXEL_STD = 0.25
 
@@ -116,7 +116,7 @@ class VideoMAEObjective(MaskedVideoObjective):
 
     @torch.no_grad()
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
-        """The last encoder layer's tokens without masking, pooled by ``embedding`` (mean: DESIGN §6)."""
+        """The last encoder layer's tokens without masking, pooled by ``embedding`` (mean: docs/evaluation.md "Embeddings")."""
         self.check_batch(batch)
         hidden = self.model.videomae(pixel_values=to_imagenet_normalisation(batch)).last_hidden_state
         return self.pool_tokens(hidden)

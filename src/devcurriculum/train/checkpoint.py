@@ -5,7 +5,7 @@ CPU: model and optimiser state, each rank's sampler state and RNG states (torch,
 objective's own ``torch.Generator`` attributes, e.g. mask generators), the step, the metrics rows so far
 and the hash of the run spec. It is written with ``torch.save`` to a temp file and moved into place,
 and holds only tensors, numbers, strings, lists and dicts, so it loads with
-``torch.load(weights_only=True)`` (loading never executes pickled code, DESIGN §9).
+``torch.load(weights_only=True)`` (loading never executes pickled code, docs/reliability.md).
 
 A resume state is verified twice, both checks inside the file itself (as atomic as the file, no
 sidecar to fall out of step): ``torch.save`` writes a zip archive with a CRC32 of every member (the

@@ -2,7 +2,7 @@
 
 The training loop sets every parameter group's ``lr`` from :func:`group_rates` at each step
 instead of stacking PyTorch schedulers: chained schedulers sharing ``initial_lr`` silently undid the
-LeRaC curriculum in the hybrid project (ALGORITHMS.md §D). A closed form is also trivially resumable.
+LeRaC curriculum in the hybrid project (docs/algorithms.md §D). A closed form is also trivially resumable.
 """
 
 from __future__ import annotations

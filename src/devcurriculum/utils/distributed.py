@@ -3,7 +3,7 @@
 Order of discovery matters on clusters: inside a SLURM jobstep every torchrun worker inherits the
 jobstep's ``SLURM_PROCID`` (0 for a one-task step), so the torchrun variables (``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``) must win. SLURM variables are only a fallback for ``srun python ...``
-launches without torchrun (DESIGN §7).
+launches without torchrun (docs/training.md "Rank discovery").
 """
 
 from __future__ import annotations
