@@ -28,13 +28,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def all_blocks() -> list[type[ConfigBlock]]:
-    """Every block class: the package's exports and any subclass defined anywhere (exported or not)."""
+    """Every block class that names its own schema node: the package's exports and any subclass
+    defined anywhere (exported or not). A shared base without a node of its own is checked through
+    the blocks that inherit its fields."""
     found: dict[str, type[ConfigBlock]] = {}
     todo = [obj for obj in vars(config_package).values() if isinstance(obj, type) and issubclass(obj, ConfigBlock)]
     while todo:
         cls = todo.pop()
         todo += cls.__subclasses__()
-        if cls is not ConfigBlock:
+        if cls is not ConfigBlock and "SCHEMA" in vars(cls):
             found[f"{cls.__module__}.{cls.__qualname__}"] = cls
     return [found[name] for name in sorted(found)]
 
