@@ -28,11 +28,32 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def all_blocks() -> list[type[ConfigBlock]]:
-    return [
-        obj
-        for obj in vars(config_package).values()
-        if isinstance(obj, type) and issubclass(obj, ConfigBlock) and obj is not ConfigBlock
-    ]
+    """Every block class that names its own schema node: the package's exports and any subclass
+    defined anywhere (exported or not). A shared base without a node of its own is checked through
+    the blocks that inherit its fields."""
+    found: dict[str, type[ConfigBlock]] = {}
+    todo = [obj for obj in vars(config_package).values() if isinstance(obj, type) and issubclass(obj, ConfigBlock)]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls is not ConfigBlock and "SCHEMA" in vars(cls):
+            found[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return [found[name] for name in sorted(found)]
+
+
+def _schema_defaults(node: object, pointer: str = "#") -> list[str]:
+    """JSON pointers of every schema node that carries a ``default`` (values inside a default not searched)."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        if "default" in node:
+            out.append(pointer)
+        for key, value in node.items():
+            if key != "default":
+                out += _schema_defaults(value, f"{pointer}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out += _schema_defaults(value, f"{pointer}/{i}")
+    return out
 
 
 def _default(f: dataclasses.Field) -> object:
@@ -67,6 +88,21 @@ def test_every_dataclass_default_equals_the_schema_default(block: type[ConfigBlo
         assert _plain(default) == node["default"] or (
             isinstance(default, ConfigBlock) and default.to_dict() == type(default).from_mapping(node["default"]).to_dict()
         ), f"{block.__name__}.{f.name}: dataclass {default!r} vs schema {node['default']!r}"
+
+
+def test_every_schema_default_is_restated_by_a_block_field() -> None:
+    # the other direction of the test above: a default in a schema node that no block models (a new
+    # $defs entry, a nested object left untyped) would otherwise be checked by nothing
+    restated = set()
+    for block in all_blocks():
+        props = subschema(block.SCHEMA).get("properties", {})
+        for f in dataclasses.fields(block):
+            restated.add(f"{block.SCHEMA}/properties/{f.name}")
+            if "$ref" in props.get(f.name, {}):
+                restated.add(props[f.name]["$ref"])
+    defaults = _schema_defaults(subschema("#"))
+    assert len(defaults) > 250  # the walk found the schema's defaults at all
+    assert [pointer for pointer in defaults if pointer not in restated] == []
 
 
 def test_the_demo_and_test_configs_build() -> None:

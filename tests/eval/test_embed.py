@@ -92,7 +92,7 @@ def _embed(
     model: ModelConfig = TINY_MODEL, **runtime: int,
 ) -> int:
     return embed_run(model=model, clip=CLIP, checkpoints=[weights], benchmarks=[BenchmarkFiles("b", Path(table), Path(cache))],
-                     shard=shard, n_shards=n_shards, out_path=out, **runtime)
+                     shard=shard, n_shards=n_shards, out_path=out, **{"batch_size": 64, **runtime})
 
 
 def _weights(tmp_path: Path, dim: int = 4, seed: int = 1, header: dict[str, str] | None = None) -> tuple[Path, TinyObjective]:
@@ -113,7 +113,7 @@ def test_embed_rows_is_batch_independent() -> None:
     with torch.no_grad():
         direct = model.embed(_to_batch(cache[rows])).numpy()
     np.testing.assert_allclose(one, direct, rtol=1e-6)
-    assert embed_rows(model, cache, rows[:0], _to_batch).shape == (0, 4)
+    assert embed_rows(model, cache, rows[:0], _to_batch, batch_size=64).shape == (0, 4)
 
 
 def test_shards_gather_to_the_full_embedding(tmp_path: Path, bench, fake_registry) -> None:
@@ -144,7 +144,7 @@ def test_every_stage_checkpoint_and_benchmark_in_one_table(tmp_path: Path, bench
     out = tmp_path / "emb.parquet"
     benchmarks = [BenchmarkFiles("b1", table, cache_path), BenchmarkFiles("b2", table, cache_path)]
     n = embed_run(model=TINY_MODEL, clip=CLIP, checkpoints=[stage2, stage1], benchmarks=benchmarks, shard=0,
-                  n_shards=1, out_path=out)
+                  n_shards=1, out_path=out, batch_size=64)
     assert n == 4 * 7
     got = pq.read_table(out).to_pandas()
     assert list(zip(got["after_stage"], got["step"], got["benchmark"], strict=True))[::7] == [

@@ -33,7 +33,7 @@ def test_separable_clusters_read_out_perfectly() -> None:
     x, y = _clusters(40, 4, 8, spread=0.5)
     idx = np.random.default_rng(1).permutation(len(y))
     train, test = idx[:100], idx[100:]
-    assert linear_readout(x[train], y[train], x[test], y[test]) == 1.0
+    assert linear_readout(x[train], y[train], x[test], y[test], **EVAL_CFG["linear"].to_dict()) == 1.0
     assert knn_hit_rates(x[train], y[train], x[test], y[test], [1, 5]) == {1: 1.0, 5: 1.0}
 
 
@@ -42,7 +42,7 @@ def test_shuffled_labels_are_near_chance() -> None:
     y = np.random.default_rng(2).permutation(y)  # labels no longer follow the clusters
     idx = np.random.default_rng(3).permutation(len(y))
     train, test = idx[:250], idx[250:]
-    acc = linear_readout(x[train], y[train], x[test], y[test])
+    acc = linear_readout(x[train], y[train], x[test], y[test], **EVAL_CFG["linear"].to_dict())
     top1 = knn_hit_rates(x[train], y[train], x[test], y[test], [1])[1]
     assert 0.12 < acc < 0.40, acc  # chance is 0.25 with 150 test items
     assert 0.12 < top1 < 0.40, top1

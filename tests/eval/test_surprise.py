@@ -84,7 +84,7 @@ def test_a_nothing_changes_predictor_finds_the_impossible_clip_more_surprising(t
     ids, rows, cache = voe.rows()
     model = PersistenceSurprise(frames=CLIP.frames, tubelet_size=2)
     starts = window_starts(cache.shape[1], model.frames, 2)
-    scores = score_windows(model, cache, rows, starts)
+    scores = score_windows(model, cache, rows, starts, batch_size=32)
     onsets = pd.read_parquet(voe.table)["onset_frame"].to_numpy()
     after = starts[None, :] + model.frames - 1 >= onsets[:, None]
     windows = pd.DataFrame({

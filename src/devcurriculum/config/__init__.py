@@ -1,4 +1,4 @@
-"""Typed configuration: the schema is the one source of defaults and checks (see ``docs/config.md``).
+"""Typed configuration: the schema is the source of defaults and checks; the blocks restate them (``docs/config.md``).
 
 ``WorkflowConfig.from_mapping(config)`` validates a whole ``config.yaml``; every block (``PretrainConfig``,
 ``ClipConfig``, ``VideoMAEModelConfig``, ...) can be built on its own the same way. ``block.shaping()``

@@ -1,6 +1,7 @@
 """The base of every typed config block: one strict constructor, schema checks, run-shaping keys.
 
-A block is a frozen dataclass whose field defaults equal the schema's (a test keeps them equal). It
+A block is a frozen dataclass whose field defaults restate the schema's (the schema is the source;
+``tests/config/test_blocks.py`` fails on any difference, see :mod:`devcurriculum.config.schema`). It
 is built by :meth:`ConfigBlock.from_mapping`, which validates the mapping against the block's node of
 the schema (unknown key -> an error naming it, with a "did you mean"), fills the defaults and converts
 nested blocks, tuples and mappings by the field types. Constructing a block directly validates it too.

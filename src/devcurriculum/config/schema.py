@@ -1,9 +1,21 @@
-"""The config schema (``schemas/config.schema.yaml``): the one place where defaults and value checks live.
+"""The config schema (``schemas/config.schema.yaml``): the source of every default and single-key check.
 
 The Snakefile validates the whole config against it; every typed config block
 (the modules of ``devcurriculum.config``) validates its own sub-block against the same schema when it is built,
 so a library user who never runs Snakemake gets the same defaults and the same checks. Errors name the
 dotted key (``pretrain.lr``) and, for a misspelled key, suggest the closest known one.
+
+Where defaults live, stated plainly: **the schema is the source.** The frozen dataclasses restate its
+defaults as field defaults, for readers (the value is next to the field) and for type checkers;
+nothing generates one from the other (defaults generated at import would hide the values from both).
+``tests/config/test_blocks.py`` fails on any difference: every field of every block against its
+schema node, and every default in the schema against some block's field. Library functions whose
+parameters mirror a config key take their defaults from the block's dataclass default
+(``seed: int = DifficultyConfig.seed``) or have none (the caller passes the block's value);
+``tests/config/test_signature_defaults.py`` fails when a public signature drifts from the schema.
+A block built with :meth:`~devcurriculum.config.block.ConfigBlock.from_mapping` (as the workflow
+builds every block) gets its defaults filled from the schema itself (:func:`validate`); the dataclass
+defaults are read when a block is constructed directly in Python and by those library signatures.
 """
 
 from __future__ import annotations

@@ -46,8 +46,8 @@ def lerac_learning_rates(
     base_lr: float,
     step: int,
     warmup_steps: int,
-    mode: str = "paper",
-    c: float = 10,
+    mode: str = LeracConfig.mode,
+    c: float = LeracConfig.c,
 ) -> np.ndarray:
     """Each group's learning rate at ``step`` (float64 array shaped like ``initial_rates``).
 

@@ -29,6 +29,8 @@ import math
 import numpy as np
 import torch
 
+from devcurriculum.config import WeightingConfig
+
 log = logging.getLogger("devcurriculum.curriculum.prototype")
 
 #: Effective fraction of uniform sampling as N -> infinity (the end of the warm-up).
@@ -61,7 +63,7 @@ def _energies(d: np.ndarray, kind: str) -> np.ndarray:
     return d - d.min() if kind == "prototypes_first" else d.max() - d
 
 
-def sample_weights(difficulty: np.ndarray, temperature: float, kind: str = "prototypes_first") -> np.ndarray:
+def sample_weights(difficulty: np.ndarray, temperature: float, kind: str = WeightingConfig.kind) -> np.ndarray:
     """softmax(-d / tau) (``prototypes_first``) or softmax(+d / tau) (``hard_first``), float64.
 
     ``temperature = inf`` gives uniform weights.
@@ -91,7 +93,7 @@ def effective_fraction_of_weights(p: np.ndarray) -> float:
         return float(np.mean(-np.expm1(n * np.log1p(-w / total))))
 
 
-def effective_fraction(difficulty: np.ndarray, temperature: float, kind: str = "prototypes_first") -> float:
+def effective_fraction(difficulty: np.ndarray, temperature: float, kind: str = WeightingConfig.kind) -> float:
     """Expected fraction of distinct samples in N draws from softmax(-/+d / tau) (float64)."""
     return effective_fraction_of_weights(sample_weights(difficulty, temperature, kind))
 
@@ -211,7 +213,9 @@ class PrototypeSchedule:
         difficulty: np.ndarray,
         initial_fraction: float,
         warmup_steps: int,
-        kind: str = "prototypes_first",
+        kind: str = WeightingConfig.kind,
+        # 1 solves every step: the exact schedule. Not pretrain.bucket_steps ("auto" needs the
+        # curriculum plan): the sampler resolves that and passes the count.
         bucket_steps: int = 1,
     ) -> None:
         self.difficulty = _as_difficulty(difficulty)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from torch.utils.data import Sampler
 
+from devcurriculum.config import PretrainConfig
 from devcurriculum.curriculum.plan import CurriculumPlan, Stage, resolve_bucket_steps
 from devcurriculum.curriculum.prototype import PrototypeSchedule, uniform_effective_fraction
 
@@ -84,7 +85,7 @@ class CurriculumSampler(Sampler[list[int]]):
         rank: int = 0,
         world_size: int = 1,
         difficulty: np.ndarray | None = None,
-        bucket_steps: int | Literal["auto"] = "auto",
+        bucket_steps: int | Literal["auto"] = PretrainConfig.bucket_steps,
         start_step: int = 0,
         stage_rows: Callable[[int], np.ndarray] | None = None,
         block_steps: int | None = None,

@@ -43,6 +43,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import davies_bouldin_score
 
+from devcurriculum.config import DifficultyConfig
 from devcurriculum.utils.progress import progress_bar
 
 log = logging.getLogger("devcurriculum.difficulty.scoring")
@@ -145,7 +146,7 @@ def center_distances(x: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> 
     return out
 
 
-def _fit_kmeans(x: np.ndarray, k: int, seed: int, backend: str = "sklearn") -> _Fit:
+def _fit_kmeans(x: np.ndarray, k: int, seed: int, backend: str) -> _Fit:
     """k-means of ``x`` with k clusters by ``backend`` (see the module docstring)."""
     n = len(x)
     if k == 1:
@@ -388,12 +389,12 @@ def _supervised(
 def score_difficulty(
     features: np.ndarray,
     k: int | None = None,
-    k_range: Sequence[int] = (2, 20),
+    k_range: Sequence[int] = DifficultyConfig.k_range,
     labels: np.ndarray | None = None,
-    normalize: bool = True,
-    seed: int = 42,
+    normalize: bool = DifficultyConfig.normalize,
+    seed: int = DifficultyConfig.seed,
     db_subsample: int | None = None,
-    backend: str = "sklearn",
+    backend: str = DifficultyConfig.backend,
 ) -> DifficultyResult:
     """Difficulty of each of N samples from their (N, D) features (docs/algorithms.md §B, "Difficulty").
 
@@ -403,6 +404,10 @@ def score_difficulty(
     the k table then reports the global search (auto k) or one row with the summed within-label
     inertia and an undefined Davies-Bouldin index (given k). ``backend``: ``sklearn`` or ``faiss``
     (module docstring).
+
+    Defaults are the ``difficulty`` block's (:class:`~devcurriculum.config.DifficultyConfig`; ``k=None``
+    is its ``auto``) but for ``db_subsample``: None scores the Davies-Bouldin index on every sample,
+    where the workflow passes ``difficulty.db_subsample`` (a subsample by default).
     """
     if backend not in BACKENDS:
         raise ValueError(f"difficulty.backend must be one of {list(BACKENDS)}, got {backend!r}")

@@ -155,7 +155,7 @@ def embed_run(
     shard: int,
     n_shards: int,
     out_path: PathLike,
-    batch_size: int = 64,
+    batch_size: int,
     threads: int | None = None,
     run_spec: PathLike | None = None,
     model_key: str = "the model config",
@@ -163,7 +163,8 @@ def embed_run(
     """Embed this shard of every benchmark under every checkpoint; returns the rows written.
 
     A trained run's ``run_spec`` is checked against ``model`` (named ``model_key`` in errors) and
-    every checkpoint against its sha256 before anything is loaded.
+    every checkpoint against its sha256 before anything is loaded. ``batch_size``: clips per forward
+    pass (``evaluation.embed_batch_size``).
     """
     from devcurriculum.datasets.clip_dataset import to_model_batch
     from devcurriculum.models.registry import build_objective
@@ -235,7 +236,7 @@ def embed_rows(
     cache: np.ndarray,
     rows: np.ndarray,
     to_batch: Callable[[np.ndarray], torch.Tensor],
-    batch_size: int = 64,
+    batch_size: int,
     desc: str = "embed",
     clip_fps: np.ndarray | None = None,
 ) -> np.ndarray:

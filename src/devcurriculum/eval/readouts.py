@@ -61,12 +61,16 @@ def linear_readout(
     train_y: np.ndarray,
     test_x: np.ndarray,
     test_y: np.ndarray,
-    max_iter: int = 5000,
-    tol: float = 1e-4,
-    alpha: float = 1e-4,
-    seed: int = 0,
+    *,
+    max_iter: int,
+    tol: float,
+    alpha: float,
+    seed: int,
 ) -> float:
-    """Top-1 test accuracy of a hinge-loss linear classifier on standardised features."""
+    """Top-1 test accuracy of a hinge-loss linear classifier on standardised features.
+
+    The keywords are ``evaluation.linear``'s (``**LinearReadoutConfig().to_dict()`` for its defaults).
+    """
     if len(np.unique(train_y)) < 2:
         raise ValueError("linear readout needs at least two classes in the train split")
     scaler = StandardScaler().fit(train_x)

@@ -177,7 +177,7 @@ def summarize(
     out_summary: PathLike,
     out_comparisons: PathLike,
     plot_dir: PathLike,
-    reference_curriculum: str = "mixed",
+    reference_curriculum: str,
     voe_paths: Sequence[PathLike] = (),
 ) -> dict[str, Path]:
     """Write ``summary.parquet``, ``comparisons.parquet`` (+ ``.csv``) and the figures; returns what was written.

@@ -202,7 +202,7 @@ def window_starts(n_frames: int, window: int, stride: int) -> np.ndarray:
 
 
 def score_windows(
-    model: SurpriseModel, cache: np.ndarray, rows: np.ndarray, starts: np.ndarray, batch_size: int = 32
+    model: SurpriseModel, cache: np.ndarray, rows: np.ndarray, starts: np.ndarray, batch_size: int
 ) -> np.ndarray:
     """Surprise ``(len(rows), len(starts))`` of every window of the clips ``cache[rows]`` (uint8 ``(N, L, H, W, 3)``)."""
     from devcurriculum.datasets.clip_dataset import to_model_batch
@@ -230,7 +230,7 @@ def surprise_run(
     n_shards: int,
     out_path: PathLike,
     run_info: Mapping[str, Any],
-    batch_size: int = 32,
+    batch_size: int,
     threads: int | None = None,
     run_spec: PathLike | None = None,
     model_key: str = "the model config",
@@ -239,6 +239,7 @@ def surprise_run(
 
     ``run_info`` (model, curriculum, seed) goes into the table's metadata, where the readout finds it.
     The weights are verified like ``embed_run``'s (``run_spec`` of a trained run, every file's sha256).
+    ``batch_size``: windows per forward pass (``voe.batch_size``).
     """
     from devcurriculum.models.registry import build_objective
 

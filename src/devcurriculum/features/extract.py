@@ -211,17 +211,18 @@ def _preprocess(
 def extract_features(
     model: PreTrainedModel,
     clips: np.ndarray | GroupCache,
-    layer: int = -1,
-    pooling: str = "cls",
-    frames: str = "middle",
-    batch_size: int = 64,
+    layer: int = FeaturesConfig.layer,
+    pooling: str = FeaturesConfig.pooling,
+    frames: str = FeaturesConfig.frames,
+    batch_size: int = FeaturesConfig.batch_size,
     rows: np.ndarray | Sequence[int] | None = None,
     normalization: Normalization | None = None,
     progress: bool = True,
 ) -> np.ndarray:
     """``(N, D)`` float32 features of uint8 clips ``(N, T, H, W, 3)`` (a memory-mapped cache is fine).
 
-    ``rows`` selects (and orders) clips of ``clips`` without loading the others; ``batch_size``
+    ``layer``, ``pooling``, ``frames`` and ``batch_size`` are the ``features`` keys (their defaults the
+    block's). ``rows`` selects (and orders) clips of ``clips`` without loading the others; ``batch_size``
     counts frames per forward pass. ``normalization`` overrides the (mean, std) read from the model's
     image-processor config (see :func:`image_normalization`). Frames are resized to
     :func:`model_input_size`; the hidden state ``layer`` is pooled after the model's final LayerNorm

@@ -17,6 +17,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from devcurriculum.config import BENCHMARK_CONFIGS, LabelledSource
 from devcurriculum.evalsets.labelled.loading import Media, load_clips
 from devcurriculum.evalsets.labelled.splits import SPLIT_MODES, SplitMode, assign_splits, check_usable
 
@@ -33,7 +34,10 @@ SOURCE_MEDIA: dict[str, Media] = {
     "toybox": "video",
     "cifar10": "image",
 }
-DEFAULT_SPLIT_MODE: dict[str, SplitMode] = {source: ("grouped" if source == "toybox" else "auto") for source in SOURCE_MEDIA}
+# The default split of each source is its config block's (the schema's).
+DEFAULT_SPLIT_MODE: dict[str, SplitMode] = {
+    source: cls.split for source, cls in BENCHMARK_CONFIGS.items() if issubclass(cls, LabelledSource)
+}
 
 
 def skipped_note(status: pd.DataFrame) -> str:
@@ -58,10 +62,10 @@ def build_benchmark(
     size: int,
     frame_step: int | None = None,
     target_fps: float | None = None,
-    start_fraction: float = 0.0,
-    split_mode: SplitMode = "auto",
-    test_fraction: float = 0.3,
-    seed: int = 0,
+    start_fraction: float = LabelledSource.start_fraction,
+    split_mode: SplitMode = LabelledSource.split,
+    test_fraction: float = LabelledSource.test_fraction,
+    seed: int = LabelledSource.seed,
     where: str = "benchmark",
     cache_path: PathLike | None = None,
     progress: bool = True,

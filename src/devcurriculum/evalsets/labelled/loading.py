@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from devcurriculum.config import LabelledSource
 from devcurriculum.datasets.decode import (
     VideoDecodeError,
     probe_video,
@@ -173,7 +174,7 @@ def load_clips(
     size: int,
     frame_step: int | None = None,
     target_fps: float | None = None,
-    start_fraction: float = 0.0,
+    start_fraction: float = LabelledSource.start_fraction,
     cache_path: PathLike | None = None,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from devcurriculum.config import VideoManifestSource
 from devcurriculum.utils.io import read_table_file
 
 PathLike = str | os.PathLike[str]
@@ -212,7 +213,7 @@ def _read_table(path: Path, text_columns: Sequence[str]) -> pd.DataFrame:
 def read_labelled_manifest(
     manifest: PathLike,
     *,
-    label_column: str = "label",
+    label_column: str = VideoManifestSource.label_column,
     group_column: str | None = None,
 ) -> pd.DataFrame:
     """Read a ``video_manifest`` / ``image_manifest`` file into a validated labelled manifest.

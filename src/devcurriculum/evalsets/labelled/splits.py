@@ -30,6 +30,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from devcurriculum.config import LabelledSource
 from devcurriculum.evalsets.labelled.manifest import SPLITS, TEST, TRAIN, LabelledDataError
 
 log = logging.getLogger("devcurriculum.evalsets.labelled.splits")
@@ -86,7 +87,11 @@ def stratified_split(labels: Sequence[str], *, test_fraction: float, seed: int) 
 
 
 def assign_splits(
-    items: pd.DataFrame, *, mode: SplitMode = "auto", test_fraction: float = 0.3, seed: int = 0
+    items: pd.DataFrame,
+    *,
+    mode: SplitMode = LabelledSource.split,
+    test_fraction: float = LabelledSource.test_fraction,
+    seed: int = LabelledSource.seed,
 ) -> pd.DataFrame:
     """A copy of ``items`` (columns ``item_id, label, split, group``, ...) with ``split`` filled.
 

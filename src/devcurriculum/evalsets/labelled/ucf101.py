@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from devcurriculum.config import UCF101Source
 from devcurriculum.evalsets.labelled.manifest import TEST, TRAIN, LabelledDataError, validate_manifest
 
 PathLike = str | os.PathLike[str]
@@ -108,7 +109,7 @@ def read_split_list(path: Path, classes: dict[str, int], *, with_index: bool) ->
 
 
 def ucf101_manifest(
-    *, root: PathLike, annotations: PathLike | None = None, split_number: int = 1
+    *, root: PathLike, annotations: PathLike | None = None, split_number: int = UCF101Source.split_number
 ) -> pd.DataFrame:
     """The labelled manifest of UCF-101 train/test split ``split_number`` (1, 2 or 3; the seed study uses 1).
 
