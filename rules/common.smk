@@ -11,7 +11,13 @@ import os
 import shlex
 import sys
 
-from devcurriculum.config import INIT, VJEPAModelConfig, baseline_runs, expand_runs, surprise_keys
+from devcurriculum.config import (
+    INIT,
+    VJEPAModelConfig,
+    baseline_runs,
+    expand_runs,
+    surprise_keys,
+)
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
 
@@ -448,7 +454,11 @@ def embed_inputs(wildcards):
 def embeds_in_seconds(model):
     """Whether a model's embedding pairs frames gap_seconds apart (V-JEPA in pairs mode with gap_seconds)."""
     cfg = CFG.models[model]
-    return isinstance(cfg, VJEPAModelConfig) and cfg.mode == "pairs" and cfg.pairs_across_video
+    return (
+        isinstance(cfg, VJEPAModelConfig)
+        and cfg.mode == "pairs"
+        and cfg.pairs_across_video
+    )
 
 
 def benchmark_files(model=None):
