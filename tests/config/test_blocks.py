@@ -301,3 +301,15 @@ def test_a_model_with_gap_seconds_keeps_the_pair_caches_frame_size() -> None:
     raw["models"]["pairs"]["clip"] = {"size": 32}
     with pytest.raises(ConfigError, match=r"^models\.pairs\.clip\.size: 32 differs from data\.clip\.size=16"):
         WorkflowConfig.from_mapping(raw)
+
+
+def test_only_v_jepa_and_simclr_pair_frames_across_a_video() -> None:
+    for objective, extra in (("vjepa", {"mode": "pairs"}), ("simclr", {})):
+        assert not model_config({"objective": objective, **extra}).pairs_across_video
+        paired = model_config({"objective": objective, **extra, "gap_seconds": [3, 0.5]})
+        assert paired.pairs_across_video and paired.gap_seconds == (3.0, 0.5)
+    mae = model_config({"objective": "videomae"})
+    assert mae.gap_seconds is None and not mae.pairs_across_video
+    # VideoMAE has no gap_seconds key: the schema refuses it as it refuses any unknown key
+    with pytest.raises(ConfigError, match=r"^models\.m\.gap_seconds: unknown key; known keys here: clip, decoder_hidden_size, "):
+        model_config({"objective": "videomae", "gap_seconds": 1.0}, where="models.m")
