@@ -71,12 +71,14 @@ INHERIT: Final = Inherit.INHERIT
 class ModelPretrainConfig(ConfigBlock):
     """``models.<name>.pretrain``: the keys of the ``pretrain`` block this model sets; the others are inherited.
 
-    Every key is :class:`~devcurriculum.config.PretrainConfig`'s key of that name (the schema checks it
-    as that one, a test keeps names and types in step) or :data:`INHERIT`. An explicit null
-    (``grad_clip: null``) is set, not inherited. The block's dicts hold the set keys only, as the model's
-    dicts always held them; :meth:`~devcurriculum.config.WorkflowConfig.pretrain_for` lays them over the
-    ``pretrain`` block. The runtime keys are not marked here: a model's own ``threads`` is part of the
-    model's dicts, as it has always been.
+    Each key is :class:`~devcurriculum.config.PretrainConfig`'s key of that name, which the schema checks
+    it as (a test keeps names and types in step), or :data:`INHERIT` when the model leaves it to the
+    ``pretrain`` block; an explicit null (``grad_clip: null``) is set, not inherited.
+    :meth:`~devcurriculum.config.WorkflowConfig.pretrain_for` lays the set keys over the ``pretrain`` block.
+
+    The block's dicts hold the set keys only: they are part of the model's dicts, so of its rules' params.
+    Its runtime keys carry no :func:`~devcurriculum.config.block.runtime` marker, so a model's own
+    ``threads`` stays in those params (marking them would change the params of configs that set them).
     """
 
     SCHEMA: ClassVar[str] = "#/$defs/model_pretrain"
@@ -124,10 +126,10 @@ class AttentionStack(NamedTuple):
 class BaseModelConfig(ConfigBlock):
     """What the three learners' blocks (``models.<name>``) share.
 
-    ``pretrain`` and ``clip`` are declared here and placed by each subclass as fields (a dataclass would
-    put a base's fields first, and the order of a block's dicts is part of the rules' params, which
-    Snakemake compares as text). ``gap_seconds`` is None here: VideoMAE has no such key (its schema refuses
-    it); V-JEPA and SimCLR declare it as a field.
+    Not a dataclass itself: ``pretrain`` and ``clip`` are declared here and placed by each subclass as
+    fields, because a dataclass puts a base's fields first and the order of a block's dicts is part of
+    the rules' params (Snakemake compares them as text). ``gap_seconds`` is None here: VideoMAE has no
+    such key (its schema refuses it as unknown); V-JEPA and SimCLR declare it as a field.
     """
 
     pretrain: ModelPretrainConfig
