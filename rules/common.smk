@@ -11,7 +11,13 @@ import os
 import shlex
 import sys
 
-from devcurriculum.config import INIT, baseline_runs, expand_runs, surprise_keys
+from devcurriculum.config import (
+    INIT,
+    VJEPAModelConfig,
+    baseline_runs,
+    expand_runs,
+    surprise_keys,
+)
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
 
@@ -237,7 +243,7 @@ def pair_cfg():
 
 def uses_pairs(model):
     """Whether a model trains on frame pairs across a video (models.<name>.gap_seconds)."""
-    return getattr(CFG.models[model], "gap_seconds", None) is not None
+    return CFG.models[model].pairs_across_video
 
 
 def demo_benchmark_dir():
@@ -449,8 +455,9 @@ def embeds_in_seconds(model):
     """Whether a model's embedding pairs frames gap_seconds apart (V-JEPA in pairs mode with gap_seconds)."""
     cfg = CFG.models[model]
     return (
-        getattr(cfg, "mode", None) == "pairs"
-        and getattr(cfg, "gap_seconds", None) is not None
+        isinstance(cfg, VJEPAModelConfig)
+        and cfg.mode == "pairs"
+        and cfg.pairs_across_video
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from devcurriculum.config import (
     ConfigError,
     CurriculumConfig,
     EvaluationConfig,
+    ModelPretrainConfig,
     PretrainConfig,
     VideoMAEModelConfig,
     WorkflowConfig,
@@ -22,6 +25,7 @@ from devcurriculum.config import (
     model_config,
 )
 from devcurriculum.config.block import _plain
+from devcurriculum.config.models import INHERIT, Inherit
 from devcurriculum.config.schema import subschema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,6 +77,10 @@ def test_every_dataclass_default_equals_the_schema_default(block: type[ConfigBlo
     assert {f.name for f in fields} == set(props), f"{block.__name__} fields differ from the schema's keys"
     for f in fields:
         default = _default(f)
+        if default is INHERIT:
+            # a key of models.<name>.pretrain: its default is the pretrain block's (held to the schema there)
+            assert block is ModelPretrainConfig, f"{block.__name__}.{f.name}"
+            continue
         node = props[f.name]
         if "$ref" in node:
             node = {**subschema(node["$ref"]), **{k: v for k, v in node.items() if k != "$ref"}}
@@ -233,13 +241,47 @@ def test_a_model_may_override_the_pretrain_block() -> None:
     with pytest.raises(ConfigError, match=r"^models\.videomae\.pretrain\.lr: -1 is less than"):
         WorkflowConfig.from_mapping(raw)
     raw["models"]["videomae"]["pretrain"] = {"lrr": 0.1}
-    with pytest.raises(ConfigError, match=r"^models\.videomae\.pretrain"):
+    with pytest.raises(ConfigError, match=r"^models\.videomae\.pretrain\.lrr: unknown key \(did you mean 'lr'\?\)$"):
         WorkflowConfig.from_mapping(raw)
 
 
+def _options(tp: object) -> set[object]:
+    return set(typing.get_args(tp)) if typing.get_origin(tp) in (typing.Union, types.UnionType) else {tp}
+
+
 def test_the_model_pretrain_keys_are_the_pretrain_keys() -> None:
-    keys = subschema("#/$defs/model_pretrain")["propertyNames"]["enum"]
-    assert sorted(keys) == sorted(f.name for f in dataclasses.fields(PretrainConfig))
+    keys = subschema("#/$defs/model_pretrain")["properties"]
+    assert list(keys) == [f.name for f in dataclasses.fields(PretrainConfig)]
+    assert all(node == {"$ref": f"#/properties/pretrain/properties/{key}"} for key, node in keys.items())
+    # the same keys in the same order, each typed as the pretrain block's or inherited from it
+    own, shared = typing.get_type_hints(ModelPretrainConfig), typing.get_type_hints(PretrainConfig)
+    assert [f.name for f in dataclasses.fields(ModelPretrainConfig)] == list(keys)
+    for key in keys:
+        assert _options(own[key]) == _options(shared[key]) | {Inherit}, key
+
+
+def test_a_model_pretrain_block_holds_the_keys_it_sets_an_explicit_null_too() -> None:
+    own = ModelPretrainConfig.from_mapping({"lr": 1, "grad_clip": None, "steps_per_stage": 7}, where="models.m.pretrain")
+    assert (own.lr, own.grad_clip, own.steps_per_stage, own.batch_size) == (1.0, None, 7, INHERIT)
+    assert isinstance(own.lr, float)
+    # the set keys only, in the pretrain block's order: what the model's dicts (its rules' params) carry
+    assert own.to_dict() == {"steps_per_stage": 7, "lr": 1.0, "grad_clip": None}
+    assert list(own.to_dict()) == ["steps_per_stage", "lr", "grad_clip"]
+    assert ModelPretrainConfig().to_dict() == {}
+    raw = yaml.safe_load((REPO / ".test/config.yaml").read_text())
+    raw["models"]["videomae"]["pretrain"] = {"grad_clip": None, "lr_stage_factors": [1, 0.1]}
+    cfg = WorkflowConfig.from_mapping(raw)
+    assert cfg.pretrain.grad_clip == 1.0 and cfg.pretrain_for("videomae").grad_clip is None
+    assert cfg.pretrain_for("videomae").lr_stage_factors == (1.0, 0.1)
+    assert cfg.models["videomae"].training()["pretrain"] == {"lr_stage_factors": [1.0, 0.1], "grad_clip": None}
+    assert WorkflowConfig.from_mapping(cfg.to_dict()) == cfg
+
+
+def test_a_model_pretrain_block_checks_each_key_as_the_pretrain_block() -> None:
+    with pytest.raises(ConfigError, match=r"^models\.m\.pretrain\.optimizer: 'adam' is not one of \['adamw', 'sgd'\]"):
+        model_config({"objective": "simclr", "pretrain": {"optimizer": "adam"}}, where="models.m")
+    with pytest.raises(ConfigError, match=r"^models\.m\.pretrain\.lrr: unknown key \(did you mean 'lr'\?\)$"):
+        model_config({"objective": "simclr", "pretrain": {"lrr": 0.1}}, where="models.m")
 
 
 def _with_model_clip(clip: dict, curricula: tuple[str, ...] = ("developmental",)) -> dict:
@@ -295,3 +337,15 @@ def test_a_model_with_gap_seconds_keeps_the_pair_caches_frame_size() -> None:
     raw["models"]["pairs"]["clip"] = {"size": 32}
     with pytest.raises(ConfigError, match=r"^models\.pairs\.clip\.size: 32 differs from data\.clip\.size=16"):
         WorkflowConfig.from_mapping(raw)
+
+
+def test_only_v_jepa_and_simclr_pair_frames_across_a_video() -> None:
+    for objective, extra in (("vjepa", {"mode": "pairs"}), ("simclr", {})):
+        assert not model_config({"objective": objective, **extra}).pairs_across_video
+        paired = model_config({"objective": objective, **extra, "gap_seconds": [3, 0.5]})
+        assert paired.pairs_across_video and paired.gap_seconds == (3.0, 0.5)
+    mae = model_config({"objective": "videomae"})
+    assert mae.gap_seconds is None and not mae.pairs_across_video
+    # VideoMAE has no gap_seconds key: the schema refuses it as it refuses any unknown key
+    with pytest.raises(ConfigError, match=r"^models\.m\.gap_seconds: unknown key; known keys here: clip, decoder_hidden_size, "):
+        model_config({"objective": "videomae", "gap_seconds": 1.0}, where="models.m")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Mapping
 from dataclasses import field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal, NamedTuple
 
 from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, SEPARATE, ConfigBlock, pretext
 from devcurriculum.config.schema import ConfigError
@@ -57,6 +58,98 @@ class ModelClipConfig(ConfigBlock):
 CLIP_FIELD_META = {SEPARATE: "resolved against data.clip (WorkflowConfig.clip_for)"}
 
 
+class Inherit(enum.Enum):
+    """The value of a ``models.<name>.pretrain`` key the model does not set: the ``pretrain`` block's."""
+
+    INHERIT = "inherit"
+
+
+INHERIT: Final = Inherit.INHERIT
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelPretrainConfig(ConfigBlock):
+    """``models.<name>.pretrain``: the keys of the ``pretrain`` block this model sets; the others are inherited.
+
+    Each key is :class:`~devcurriculum.config.PretrainConfig`'s key of that name, which the schema checks
+    it as (a test keeps names and types in step), or :data:`INHERIT` when the model leaves it to the
+    ``pretrain`` block; an explicit null (``grad_clip: null``) is set, not inherited.
+    :meth:`~devcurriculum.config.WorkflowConfig.pretrain_for` lays the set keys over the ``pretrain`` block.
+
+    The block's dicts hold the set keys only: they are part of the model's dicts, so of its rules' params.
+    Its runtime keys carry no :func:`~devcurriculum.config.block.runtime` marker, so a model's own
+    ``threads`` stays in those params (marking them would change the params of configs that set them).
+    """
+
+    SCHEMA: ClassVar[str] = "#/$defs/model_pretrain"
+    WHERE: ClassVar[str] = "models.<name>.pretrain"
+
+    steps_per_stage: int | Inherit = INHERIT
+    batch_size: int | Inherit = INHERIT
+    optimizer: Literal["adamw", "sgd"] | Inherit = INHERIT
+    lr: float | Inherit = INHERIT
+    momentum: float | Inherit = INHERIT
+    weight_decay: float | Inherit = INHERIT
+    warmup_steps: int | Inherit = INHERIT
+    min_lr: float | Inherit = INHERIT
+    lr_schedule: Literal["continuous", "per_stage", "constant"] | Inherit = INHERIT
+    lr_stage_factors: tuple[float, ...] | Inherit | None = INHERIT
+    reset_optimizer_each_stage: bool | Inherit = INHERIT
+    grad_clip: float | Inherit | None = INHERIT
+    precision: Literal["fp32", "bf16"] | Inherit = INHERIT
+    nproc: int | Inherit = INHERIT
+    threads: int | Inherit = INHERIT
+    checkpoint_every: int | Inherit = INHERIT
+    log_every: int | Inherit = INHERIT
+    tensorboard: bool | Inherit = INHERIT
+    bucket_steps: int | Literal["auto"] | Inherit = INHERIT
+    deterministic: bool | Inherit = INHERIT
+
+    def to_dict(self, *, shaping_only: bool = False, drop: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """As :meth:`ConfigBlock.to_dict`, without the inherited keys."""
+        return {k: v for k, v in super().to_dict(shaping_only=shaping_only, drop=drop).items() if v is not INHERIT}
+
+
+#: ``models.<name>.pretrain``: training settings, so left out of :meth:`ConfigBlock.network`.
+PRETRAIN_FIELD_META = {PRETEXT: "training settings, not the network"}
+
+
+class AttentionStack(NamedTuple):
+    """One transformer stack of a model: its width and head count, with their keys (for error messages)."""
+
+    width_key: str
+    width: int
+    heads_key: str
+    heads: int
+
+
+class BaseModelConfig(ConfigBlock):
+    """What the three learners' blocks (``models.<name>``) share.
+
+    Not a dataclass itself: ``pretrain`` and ``clip`` are declared here and placed by each subclass as
+    fields, because a dataclass puts a base's fields first and the order of a block's dicts is part of
+    the rules' params (Snakemake compares them as text). ``gap_seconds`` is None here: VideoMAE has no
+    such key (its schema refuses it as unknown); V-JEPA and SimCLR declare it as a field.
+    """
+
+    pretrain: ModelPretrainConfig
+    clip: ModelClipConfig | None
+
+    @property
+    def gap_seconds(self) -> GapSeconds:
+        """Seconds between the frames of a pair across a video (one per stage for a list); None: no such pairs."""
+        return None
+
+    @property
+    def pairs_across_video(self) -> bool:
+        """Whether the model trains on frame pairs across a whole video (``gap_seconds`` set), from the pair cache."""
+        return self.gap_seconds is not None
+
+    def attention_stacks(self) -> tuple[AttentionStack, ...]:
+        """The model's transformer stacks (none for a CNN): each head gets ``width / heads`` dimensions."""
+        return ()
+
+
 @dataclasses.dataclass(frozen=True)
 class VideoEmbeddingConfig(ConfigBlock):
     """How a video learner's last-layer tokens become its evaluation embedding."""
@@ -69,7 +162,7 @@ class VideoEmbeddingConfig(ConfigBlock):
 
 
 @dataclasses.dataclass(frozen=True)
-class VideoMAEModelConfig(ConfigBlock):
+class VideoMAEModelConfig(BaseModelConfig):
     """``models.<name>`` with ``objective: videomae``."""
 
     SCHEMA: ClassVar[str] = "#/$defs/videomae"
@@ -91,8 +184,16 @@ class VideoMAEModelConfig(ConfigBlock):
     norm_pix_loss: bool = pretext(True)
     mask_type: Literal["tube", "random", "future"] = pretext("tube")
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
-    pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
+    pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
+
+    def attention_stacks(self) -> tuple[AttentionStack, ...]:
+        return (
+            AttentionStack("hidden_size", self.hidden_size, "num_attention_heads", self.num_attention_heads),
+            AttentionStack(
+                "decoder_hidden_size", self.decoder_hidden_size, "decoder_num_attention_heads", self.decoder_num_attention_heads
+            ),
+        )
 
 
 def _check_ranges(block: ConfigBlock, *names: str, fractions: tuple[str, ...] = ()) -> None:
@@ -152,7 +253,7 @@ class MultiblockMaskConfig(ConfigBlock):
 
 
 @dataclasses.dataclass(frozen=True)
-class VJEPAModelConfig(ConfigBlock):
+class VJEPAModelConfig(BaseModelConfig):
     """``models.<name>`` with ``objective: vjepa``."""
 
     SCHEMA: ClassVar[str] = "#/$defs/vjepa"
@@ -179,15 +280,21 @@ class VJEPAModelConfig(ConfigBlock):
     gap_seconds: GapSeconds = field(default=None, metadata=GAP_SECONDS_META)
     masks: MultiblockMaskConfig = field(default_factory=MultiblockMaskConfig, metadata={PRETEXT: "the pretext task"})
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
-    pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
+    pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0.0 <= self.ema[0] <= self.ema[1] <= 1.0:
             raise ConfigError(f"{self.WHERE}.ema: must be [start, end] with 0 <= start <= end <= 1, got {list(self.ema)}")
-        if self.gap_seconds is not None and self.mode != "pairs":
+        if self.pairs_across_video and self.mode != "pairs":
             raise ConfigError(f"{self.WHERE}.gap_seconds: frame pairs across a video need mode: pairs, got mode: {self.mode}")
+
+    def attention_stacks(self) -> tuple[AttentionStack, ...]:
+        return (
+            AttentionStack("hidden_size", self.hidden_size, "num_attention_heads", self.num_attention_heads),
+            AttentionStack("pred_hidden_size", self.pred_hidden_size, "pred_num_attention_heads", self.pred_num_attention_heads),
+        )
 
     def network(self, *, readout: bool = False) -> dict[str, Any]:
         """As :meth:`ConfigBlock.network`; with ``readout`` in ``pairs`` mode also ``gap`` and ``gap_seconds``.
@@ -199,7 +306,7 @@ class VJEPAModelConfig(ConfigBlock):
         out = super().network(readout=readout)
         if readout and self.mode == "pairs":
             out["gap"] = self.gap
-            if self.gap_seconds is not None:
+            if self.pairs_across_video:
                 out["gap_seconds"] = list(self.gap_seconds) if isinstance(self.gap_seconds, tuple) else self.gap_seconds
         return out
 
@@ -228,7 +335,7 @@ class SimCLRAugmentConfig(ConfigBlock):
 
 
 @dataclasses.dataclass(frozen=True)
-class SimCLRModelConfig(ConfigBlock):
+class SimCLRModelConfig(BaseModelConfig):
     """``models.<name>`` with ``objective: simclr``."""
 
     SCHEMA: ClassVar[str] = "#/$defs/simclr"
@@ -245,7 +352,7 @@ class SimCLRModelConfig(ConfigBlock):
     gap_schedule: tuple[int, ...] | None = pretext(None)
     gap_seconds: GapSeconds = field(default=None, metadata=GAP_SECONDS_META)
     augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig, metadata={PRETEXT: "the pretext task"})
-    pretrain: Mapping[str, Any] = field(default_factory=dict, metadata={PRETEXT: "training settings, not the network"})
+    pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
 
 

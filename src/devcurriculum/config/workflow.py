@@ -13,7 +13,7 @@ from devcurriculum.config.curricula import CurriculumConfig
 from devcurriculum.config.data import ClipConfig, DataConfig, DemoConfig
 from devcurriculum.config.evaluation import BenchmarkConfig, EvaluationConfig
 from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig
-from devcurriculum.config.models import ModelConfig, gap_seconds_list
+from devcurriculum.config.models import ModelConfig, VideoMAEModelConfig, VJEPAModelConfig, gap_seconds_list
 from devcurriculum.config.schema import ConfigError
 from devcurriculum.config.training import PretrainConfig
 from devcurriculum.config.voe import VoEConfig
@@ -60,7 +60,7 @@ class WorkflowConfig(ConfigBlock):
 
     def pretrain_for(self, model: str) -> PretrainConfig:
         """The ``pretrain`` block with ``models.<model>.pretrain`` laid over it: what that model's runs use."""
-        overrides = dict(self.models[model].pretrain)
+        overrides = self.models[model].pretrain.to_dict()
         if not overrides:
             return self.pretrain
         return PretrainConfig.from_mapping({**self.pretrain.to_dict(), **overrides}, where=f"models.{model}.pretrain")
@@ -104,7 +104,7 @@ class WorkflowConfig(ConfigBlock):
     @property
     def pair_gaps(self) -> tuple[float, ...]:
         """Every distinct ``gap_seconds`` of the models, sorted: what the pair cache holds (empty: no pair cache)."""
-        gaps = {g for m in self.models.values() for g in gap_seconds_list(getattr(m, "gap_seconds", None))}
+        gaps = {g for m in self.models.values() for g in gap_seconds_list(m.gap_seconds)}
         return tuple(sorted(gaps))
 
     @property
@@ -204,25 +204,19 @@ def _check_models(cfg: WorkflowConfig) -> None:
         def key(k: str, own: dict = own, name: str = name) -> str:
             return f"models.{name}.clip.{k}" if k in own else f"data.clip.{k}"
 
-        if getattr(model, "gap_seconds", None) is not None and clip.size != cfg.data.clip.size:
+        if model.pairs_across_video and clip.size != cfg.data.clip.size:
             raise ConfigError(
                 f"models.{name}.clip.size: {clip.size} differs from data.clip.size={cfg.data.clip.size}, the frame size "
                 f"of the pair cache models.{name}.gap_seconds trains on; drop one of the two"
             )
-        patch = getattr(model, "patch_size", None)
-        tubelet = getattr(model, "tubelet_size", None)
-        if patch is not None and clip.size % patch:
-            raise ConfigError(f"models.{name}.patch_size: {patch} does not divide {key('size')}={clip.size}")
-        if tubelet is not None and clip.frames % tubelet:
-            raise ConfigError(f"models.{name}.tubelet_size: {tubelet} does not divide {key('frames')}={clip.frames}")
-        for width_key, heads_key in (
-            ("hidden_size", "num_attention_heads"),
-            ("decoder_hidden_size", "decoder_num_attention_heads"),
-            ("pred_hidden_size", "pred_num_attention_heads"),
-        ):
-            width, heads = getattr(model, width_key, None), getattr(model, heads_key, None)
-            if width is not None and heads is not None and width % heads:
-                raise ConfigError(f"models.{name}.{width_key}: {width} is not divisible by {heads_key}={heads}")
+        vit = model if isinstance(model, VideoMAEModelConfig | VJEPAModelConfig) else None
+        if vit is not None and clip.size % vit.patch_size:
+            raise ConfigError(f"models.{name}.patch_size: {vit.patch_size} does not divide {key('size')}={clip.size}")
+        if vit is not None and clip.frames % vit.tubelet_size:
+            raise ConfigError(f"models.{name}.tubelet_size: {vit.tubelet_size} does not divide {key('frames')}={clip.frames}")
+        for stack in model.attention_stacks():
+            if stack.width % stack.heads:
+                raise ConfigError(f"models.{name}.{stack.width_key}: {stack.width} is not divisible by {stack.heads_key}={stack.heads}")
         if model.objective == "videomae" and model.mask_type == "future":
             slices = clip.frames // model.tubelet_size
             if slices < 2 or int(model.mask_ratio * slices) < slices - slices // 2:
@@ -230,21 +224,21 @@ def _check_models(cfg: WorkflowConfig) -> None:
                     f"models.{name}.mask_type: 'future' masks the later half of {slices} temporal slice(s): it needs "
                     f"at least 2 slices and mask_ratio >= {(slices - slices // 2) / max(slices, 1):.2f}"
                 )
-        embedding = getattr(model, "embedding", None)
-        if embedding is not None and embedding.pooling == "grid" and patch is not None and tubelet is not None:
+        if vit is not None and vit.embedding.pooling == "grid":
             # a V-JEPA frame pair is embedded as the two-slice video it trains on
-            slices = 2 if getattr(model, "mode", "clip") == "pairs" else clip.frames // tubelet
-            tokens = (slices, clip.size // patch, clip.size // patch)
-            if any(n % c for n, c in zip(tokens, embedding.grid, strict=True)):
+            pairs = isinstance(vit, VJEPAModelConfig) and vit.mode == "pairs"
+            slices = 2 if pairs else clip.frames // vit.tubelet_size
+            tokens = (slices, clip.size // vit.patch_size, clip.size // vit.patch_size)
+            if any(n % c for n, c in zip(tokens, vit.embedding.grid, strict=True)):
                 raise ConfigError(
-                    f"models.{name}.embedding.grid: {list(embedding.grid)} does not divide the token grid "
+                    f"models.{name}.embedding.grid: {list(vit.embedding.grid)} does not divide the token grid "
                     f"{list(tokens)} (time x height x width)"
                 )
         if model.objective == "vjepa":
-            for width_key, heads_key in (("hidden_size", "num_attention_heads"), ("pred_hidden_size", "pred_num_attention_heads")):
-                if getattr(model, width_key) // getattr(model, heads_key) < 6:
+            for stack in model.attention_stacks():
+                if stack.width // stack.heads < 6:
                     raise ConfigError(
-                        f"models.{name}.{width_key}: head width {getattr(model, width_key)}/{getattr(model, heads_key)} "
+                        f"models.{name}.{stack.width_key}: head width {stack.width}/{stack.heads} "
                         "must be at least 6 (3-D RoPE rotates 3 pairs of dimensions per head)"
                     )
             slices = clip.frames // model.tubelet_size
@@ -291,7 +285,7 @@ def _weighting_conflict(cfg: WorkflowConfig, model: str) -> str | None:
     if cfg.clip_key(model):
         return ("clip: the difficulty table scores the clips of data.clip's cache, not this model's; drop the "
                 "weighting block or the model's clip setting for this run")
-    if getattr(cfg.models[model], "gap_seconds", None) is not None:
+    if cfg.models[model].pairs_across_video:
         return ("gap_seconds: the difficulty table scores clips, and frame pairs across a video have no "
                 "difficulty; drop the weighting block or gap_seconds for this run")
     return None

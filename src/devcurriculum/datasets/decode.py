@@ -107,7 +107,7 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {line[:200]}"
 
 
-def _open_decord(path: Path, num_threads: int = 0):
+def _open_decord(path: Path, num_threads: int = 0) -> Any:  # decord.VideoReader (decord is untyped)
     import decord
 
     return decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=num_threads)

@@ -84,7 +84,7 @@ class SimCLRObjective(ClipObjective):
         self.gap_schedule = model.gap_schedule
         self.gap = model.gap_schedule[0] if model.gap_schedule else model.gap
         # gap_seconds: training batches are frame pairs across a video (B, 2, C, H, W), the gap already taken
-        self.pairs_across_video = model.gap_seconds is not None
+        self.pairs_across_video = model.pairs_across_video
         self.augment = model.augment
         self.backbone_name, self.stem = model.backbone, model.stem
         self.backbone, dim = build_backbone(model.backbone, model.stem)

@@ -115,9 +115,9 @@ class VJEPAObjective(MaskedVideoObjective):
         self.mode = model.mode
         self.gap = model.gap
         # gap_seconds: training batches are frame pairs across a video (B, 2, C, H, W), the gap already taken
-        self.pairs_across_video = model.gap_seconds is not None
+        self.pairs_across_video = model.pairs_across_video
         # the embedding pairs frames the last stage's gap apart, in seconds of the benchmark clip
-        self.embed_gap_seconds = gap_seconds_list(model.gap_seconds)[-1] if model.gap_seconds is not None else None
+        self.embed_gap_seconds = gap_seconds_list(model.gap_seconds)[-1] if model.pairs_across_video else None
         self.ema = model.ema
         self.ema_schedule = model.ema_schedule
         self.masks = model.masks

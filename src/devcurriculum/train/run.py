@@ -22,7 +22,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import torch
 
+    from devcurriculum.config import ModelConfig
     from devcurriculum.train.loop import TrainResult
     from devcurriculum.utils import distributed as du
 
@@ -87,7 +88,7 @@ def verify_clip_caches(caches: Sequence[str]) -> None:
 
 
 def pair_stage_rows(
-    model: Any, table: pd.DataFrame, name: str, blocks: int | None = None
+    model: ModelConfig, table: pd.DataFrame, name: str, blocks: int | None = None
 ) -> Callable[[int], np.ndarray] | None:
     """For a model with ``gap_seconds``: which rows of the pair cache block k draws (pairs of its gap), else None.
 
@@ -98,9 +99,9 @@ def pair_stage_rows(
     """
     from devcurriculum.config import gap_seconds_at, gap_seconds_list
 
-    gaps = getattr(model, "gap_seconds", None)
-    if gaps is None:
+    if not model.pairs_across_video:
         return None
+    gaps = model.gap_seconds
     listed = gap_seconds_list(gaps)
     if blocks is not None and len(listed) > blocks:
         log.warning(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from types import TracebackType
 from typing import Literal
 
 from devcurriculum.utils.progress import quiet_library_progress
@@ -53,9 +54,11 @@ class stage_log:
         self.logger.info("stage %s started", self.stage)
         return self.logger
 
-    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         if exc is not None:
-            self.logger.error("stage %s failed: %s", self.stage, exc, exc_info=(exc_type, exc, tb))
+            self.logger.error("stage %s failed: %s", self.stage, exc, exc_info=(type(exc), exc, tb))
         else:
             self.logger.info("stage %s finished", self.stage)
         return False
