@@ -35,6 +35,7 @@ from devcurriculum.datasets.decode import (
     resize_short_side_and_center_crop,
 )
 from devcurriculum.utils.io import atomic_path, provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
     "resize_short_side_and_center_crop",
 ]
 
-PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.clips")
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,6 +33,7 @@ from devcurriculum.datasets.clip_store import ShardWriter, open_writer, remove_s
 from devcurriculum.datasets.clips import CLIP_SCHEMA, gather_clip_index, write_frame_sets
 from devcurriculum.datasets.decode import VideoDecodeError
 from devcurriculum.utils.io import atomic_path, provenance, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
     "pair_plan",
 ]
 
-PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.pairs")
 

@@ -20,9 +20,8 @@ import pyarrow as pa
 from devcurriculum.datasets.decode import VideoDecodeError, probe_video
 from devcurriculum.datasets.manifest import ManifestError, assign_age_groups, read_manifest, validate_age_groups
 from devcurriculum.utils.io import provenance, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
-
-PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.video_index")
 

@@ -43,7 +43,8 @@ from torch import nn
 
 from devcurriculum.utils import distributed as du
 from devcurriculum.utils.config import config_differences
-from devcurriculum.utils.io import PathLike, atomic_path, verify_checksum
+from devcurriculum.utils.io import atomic_path, verify_checksum
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.safe_load import load_safetensors
 
 log = logging.getLogger("devcurriculum.train.checkpoint")

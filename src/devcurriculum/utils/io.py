@@ -30,8 +30,7 @@ import pyarrow.parquet as pq
 
 from devcurriculum import __version__
 from devcurriculum.utils.config import config_differences
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.utils.io")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -24,8 +23,7 @@ import pyarrow as pa
 from devcurriculum.evalsets.labelled.loading import STATUS_ERROR, STATUS_OK
 from devcurriculum.evalsets.labelled.manifest import SPLITS, LabelledDataError
 from devcurriculum.utils.io import save_npy, table_from_columns, write_table
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.evalsets.labelled.writer")
 
