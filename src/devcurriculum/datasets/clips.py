@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from devcurriculum.config import CacheConfig, ClipConfig
-from devcurriculum.datasets.clip_store import SUFFIX, ShardWriter, open_shard, open_writer, remove_stale_temp_files
+from devcurriculum.datasets.clip_store import ShardWriter, open_shard, open_writer, remove_stale_temp_files
 from devcurriculum.datasets.decode import (
     VideoDecodeError,
     iter_frame_batches,
@@ -348,11 +348,6 @@ def gather_clip_index(
         log.warning("age group %r has no clips (no usable videos, or all shorter than one clip)", group)
     log.info("group %r: indexed %d clips in %d shard(s) -> %s", group, table.num_rows, len(shard_tables), out_index)
     return table.num_rows
-
-
-def shard_cache_path(folder: PathLike, group: str, shard: int, n_shards: int, fmt: str) -> Path:
-    """``{folder}/{group}/shard-{i}-of-{n}{.npy|.jpgs}``: where the workflow keeps a shard's clips."""
-    return Path(folder) / group / f"shard-{shard}-of-{n_shards}{SUFFIX[fmt]}"
 
 
 def chunk_group(
