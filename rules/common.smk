@@ -1,10 +1,11 @@
 # Named helpers for every rule: paths, input functions, params, targets. No logic in rules themselves.
 #
 # Params: a rule receives only the `.shaping()` dict of the config block(s) it uses, i.e. the keys that
-# change its result (src/devcurriculum/config/blocks.py declares the runtime-only ones once). Runtime-only
+# change its result (src/devcurriculum/config/block.py declares the runtime-only ones once). Runtime-only
 # values (threads, process counts, checkpoint cadence, inference batch sizes) reach jobs through
 # `threads:`, scripts reading `snakemake.config`, or params functions that take `resources`: Snakemake
-# treats those as derived and never reruns a job because they changed (tests/workflow/test_rerun.py).
+# treats those as derived and never reruns a job because they changed
+# (tests/workflow/test_workflow.py::test_runtime_only_settings_plan_zero_jobs).
 import functools
 import json
 import os
