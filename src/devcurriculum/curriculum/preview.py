@@ -22,7 +22,8 @@ from devcurriculum.curriculum.lerac import LeracSchedule
 from devcurriculum.curriculum.plan import CurriculumPlan
 from devcurriculum.curriculum.pools import load_pools
 from devcurriculum.curriculum.sampler import CurriculumSampler
-from devcurriculum.utils.io import atomic_path, provenance, table_from_columns, write_table
+from devcurriculum.utils.atomic import atomic_path
+from devcurriculum.utils.io import provenance, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.curriculum.preview")

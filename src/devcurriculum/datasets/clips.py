@@ -34,7 +34,8 @@ from devcurriculum.datasets.decode import (
     iter_frame_batches,
     resize_short_side_and_center_crop,
 )
-from devcurriculum.utils.io import atomic_path, provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.atomic import atomic_path
+from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from devcurriculum.utils.io import read_table_file
+from devcurriculum.utils.manifest_files import read_table_file
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.datasets.manifest")

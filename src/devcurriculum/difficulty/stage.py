@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 from devcurriculum.config import DifficultyConfig
 from devcurriculum.difficulty.scoring import score_difficulty
 from devcurriculum.utils.config import set_threads
-from devcurriculum.utils.io import embedding_matrix, provenance, table_from_columns, write_table
+from devcurriculum.utils.embeddings import embedding_matrix
+from devcurriculum.utils.io import provenance, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.difficulty.stage")

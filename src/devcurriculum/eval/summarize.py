@@ -24,7 +24,8 @@ from devcurriculum.eval import plots
 from devcurriculum.eval.readouts import POINT_KEYS, RUN_KEYS
 from devcurriculum.eval.statistics import compare_curricula
 from devcurriculum.eval.voe import READOUT as VOE_READOUT
-from devcurriculum.utils.io import atomic_path, provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.atomic import atomic_path
+from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.eval.summarize")

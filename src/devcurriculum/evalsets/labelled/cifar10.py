@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from devcurriculum.evalsets.labelled.manifest import TEST, TRAIN, LabelledDataError, validate_manifest
-from devcurriculum.utils.io import atomic_path
+from devcurriculum.utils.atomic import atomic_path
 from devcurriculum.utils.paths import PathLike
 
 FOLDER = "cifar-10-batches-bin"
