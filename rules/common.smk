@@ -12,6 +12,7 @@ import os
 import shlex
 import sys
 
+from devcurriculum import launch
 from devcurriculum.config import INIT, baseline_runs, expand_runs, surprise_keys
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
@@ -338,38 +339,20 @@ def pretrain_difficulty_arg(wildcards, input):
     )
 
 
-def gpus_per_node(resources):
-    """GPUs per node from `gpu` (single node) or `gres: gpu[:type]:N` (multi-node; per node)."""
-    gpus = int(resources.get("gpu", 0) or 0)
-    gres = str(resources.get("gres", "") or "")
-    if not gpus and gres.startswith("gpu"):
-        gpus = int(gres.rsplit(":", 1)[-1]) if ":" in gres else 1
-    return gpus
-
-
 def nproc_per_node(wildcards, resources):
     """GPUs when the profile grants them (clusters), else config pretrain.nproc CPU processes (gloo)."""
-    gpus = gpus_per_node(resources)
-    return gpus if gpus > 0 else CFG.pretrain_for(wildcards.model).nproc
+    return launch.nproc_per_node(
+        resources, cpu_processes=CFG.pretrain_for(wildcards.model).nproc
+    )
 
 
 def torchrun_launcher(wildcards, resources):
-    """`python -m torch.distributed.run --standalone` on one node; `srun` it with c10d across nodes.
+    """torchrun on one node, `srun` + c10d across nodes (`mpi` resource): devcurriculum.launch.
 
-    Inside an `mpi` job the SLURM executor strips SLURM_* variables from the shell, so the node
-    count comes from the job's resources and the rendezvous host is the batch node itself.
     A params function of `resources`: Snakemake does not rerun a job when it changes (runtime only).
     """
-    nproc = nproc_per_node(wildcards, resources)
-    run = f"{shlex.quote(PYTHON)} -m torch.distributed.run"
-    if not resources.get("mpi"):
-        return f"{run} --standalone --nproc_per_node {nproc}"
-    nodes = int(resources.get("nodes", 1))
-    return (
-        f"{resources.mpi} --nodes {nodes} --ntasks {nodes} --ntasks-per-node 1"
-        f" --cpus-per-task {resources.cpus_per_task}"
-        f" {run} --nnodes {nodes} --nproc_per_node {nproc}"
-        " --rdzv_id $SLURM_JOB_ID --rdzv_backend c10d --rdzv_endpoint $(hostname):29500"
+    return launch.torchrun_launcher(
+        resources, python=PYTHON, cpu_processes=CFG.pretrain_for(wildcards.model).nproc
     )
 
 
