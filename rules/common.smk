@@ -14,6 +14,7 @@ import sys
 
 from devcurriculum import launch
 from devcurriculum.config import INIT, baseline_runs, expand_runs, surprise_keys
+from devcurriculum.config.runs import RUN_NAME, run_folder
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
 
@@ -34,8 +35,10 @@ BENCHMARKS = list(CFG.benchmarks)
 VOE_SETS = list(CFG.voe.sets)
 NOT_INIT = rf"(?!{INIT}(?![A-Za-z0-9_-]))[A-Za-z0-9_-]+"
 #: one run's folder; every per-run path is built from it
-RUN = f"{RESULTS}/runs/{{model}}/{{curriculum}}/seed{{seed}}"
-RUN_ID = "{model}/{curriculum}/seed{seed}"
+RUN = run_folder(RESULTS, "{model}", "{curriculum}", "{seed}")
+#: the untrained model's folder (init_model writes its weights there)
+INIT_RUN = run_folder(RESULTS, "{model}", INIT, "{seed}")
+RUN_ID = RUN_NAME
 
 
 wildcard_constraints:
@@ -311,7 +314,7 @@ def pretrain_inputs(wildcards):
         inputs["tables"] = clip_tables(wildcards.model)
         inputs["caches"] = clip_caches(wildcards.model)
     inputs["init"] = (
-        f"{RESULTS}/runs/{wildcards.model}/{INIT}/seed{wildcards.seed}/model.safetensors"
+        f"{run_folder(RESULTS, wildcards.model, INIT, wildcards.seed)}/model.safetensors"
     )
     return inputs
 
@@ -383,7 +386,7 @@ def run_id(wildcards):
 
 
 def run_dir(wildcards):
-    return f"{RESULTS}/runs/{run_id(wildcards)}"
+    return run_folder(RESULTS, wildcards.model, wildcards.curriculum, wildcards.seed)
 
 
 def resume_dir(wildcards):
@@ -506,7 +509,7 @@ def eval_files():
 
 
 def metrics_files():
-    return [f"{RESULTS}/runs/{run.name}/metrics.parquet" for run in RUNS]
+    return [f"{run.folder(RESULTS)}/metrics.parquet" for run in RUNS]
 
 
 def curriculum_previews():
