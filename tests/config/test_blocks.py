@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 def all_blocks() -> list[type[ConfigBlock]]:
     return [
         obj
-        for obj in vars(config_package).values()
+        for obj in (getattr(config_package, name) for name in config_package.__all__)  # exports load on access
         if isinstance(obj, type) and issubclass(obj, ConfigBlock) and obj is not ConfigBlock
     ]
 
