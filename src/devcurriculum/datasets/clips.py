@@ -51,7 +51,6 @@ __all__ = [
     "resize_short_side_and_center_crop",
 ]
 
-
 log = logging.getLogger("devcurriculum.datasets.clips")
 
 CLIP_SCHEMA = pa.schema(

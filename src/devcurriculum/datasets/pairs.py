@@ -46,7 +46,6 @@ __all__ = [
     "pair_plan",
 ]
 
-
 log = logging.getLogger("devcurriculum.datasets.pairs")
 
 STAGE = "chunk_pairs"

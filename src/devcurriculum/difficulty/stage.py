@@ -18,7 +18,6 @@ from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.difficulty.stage")
 
-
 K_SCHEMA = pa.schema(
     [
         pa.field("k", pa.int64()),
