@@ -33,7 +33,8 @@ from safetensors.torch import load_file, save_file
 
 from devcurriculum.datasets.video_index import video_fingerprint
 from devcurriculum.train.checkpoint import content_digest
-from devcurriculum.utils.io import read_table, sha256_file
+from devcurriculum.utils.checksums import sha256_file
+from devcurriculum.utils.io import read_table
 
 
 def best(fn: Callable[[], object], repeats: int) -> float:

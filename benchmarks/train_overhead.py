@@ -28,7 +28,7 @@ from devcurriculum.curriculum.sampler import CurriculumSampler
 from devcurriculum.datasets.clip_dataset import ClipCache, to_model_batch
 from devcurriculum.models.registry import build_objective
 from devcurriculum.train.loop import train
-from devcurriculum.utils.io import save_npy
+from devcurriculum.utils.serialize import save_npy
 
 # The demo's VideoMAE (config.yaml models.videomae) on the demo's 8-frame 32x32 clips.
 MODEL = {"objective": "videomae", "hidden_size": 96, "num_hidden_layers": 4, "num_attention_heads": 4,

@@ -1,16 +1,18 @@
 # Named helpers for every rule: paths, input functions, params, targets. No logic in rules themselves.
 #
 # Params: a rule receives only the `.shaping()` dict of the config block(s) it uses, i.e. the keys that
-# change its result (src/devcurriculum/config/blocks.py declares the runtime-only ones once). Runtime-only
+# change its result (src/devcurriculum/config/block.py declares the runtime-only ones once). Runtime-only
 # values (threads, process counts, checkpoint cadence, inference batch sizes) reach jobs through
 # `threads:`, scripts reading `snakemake.config`, or params functions that take `resources`: Snakemake
-# treats those as derived and never reruns a job because they changed (tests/workflow/test_rerun.py).
+# treats those as derived and never reruns a job because they changed
+# (tests/workflow/test_workflow.py::test_runtime_only_settings_plan_zero_jobs).
 import functools
 import json
 import os
 import shlex
 import sys
 
+from devcurriculum import launch
 from devcurriculum.config import (
     INIT,
     VJEPAModelConfig,
@@ -18,6 +20,7 @@ from devcurriculum.config import (
     expand_runs,
     surprise_keys,
 )
+from devcurriculum.config.runs import RUN_NAME, run_folder
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
 
@@ -38,8 +41,10 @@ BENCHMARKS = list(CFG.benchmarks)
 VOE_SETS = list(CFG.voe.sets)
 NOT_INIT = rf"(?!{INIT}(?![A-Za-z0-9_-]))[A-Za-z0-9_-]+"
 #: one run's folder; every per-run path is built from it
-RUN = f"{RESULTS}/runs/{{model}}/{{curriculum}}/seed{{seed}}"
-RUN_ID = "{model}/{curriculum}/seed{seed}"
+RUN = run_folder(RESULTS, "{model}", "{curriculum}", "{seed}")
+#: the untrained model's folder (init_model writes its weights there)
+INIT_RUN = run_folder(RESULTS, "{model}", INIT, "{seed}")
+RUN_ID = RUN_NAME
 
 
 wildcard_constraints:
@@ -315,7 +320,7 @@ def pretrain_inputs(wildcards):
         inputs["tables"] = clip_tables(wildcards.model)
         inputs["caches"] = clip_caches(wildcards.model)
     inputs["init"] = (
-        f"{RESULTS}/runs/{wildcards.model}/{INIT}/seed{wildcards.seed}/model.safetensors"
+        f"{run_folder(RESULTS, wildcards.model, INIT, wildcards.seed)}/model.safetensors"
     )
     return inputs
 
@@ -343,38 +348,20 @@ def pretrain_difficulty_arg(wildcards, input):
     )
 
 
-def gpus_per_node(resources):
-    """GPUs per node from `gpu` (single node) or `gres: gpu[:type]:N` (multi-node; per node)."""
-    gpus = int(resources.get("gpu", 0) or 0)
-    gres = str(resources.get("gres", "") or "")
-    if not gpus and gres.startswith("gpu"):
-        gpus = int(gres.rsplit(":", 1)[-1]) if ":" in gres else 1
-    return gpus
-
-
 def nproc_per_node(wildcards, resources):
     """GPUs when the profile grants them (clusters), else config pretrain.nproc CPU processes (gloo)."""
-    gpus = gpus_per_node(resources)
-    return gpus if gpus > 0 else CFG.pretrain_for(wildcards.model).nproc
+    return launch.nproc_per_node(
+        resources, cpu_processes=CFG.pretrain_for(wildcards.model).nproc
+    )
 
 
 def torchrun_launcher(wildcards, resources):
-    """`python -m torch.distributed.run --standalone` on one node; `srun` it with c10d across nodes.
+    """torchrun on one node, `srun` + c10d across nodes (`mpi` resource): devcurriculum.launch.
 
-    Inside an `mpi` job the SLURM executor strips SLURM_* variables from the shell, so the node
-    count comes from the job's resources and the rendezvous host is the batch node itself.
     A params function of `resources`: Snakemake does not rerun a job when it changes (runtime only).
     """
-    nproc = nproc_per_node(wildcards, resources)
-    run = f"{shlex.quote(PYTHON)} -m torch.distributed.run"
-    if not resources.get("mpi"):
-        return f"{run} --standalone --nproc_per_node {nproc}"
-    nodes = int(resources.get("nodes", 1))
-    return (
-        f"{resources.mpi} --nodes {nodes} --ntasks {nodes} --ntasks-per-node 1"
-        f" --cpus-per-task {resources.cpus_per_task}"
-        f" {run} --nnodes {nodes} --nproc_per_node {nproc}"
-        " --rdzv_id $SLURM_JOB_ID --rdzv_backend c10d --rdzv_endpoint $(hostname):29500"
+    return launch.torchrun_launcher(
+        resources, python=PYTHON, cpu_processes=CFG.pretrain_for(wildcards.model).nproc
     )
 
 
@@ -405,7 +392,7 @@ def run_id(wildcards):
 
 
 def run_dir(wildcards):
-    return f"{RESULTS}/runs/{run_id(wildcards)}"
+    return run_folder(RESULTS, wildcards.model, wildcards.curriculum, wildcards.seed)
 
 
 def resume_dir(wildcards):
@@ -529,7 +516,7 @@ def eval_files():
 
 
 def metrics_files():
-    return [f"{RESULTS}/runs/{run.name}/metrics.parquet" for run in RUNS]
+    return [f"{run.folder(RESULTS)}/metrics.parquet" for run in RUNS]
 
 
 def curriculum_previews():

@@ -27,7 +27,7 @@ rule build_curriculum:
 
 rule init_model:
     output:
-        weights=f"{RESULTS}/runs/{{model}}/{INIT}/seed{{seed}}/model.safetensors",
+        weights=f"{INIT_RUN}/model.safetensors",
     log:
         f"{LOGS}/init_model/{{model}}/seed{{seed}}.log",
     conda:

@@ -36,7 +36,11 @@ def all_blocks() -> list[type[ConfigBlock]]:
     defined anywhere (exported or not). A shared base without a node of its own is checked through
     the blocks that inherit its fields."""
     found: dict[str, type[ConfigBlock]] = {}
-    todo = [obj for obj in vars(config_package).values() if isinstance(obj, type) and issubclass(obj, ConfigBlock)]
+    todo = [
+        obj
+        for obj in (getattr(config_package, name) for name in config_package.__all__)  # exports load on access
+        if isinstance(obj, type) and issubclass(obj, ConfigBlock)
+    ]
     while todo:
         cls = todo.pop()
         todo += cls.__subclasses__()

@@ -11,7 +11,8 @@ import torch
 
 from devcurriculum.datasets.clip_dataset import ClipCache, to_model_batch
 from devcurriculum.datasets.clips import CLIP_SCHEMA
-from devcurriculum.utils.io import save_npy, table_from_columns, write_table
+from devcurriculum.utils.io import table_from_columns, write_table
+from devcurriculum.utils.serialize import save_npy
 
 T, S = 3, 4
 

@@ -11,7 +11,8 @@ import pytest
 
 from devcurriculum.config import ConfigError, DifficultyConfig
 from devcurriculum.difficulty.stage import run_score_difficulty
-from devcurriculum.utils.io import embedding_array, read_metadata, write_table
+from devcurriculum.utils.embeddings import embedding_array
+from devcurriculum.utils.io import read_metadata, write_table
 
 CFG = {"k": "auto", "k_range": [2, 5], "normalize": True, "supervised_by": None, "seed": 42, "db_subsample": None}
 

@@ -18,7 +18,9 @@ from torch import nn
 from devcurriculum.config import ClipConfig, ModelConfig, VideoMAEModelConfig
 from devcurriculum.eval.embed import BenchmarkFiles, embed_rows, embed_run, embedding_schema, load_weights_strict
 from devcurriculum.models.objective import Objective
-from devcurriculum.utils.io import PathLike, embedding_matrix, gather_tables, read_metadata, write_table
+from devcurriculum.utils.embeddings import embedding_matrix
+from devcurriculum.utils.io import gather_tables, read_metadata, write_table
+from devcurriculum.utils.paths import PathLike
 
 CLIP = ClipConfig(frames=2, size=8, frame_step=1, stride=2)
 #: Under ``fake_registry`` a model block only says the embedding width (its ``hidden_size``).

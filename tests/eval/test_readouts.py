@@ -11,7 +11,8 @@ import pytest
 
 from devcurriculum.config import KnnReadoutConfig, LinearReadoutConfig
 from devcurriculum.eval.readouts import EVAL_SCHEMA, evaluate_run, knn_hit_rates, linear_readout
-from devcurriculum.utils.io import embedding_array, read_metadata, write_table
+from devcurriculum.utils.embeddings import embedding_array
+from devcurriculum.utils.io import read_metadata, write_table
 
 EVAL_CFG = {
     "linear": LinearReadoutConfig(max_iter=5000, tol=1e-4, alpha=1e-4, seed=0),

@@ -25,7 +25,8 @@ from devcurriculum.eval.voe import accuracy_rows, clip_surprise, pair_scores, pa
 from devcurriculum.evalsets.voe import VOE_SCHEMA
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.videomae import to_imagenet_normalisation
-from devcurriculum.utils.io import save_npy, table_from_columns, write_table
+from devcurriculum.utils.io import table_from_columns, write_table
+from devcurriculum.utils.serialize import save_npy
 
 CLIP = ClipConfig(frames=4, frame_step=1, stride=4, size=16)
 TINY = {

@@ -23,7 +23,9 @@ from devcurriculum.features.extract import (
     model_input_size,
 )
 from devcurriculum.features.random_vit import save_random_vit
-from devcurriculum.utils.io import embedding_matrix, gather_tables, read_metadata, save_npy
+from devcurriculum.utils.embeddings import embedding_matrix
+from devcurriculum.utils.io import gather_tables, read_metadata
+from devcurriculum.utils.serialize import save_npy
 
 TINY = RandomVitConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, patch_size=4, seed=0)
 FEATURES = FeaturesConfig(extractor="vit-random", model=None, layer=-1, pooling="mean", frames="mean", batch_size=5, shards=3)

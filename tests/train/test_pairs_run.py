@@ -19,7 +19,8 @@ from devcurriculum.datasets.pairs import PAIR_SCHEMA
 from devcurriculum.models import registry
 from devcurriculum.train.checkpoint import save_weights
 from devcurriculum.train.run import main, pair_stage_rows
-from devcurriculum.utils.io import save_npy, table_from_columns, write_table
+from devcurriculum.utils.io import table_from_columns, write_table
+from devcurriculum.utils.serialize import save_npy
 
 GAPS = (3.0, 0.5)
 VJEPA = {**MODELS["vjepa"], "mode": "pairs", "gap_seconds": 10}

@@ -60,7 +60,8 @@ def make_run_inputs(
     from devcurriculum.datasets.clips import CLIP_SCHEMA
     from devcurriculum.models import registry
     from devcurriculum.train.checkpoint import save_weights
-    from devcurriculum.utils.io import save_npy, table_from_columns, write_table
+    from devcurriculum.utils.io import table_from_columns, write_table
+    from devcurriculum.utils.serialize import save_npy
 
     clips = tmp / "clips"
     if not clips.exists():

@@ -17,7 +17,9 @@ from devcurriculum.eval.embed import BenchmarkFiles, embed_run
 from devcurriculum.eval.readouts import evaluate_run
 from devcurriculum.models.registry import build_objective
 from devcurriculum.train.checkpoint import RunSpecMismatch, check_run_spec, save_weights
-from devcurriculum.utils.io import ChecksumError, ProvenanceMismatch, save_npy, table_from_columns, write_table
+from devcurriculum.utils.checksums import ChecksumError
+from devcurriculum.utils.io import ProvenanceMismatch, table_from_columns, write_table
+from devcurriculum.utils.serialize import save_npy
 
 
 def flip_last_byte(path: Path) -> None:

@@ -13,18 +13,10 @@ import pytest
 import torch
 
 from devcurriculum.train.checkpoint import load_weights, save_weights
-from devcurriculum.utils.io import (
-    ChecksumError,
-    atomic_path,
-    checksum_path,
-    gather_tables,
-    link_file,
-    read_table,
-    save_npy,
-    sha256_file,
-    verify_checksum,
-    write_table,
-)
+from devcurriculum.utils.atomic import atomic_path, link_file
+from devcurriculum.utils.checksums import ChecksumError, checksum_path, sha256_file, verify_checksum
+from devcurriculum.utils.io import gather_tables, read_table, write_table
+from devcurriculum.utils.serialize import save_npy
 
 
 def flip_byte(path: Path, offset: int) -> None:

@@ -7,18 +7,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from devcurriculum.utils.atomic import atomic_path
+from devcurriculum.utils.embeddings import embedding_array, embedding_matrix
 from devcurriculum.utils.io import (
-    atomic_path,
-    embedding_array,
-    embedding_matrix,
     gather_tables,
     provenance,
     read_metadata,
-    save_npy,
     shard_bounds,
     table_from_columns,
     write_table,
 )
+from devcurriculum.utils.serialize import save_npy
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

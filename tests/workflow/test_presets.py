@@ -158,7 +158,7 @@ def _submit_pretrain(workdir: Path, preset: str, target: str) -> list[str]:
 def test_preset_pretrain_job_goes_out_with_the_slurm_profile(preset: str, tmp_path: Path) -> None:
     cfg = WorkflowConfig.from_mapping(merged_config(preset))
     run = expand_runs(cfg)[0]
-    target = f"{cfg.results}/runs/{run.model}/{run.curriculum}/seed{run.seed}/model.safetensors"
+    target = f"{run.folder(cfg.results)}/model.safetensors"
     workdir = tmp_path / "wf"
     workdir.mkdir()
     _create_upstream_outputs(workdir, preset, target)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from wfutil import dry_run_jobs, job_counts, snakemake, write_config
 
-from devcurriculum.utils.io import verify_checksum
+from devcurriculum.utils.checksums import verify_checksum
 
 pytestmark = pytest.mark.workflow
 

@@ -5,68 +5,75 @@
 is the part of a block that changes results: what rules get as params and resume hashes see.
 """
 
-from devcurriculum.config.block import ConfigBlock, runtime
-from devcurriculum.config.curricula import BlurConfig, CurriculumConfig, LeracConfig, WeightingConfig
-from devcurriculum.config.data import (
-    CacheConfig,
-    ClipConfig,
-    DataConfig,
-    DemoBenchmarkConfig,
-    DemoConfig,
-    DemoWorldConfig,
-    PairConfig,
-)
-from devcurriculum.config.evaluation import (
-    BENCHMARK_CONFIGS,
-    BenchmarkConfig,
-    Cifar10Source,
-    DemoBenchmarkSource,
-    DigitsBenchmarkSource,
-    EvaluationConfig,
-    ImageFolderSource,
-    ImageManifestSource,
-    KnnReadoutConfig,
-    LabelledSource,
-    LinearReadoutConfig,
-    SSv2Source,
-    ToyBoxSource,
-    UCF101Source,
-    VideoFolderSource,
-    VideoManifestSource,
-    benchmark_config,
-)
-from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig, RandomVitConfig
-from devcurriculum.config.models import (
-    MODEL_CONFIGS,
-    ModelClipConfig,
-    ModelConfig,
-    ModelPretrainConfig,
-    MultiblockMaskConfig,
-    SimCLRAugmentConfig,
-    SimCLRModelConfig,
-    TubeBlocksConfig,
-    VideoEmbeddingConfig,
-    VideoMAEModelConfig,
-    VJEPAModelConfig,
-    gap_seconds_at,
-    gap_seconds_list,
-    model_config,
-)
-from devcurriculum.config.runs import Run, baseline_runs, expand_runs
-from devcurriculum.config.schema import ConfigError, load_schema
-from devcurriculum.config.training import PretrainConfig
-from devcurriculum.config.voe import (
-    DEMO_VOE_PROPERTIES,
-    VOE_SET_CONFIGS,
-    DemoVoESource,
-    IntPhysVoESource,
-    ManifestVoESource,
-    VoEConfig,
-    VoESetConfig,
-    surprise_keys,
-    voe_set_config,
-)
-from devcurriculum.config.workflow import INIT, RunsEntry, WorkflowConfig
+from typing import TYPE_CHECKING
+
+from devcurriculum.utils.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from devcurriculum.config.block import ConfigBlock, runtime
+    from devcurriculum.config.curricula import BlurConfig, CurriculumConfig, LeracConfig, WeightingConfig
+    from devcurriculum.config.data import (
+        CacheConfig,
+        ClipConfig,
+        DataConfig,
+        DemoBenchmarkConfig,
+        DemoConfig,
+        DemoWorldConfig,
+        PairConfig,
+    )
+    from devcurriculum.config.evaluation import (
+        BENCHMARK_CONFIGS,
+        BenchmarkConfig,
+        Cifar10Source,
+        DemoBenchmarkSource,
+        DigitsBenchmarkSource,
+        EvaluationConfig,
+        ImageFolderSource,
+        ImageManifestSource,
+        KnnReadoutConfig,
+        LabelledSource,
+        LinearReadoutConfig,
+        SSv2Source,
+        ToyBoxSource,
+        UCF101Source,
+        VideoFolderSource,
+        VideoManifestSource,
+        benchmark_config,
+    )
+    from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig, RandomVitConfig
+    from devcurriculum.config.models import (
+        MODEL_CONFIGS,
+        ModelClipConfig,
+        ModelConfig,
+        ModelPretrainConfig,
+        MultiblockMaskConfig,
+        SimCLRAugmentConfig,
+        SimCLRModelConfig,
+        TubeBlocksConfig,
+        VideoEmbeddingConfig,
+        VideoMAEModelConfig,
+        VJEPAModelConfig,
+        gap_seconds_at,
+        gap_seconds_list,
+        model_config,
+    )
+    from devcurriculum.config.runs import Run, baseline_runs, expand_runs
+    from devcurriculum.config.schema import ConfigError, load_schema
+    from devcurriculum.config.training import PretrainConfig
+    from devcurriculum.config.voe import (
+        DEMO_VOE_PROPERTIES,
+        VOE_SET_CONFIGS,
+        DemoVoESource,
+        IntPhysVoESource,
+        ManifestVoESource,
+        VoEConfig,
+        VoESetConfig,
+        surprise_keys,
+        voe_set_config,
+    )
+    from devcurriculum.config.workflow import INIT, RunsEntry, WorkflowConfig
+else:  # at run time each name is imported from its module when first used (utils/lazy.py)
+    __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "BENCHMARK_CONFIGS",

@@ -6,6 +6,22 @@ from dataclasses import dataclass
 
 from devcurriculum.config.workflow import INIT, WorkflowConfig
 
+#: a run's name: its folder below ``{results}/runs/`` and its ``run`` column in the summary
+RUN_NAME = "{model}/{curriculum}/seed{seed}"
+
+
+def run_name(model: str, curriculum: str, seed: int) -> str:
+    """``{model}/{curriculum}/seed{seed}`` of one run (``seed`` as an integer: ``seed0``, never ``seed0.0``)."""
+    return RUN_NAME.format(model=model, curriculum=curriculum, seed=int(seed))
+
+
+def run_folder(results: str, model: str, curriculum: str, seed: int | str) -> str:
+    """``{results}/runs/{model}/{curriculum}/seed{seed}``: one run's folder (weights, checkpoints, metrics).
+
+    Given Snakemake wildcards as text (``"{model}"``, ``"{seed}"``) it is the rules' path pattern.
+    """
+    return f"{results}/runs/" + RUN_NAME.format(model=model, curriculum=curriculum, seed=seed)
+
 
 @dataclass(frozen=True)
 class Run:
@@ -17,7 +33,11 @@ class Run:
 
     @property
     def name(self) -> str:
-        return f"{self.model}/{self.curriculum}/seed{self.seed}"
+        return run_name(self.model, self.curriculum, self.seed)
+
+    def folder(self, results: str) -> str:
+        """The run's folder under ``{results}/runs`` (:func:`run_folder`)."""
+        return run_folder(results, self.model, self.curriculum, self.seed)
 
     @property
     def is_baseline(self) -> bool:

@@ -178,8 +178,3 @@ def validate(instance: Any, pointer: str = "#", where: str = "") -> Any:
     if errors:
         raise ConfigError(_message(errors[0], where))
     return instance
-
-
-def schema_default(pointer: str) -> Any:
-    """The ``default`` of the schema node at ``pointer`` (KeyError when it has none)."""
-    return copy.deepcopy(subschema(pointer)["default"])

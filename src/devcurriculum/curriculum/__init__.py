@@ -4,30 +4,29 @@ Public API (docs/architecture.md "Public Python API"). Names are imported lazily
 stays cheap and a user's training loop pulls in only what it uses.
 """
 
-from __future__ import annotations
+from typing import TYPE_CHECKING
 
-import importlib
-from typing import Any
+from devcurriculum.utils.lazy import lazy_exports
 
-_EXPORTS = {
-    "effective_fraction": "prototype",
-    "PrototypeSchedule": "prototype",
-    "CurriculumSampler": "sampler",
-    "CurriculumPlan": "plan",
-    "resolve_bucket_steps": "plan",
-    "blur_schedule": "blur",
-    "BlurSchedule": "blur",
-    "apply_blur": "blur",
-    "gaussian_kernel1d": "blur",
-    "lerac_learning_rates": "lerac",
-    "LeracSchedule": "lerac",
-}
+if TYPE_CHECKING:
+    from devcurriculum.curriculum.blur import BlurSchedule, apply_blur, blur_schedule, gaussian_kernel1d
+    from devcurriculum.curriculum.lerac import LeracSchedule, lerac_learning_rates
+    from devcurriculum.curriculum.plan import CurriculumPlan, resolve_bucket_steps
+    from devcurriculum.curriculum.prototype import PrototypeSchedule, effective_fraction
+    from devcurriculum.curriculum.sampler import CurriculumSampler
+else:  # at run time each name is imported from its module when first used (utils/lazy.py)
+    __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
-    return getattr(module, name)
+__all__ = [
+    "BlurSchedule",
+    "CurriculumPlan",
+    "CurriculumSampler",
+    "LeracSchedule",
+    "PrototypeSchedule",
+    "apply_blur",
+    "blur_schedule",
+    "effective_fraction",
+    "gaussian_kernel1d",
+    "lerac_learning_rates",
+    "resolve_bucket_steps",
+]

@@ -6,14 +6,13 @@ the clip cache and every training dataset use too.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.paths import PathLike
 
 
 def load_pools(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -23,11 +22,12 @@ from devcurriculum.curriculum.lerac import LeracSchedule
 from devcurriculum.curriculum.plan import CurriculumPlan
 from devcurriculum.curriculum.pools import load_pools
 from devcurriculum.curriculum.sampler import CurriculumSampler
-from devcurriculum.utils.io import atomic_path, provenance, table_from_columns, write_table
+from devcurriculum.utils.atomic import atomic_path
+from devcurriculum.utils.io import provenance, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.curriculum.preview")
 
-PathLike = str | os.PathLike[str]
 
 #: Depth groups assumed for the LeRaC column of the preview (the model decides in training; the
 #: deepest group, which has the smallest multiplier, is what ``lr_scale_min`` reports).

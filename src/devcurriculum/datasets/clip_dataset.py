@@ -24,8 +24,7 @@ import pyarrow.parquet as pq
 import torch
 
 from devcurriculum.datasets.clip_store import RAW, ShardReader, open_shard
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.datasets.clip_dataset")
 

@@ -30,9 +30,8 @@ from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.safe_load import load_npy
-
-PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.clip_store")
 

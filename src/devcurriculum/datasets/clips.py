@@ -28,13 +28,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from devcurriculum.config import CacheConfig, ClipConfig
-from devcurriculum.datasets.clip_store import SUFFIX, ShardWriter, open_shard, open_writer, remove_stale_temp_files
+from devcurriculum.datasets.clip_store import ShardWriter, open_shard, open_writer, remove_stale_temp_files
 from devcurriculum.datasets.decode import (
     VideoDecodeError,
     iter_frame_batches,
     resize_short_side_and_center_crop,
 )
-from devcurriculum.utils.io import atomic_path, provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.atomic import atomic_path
+from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
 
 __all__ = [
@@ -48,8 +50,6 @@ __all__ = [
     "group_videos",
     "resize_short_side_and_center_crop",
 ]
-
-PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.clips")
 
@@ -348,11 +348,6 @@ def gather_clip_index(
         log.warning("age group %r has no clips (no usable videos, or all shorter than one clip)", group)
     log.info("group %r: indexed %d clips in %d shard(s) -> %s", group, table.num_rows, len(shard_tables), out_index)
     return table.num_rows
-
-
-def shard_cache_path(folder: PathLike, group: str, shard: int, n_shards: int, fmt: str) -> Path:
-    """``{folder}/{group}/shard-{i}-of-{n}{.npy|.jpgs}``: where the workflow keeps a shard's clips."""
-    return Path(folder) / group / f"shard-{shard}-of-{n_shards}{SUFFIX[fmt]}"
 
 
 def chunk_group(

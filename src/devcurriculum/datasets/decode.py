@@ -18,7 +18,6 @@ Frame indices are positions in the sequence of *decoded* frames (0-based), never
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.datasets.decode")
 

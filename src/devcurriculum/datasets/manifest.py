@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from devcurriculum.utils.io import read_table_file
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.manifest_files import read_table_file
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.datasets.manifest")
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,7 +32,9 @@ from devcurriculum.config import CacheConfig, PairConfig
 from devcurriculum.datasets.clip_store import ShardWriter, open_writer, remove_stale_temp_files
 from devcurriculum.datasets.clips import CLIP_SCHEMA, gather_clip_index, write_frame_sets
 from devcurriculum.datasets.decode import VideoDecodeError
-from devcurriculum.utils.io import atomic_path, provenance, table_from_columns, write_table
+from devcurriculum.utils.atomic import atomic_path
+from devcurriculum.utils.io import provenance, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
 
 __all__ = [
@@ -44,8 +45,6 @@ __all__ = [
     "gather_pair_index",
     "pair_plan",
 ]
-
-PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.pairs")
 

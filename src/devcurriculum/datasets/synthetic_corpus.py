@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from devcurriculum.utils.io import read_table_file
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.manifest_files import read_table_file
+from devcurriculum.utils.paths import PathLike
 
 
 def replicate_corpus(manifest: PathLike, out_dir: PathLike, copies: int) -> Path:

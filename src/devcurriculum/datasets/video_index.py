@@ -20,9 +20,8 @@ import pyarrow as pa
 from devcurriculum.datasets.decode import VideoDecodeError, probe_video
 from devcurriculum.datasets.manifest import ManifestError, assign_age_groups, read_manifest, validate_age_groups
 from devcurriculum.utils.io import provenance, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
-
-PathLike = str | os.PathLike[str]
 
 log = logging.getLogger("devcurriculum.datasets.video_index")
 
@@ -64,7 +63,7 @@ def video_fingerprint(manifest: PathLike) -> str:
     Snakemake sees only the manifest as ``index_videos``' input, so a video fixed or replaced in place
     (same path) would never be re-indexed. Given as a params value of the rule, this fingerprint
     re-runs it. It costs one ``stat`` per video when the DAG is built (about 10 ms per 1000 local
-    files, benchmarks/bench_checksums.py). A manifest that cannot be read gives a fixed value: the
+    files, benchmarks/checksum_overhead.py). A manifest that cannot be read gives a fixed value: the
     rule itself then reports the problem, naming the rows.
     """
     try:

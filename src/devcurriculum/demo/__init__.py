@@ -9,12 +9,19 @@ Entry point (rule ``make_demo_videos``): :func:`render_demo`. The modules, each 
 (the whole demo). See ``docs/demo_world.md``.
 """
 
-from devcurriculum.demo.benchmark import render_benchmark_clip
-from devcurriculum.demo.build import render_demo
-from devcurriculum.demo.scene import RenderedVideo
-from devcurriculum.demo.subjects import Subject, plan_subjects
-from devcurriculum.demo.video import render_video, render_video_frames, write_mp4
-from devcurriculum.demo.world import SceneStats, World
+from typing import TYPE_CHECKING
+
+from devcurriculum.utils.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from devcurriculum.demo.benchmark import render_benchmark_clip
+    from devcurriculum.demo.build import render_demo
+    from devcurriculum.demo.scene import RenderedVideo
+    from devcurriculum.demo.subjects import Subject, plan_subjects
+    from devcurriculum.demo.video import render_video, render_video_frames, write_mp4
+    from devcurriculum.demo.world import SceneStats, World
+else:  # at run time each name is imported from its module when first used (utils/lazy.py)
+    __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "RenderedVideo",

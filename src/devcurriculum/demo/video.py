@@ -17,7 +17,7 @@ import pandas as pd
 from devcurriculum.demo.draw import make_people, stochastic_round
 from devcurriculum.demo.scene import RenderedVideo, render_scene
 from devcurriculum.demo.world import STREAM_PEOPLE, STREAM_VIDEO, World, stream_rng
-from devcurriculum.utils.io import atomic_path
+from devcurriculum.utils.atomic import atomic_path
 
 
 def render_video(

@@ -1,15 +1,12 @@
 """k-means difficulty (docs/algorithms.md §B, "Difficulty"): ``score_difficulty(features, ...) -> DifficultyResult``."""
 
-from __future__ import annotations
+from typing import TYPE_CHECKING
 
-import importlib
-from typing import Any
+from devcurriculum.utils.lazy import lazy_exports
 
-_EXPORTS = {"score_difficulty": "scoring", "DifficultyResult": "scoring"}
-__all__ = sorted(_EXPORTS)
+if TYPE_CHECKING:
+    from devcurriculum.difficulty.scoring import DifficultyResult, score_difficulty
+else:  # at run time each name is imported from its module when first used (utils/lazy.py)
+    __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__all__ = ["DifficultyResult", "score_difficulty"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 
 import pandas as pd
@@ -13,11 +12,11 @@ import pyarrow.parquet as pq
 from devcurriculum.config import DifficultyConfig
 from devcurriculum.difficulty.scoring import score_difficulty
 from devcurriculum.utils.config import set_threads
-from devcurriculum.utils.io import embedding_matrix, provenance, table_from_columns, write_table
+from devcurriculum.utils.embeddings import embedding_matrix
+from devcurriculum.utils.io import provenance, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.difficulty.stage")
-
-PathLike = str | os.PathLike[str]
 
 K_SCHEMA = pa.schema(
     [

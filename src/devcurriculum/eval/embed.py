@@ -25,14 +25,9 @@ from devcurriculum.config import ClipConfig, ModelConfig
 from devcurriculum.models.objective import Objective
 from devcurriculum.train.checkpoint import verify_run
 from devcurriculum.utils.config import set_threads
-from devcurriculum.utils.io import (
-    PathLike,
-    embedding_array,
-    provenance,
-    shard_bounds,
-    table_from_columns,
-    write_table,
-)
+from devcurriculum.utils.embeddings import embedding_array
+from devcurriculum.utils.io import provenance, shard_bounds, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
 from devcurriculum.utils.safe_load import load_npy, load_safetensors, safetensors_metadata
 

@@ -22,7 +22,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from devcurriculum.utils.io import PathLike, atomic_path
+from devcurriculum.utils.atomic import atomic_path
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.eval.plots")
 

@@ -27,14 +27,9 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import StandardScaler
 
 from devcurriculum.config import KnnReadoutConfig, LinearReadoutConfig
-from devcurriculum.utils.io import (
-    PathLike,
-    check_table_config,
-    embedding_matrix,
-    provenance,
-    table_from_columns,
-    write_table,
-)
+from devcurriculum.utils.embeddings import embedding_matrix
+from devcurriculum.utils.io import check_table_config, provenance, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.eval.readouts")
 

@@ -20,11 +20,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from devcurriculum.config import INIT
+from devcurriculum.config.runs import run_name
 from devcurriculum.eval import plots
 from devcurriculum.eval.readouts import POINT_KEYS, RUN_KEYS
 from devcurriculum.eval.statistics import compare_curricula
 from devcurriculum.eval.voe import READOUT as VOE_READOUT
-from devcurriculum.utils.io import PathLike, atomic_path, provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.atomic import atomic_path
+from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.eval.summarize")
 
@@ -60,11 +63,6 @@ COMPARISON_SCHEMA = pa.schema(
 )
 PLOT_NAMES = ("stage_curves.png", "readouts.png", "loss_curves.png", "schedules.png", "voe.png")
 EVAL_KEYS = (*RUN_KEYS, *POINT_KEYS, "readout", "metric")
-
-
-def run_name(model: str, curriculum: str, seed: int) -> str:
-    """The run's id, identical to its folder under ``results/runs``."""
-    return f"{model}/{curriculum}/seed{int(seed)}"
 
 
 def load_evals(eval_paths: Sequence[PathLike]) -> tuple[pd.DataFrame, dict[str, float]]:

@@ -44,7 +44,8 @@ from devcurriculum.masks.multiblock import split_slices
 from devcurriculum.models.common import ClipObjective
 from devcurriculum.models.objective import Objective
 from devcurriculum.utils.config import set_threads
-from devcurriculum.utils.io import PathLike, provenance, shard_bounds, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, shard_bounds, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 
 if TYPE_CHECKING:  # the learners' modules import transformers / torchvision: only what a job needs is loaded
     from devcurriculum.models.simclr import SimCLRObjective

@@ -25,7 +25,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from devcurriculum.eval.readouts import EVAL_SCHEMA, RUN_KEYS
-from devcurriculum.utils.io import PathLike, provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.voe_onset import pair_problems
 
 log = logging.getLogger("devcurriculum.eval.voe")

@@ -49,7 +49,8 @@ from devcurriculum.config import (
 )
 from devcurriculum.evalsets import labelled
 from devcurriculum.evalsets.labelled.loading import STATUS_OK, status_frame
-from devcurriculum.utils.io import PathLike, provenance, read_metadata
+from devcurriculum.utils.io import provenance, read_metadata
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.evalsets.benchmarks")
 

@@ -44,7 +44,10 @@ from devcurriculum.config import (
     VoESetConfig,
 )
 from devcurriculum.datasets.manifest import ManifestError
-from devcurriculum.utils.io import PathLike, provenance, read_table_file, save_npy, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, table_from_columns, write_table
+from devcurriculum.utils.manifest_files import read_table_file
+from devcurriculum.utils.paths import PathLike
+from devcurriculum.utils.serialize import save_npy
 from devcurriculum.voe_onset import pair_problems, violation_onset
 
 log = logging.getLogger("devcurriculum.evalsets.voe")

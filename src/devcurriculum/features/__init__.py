@@ -1,1 +1,1 @@
-"""features package."""
+"""Clip features for the difficulty scores: the extractors (random ViT, DINOv2 from ONNX) and sharded extraction."""

@@ -43,7 +43,8 @@ from transformers.image_processing_utils import ImageProcessingMixin
 
 from devcurriculum.config import FeaturesConfig
 from devcurriculum.datasets.clip_dataset import GroupCache, check_declared_caches
-from devcurriculum.utils.io import embedding_array, provenance, shard_bounds, table_from_columns, write_table
+from devcurriculum.utils.embeddings import embedding_array
+from devcurriculum.utils.io import provenance, shard_bounds, table_from_columns, write_table
 from devcurriculum.utils.progress import progress_bar
 
 log = logging.getLogger("devcurriculum.features.extract")

@@ -46,7 +46,7 @@ import torch
 from transformers import Dinov2Config, Dinov2Model, ViTImageProcessor
 
 from devcurriculum import __version__
-from devcurriculum.utils.io import atomic_dir
+from devcurriculum.utils.atomic import atomic_dir
 
 log = logging.getLogger("devcurriculum.features.onnx_dinov2")
 

@@ -17,7 +17,7 @@ from transformers import ViTConfig, ViTModel
 
 from devcurriculum import __version__
 from devcurriculum.config import RandomVitConfig
-from devcurriculum.utils.io import atomic_dir
+from devcurriculum.utils.atomic import atomic_dir
 
 log = logging.getLogger("devcurriculum.features.random_vit")
 

@@ -1,1 +1,1 @@
-"""masks package."""
+"""Token masks of the masked learners: VideoMAE tube masks and V-JEPA context / target block masks."""

@@ -1,1 +1,1 @@
-"""train package."""
+"""Pretraining: the one training loop under torchrun, optimiser, schedules, resume state, metrics, initial weights."""

@@ -42,8 +42,10 @@ from safetensors.torch import save_file
 from torch import nn
 
 from devcurriculum.utils import distributed as du
+from devcurriculum.utils.atomic import atomic_path
+from devcurriculum.utils.checksums import verify_checksum
 from devcurriculum.utils.config import config_differences
-from devcurriculum.utils.io import PathLike, atomic_path, verify_checksum
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.safe_load import load_safetensors
 
 log = logging.getLogger("devcurriculum.train.checkpoint")

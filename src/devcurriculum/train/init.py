@@ -15,7 +15,7 @@ import torch
 from devcurriculum.config import ClipConfig, ModelConfig
 from devcurriculum.models.registry import build_objective
 from devcurriculum.train.checkpoint import save_weights
-from devcurriculum.utils.io import PathLike
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.train.init")
 

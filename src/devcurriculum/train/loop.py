@@ -48,9 +48,12 @@ from devcurriculum.train.metrics import MetricsLog
 from devcurriculum.train.optim import build_optimizer
 from devcurriculum.train.schedule import LrSchedule, group_rates, main_schedule
 from devcurriculum.utils import distributed as du
+from devcurriculum.utils.atomic import atomic_dir, link_file
 from devcurriculum.utils.config import config_hash
-from devcurriculum.utils.io import PathLike, atomic_dir, atomic_write_json, link_file, provenance
+from devcurriculum.utils.io import provenance
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
+from devcurriculum.utils.serialize import atomic_write_json
 
 log = logging.getLogger("devcurriculum.train.loop")
 

@@ -13,7 +13,8 @@ from typing import Any
 import pyarrow as pa
 import torch
 
-from devcurriculum.utils.io import PathLike, table_from_columns, write_table
+from devcurriculum.utils.io import table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
 
 #: column -> Arrow type; floats are float64 so loss curves compare exactly across resumes.
 METRICS_SCHEMA = pa.schema(

@@ -81,7 +81,7 @@ def verify_clip_caches(caches: Sequence[str]) -> None:
     Hashing reads the whole cache once (about 1 s per GB, docs/reliability.md); training then reads
     it memory-mapped many times over.
     """
-    from devcurriculum.utils.io import verify_checksum
+    from devcurriculum.utils.checksums import verify_checksum
 
     for cache in caches:
         verify_checksum(cache)

@@ -1,1 +1,1 @@
-"""Shared helpers: atomic I/O, Parquet tables, logging, config hashing, distributed set-up."""
+"""Shared helpers: paths, atomic writes, checksums, JSON and .npy, Parquet tables, logging, config, lazy exports."""

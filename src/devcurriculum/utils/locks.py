@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devcurriculum.utils.io import PathLike
+from devcurriculum.utils.paths import PathLike
 
 LOCK_FILE = ".lock"
 # how long a second opener waits for a just-started holder to write its pid into the file

@@ -36,10 +36,6 @@ def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO)
     return logger
 
 
-def get_logger(name: str) -> logging.Logger:
-    return logging.getLogger(f"devcurriculum.{name}" if not name.startswith("devcurriculum") else name)
-
-
 class stage_log:
     """Context manager for a stage script: log to the rule's ``log:`` file, record any crash there.
 

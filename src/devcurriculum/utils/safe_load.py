@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from devcurriculum.utils.io import PathLike
+from devcurriculum.utils.paths import PathLike
 
 if TYPE_CHECKING:
     import torch

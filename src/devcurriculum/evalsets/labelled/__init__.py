@@ -12,22 +12,29 @@ Sources: ``read_labelled_manifest`` (``video_manifest`` / ``image_manifest``), `
 ``cifar10_manifest``. See ``docs/benchmarks.md``.
 """
 
-from devcurriculum.evalsets.labelled.build import DEFAULT_SPLIT_MODE, SOURCE_MEDIA, build_benchmark
-from devcurriculum.evalsets.labelled.cifar10 import cifar10_manifest, read_cifar10
-from devcurriculum.evalsets.labelled.folders import image_folder_manifest, video_folder_manifest
-from devcurriculum.evalsets.labelled.loading import STATUS_COLUMNS, load_clips, still_image_clip
-from devcurriculum.evalsets.labelled.manifest import (
-    MANIFEST_COLUMNS,
-    LabelledDataError,
-    read_labelled_manifest,
-    validate_manifest,
-)
-from devcurriculum.evalsets.labelled.sampling import frame_offsets, plan_clip
-from devcurriculum.evalsets.labelled.splits import assign_splits, check_usable, limit_per_class, split_by_groups
-from devcurriculum.evalsets.labelled.ssv2 import ssv2_manifest
-from devcurriculum.evalsets.labelled.toybox import toybox_manifest
-from devcurriculum.evalsets.labelled.ucf101 import ucf101_manifest
-from devcurriculum.evalsets.labelled.writer import BENCHMARK_SCHEMA, STATUS_SCHEMA, write_benchmark
+from typing import TYPE_CHECKING
+
+from devcurriculum.utils.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from devcurriculum.evalsets.labelled.build import DEFAULT_SPLIT_MODE, SOURCE_MEDIA, build_benchmark
+    from devcurriculum.evalsets.labelled.cifar10 import cifar10_manifest, read_cifar10
+    from devcurriculum.evalsets.labelled.folders import image_folder_manifest, video_folder_manifest
+    from devcurriculum.evalsets.labelled.loading import STATUS_COLUMNS, load_clips, still_image_clip
+    from devcurriculum.evalsets.labelled.manifest import (
+        MANIFEST_COLUMNS,
+        LabelledDataError,
+        read_labelled_manifest,
+        validate_manifest,
+    )
+    from devcurriculum.evalsets.labelled.sampling import frame_offsets, plan_clip
+    from devcurriculum.evalsets.labelled.splits import assign_splits, check_usable, limit_per_class, split_by_groups
+    from devcurriculum.evalsets.labelled.ssv2 import ssv2_manifest
+    from devcurriculum.evalsets.labelled.toybox import toybox_manifest
+    from devcurriculum.evalsets.labelled.ucf101 import ucf101_manifest
+    from devcurriculum.evalsets.labelled.writer import BENCHMARK_SCHEMA, STATUS_SCHEMA, write_benchmark
+else:  # at run time each name is imported from its module when first used (utils/lazy.py)
+    __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "BENCHMARK_SCHEMA",

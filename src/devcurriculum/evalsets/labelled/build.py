@@ -11,7 +11,6 @@ The result goes to ``writer.write_benchmark``.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 import numpy as np
@@ -20,8 +19,7 @@ import pandas as pd
 from devcurriculum.config import BENCHMARK_CONFIGS, LabelledSource
 from devcurriculum.evalsets.labelled.loading import Media, load_clips
 from devcurriculum.evalsets.labelled.splits import SPLIT_MODES, SplitMode, assign_splits, check_usable
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.paths import PathLike
 
 # What each source yields and how it splits by default (ToyBox: the exemplar split by object).
 SOURCE_MEDIA: dict[str, Media] = {

@@ -13,7 +13,6 @@ the same ``image`` loading, resizing, splitting and bad-input handling as every 
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +21,8 @@ import numpy as np
 import pandas as pd
 
 from devcurriculum.evalsets.labelled.manifest import TEST, TRAIN, LabelledDataError, validate_manifest
-from devcurriculum.utils.io import atomic_path
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.atomic import atomic_path
+from devcurriculum.utils.paths import PathLike
 
 FOLDER = "cifar-10-batches-bin"
 META_FILE = "batches.meta.txt"

@@ -19,8 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from devcurriculum.evalsets.labelled.manifest import MAX_ROWS_SHOWN, LabelledDataError, validate_manifest
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.evalsets.labelled.folders")
 

@@ -17,7 +17,6 @@ skipped; the rest is processed. Whether the survivors still make a usable benchm
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +34,9 @@ from devcurriculum.datasets.decode import (
 )
 from devcurriculum.evalsets.labelled.manifest import MANIFEST_COLUMNS, LabelledDataError, describe_rows
 from devcurriculum.evalsets.labelled.sampling import frame_offsets, plan_clip
+from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
 
-PathLike = str | os.PathLike[str]
 Media = Literal["video", "image"]
 
 log = logging.getLogger("devcurriculum.evalsets.labelled.loading")

@@ -21,7 +21,6 @@ offending values, so a user fixes a file in one go instead of one error per run.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,8 @@ import numpy as np
 import pandas as pd
 
 from devcurriculum.config import VideoManifestSource
-from devcurriculum.utils.io import read_table_file
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.manifest_files import read_table_file
+from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.evalsets.labelled.manifest")
 

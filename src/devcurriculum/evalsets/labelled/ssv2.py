@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,8 +30,7 @@ from typing import Any
 import pandas as pd
 
 from devcurriculum.evalsets.labelled.manifest import TEST, TRAIN, LabelledDataError, validate_manifest
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.paths import PathLike
 
 LABELS_JSON = "labels.json"
 SPLIT_FILES = ((TRAIN, "train.json"), (TEST, "validation.json"))

@@ -28,8 +28,7 @@ import pandas as pd
 
 from devcurriculum.evalsets.labelled.folders import is_hidden, list_names
 from devcurriculum.evalsets.labelled.manifest import LabelledDataError, validate_manifest
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.paths import PathLike
 
 TRANSFORMATIONS = (
     "absent", "present", "hodgepodge",

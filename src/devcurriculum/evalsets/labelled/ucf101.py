@@ -15,7 +15,6 @@ videos are nested or flat.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -23,8 +22,7 @@ import pandas as pd
 
 from devcurriculum.config import UCF101Source
 from devcurriculum.evalsets.labelled.manifest import TEST, TRAIN, LabelledDataError, validate_manifest
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.paths import PathLike
 
 CLASS_INDEX = "classInd.txt"
 ANNOTATION_FOLDER = "ucfTrainTestlist"

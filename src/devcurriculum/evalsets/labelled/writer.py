@@ -6,7 +6,7 @@
 - status table (:data:`STATUS_SCHEMA`): every source item with ``status`` ok/error and the reason,
   so skipped items are counted and named, never silently dropped.
 
-All three are written atomically (``utils.io``); the item table last, because it is the file
+All three are written atomically (``utils.atomic``); the item table last, because it is the file
 downstream rules key on.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -23,9 +22,9 @@ import pyarrow as pa
 
 from devcurriculum.evalsets.labelled.loading import STATUS_ERROR, STATUS_OK
 from devcurriculum.evalsets.labelled.manifest import SPLITS, LabelledDataError
-from devcurriculum.utils.io import save_npy, table_from_columns, write_table
-
-PathLike = str | os.PathLike[str]
+from devcurriculum.utils.io import table_from_columns, write_table
+from devcurriculum.utils.paths import PathLike
+from devcurriculum.utils.serialize import save_npy
 
 log = logging.getLogger("devcurriculum.evalsets.labelled.writer")
 
