@@ -139,16 +139,6 @@ def test_clip_shorter_than_the_frames_asked_for_is_named(tmp_path: Path) -> None
                     age_groups=None, out_table=tmp_path / "t.parquet", out_cache=tmp_path / "c.npy")
 
 
-def test_violation_onset() -> None:
-    a = np.zeros((5, 2, 2, 3), np.uint8)
-    b = a.copy()
-    assert violation_onset(a, b) == 5
-    b[3, 0, 0, 1] = 1
-    assert violation_onset(a, b) == 3
-    with pytest.raises(ValueError, match="differ in shape"):
-        violation_onset(a, b[:4])
-
-
 def test_a_set_shorter_than_the_models_window_is_a_config_error() -> None:
     from devcurriculum.config import ConfigError, WorkflowConfig
 

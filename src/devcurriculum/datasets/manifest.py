@@ -16,14 +16,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from devcurriculum.utils.manifest_files import read_table_file
+from devcurriculum.utils.manifest_files import (
+    MAX_ROWS_SHOWN,
+    blank_text,
+    describe_rows,
+    read_table_file,
+    require_columns,
+)
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.datasets.manifest")
 
 REQUIRED_COLUMNS = ("path", "subject", "age_days")
-# Rows listed per problem in an error message; the rest are counted.
-MAX_ROWS_SHOWN = 10
 
 
 class ManifestError(ValueError):
@@ -34,18 +38,6 @@ def _read_raw(path: Path) -> pd.DataFrame:
     # Required columns read as text so that subject "007" stays "007" and a bad age is reported
     # exactly as written; optional columns keep pandas' type inference.
     return read_table_file(path, text_columns=REQUIRED_COLUMNS, error=ManifestError)
-
-
-def _rows(mask: np.ndarray, values: Sequence[object] | None = None) -> str:
-    """'rows 2, 5 (values 'x', '-1')' for the True positions of ``mask`` (1-based), truncated."""
-    pos = np.flatnonzero(mask)
-    shown = pos[:MAX_ROWS_SHOWN]
-    if values is None:
-        items = ", ".join(str(i + 1) for i in shown)
-    else:
-        items = ", ".join(f"{i + 1} ({values[i]!r})" for i in shown)
-    more = f" and {len(pos) - len(shown)} more" if len(pos) > len(shown) else ""
-    return f"row{'s' if len(pos) > 1 else ''} {items}{more}"
 
 
 def _resolved_paths(raw_path: pd.Series, no_path: pd.Series, folder: Path) -> list[str | None]:
@@ -80,10 +72,10 @@ def _age_problems(raw_age: pd.Series, age: pd.Series) -> list[str]:
     age_values = [None if pd.isna(v) else str(v) for v in raw_age.tolist()]
     bad_age = (age.isna() | ~np.isfinite(age.fillna(0.0))).to_numpy()
     if bad_age.any():
-        problems.append(f"non-numeric age_days in {_rows(bad_age, age_values)}")
+        problems.append(f"non-numeric age_days in {describe_rows(bad_age, age_values)}")
     negative = (~bad_age) & (age.fillna(0.0).to_numpy() < 0)
     if negative.any():
-        problems.append(f"negative age_days in {_rows(negative, age_values)}")
+        problems.append(f"negative age_days in {describe_rows(negative, age_values)}")
     return problems
 
 
@@ -99,24 +91,20 @@ def read_manifest(path: PathLike) -> pd.DataFrame:
     if not manifest.is_file():
         raise ManifestError(f"manifest {manifest}: file not found")
     df = _read_raw(manifest)
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise ManifestError(
-            f"manifest {manifest}: missing required column(s) {missing}; found {list(map(str, df.columns))}"
-        )
+    require_columns(df, REQUIRED_COLUMNS, where=f"manifest {manifest}", error=ManifestError)
     if len(df) == 0:
         raise ManifestError(f"manifest {manifest}: no data rows (an empty manifest has no videos to index)")
     df = df.reset_index(drop=True)
 
     problems: list[str] = []
-    raw_path = df["path"].astype("string").str.strip()
-    no_path = raw_path.isna() | (raw_path == "")
+    raw_path = blank_text(df["path"])
+    no_path = raw_path.isna()
     if no_path.any():
-        problems.append(f"empty path in {_rows(no_path.to_numpy())}")
-    raw_subject = df["subject"].astype("string").str.strip()
-    no_subject = raw_subject.isna() | (raw_subject == "")
+        problems.append(f"empty path in {describe_rows(no_path.to_numpy())}")
+    raw_subject = blank_text(df["subject"])
+    no_subject = raw_subject.isna()
     if no_subject.any():
-        problems.append(f"empty subject in {_rows(no_subject.to_numpy())}")
+        problems.append(f"empty subject in {describe_rows(no_subject.to_numpy())}")
     age = pd.to_numeric(df["age_days"], errors="coerce").astype("float64")
     problems += _age_problems(df["age_days"], age)
     resolved = _resolved_paths(raw_path, no_path, manifest.resolve().parent)

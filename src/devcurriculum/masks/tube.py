@@ -24,6 +24,18 @@ def masked_per_frame(ratio: float, patches_per_frame: int) -> int:
     return int(ratio * patches_per_frame)
 
 
+def random_subset_mask(rows: int, positions: int, n_true: int, generator: torch.Generator) -> torch.Tensor:
+    """A bool ``(rows, positions)`` mask with ``n_true`` True per row, a uniformly random subset per row.
+
+    One ``torch.rand`` draw per position, argsorted: the first ``n_true`` of each row's permutation are
+    True, so the masks follow from the generator's state alone.
+    """
+    order = torch.rand(rows, positions, generator=generator).argsort(dim=1)
+    mask = torch.zeros(rows, positions, dtype=torch.bool)
+    mask.scatter_(1, order[:, :n_true], True)
+    return mask
+
+
 def tube_mask(
     batch_size: int,
     temporal_slices: int,
@@ -39,11 +51,7 @@ def tube_mask(
     """
     if batch_size < 1 or temporal_slices < 1:
         raise ValueError(f"batch_size and temporal_slices must be >= 1, got {batch_size}, {temporal_slices}")
-    n_masked = masked_per_frame(ratio, patches_per_frame)
-    # A random permutation per row: the first n_masked positions of each permutation are masked.
-    order = torch.rand(batch_size, patches_per_frame, generator=generator).argsort(dim=1)
-    frame_mask = torch.zeros(batch_size, patches_per_frame, dtype=torch.bool)
-    frame_mask.scatter_(1, order[:, :n_masked], True)
+    frame_mask = random_subset_mask(batch_size, patches_per_frame, masked_per_frame(ratio, patches_per_frame), generator)
     return frame_mask.repeat(1, temporal_slices)
 
 
@@ -71,7 +79,5 @@ def future_mask(
         raise ValueError(
             f"mask_ratio {ratio} masks {n_masked} of {n_tokens} tokens, fewer than the later half ({n_tokens - n_early})"
         )
-    order = torch.rand(batch_size, n_early, generator=generator).argsort(dim=1)
-    early = torch.zeros(batch_size, n_early, dtype=torch.bool)
-    early.scatter_(1, order[:, :extra], True)
+    early = random_subset_mask(batch_size, n_early, extra, generator)
     return torch.cat([early, torch.ones(batch_size, n_tokens - n_early, dtype=torch.bool)], dim=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from devcurriculum.config import ClipConfig, VideoEmbeddingConfig
+from devcurriculum.config import ClipConfig, VideoEmbeddingConfig, VideoMAEModelConfig, VJEPAModelConfig
 from devcurriculum.models.common import ClipObjective
 
 #: eps of the seed study's ``fc_norm`` (``torch.nn.LayerNorm``'s default)
@@ -27,15 +27,13 @@ class MaskedVideoObjective(ClipObjective):
 
     mask_generator: torch.Generator
 
-    def __init__(
-        self, clip: ClipConfig, *, patch_size: int, tubelet_size: int, embedding: VideoEmbeddingConfig
-    ) -> None:
+    def __init__(self, model: VideoMAEModelConfig | VJEPAModelConfig, clip: ClipConfig) -> None:
         super().__init__(clip)
-        self.patch_size = patch_size
-        self.tubelet_size = tubelet_size
-        self.grid = clip.size // patch_size
-        self.temporal_slices = clip.frames // tubelet_size
-        self.embedding = embedding
+        self.patch_size = model.patch_size
+        self.tubelet_size = model.tubelet_size
+        self.grid = clip.size // model.patch_size
+        self.temporal_slices = clip.frames // model.tubelet_size
+        self.embedding: VideoEmbeddingConfig = model.embedding
 
     def pool_tokens(self, hidden: torch.Tensor) -> torch.Tensor:
         """``(B, N, D)`` last-layer tokens -> ``(B, D)`` mean, or ``(B, cells * D)`` space-time grid cells.

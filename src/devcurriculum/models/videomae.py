@@ -79,7 +79,7 @@ class VideoMAEObjective(MaskedVideoObjective):
     name = "videomae"
 
     def __init__(self, model: VideoMAEModelConfig, clip: ClipConfig) -> None:
-        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size, embedding=model.embedding)
+        super().__init__(model, clip)
         self.mask_ratio = model.mask_ratio
         self.mask_type = model.mask_type
         self.model = VideoMAEForPreTraining(videomae_config(model, clip))

@@ -111,7 +111,7 @@ class VJEPAObjective(MaskedVideoObjective):
     name = "vjepa"
 
     def __init__(self, model: VJEPAModelConfig, clip: ClipConfig) -> None:
-        super().__init__(clip, patch_size=model.patch_size, tubelet_size=model.tubelet_size, embedding=model.embedding)
+        super().__init__(model, clip)
         self.mode = model.mode
         self.gap = model.gap
         # gap_seconds: training batches are frame pairs across a video (B, 2, C, H, W), the gap already taken

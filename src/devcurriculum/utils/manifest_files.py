@@ -1,4 +1,9 @@
-"""A user's manifest file (CSV or Parquet) as a DataFrame; a file pandas would misread is an error naming it."""
+"""A user's manifest file (CSV or Parquet) as a DataFrame, and the row-level checks every manifest shares.
+
+A file pandas would misread is an error naming it; the checks (required columns, blank cells, the rows
+named in a message) are shared by the video manifest (``datasets.manifest``) and the labelled one
+(``evalsets.labelled.manifest``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,37 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from devcurriculum.utils.paths import PathLike
+
+#: rows listed per problem in an error message; the rest are counted
+MAX_ROWS_SHOWN = 10
+
+
+def describe_rows(mask: np.ndarray | Sequence[bool], values: Sequence[object] | None = None) -> str:
+    """``'rows 2, 5 ('x', 'y')'`` for the True positions of ``mask`` (1-based data rows), truncated."""
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    shown = positions[:MAX_ROWS_SHOWN]
+    if values is None:
+        listed = ", ".join(str(i + 1) for i in shown)
+    else:
+        listed = ", ".join(f"{i + 1} ({values[i]!r})" for i in shown)
+    more = f" and {len(positions) - len(shown)} more" if len(positions) > len(shown) else ""
+    return f"row{'s' if len(positions) > 1 else ''} {listed}{more}"
+
+
+def blank_text(series: Any) -> Any:
+    """A column as strings stripped of surrounding blanks, empty strings missing (a pandas ``string`` Series)."""
+    text = series.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def require_columns(frame: Any, required: Sequence[str], *, where: str, error: type[Exception]) -> None:
+    """Raise ``error`` naming ``where``, the missing columns and the ones found, unless ``frame`` has ``required``."""
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise error(f"{where}: missing required column(s) {missing}; found {[str(c) for c in frame.columns]}")
 
 
 def read_table_file(path: PathLike, *, text_columns: Sequence[str] = (), error: type[Exception] = ValueError) -> Any:

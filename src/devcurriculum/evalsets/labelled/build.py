@@ -12,14 +12,14 @@ The result goes to ``writer.write_benchmark``.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
 
 from devcurriculum.config import BENCHMARK_CONFIGS, LabelledSource
-from devcurriculum.evalsets.labelled.loading import Media, load_clips
+from devcurriculum.evalsets.labelled.loading import ClipLoading, Media, load_clips
 from devcurriculum.evalsets.labelled.splits import SPLIT_MODES, SplitMode, assign_splits, check_usable
-from devcurriculum.utils.paths import PathLike
 
 # What each source yields and how it splits by default (ToyBox: the exemplar split by object).
 SOURCE_MEDIA: dict[str, Media] = {
@@ -55,23 +55,17 @@ def skipped_note(status: pd.DataFrame) -> str:
 def build_benchmark(
     manifest: pd.DataFrame,
     *,
-    media: Media,
-    frames: int,
-    size: int,
-    frame_step: int | None = None,
-    target_fps: float | None = None,
-    start_fraction: float = LabelledSource.start_fraction,
     split_mode: SplitMode = LabelledSource.split,
     test_fraction: float = LabelledSource.test_fraction,
     seed: int = LabelledSource.seed,
     where: str = "benchmark",
-    cache_path: PathLike | None = None,
-    progress: bool = True,
+    **loading: Unpack[ClipLoading],
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Decode, split and check a labelled manifest; returns ``(items, clips, status)``.
 
     ``items`` has ``item_id, label, split, group, cache_row``; ``where`` (e.g. ``benchmarks.ucf``)
-    prefixes every error message. Other arguments: see ``loading.load_clips`` and
+    prefixes every error message. ``loading`` (``media``, ``frames``, ``size`` and the optional
+    sampling keys) goes to ``loading.load_clips`` unchanged; the split arguments to
     ``splits.assign_splits``.
     """
     if split_mode not in SPLIT_MODES:
@@ -80,17 +74,7 @@ def build_benchmark(
         raise ValueError(f"{where}: test_fraction must be in (0, 1), got {test_fraction}")
     uses_source_split = split_mode == "manifest" or (split_mode == "auto" and bool(manifest["split"].notna().any()))
     check_usable(manifest, where=f"{where} (before decoding)", require_split=uses_source_split)
-    items, clips, status = load_clips(
-        manifest,
-        media=media,
-        frames=frames,
-        size=size,
-        frame_step=frame_step,
-        target_fps=target_fps,
-        start_fraction=start_fraction,
-        cache_path=cache_path,
-        progress=progress,
-    )
+    items, clips, status = load_clips(manifest, **loading)
     items = assign_splits(items, mode=split_mode, test_fraction=test_fraction, seed=seed)
     check_usable(items, where=f"{where}{skipped_note(status)}")
     return items, clips, status

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from devcurriculum.evalsets.labelled.manifest import MAX_ROWS_SHOWN, LabelledDataError, validate_manifest
+from devcurriculum.evalsets.labelled.manifest import LabelledDataError, validate_manifest
+from devcurriculum.utils.manifest_files import MAX_ROWS_SHOWN
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.evalsets.labelled.folders")

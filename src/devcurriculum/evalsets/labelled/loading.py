@@ -20,7 +20,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -32,14 +32,29 @@ from devcurriculum.datasets.decode import (
     read_frames,
     resize_short_side_and_center_crop,
 )
-from devcurriculum.evalsets.labelled.manifest import MANIFEST_COLUMNS, LabelledDataError, describe_rows
+from devcurriculum.evalsets.labelled.manifest import MANIFEST_COLUMNS, LabelledDataError
 from devcurriculum.evalsets.labelled.sampling import frame_offsets, plan_clip
+from devcurriculum.utils.manifest_files import describe_rows
 from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
 
 Media = Literal["video", "image"]
 
 log = logging.getLogger("devcurriculum.evalsets.labelled.loading")
+
+
+class ClipLoading(TypedDict):
+    """How :func:`load_clips` turns a manifest's items into clips; ``build_benchmark`` passes it through."""
+
+    media: Media
+    frames: int
+    size: int
+    frame_step: NotRequired[int | None]
+    target_fps: NotRequired[float | None]
+    start_fraction: NotRequired[float]
+    cache_path: NotRequired[PathLike | None]
+    progress: NotRequired[bool]
+
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"

@@ -25,11 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from devcurriculum.config import VideoManifestSource
-from devcurriculum.utils.manifest_files import read_table_file
+from devcurriculum.utils.manifest_files import blank_text, describe_rows, read_table_file, require_columns
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.evalsets.labelled.manifest")
@@ -39,24 +38,10 @@ OPTIONAL_COLUMNS = ("split", "start_frame", "start_fraction", "group")
 TRAIN = "train"
 TEST = "test"
 SPLITS = (TRAIN, TEST)
-# Rows listed per problem in an error message; the rest are counted.
-MAX_ROWS_SHOWN = 10
 
 
 class LabelledDataError(ValueError):
     """A labelled source cannot be used as it is; the message names the file, rows, columns or classes."""
-
-
-def describe_rows(mask: np.ndarray | Sequence[bool], values: Sequence[object] | None = None) -> str:
-    """``'rows 2, 5 ('x', 'y')'`` for the True positions of ``mask`` (1-based data rows), truncated."""
-    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-    shown = positions[:MAX_ROWS_SHOWN]
-    if values is None:
-        listed = ", ".join(str(i + 1) for i in shown)
-    else:
-        listed = ", ".join(f"{i + 1} ({values[i]!r})" for i in shown)
-    more = f" and {len(positions) - len(shown)} more" if len(positions) > len(shown) else ""
-    return f"row{'s' if len(positions) > 1 else ''} {listed}{more}"
 
 
 def item_id_for(path: PathLike, root: PathLike) -> str:
@@ -69,12 +54,6 @@ def item_id_for(path: PathLike, root: PathLike) -> str:
         return absolute.relative_to(Path(root)).as_posix()
     except ValueError:
         return absolute.as_posix()
-
-
-def _text(series: pd.Series) -> pd.Series:
-    """Strings stripped of surrounding blanks; empty strings become missing."""
-    text = series.astype("string").str.strip()
-    return text.mask(text == "")
 
 
 def _start_suffix(start_frame: Any, start_fraction: Any) -> str:
@@ -94,20 +73,16 @@ def validate_manifest(frame: pd.DataFrame, *, where: str) -> pd.DataFrame:
     train/test, a split given for some rows only, bad start positions, a row with both starts,
     empty groups, duplicate item ids) and raises them together.
     """
-    missing = [c for c in ("path", "label") if c not in frame.columns]
-    if missing:
-        raise LabelledDataError(
-            f"{where}: missing required column(s) {missing}; found {[str(c) for c in frame.columns]}"
-        )
+    require_columns(frame, ("path", "label"), where=where, error=LabelledDataError)
     if len(frame) == 0:
         raise LabelledDataError(f"{where}: no items (the manifest has no data rows)")
     df = frame.reset_index(drop=True)
     problems: list[str] = []
 
-    path = _text(df["path"])
+    path = blank_text(df["path"])
     if path.isna().any():
         problems.append(f"empty path in {describe_rows(path.isna().to_numpy())}")
-    label = _text(df["label"])
+    label = blank_text(df["label"])
     if label.isna().any():
         problems.append(f"empty label in {describe_rows(label.isna().to_numpy())}")
 
@@ -115,7 +90,7 @@ def validate_manifest(frame: pd.DataFrame, *, where: str) -> pd.DataFrame:
     start_frame, start_fraction = _validated_starts(df, problems)
     group = _validated_group(df, problems)
 
-    item_id = _text(df["item_id"]) if "item_id" in df.columns else path
+    item_id = blank_text(df["item_id"]) if "item_id" in df.columns else path
     no_id = item_id.isna() & path.notna()  # an empty path is reported once, above
     if no_id.any():
         problems.append(f"empty item_id in {describe_rows(no_id.to_numpy())}")
@@ -149,7 +124,7 @@ def _validated_split(df: pd.DataFrame, problems: list[str]) -> pd.Series:
     """``split`` lower-cased; values other than train/test, or a split on some rows only, are problems."""
     if "split" not in df.columns:
         return pd.Series(pd.NA, index=df.index, dtype="string")
-    split = _text(df["split"]).str.lower()
+    split = blank_text(df["split"]).str.lower()
     given = split.notna()
     bad = given & ~split.isin(SPLITS)
     if bad.any():
@@ -197,7 +172,7 @@ def _validated_starts(df: pd.DataFrame, problems: list[str]) -> tuple[pd.Series,
 def _validated_group(df: pd.DataFrame, problems: list[str]) -> pd.Series:
     if "group" not in df.columns:
         return pd.Series(pd.NA, index=df.index, dtype="string")
-    group = _text(df["group"])
+    group = blank_text(df["group"])
     if group.isna().any():
         problems.append(f"empty group in {describe_rows(group.isna().to_numpy())}")
     return group
@@ -233,7 +208,7 @@ def read_labelled_manifest(
     raw = _read_table(source, text_columns)
     df = _rename_label_and_group(raw, label_column, group_column, where)
     folder = source.resolve().parent
-    paths = _text(df["path"]) if "path" in df.columns else None
+    paths = blank_text(df["path"]) if "path" in df.columns else None
     if paths is not None:
         absolute = [None if pd.isna(p) else str((folder / Path(p).expanduser()).resolve()) for p in paths.tolist()]
         df = df.assign(
