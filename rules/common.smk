@@ -58,7 +58,8 @@ wildcard_constraints:
     extractor=r"[A-Za-z0-9_.-]+",
     # empty (data.clip: the paths of a config without models.<name>.clip) or @ and a clip setting key
     clipset=r"(@[A-Za-z0-9]+)?",
-    viewset=r"(@[A-Za-z0-9]+)?",
+    # the same for benchmarks and VoE sets; a benchmark with a sampling policy adds it: @f16s1x224-ssv2_2023r6
+    viewset=r"(@[A-Za-z0-9_-]+)?",
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -87,6 +88,8 @@ def manifest_videos_fingerprint(wildcards):
 # data.clip's files keep their paths (`data/clips/`, `benchmarks/`, `voe/sets/`); a model with its own
 # setting reads `data/clips@{clip_key}/` (cut at its whole setting) and `benchmarks@{view_key}/`,
 # `voe/sets@{view_key}/` (its frames, frame_step and size): each built once, shared by equal settings.
+# A benchmark with a sampling policy (benchmarks.<b>.sampling, models.<name>.benchmark_sampling) goes to
+# `benchmarks@{clip key}-{policy}r{rate}/` (WorkflowConfig.benchmark_key), also without a clip setting.
 
 
 def at(key):
@@ -158,7 +161,7 @@ def cache_clip_cfg(wildcards):
 
 
 def view_clip_cfg(wildcards):
-    """The clip benchmarks or VoE sets are prepared at (their `{viewset}`)."""
+    """The clip VoE sets are prepared at (their `{viewset}`; benchmarks: benchmark_clip_cfg)."""
     return CFG.view_clip(wildcards.viewset.removeprefix("@")).shaping()
 
 
@@ -449,10 +452,13 @@ def embeds_in_seconds(model):
 
 
 def benchmark_files(model=None):
-    """Every benchmark's table, cache and status table, prepared at a model's clip setting (view_key)."""
-    folder = f"{RESULTS}/benchmarks{at(view_key(model))}"
+    """Every benchmark's table, cache and status table as a model sees it: at its clip setting
+    (view_key), in a folder of its own when a sampling policy applies (benchmark_key)."""
+    folders = [
+        f"{RESULTS}/benchmarks{at(CFG.benchmark_key(model, b))}/{b}" for b in BENCHMARKS
+    ]
     return {
-        kind: expand(f"{folder}/{{b}}{suffix}", b=BENCHMARKS)
+        kind: [f"{folder}{suffix}" for folder in folders]
         for kind, suffix in (
             ("tables", ".parquet"),
             ("caches", ".npy"),
@@ -487,7 +493,15 @@ def benchmark_demo_dir(wildcards, input):
 
 
 def benchmark_cfg(wildcards):
-    return CFG.benchmarks[wildcards.benchmark].shaping()
+    """The benchmark block its files at `{viewset}` are prepared with (a model's sampling policy laid over it)."""
+    key = wildcards.viewset.removeprefix("@")
+    return CFG.benchmark_at(key, wildcards.benchmark)[1].shaping()
+
+
+def benchmark_clip_cfg(wildcards):
+    """The clip a benchmark's files at `{viewset}` are prepared at."""
+    key = wildcards.viewset.removeprefix("@")
+    return CFG.benchmark_at(key, wildcards.benchmark)[0].shaping()
 
 
 def readout_cfg(wildcards):

@@ -1,4 +1,4 @@
-# benchmarks (once per clip setting, `{viewset}`) -> embeddings (sharded) -> readouts -> one summary table, plots and the report.
+# benchmarks (once per clip setting and sampling policy, `{viewset}`) -> embeddings (sharded) -> readouts -> one summary table, plots and the report.
 
 
 rule prepare_benchmark:
@@ -16,7 +16,7 @@ rule prepare_benchmark:
         ENV
     params:
         benchmark=benchmark_cfg,
-        clip=view_clip_cfg,
+        clip=benchmark_clip_cfg,
         demo_dir=benchmark_demo_dir,
     script:
         "../scripts/prepare_benchmark.py"

@@ -351,5 +351,5 @@ def test_only_v_jepa_and_simclr_pair_frames_across_a_video() -> None:
     mae = model_config({"objective": "videomae"})
     assert mae.gap_seconds is None and not mae.pairs_across_video
     # VideoMAE has no gap_seconds key: the schema refuses it as it refuses any unknown key
-    with pytest.raises(ConfigError, match=r"^models\.m\.gap_seconds: unknown key; known keys here: clip, decoder_hidden_size, "):
+    with pytest.raises(ConfigError, match=r"^models\.m\.gap_seconds: unknown key; known keys here: benchmark_sampling, clip, decoder_hidden_size, "):
         model_config({"objective": "videomae", "gap_seconds": 1.0}, where="models.m")

@@ -59,7 +59,6 @@ MIRRORED: list[tuple[Callable[..., Any], str, str, str]] = [
     (extract_features, "pooling", FEATURES, "pooling"),
     (extract_features, "frames", FEATURES, "frames"),
     (extract_features, "batch_size", FEATURES, "batch_size"),
-    (build_benchmark, "start_fraction", LABELLED, "start_fraction"),
     (build_benchmark, "split_mode", LABELLED, "split"),
     (build_benchmark, "test_fraction", LABELLED, "test_fraction"),
     (build_benchmark, "seed", LABELLED, "seed"),

@@ -4,6 +4,7 @@ lab's own sources through the same writer (the sources themselves: tests/evalset
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from devcurriculum.config import ClipConfig, ConfigError, benchmark_config
-from devcurriculum.evalsets.benchmarks import prepare_benchmark
+from devcurriculum.evalsets.benchmarks import benchmark_clip_fps, prepare_benchmark
 from devcurriculum.evalsets.labelled import BENCHMARK_SCHEMA, LabelledDataError
 from devcurriculum.utils.io import read_metadata
 
@@ -57,6 +58,8 @@ def test_digits_are_still_grey_images_repeated_over_time(tmp_path: Path) -> None
     assert (clips == clips[:, :1]).all(), "every frame of a clip is the same image"
     assert (clips == clips[..., :1]).all(), "grey replicated to R, G and B"
     assert clips.max() == 255 and clips.min() == 0
+    status = pq.read_table(tmp_path / "digits.status.parquet").to_pandas()
+    assert status["frame_indices"].map(list).tolist() == [[0, 0, 0]] * 100  # a still image: frame 0, repeated
 
 
 def test_digits_pixel_values_at_native_size(tmp_path: Path) -> None:
@@ -133,6 +136,7 @@ def test_demo_benchmark_decodes_resizes_and_labels(demo_dir: Path, tmp_path: Pat
     np.testing.assert_allclose(cache[df["cache_row"]].reshape(6, 3, -1).mean(axis=2), [[20, 40, 60]] * 6, atol=3)
     status = pq.read_table(tmp_path / "d.status.parquet").to_pandas()
     assert (status["status"] == "ok").all() and len(status) == 6
+    assert status["frame_indices"].map(list).tolist() == [[0, 2, 4]] * 6  # the source frames each clip took
 
 
 def test_demo_benchmark_direction_label(demo_dir: Path, tmp_path: Path) -> None:
@@ -187,3 +191,47 @@ def test_a_labs_image_folder_goes_through_the_same_writer(tmp_path: Path) -> Non
                                                                   for sp in ("train", "test")}
     cache = np.load(tmp_path / "i.npy")
     assert (cache == cache[:, :1]).all(), "a still image is repeated over the clip's frames"
+
+
+# ---- a seed sampling policy through the config ---------------------------------------------------
+
+
+def test_a_sampling_policy_in_the_config_places_the_clips_and_sets_their_rate(demo_dir: Path, tmp_path: Path) -> None:
+    # the demo's 8-frame 10 fps videos as a lab's video_folder, sampled as the seed study sampled SSv2
+    for i, (shape, _d) in enumerate([(s, d) for s in ("disc", "square") for d in range(3)]):
+        (tmp_path / "folder" / shape).mkdir(parents=True, exist_ok=True)
+        (demo_dir / "clips" / f"item{i}.mp4").rename(tmp_path / "folder" / shape / f"item{i}.mp4")
+    cfg = {"source": "video_folder", "root": str(tmp_path / "folder"), "sampling": {"policy": "ssv2_2023", "frame_rate": 4}}
+    clip = ClipConfig(frames=2, frame_step=1, stride=4, size=16)
+    assert prepare("ssv2ish", cfg, clip, None, tmp_path / "s.parquet", tmp_path / "s.npy") == 6
+    status = pq.read_table(tmp_path / "s.status.parquet").to_pandas()
+    # ds = round(12 / 4) = 3; n = 8: 8 - 8 // 4 = 6 >= 2 * 3, so from frame 2: frames 2 and 5 (grey 40, 70)
+    assert status["frame_indices"].map(list).tolist() == [[2, 5]] * 6
+    cache = np.load(tmp_path / "s.npy")
+    np.testing.assert_allclose(cache.reshape(6, 2, -1).mean(axis=2), [[40, 70]] * 6, atol=3)
+    assert json.loads(read_metadata(tmp_path / "s.parquet")["devcurriculum.config"])["sampling"] == {
+        "policy": "ssv2_2023", "frame_rate": 4.0}
+    # the clip rate: the videos' 10 fps over the policy's 3 source frames per clip frame
+    assert np.allclose(benchmark_clip_fps(tmp_path / "s.parquet", tmp_path / "s.status.parquet"), 10 / 3)
+
+
+@pytest.mark.parametrize(
+    ("bench", "message"),
+    [
+        ({"source": "cifar10", "root": "/x"}, r"benchmarks\.b\.sampling: a sampling policy applies to videos; cifar10"),
+        ({"source": "image_folder", "root": "/x"}, r"benchmarks\.b\.sampling: a sampling policy applies to videos"),
+        ({"source": "ucf101", "root": "/x", "frame_step": 2}, r"benchmarks\.b\.sampling: .* drop frame_step"),
+        ({"source": "ucf101", "root": "/x", "start_fraction": 0.5}, r"drop start_fraction"),
+    ],
+)
+def test_a_sampling_policy_where_it_cannot_apply_names_the_key(bench: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        benchmark_config({**bench, "sampling": {"policy": "ucf101_2023", "frame_rate": 10}}, where="benchmarks.b")
+
+
+def test_a_sampling_policy_needs_a_known_policy_and_a_rate() -> None:
+    with pytest.raises(ConfigError, match=r"benchmarks\.b\.sampling\.policy: 'ucf' is not one of"):
+        benchmark_config({"source": "ucf101", "root": "/x", "sampling": {"policy": "ucf", "frame_rate": 10}},
+                         where="benchmarks.b")
+    with pytest.raises(ConfigError, match=r"benchmarks\.b\.sampling: 'frame_rate' is a required property"):
+        benchmark_config({"source": "ucf101", "root": "/x", "sampling": {"policy": "ucf101_2023"}}, where="benchmarks.b")

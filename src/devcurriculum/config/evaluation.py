@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, Literal
 
-from devcurriculum.config.block import ConfigBlock, runtime
+from devcurriculum.config.block import OMIT_NONE, ConfigBlock, runtime
 from devcurriculum.config.schema import ConfigError
 
 
@@ -39,6 +39,51 @@ class DigitsBenchmarkSource(ConfigBlock):
     seed: int = 0
 
 
+#: The seed study's benchmark sampling policies (``evalsets.labelled.sampling``, docs/benchmarks.md).
+SamplingPolicy = Literal["ssv2_2023", "toybox_2023", "ucf101_2023"]
+#: The sources a sampling policy applies to (videos; images are repeated over the clip's frames).
+VIDEO_SOURCES = ("video_manifest", "video_folder", "ucf101", "ssv2", "toybox")
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkSamplingConfig(ConfigBlock):
+    """``benchmarks.<name>.sampling`` / ``models.<name>.benchmark_sampling.<source>``: a seed policy and its rate."""
+
+    SCHEMA: ClassVar[str] = "#/$defs/benchmark_sampling"
+    WHERE: ClassVar[str] = "benchmarks.<name>.sampling"
+
+    policy: SamplingPolicy
+    frame_rate: float
+
+    @property
+    def key(self) -> str:
+        """The policy and rate as a path part: ``ssv2_2023r6``, ``ucf101_2023r7p5``."""
+        rate = f"{self.frame_rate:.6f}".rstrip("0").rstrip(".").replace(".", "p")
+        return f"{self.policy}r{rate}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelBenchmarkSamplingConfig(ConfigBlock):
+    """``models.<name>.benchmark_sampling``: this learner's sampling policy per benchmark source.
+
+    It wins over a benchmark's own ``sampling`` for every benchmark of that source, so one config can
+    sample SSv2 at 6 fps for a 16-frame learner and at 1 fps for a 2-frame one (the seed study's table).
+    """
+
+    SCHEMA: ClassVar[str] = "#/$defs/model_benchmark_sampling"
+    WHERE: ClassVar[str] = "models.<name>.benchmark_sampling"
+
+    video_manifest: BenchmarkSamplingConfig | None = None
+    video_folder: BenchmarkSamplingConfig | None = None
+    ucf101: BenchmarkSamplingConfig | None = None
+    ssv2: BenchmarkSamplingConfig | None = None
+    toybox: BenchmarkSamplingConfig | None = None
+
+    def for_source(self, source: str) -> BenchmarkSamplingConfig | None:
+        """The policy of a benchmark source (None: the benchmark's own sampling applies)."""
+        return getattr(self, source) if source in VIDEO_SOURCES else None
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LabelledSource(ConfigBlock):
     """The keys every labelled source of a lab's own data shares (``$defs/labelled_common``)."""
@@ -52,11 +97,27 @@ class LabelledSource(ConfigBlock):
     frame_step: int | None = None
     target_fps: float | None = None
     start_fraction: float = 0.0
+    sampling: BenchmarkSamplingConfig | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.frame_step is not None and self.target_fps is not None:
             raise ConfigError(f"{self.WHERE}: give frame_step or target_fps, not both")
+        if self.sampling is None:
+            return
+        source = getattr(self, "source", None)
+        if source not in VIDEO_SOURCES:
+            raise ConfigError(
+                f"{self.WHERE}.sampling: a sampling policy applies to videos; {source} images are repeated over "
+                "the clip's frames (as the seed study does for CIFAR-10)"
+            )
+        own = [k for k, v in (("frame_step", self.frame_step), ("target_fps", self.target_fps)) if v is not None]
+        own += ["start_fraction"] if self.start_fraction != 0.0 else []
+        if own:
+            raise ConfigError(
+                f"{self.WHERE}.sampling: the policy {self.sampling.policy} places the clip's frames itself; "
+                f"drop {', '.join(own)}"
+            )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -137,6 +198,8 @@ class ToyBoxSource(LabelledSource):
     split: Literal["auto", "manifest", "stratified", "grouped"] = "grouped"
     root: str
     transformations: tuple[str, ...] | None = None
+    # null (the category task) is left out of the block's dicts, so existing ToyBox benchmarks keep their params
+    task: Literal["category", "transformation"] | None = field(default=None, metadata={OMIT_NONE: True})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

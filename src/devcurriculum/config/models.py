@@ -9,6 +9,7 @@ from dataclasses import field
 from typing import Any, ClassVar, Final, Literal, NamedTuple
 
 from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, SEPARATE, ConfigBlock, pretext
+from devcurriculum.config.evaluation import ModelBenchmarkSamplingConfig
 from devcurriculum.config.schema import ConfigError
 
 GapSeconds = float | tuple[float, ...] | None
@@ -56,6 +57,11 @@ class ModelClipConfig(ConfigBlock):
 #: ``models.<name>.clip``: resolved against ``data.clip`` and passed to rules as the model's clip, so it is
 #: never part of the model's own dicts (a model without it keeps its params, and its runs).
 CLIP_FIELD_META = {SEPARATE: "resolved against data.clip (WorkflowConfig.clip_for)"}
+
+
+#: ``models.<name>.benchmark_sampling``: how this learner's benchmarks are sampled, passed to prepare_benchmark
+#: on its own (WorkflowConfig.benchmark_at), so never part of the model's own dicts (no retraining, no re-init).
+BENCHMARK_SAMPLING_META = {SEPARATE: "resolved per benchmark (WorkflowConfig.benchmark_at)"}
 
 
 class Inherit(enum.Enum):
@@ -126,7 +132,7 @@ class AttentionStack(NamedTuple):
 class BaseModelConfig(ConfigBlock):
     """What the three learners' blocks (``models.<name>``) share.
 
-    Not a dataclass itself: ``pretrain`` and ``clip`` are declared here and placed by each subclass as
+    Not a dataclass itself: ``pretrain``, ``clip`` and ``benchmark_sampling`` are declared here and placed by each subclass as
     fields, because a dataclass puts a base's fields first and the order of a block's dicts is part of
     the rules' params (Snakemake compares them as text). ``gap_seconds`` is None here: VideoMAE has no
     such key (its schema refuses it as unknown); V-JEPA and SimCLR declare it as a field.
@@ -134,6 +140,7 @@ class BaseModelConfig(ConfigBlock):
 
     pretrain: ModelPretrainConfig
     clip: ModelClipConfig | None
+    benchmark_sampling: ModelBenchmarkSamplingConfig | None
 
     @property
     def gap_seconds(self) -> GapSeconds:
@@ -186,6 +193,7 @@ class VideoMAEModelConfig(BaseModelConfig):
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
+    benchmark_sampling: ModelBenchmarkSamplingConfig | None = field(default=None, metadata=BENCHMARK_SAMPLING_META)
 
     def attention_stacks(self) -> tuple[AttentionStack, ...]:
         return (
@@ -282,6 +290,7 @@ class VJEPAModelConfig(BaseModelConfig):
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
+    benchmark_sampling: ModelBenchmarkSamplingConfig | None = field(default=None, metadata=BENCHMARK_SAMPLING_META)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -354,6 +363,7 @@ class SimCLRModelConfig(BaseModelConfig):
     augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig, metadata={PRETEXT: "the pretext task"})
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
+    benchmark_sampling: ModelBenchmarkSamplingConfig | None = field(default=None, metadata=BENCHMARK_SAMPLING_META)
 
 
 ModelConfig = VideoMAEModelConfig | VJEPAModelConfig | SimCLRModelConfig

@@ -11,7 +11,7 @@ from typing import ClassVar
 from devcurriculum.config.block import ConfigBlock
 from devcurriculum.config.curricula import CurriculumConfig
 from devcurriculum.config.data import ClipConfig, DataConfig, DemoConfig
-from devcurriculum.config.evaluation import BenchmarkConfig, EvaluationConfig
+from devcurriculum.config.evaluation import BenchmarkConfig, BenchmarkSamplingConfig, EvaluationConfig, LabelledSource
 from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig
 from devcurriculum.config.models import ModelConfig, VideoMAEModelConfig, VJEPAModelConfig, gap_seconds_list
 from devcurriculum.config.schema import ConfigError
@@ -91,6 +91,39 @@ class WorkflowConfig(ConfigBlock):
             if self.view_key(name) == key:
                 return dataclasses.replace(self.clip_for(name), stride=self.data.clip.stride)
         raise KeyError(f"no model has the clip setting {key!r}")
+
+    def benchmark_sampling(self, model: str | None, benchmark: str) -> BenchmarkSamplingConfig | None:
+        """The sampling policy of a benchmark for a model: ``models.<model>.benchmark_sampling`` for the
+        benchmark's source, else the benchmark's own ``sampling`` (None: neither; ``model`` None: the latter)."""
+        bench = self.benchmarks[benchmark]
+        if not isinstance(bench, LabelledSource):
+            return None
+        own = self.models[model].benchmark_sampling if model is not None else None
+        return (own.for_source(bench.source) if own is not None else None) or bench.sampling
+
+    def benchmark_key(self, model: str | None, benchmark: str) -> str:
+        """The ``{viewset}`` of a benchmark's files for a model: its :meth:`view_key` when no policy applies
+        (unchanged paths), else the clip's :func:`clip_setting_key` and the policy, ``f16s1x224-ssv2_2023r6``."""
+        sampling = self.benchmark_sampling(model, benchmark)
+        if sampling is None:
+            return self.view_key(model) if model is not None else ""
+        clip = self.clip_for(model) if model is not None else self.data.clip
+        return f"{clip_setting_key(clip, stride=False)}-{sampling.key}"
+
+    def benchmark_at(self, key: str, benchmark: str) -> tuple[ClipConfig, BenchmarkConfig]:
+        """The clip and the benchmark block that a benchmark's files at ``key`` (:meth:`benchmark_key`) are
+        prepared with: a model's policy replaces the benchmark's own ``sampling`` and clip placement keys."""
+        for name in (None, *self.models):
+            if self.benchmark_key(name, benchmark) != key:
+                continue
+            clip = self.data.clip if name is None else dataclasses.replace(self.clip_for(name), stride=self.data.clip.stride)
+            bench = self.benchmarks[benchmark]
+            sampling = self.benchmark_sampling(name, benchmark)
+            if isinstance(bench, LabelledSource) and sampling != bench.sampling:
+                bench = dataclasses.replace(bench, sampling=sampling, frame_step=None, target_fps=None,
+                                            start_fraction=LabelledSource.start_fraction)
+            return clip, bench
+        raise KeyError(f"no model has the benchmark setting {key!r} for benchmarks.{benchmark}")
 
     def cache_clip(self, key: str) -> ClipConfig:
         """The clip a clip-cache key's cache is cut at."""

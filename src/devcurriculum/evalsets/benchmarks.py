@@ -5,7 +5,8 @@ can feed it to any objective unchanged (``evalsets.labelled.writer``):
 
 - ``{name}.parquet``: item_id, label, label_id, split (``train``/``test``), cache_row;
 - ``{name}.npy``: uint8 ``(N, T, S, S, 3)`` with ``T = data.clip.frames`` and ``S = data.clip.size``;
-- ``{name}.status.parquet``: every source item with ``status`` ok/error and the reason it was skipped.
+- ``{name}.status.parquet``: every source item with ``status`` ok/error, the reason it was skipped and
+  the source frames its clip took (``frame_indices``).
 
 Sources (``benchmarks.<name>.source``; docs/benchmarks.md):
 
@@ -19,6 +20,9 @@ Sources (``benchmarks.<name>.source``; docs/benchmarks.md):
   standard layouts (``ucf101``, ``ssv2``, ``toybox``, ``cifar10``) through ``evalsets.labelled``.
 
 Splits are drawn per class with a seed (every class on both sides) unless the source has its own.
+A labelled video source may sample its clips as the seed study did (``sampling``: a policy and its
+rate, ``evalsets.labelled.sampling``); the workflow lays a learner's own policy over the block
+(``WorkflowConfig.benchmark_at``) before it reaches :func:`prepare_benchmark`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +55,7 @@ from devcurriculum.config import (
 )
 from devcurriculum.evalsets import labelled
 from devcurriculum.evalsets.labelled.loading import STATUS_OK, status_frame
+from devcurriculum.evalsets.labelled.sampling import seed_source_step
 from devcurriculum.utils.io import provenance, read_metadata
 from devcurriculum.utils.paths import PathLike
 
@@ -103,11 +110,13 @@ def benchmark_items(
             split_mode="stratified", test_fraction=bench.test_fraction, seed=bench.seed, where=where, progress=False,
         )
     manifest = source_manifest(bench, scratch=scratch)
-    frame_step = None if bench.target_fps is not None else (bench.frame_step or clip.frame_step)
+    placed = bench.target_fps is not None or bench.sampling is not None  # no frame step applies
+    frame_step = None if placed else (bench.frame_step or clip.frame_step)
     return labelled.build_benchmark(
         manifest, media=labelled.SOURCE_MEDIA[bench.source], frames=clip.frames, size=clip.size,
         frame_step=frame_step, target_fps=bench.target_fps, start_fraction=bench.start_fraction,
-        split_mode=bench.split, test_fraction=bench.test_fraction, seed=bench.seed, where=where,
+        sampling=bench.sampling, split_mode=bench.split, test_fraction=bench.test_fraction, seed=bench.seed,
+        where=where,
     )
 
 
@@ -126,7 +135,7 @@ def source_manifest(bench: LabelledSource, *, scratch: Path) -> pd.DataFrame:
         return labelled.ssv2_manifest(root=bench.root, classes=list(bench.classes), videos=bench.videos)
     if isinstance(bench, ToyBoxSource):
         transformations = list(bench.transformations) if bench.transformations is not None else None
-        return labelled.toybox_manifest(root=bench.root, transformations=transformations)
+        return labelled.toybox_manifest(root=bench.root, transformations=transformations, task=bench.task or "category")
     if isinstance(bench, Cifar10Source):
         # the images go to the job's scratch folder as lossless PNGs, decoded like any image source
         return labelled.cifar10_manifest(root=bench.root, image_dir=scratch / "cifar10", per_class=bench.per_class)
@@ -144,7 +153,8 @@ def digits_items(
     labelled.check_usable(items, where=where)
     status = status_frame([
         {"item_id": i, "path": "sklearn.datasets.load_digits", "label": label, "status": STATUS_OK, "reason": None,
-         "width": 8, "height": 8, "n_frames": None, "fps": None, "start_frame": None, "n_padded": None}
+         "width": 8, "height": 8, "n_frames": None, "fps": None, "start_frame": None, "n_padded": None,
+         "frame_indices": [0] * clip.frames}
         for i, label in zip(item_ids, labels, strict=True)
     ])
     return items, clips, status
@@ -183,8 +193,11 @@ def benchmark_clip_fps(table: PathLike, status: PathLike | None) -> np.ndarray:
     A clip's rate is its source video's ``fps`` (the status table's column, written by
     ``prepare_benchmark`` for every decoded video) over the clip's frame step: the benchmark's
     ``frame_step``, else ``data.clip.frame_step`` (``source: demo`` always takes the latter), or its
-    ``target_fps`` when it resamples by time. Both steps come from the table's own provenance (the
-    config it was prepared with). Images and ``sklearn_digits`` have no rate: NaN.
+    ``target_fps`` when it resamples by time, or, with a seed ``sampling`` policy, the policy's step
+    for that video (``sampling.seed_source_step``: SSv2 ``round(12 / r)`` source frames, ToyBox
+    ``round(fps / r)`` or 1 for its short videos, UCF-101 ``fps / r``). The steps come from the
+    table's own provenance (the config it was prepared with). Images and ``sklearn_digits`` have no
+    rate: NaN.
     """
     ids = pq.read_table(table, columns=["item_id"]).column("item_id").to_pylist()
     out = np.full(len(ids), np.nan)
@@ -193,15 +206,35 @@ def benchmark_clip_fps(table: PathLike, status: PathLike | None) -> np.ndarray:
     meta = read_metadata(table)
     bench = json.loads(meta.get("devcurriculum.config", "{}"))
     clip = json.loads(meta.get("devcurriculum.clip", "{}"))
-    rates = pq.read_table(status, columns=["item_id", "status", "fps"]).to_pandas()
+    seed_policy = bench.get("sampling") is not None
+    columns = ["item_id", "status", "fps", *(["n_frames"] if seed_policy else [])]
+    rates = pq.read_table(status, columns=columns).to_pandas()
     rates = rates[rates["status"] == STATUS_OK]
     source_fps = dict(zip(rates["item_id"].astype(str), rates["fps"].astype("float64"), strict=True))
     fps = np.array([source_fps.get(str(i), np.nan) for i in ids], dtype=np.float64)
     fps[~(fps > 0)] = np.nan  # also NaN: a missing or non-positive rate
     if bench.get("source") == "sklearn_digits":
         return out
+    if seed_policy:
+        n_frames = dict(zip(rates["item_id"].astype(str), rates["n_frames"], strict=True))
+        return _seed_clip_fps(ids, fps, n_frames, bench["sampling"], frames=int(clip.get("frames", 1)))
     target = bench.get("target_fps") if bench.get("source") != "demo" else None
     if target is not None:
         return np.where(np.isfinite(fps), float(target), np.nan)
     step = (bench.get("frame_step") if bench.get("source") != "demo" else None) or clip.get("frame_step") or 1
     return fps / float(step)
+
+
+def _seed_clip_fps(
+    ids: list[str], fps: np.ndarray, n_frames: Mapping[str, Any], sampling: Mapping[str, Any], *, frames: int
+) -> np.ndarray:
+    """Each clip's rate under a seed sampling policy: its video's fps over the policy's step for it."""
+    out = np.full(len(ids), np.nan)
+    for row, (item, rate) in enumerate(zip(ids, fps, strict=True)):
+        count = n_frames.get(str(item))
+        if not np.isfinite(rate) or count is None or pd.isna(count):
+            continue
+        step = seed_source_step(sampling["policy"], n_frames=int(count), fps=float(rate), frames=frames,
+                                frame_rate=float(sampling["frame_rate"]))
+        out[row] = rate / step
+    return out

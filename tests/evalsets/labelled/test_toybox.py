@@ -9,7 +9,7 @@ from labelled_fixtures import make_video
 
 from devcurriculum.evalsets.labelled.build import DEFAULT_SPLIT_MODE, build_benchmark
 from devcurriculum.evalsets.labelled.manifest import LabelledDataError
-from devcurriculum.evalsets.labelled.toybox import toybox_manifest
+from devcurriculum.evalsets.labelled.toybox import parse_toybox_name, toybox_manifest
 
 CATEGORIES = {"cup": "households", "giraffe": "animals"}
 OBJECTS = (1, 2, 3, 4)
@@ -63,3 +63,45 @@ def test_toybox_misnamed_videos_fail_by_name(tmp_path: Path) -> None:
     with pytest.raises(LabelledDataError) as err:
         toybox_manifest(root=root)
     assert "'extra/cup_09_pivothead_wobble.mp4', 'extra/my_cup_video.mp4'" in str(err.value)
+
+
+def test_toybox_transformation_task_labels_the_video_type_and_keeps_object_groups(tmp_path: Path) -> None:
+    df = toybox_manifest(root=make_toybox(tmp_path), task="transformation")
+    assert set(df["label"]) == set(TRANSFORMATIONS)
+    row = df.set_index("item_id").loc["animals/giraffe_02_pivothead/giraffe_02_pivothead_tx.mp4"]
+    assert row["label"] == "tx" and row["group"] == "giraffe_02"
+    with pytest.raises(ValueError, match="task must be one of \\['category', 'transformation'\\]"):
+        toybox_manifest(root=tmp_path / "toybox", task="identity")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "normalised", "regular"),
+    [
+        ("car_03_pivothead_rzminus.mp4", "car_03_pivothead_rzminus.mp4", True),
+        ("Car_03_Pivothead_RZMINUS.MP4", "car_03_pivothead_rzminus.mp4", True),  # the pattern ignores case
+        ("car_03_pivothead_rzminus (1).mp4", "car_03_pivothead_rzminus.mp4", False),
+        ("duck_06_pivothead_rx_minus.mp4", "duck_06_pivothead_rxminus.mp4", False),
+        ("duck06_pivothead-rxminus.mp4", "duck_06_pivothead_rxminus.mp4", False),
+        ("giraffe_02__pivothead_rzplus.mp4.mp4", "giraffe_02_pivothead_rzplus.mp4", False),
+        ("giraffe_2_pivothead_rzplus_2.mp4", "giraffe_02_pivothead_rzplus.mp4", False),
+    ],
+)
+def test_irregular_names_are_normalised_not_patched_by_row(name: str, normalised: str, regular: bool) -> None:
+    parsed = parse_toybox_name(name)
+    assert parsed is not None and parsed.normalised == normalised and parsed.regular == regular
+
+
+@pytest.mark.parametrize("name", ["my_cup_video.mp4", "cup_09_pivothead_wobble.mp4", "cup_pivothead_tx.mp4",
+                                  "cup_09_pivothead_tx.avi", "cup_09_headcam_tx.mp4", "cup_09_pivothead_txcopy.mp4"])
+def test_unreadable_names_stay_unreadable(name: str) -> None:
+    assert parse_toybox_name(name) is None
+
+
+def test_an_irregular_name_is_used_with_its_labels_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = make_toybox(tmp_path)
+    make_video(root / "animals" / "giraffe_05_pivothead" / "giraffe_05_pivothead_rz plus.mp4", 2)
+    with caplog.at_level("WARNING", logger="devcurriculum.evalsets.labelled.toybox"):
+        df = toybox_manifest(root=root, task="transformation")
+    row = df.set_index("item_id").loc["animals/giraffe_05_pivothead/giraffe_05_pivothead_rz plus.mp4"]
+    assert row["label"] == "rzplus" and row["group"] == "giraffe_05"
+    assert "giraffe_05_pivothead_rz plus.mp4 -> giraffe_05_pivothead_rzplus.mp4" in caplog.text

@@ -3,7 +3,8 @@
 1. fail fast, before minutes of decoding, when the manifest itself cannot make a benchmark (a class
    with fewer than 2 items; with the source's own split, an empty split or a class missing from one);
 2. decode (``loading.load_clips``): unusable items are recorded and skipped;
-3. split (``splits.assign_splits``) the items that survived;
+3. split (``splits.assign_splits``) the items that survived, by source item: the clips of one video
+   (a multi-clip sampling policy) are never on both sides;
 4. check again (``splits.check_usable``) and fail with one message naming the classes.
 
 The result goes to ``writer.write_benchmark``.
@@ -75,6 +76,23 @@ def build_benchmark(
     uses_source_split = split_mode == "manifest" or (split_mode == "auto" and bool(manifest["split"].notna().any()))
     check_usable(manifest, where=f"{where} (before decoding)", require_split=uses_source_split)
     items, clips, status = load_clips(manifest, **loading)
-    items = assign_splits(items, mode=split_mode, test_fraction=test_fraction, seed=seed)
+    items = split_by_source_item(items, mode=split_mode, test_fraction=test_fraction, seed=seed)
     check_usable(items, where=f"{where}{skipped_note(status)}")
     return items, clips, status
+
+
+def split_by_source_item(items: pd.DataFrame, *, mode: SplitMode, test_fraction: float, seed: int) -> pd.DataFrame:
+    """``splits.assign_splits`` drawn over the source items (videos), each item taking its source's side.
+
+    With one item per source this is ``assign_splits(items)`` itself; with several clips of one video
+    the draw sees the video once (its first clip, under the video's id), so a stratified split counts
+    videos, not clips.
+    """
+    if "source_item" not in items.columns or not items["source_item"].duplicated().any():
+        return assign_splits(items, mode=mode, test_fraction=test_fraction, seed=seed)
+    sources = items.drop_duplicates("source_item").assign(item_id=lambda d: d["source_item"])
+    drawn = assign_splits(sources, mode=mode, test_fraction=test_fraction, seed=seed)
+    side = dict(zip(drawn["item_id"].astype(str), drawn["split"].astype(str), strict=True))
+    out = items.copy()
+    out["split"] = pd.Series([side[str(s)] for s in out["source_item"]], index=out.index, dtype="string")
+    return out

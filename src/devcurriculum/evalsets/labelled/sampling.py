@@ -54,6 +54,8 @@ SEED_POLICIES: tuple[str, ...] = get_args(SeedPolicy)
 SSV2_SOURCE_FPS = 12
 #: UCF-101's ``step_between_clips`` in the reference, counted in resampled frames
 UCF101_STEP_BETWEEN_CLIPS = 300
+#: the policies that can take several clips from one video (each its own benchmark item)
+MULTI_CLIP_POLICIES: tuple[str, ...] = ("ucf101_2023",)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
   cache_row``, rows in cache order; ``label_id`` is the label's index in the sorted class names;
 - clip cache: uint8 ``(N, T, S, S, 3)``;
 - status table (:data:`STATUS_SCHEMA`): every source item with ``status`` ok/error and the reason,
-  so skipped items are counted and named, never silently dropped.
+  so skipped items are counted and named, never silently dropped, and the source frames each clip
+  took (``frame_indices``), so the sampling can be inspected.
 
 All three are written atomically (``utils.atomic``); the item table last, because it is the file
 downstream rules key on.
@@ -50,13 +51,14 @@ STATUS_SCHEMA = pa.schema(
         pa.field("fps", pa.float64()),
         pa.field("start_frame", pa.int64()),
         pa.field("n_padded", pa.int64()),
+        pa.field("frame_indices", pa.list_(pa.int64())),  # the source frames of the item's clip
     ]
 )
 
 
 def _column(frame: pd.DataFrame, name: str) -> list:
-    """A column as a Python list with missing values as ``None`` (what ``pa.array`` expects)."""
-    return [None if pd.isna(v) else v for v in frame[name].tolist()]
+    """A column as a Python list with missing values as ``None`` (what ``pa.array`` expects); list cells kept."""
+    return [v if isinstance(v, list | tuple | np.ndarray) else None if pd.isna(v) else v for v in frame[name].tolist()]
 
 
 def _check_items(items: pd.DataFrame, clips: np.ndarray) -> None:
