@@ -17,12 +17,13 @@ import pytest
 import yaml
 from snakemake.utils import update_config
 from test_slurm_profile import SLURM, _fake_bin, has, opt, rule_of
-from wfutil import REPO, job_counts, snakemake_env
+from wfutil import REPO, job_counts, parse_jobs, snakemake_env
 
 from devcurriculum.config import (
     CurriculumConfig,
     DataConfig,
     DifficultyConfig,
+    EvaluationConfig,
     FeaturesConfig,
     PretrainConfig,
     WorkflowConfig,
@@ -104,6 +105,73 @@ def test_preset_dry_run_builds_the_whole_dag(preset: str, tmp_path: Path) -> Non
     assert counts.get("gather_pairs", 0) == (len(cfg.groups) if pairs else 0)
 
 
+# ---- the seed study's benchmark sampling: a preset over configs/own_data.yaml plans it -------------------
+
+#: the seed study's four benchmarks at a lab's paths, as a lab adds them to its copy of own_data.yaml
+SEED_BENCHMARKS = {
+    "ssv2": {"source": "ssv2", "root": "/data/ssv2", "classes": ["Pushing something from left to right",
+                                                                 "Pushing something from right to left"]},
+    "toybox": {"source": "toybox", "root": "/data/toybox"},
+    "toybox_transformation": {"source": "toybox", "root": "/data/toybox", "task": "transformation",
+                              "split": "stratified"},
+    "ucf": {"source": "ucf101", "root": "/data/UCF-101"},
+    "cifar": {"source": "cifar10", "root": "/data/cifar-10-batches-bin"},
+}
+#: the seed's (policy, frame rate) per learner and benchmark source (docs/algorithms.md §A, "Benchmark sampling")
+SEED_TABLE = {
+    "videomae": {"ssv2": ("ssv2_2023", 6), "toybox": ("toybox_2023", 5), "ucf101": ("ucf101_2023", 10)},
+    "vjepa": {"ssv2": ("ssv2_2023", 1), "toybox": ("toybox_2023", 2), "ucf101": ("ucf101_2023", 3)},
+    # the seed study ran SimCLR on ToyBox (and CIFAR-10) only; SSv2 and UCF-101 at V-JEPA's 2-frame rates
+    "simclr": {"ssv2": ("ssv2_2023", 1), "toybox": ("toybox_2023", 2), "ucf101": ("ucf101_2023", 3)},
+}
+#: each preset's learner and benchmark clip setting (frames, frame step, size)
+PRESET_LEARNER = {
+    "sheybani2023_videomae": ("videomae", "f16s1x224"),
+    "sheybani2023_vjepa": ("vjepa", "f2s300x224"),
+    "sheybani2023_simclr": ("simclr", "f2s1x224"),
+    "lin2025_prototype": ("videomae", "f16s1x224"),
+}
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_a_preset_over_own_data_samples_the_seed_benchmarks_as_the_seed_did(preset: str, tmp_path: Path) -> None:
+    (tmp_path / "manifest.csv").write_text("path,subject,age_days\n")
+    own = REPO / "configs" / "own_data.yaml"
+    lab = tmp_path / "lab.yaml"  # the lab's manifest and its copies of the seed study's benchmarks
+    lab.write_text(yaml.safe_dump({"data": {"manifest": str(tmp_path / "manifest.csv")}, "benchmarks": SEED_BENCHMARKS}))
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", "config.yaml", str(own), str(lab), *map(str, preset_files(preset)), "--dry-run",
+           "--cores", "1"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=snakemake_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    planned = {w["benchmark"]: w.get("viewset", "") for rule, w in parse_jobs(proc.stdout + proc.stderr)
+               if rule == "prepare_benchmark"}
+    learner, clip = PRESET_LEARNER[preset]
+    sources = {name: bench["source"] for name, bench in SEED_BENCHMARKS.items()}
+    expected = {"digits": ""}  # own_data.yaml's digits and CIFAR-10: images, repeated over the clip's frames
+    for name, source in sources.items():
+        policy = SEED_TABLE[learner].get(source)
+        expected[name] = f"@{clip}-{policy[0]}r{policy[1]}" if policy else ""
+    assert planned == expected
+    # and what the job is given: the policy, and none of the benchmark's own placement keys
+    cfg = WorkflowConfig.from_mapping(_merged(own, lab, *preset_files(preset)))
+    for name, viewset in expected.items():
+        if viewset:
+            _, bench = cfg.benchmark_at(viewset.removeprefix("@"), name)
+            policy, rate = SEED_TABLE[learner][sources[name]]
+            assert bench.shaping()["sampling"] == {"policy": policy, "frame_rate": float(rate)}
+    assert cfg.evaluation.knn.k == (1, 5, 10)  # the seed study's top-1, top-5 and top-10
+
+
+def _merged(*overlays: Path) -> dict:
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    for path in overlays:
+        update_config(cfg, yaml.safe_load(path.read_text()))
+    drop_null_entries(cfg)
+    return cfg
+
+
 def _create_upstream_outputs(workdir: Path, preset: str, target: str) -> None:
     """Every output the target's upstream jobs would write, as empty files / folders of one mtime."""
     proc = _snakemake(workdir, preset, "--dry-run", "--cores", "1", target)
@@ -176,7 +244,7 @@ def test_preset_pretrain_job_goes_out_with_the_slurm_profile(preset: str, tmp_pa
 # ---- docs/models.md: the preset tables say what the schema and the preset files say -------------------
 
 DOCS = REPO / "docs" / "models.md"
-TOP_BLOCKS = {"data": DataConfig, "features": FeaturesConfig, "difficulty": DifficultyConfig}
+TOP_BLOCKS = {"data": DataConfig, "features": FeaturesConfig, "difficulty": DifficultyConfig, "evaluation": EvaluationConfig}
 
 
 def docs_tables() -> dict[str, list[list[str]]]:
@@ -197,6 +265,8 @@ def docs_tables() -> dict[str, list[list[str]]]:
 
 def _walk(node: object, dotted: str) -> object:
     for part in dotted.split("."):
+        if node is None:  # a key inside an absent (null) block: null too
+            return None
         assert isinstance(node, dict) and part in node, f"no key {part!r} in {dotted!r}"
         node = node[part]
     return node
@@ -215,8 +285,8 @@ def _default(cfg: WorkflowConfig, key: str) -> object:
         if rest.startswith("pretrain."):
             return _walk(PretrainConfig().to_dict(), rest.removeprefix("pretrain."))
         bare = model_config({"objective": cfg.models[name].objective})
-        # opt-in keys left out of the dict while None (gap_seconds) default to null
-        omitted = {f.name: None for f in dataclasses.fields(bare) if OMIT_NONE in f.metadata}
+        # opt-in keys and blocks left out of the dict while None (gap_seconds, benchmark_sampling) default to null
+        omitted = {f.name: None for f in dataclasses.fields(bare) if OMIT_NONE in f.metadata or getattr(bare, f.name) is None}
         return _walk({**omitted, **bare.to_dict()}, rest)
     if block == "curricula":
         name, _, rest = rest.partition(".")
@@ -228,6 +298,8 @@ def _default(cfg: WorkflowConfig, key: str) -> object:
 
 def test_docs_have_a_table_for_every_preset() -> None:
     assert set(docs_tables()) == set(PRESETS)
+    # every row states the reference's value (or that the reference did not run it)
+    assert [(name, row[0]) for name, rows in docs_tables().items() for row in rows if row[1] in ("", "—")] == []
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
