@@ -91,3 +91,9 @@ def test_the_toybox_task_is_opt_in() -> None:
     assert bench.shaping()["task"] == "transformation"
     with pytest.raises(ConfigError, match=r"^benchmarks\.tb\.task: 'identity' is not one of"):
         benchmark_config({"source": "toybox", "root": "/t", "task": "identity"}, where="benchmarks.tb")
+
+
+def test_an_ssv2_rate_that_rounds_the_step_to_zero_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"^benchmarks\.b\.sampling\.frame_rate: 25 gives ssv2_2023 a step of round\(12/25\) = 0"):
+        benchmark_config({**SSV2, "sampling": {"policy": "ssv2_2023", "frame_rate": 25}}, where="benchmarks.b")
+    assert BenchmarkSamplingConfig(policy="ssv2_2023", frame_rate=23).key == "ssv2_2023r23"  # round(0.52) = 1

@@ -55,6 +55,14 @@ class BenchmarkSamplingConfig(ConfigBlock):
     policy: SamplingPolicy
     frame_rate: float
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.policy == "ssv2_2023" and round(12 / self.frame_rate) < 1:  # the policy's fixed 12 fps source
+            raise ConfigError(
+                f"{self.WHERE}.frame_rate: {self.frame_rate:g} gives ssv2_2023 a step of round(12/{self.frame_rate:g}) = 0 "
+                "(the source is taken as 12 fps); use a rate below 24"
+            )
+
     @property
     def key(self) -> str:
         """The policy and rate as a path part: ``ssv2_2023r6``, ``ucf101_2023r7p5``."""
