@@ -80,3 +80,27 @@ def test_a_model_clip_setting_gets_its_own_cache_benchmarks_and_voe_sets(tmp_pat
         surprises = _blocks(text, "surprise", model)
         assert surprises and all(f"results/voe/sets{folder.removeprefix('benchmarks').rstrip('/')}/demo_physics.npy"
                                  in _input(b) for b in surprises), model
+
+
+def test_learners_with_their_own_sampling_policies_get_their_own_benchmark_files(tmp_path: Path) -> None:
+    """A 4-frame and an 8-frame learner sample a video benchmark at different rates: two benchmark folders,
+    each learner's embeddings reading its own; a benchmark without a policy keeps its files."""
+    labels = "results/demo/benchmark/labels.csv"  # the demo's clips as a lab's video_manifest (made by the demo rule)
+    models = _models()
+    models["videomae"]["benchmark_sampling"] = {"video_manifest": {"policy": "toybox_2023", "frame_rate": 5}}
+    models["big"]["benchmark_sampling"] = {"video_manifest": {"policy": "toybox_2023", "frame_rate": 2.5}}
+    config = write_config(tmp_path, {
+        "models": {"videomae": models["videomae"], "big": models["big"]},
+        "benchmarks.shapes": {"source": "video_manifest", "manifest": labels, "label_column": "shape"},
+        "runs": [{"models": ["videomae", "big"], "curricula": ["developmental"], "seeds": [0]}]})
+    (tmp_path / labels).parent.mkdir(parents=True)
+    (tmp_path / labels).write_text("path,shape\n")  # stands in for the demo's table (the dry run reads no rows)
+    proc = snakemake(tmp_path, "--dry-run", config=config)
+    text = proc.stdout + proc.stderr
+    jobs = parse_jobs(text)
+    assert sorted((w["viewset"], w["benchmark"]) for r, w in jobs if r == "prepare_benchmark") == [
+        ("", "demo_objects"), ("", "digits"), ("@f4s2x16-toybox_2023r5", "shapes"),
+        ("@f8s2x32", "demo_objects"), ("@f8s2x32", "digits"), ("@f8s2x32-toybox_2023r2p5", "shapes")]
+    for model, folder in (("videomae", "benchmarks@f4s2x16-toybox_2023r5/"), ("big", "benchmarks@f8s2x32-toybox_2023r2p5/")):
+        for block in _blocks(text, "embed", model) + _blocks(text, "readout", model):
+            assert f"results/{folder}shapes.parquet" in _input(block), (model, _input(block))

@@ -58,6 +58,14 @@ def test_whole_dag_leaves_every_artifact(finished: Path) -> None:
     assert not (run / "config.json").exists() and (run / "run_spec.json").exists()
     preview = pq.read_table(res / "curricula/prototype.parquet").to_pandas()
     assert preview["effective_fraction"].is_monotonic_increasing
+    # every benchmark status table names the source frames of each clip: .test's 4 frames, 2 apart (padded
+    # with the last decoded frame); the digits are still images, frame 0 repeated
+    demo = pd.read_parquet(res / "benchmarks/demo_objects.status.parquet")
+    assert (demo["status"] == "ok").all()
+    for n, indices in zip(demo["n_frames"], demo["frame_indices"], strict=True):
+        assert list(indices) == [min(2 * i, n - 1) for i in range(4)]
+    digits = pd.read_parquet(res / "benchmarks/digits.status.parquet")
+    assert [list(i) for i in digits["frame_indices"]] == [[0, 0, 0, 0]] * len(digits)
 
 
 def test_rerun_is_a_no_op(finished: Path) -> None:
@@ -190,6 +198,29 @@ def test_manifest_missing_column_fails_naming_it(tmp_path: Path) -> None:
     assert proc.returncode != 0
     log = (tmp_path / "results/logs/index_videos.log").read_text()
     assert "age_days" in log
+
+
+def test_a_learners_sampling_policy_prepares_a_benchmark_of_its_own(finished: Path) -> None:
+    """The demo's clips as a lab's video_manifest, sampled for videomae as the seed study sampled SSv2."""
+    from devcurriculum.evalsets.labelled.sampling import seed_frame_indices
+
+    cfg_dir = finished / "policy"
+    cfg_dir.mkdir()
+    labels = finished / "results/demo/benchmark/labels.csv"
+    videomae = yaml.safe_load((finished / "config.yaml").read_text())["models"]["videomae"]
+    config = write_config(cfg_dir, {
+        "benchmarks.shapes": {"source": "video_manifest", "manifest": str(labels), "label_column": "shape"},
+        "models.videomae": {**videomae, "benchmark_sampling": {"video_manifest": {"policy": "ssv2_2023", "frame_rate": 4}}},
+    })
+    jobs = dry_run_jobs(finished, config=config)
+    # only the new benchmark is prepared, in a folder of its own; the model is not retrained or re-initialised
+    assert [w for rule, w in jobs if rule == "prepare_benchmark"] == [{"viewset": "@f4s2x16-ssv2_2023r4", "benchmark": "shapes"}]
+    assert not [rule for rule, _ in jobs if rule in ("pretrain", "init_model", "chunk_clips")]
+    snakemake(finished, "results/benchmarks@f4s2x16-ssv2_2023r4/shapes.parquet", config=config)
+    status = pd.read_parquet(finished / "results/benchmarks@f4s2x16-ssv2_2023r4/shapes.status.parquet")
+    assert (status["status"] == "ok").all()
+    for n, indices in zip(status["n_frames"], status["frame_indices"], strict=True):  # ds = round(12 / 4) = 3
+        assert list(indices) == seed_frame_indices("ssv2_2023", n_frames=int(n), fps=None, frames=4, frame_rate=4)
 
 
 def test_a_model_with_its_own_clip_setting_adds_only_its_jobs_and_runs(finished: Path) -> None:
