@@ -452,8 +452,7 @@ def embeds_in_seconds(model):
 
 
 def benchmark_files(model=None):
-    """Every benchmark's table, cache and status table as a model sees it: at its clip setting
-    (view_key), in a folder of its own when a sampling policy applies (benchmark_key)."""
+    """Every benchmark's table, cache and status table as a model sees it (benchmark_key)."""
     folders = [
         f"{RESULTS}/benchmarks{at(CFG.benchmark_key(model, b))}/{b}" for b in BENCHMARKS
     ]
