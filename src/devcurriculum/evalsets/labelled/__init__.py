@@ -7,6 +7,9 @@ steps decode it into clips, split it, check it and write it in the ``prepare_ben
     items, clips, status = build_benchmark(manifest, media="video", frames=16, size=64, frame_step=2)
     write_benchmark(items, clips, status=status, out_table=..., out_cache=..., out_status=...)
 
+Clips are placed by ``frame_step`` / ``target_fps`` and a start, or by one of the seed study's sampling
+policies (``seed_frame_indices``, ``seed_clip_indices``; ``sampling``).
+
 Sources: ``read_labelled_manifest`` (``video_manifest`` / ``image_manifest``), ``video_folder_manifest``,
 ``image_folder_manifest``; adapters ``ucf101_manifest``, ``ssv2_manifest``, ``toybox_manifest``,
 ``cifar10_manifest``. See ``docs/benchmarks.md``.
@@ -27,7 +30,13 @@ if TYPE_CHECKING:
         read_labelled_manifest,
         validate_manifest,
     )
-    from devcurriculum.evalsets.labelled.sampling import frame_offsets, plan_clip
+    from devcurriculum.evalsets.labelled.sampling import (
+        SEED_POLICIES,
+        frame_offsets,
+        plan_clip,
+        seed_clip_indices,
+        seed_frame_indices,
+    )
     from devcurriculum.evalsets.labelled.splits import assign_splits, check_usable, limit_per_class, split_by_groups
     from devcurriculum.evalsets.labelled.ssv2 import ssv2_manifest
     from devcurriculum.evalsets.labelled.toybox import toybox_manifest
@@ -40,6 +49,7 @@ __all__ = [
     "BENCHMARK_SCHEMA",
     "DEFAULT_SPLIT_MODE",
     "MANIFEST_COLUMNS",
+    "SEED_POLICIES",
     "SOURCE_MEDIA",
     "STATUS_COLUMNS",
     "STATUS_SCHEMA",
@@ -55,6 +65,8 @@ __all__ = [
     "plan_clip",
     "read_cifar10",
     "read_labelled_manifest",
+    "seed_clip_indices",
+    "seed_frame_indices",
     "split_by_groups",
     "ssv2_manifest",
     "still_image_clip",
