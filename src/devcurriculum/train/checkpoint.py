@@ -19,7 +19,8 @@ is set aside as ``last.pt.corrupt-<time>`` (kept for inspection, never deleted) 
 both files, and training restarts from step 0.
 
 Final weights are ``safetensors`` files with a ``.sha256`` sidecar (written by ``atomic_path``),
-verified before they are loaded. :func:`check_run_spec` checks a run folder's ``run_spec.json``
+verified before they are loaded, and written byte-reproducibly (``utils.safe_save``: equal tensors
+and metadata give an equal file). :func:`check_run_spec` checks a run folder's ``run_spec.json``
 against the model config a later stage was given.
 """
 
@@ -38,7 +39,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from devcurriculum.utils import distributed as du
@@ -47,6 +47,7 @@ from devcurriculum.utils.checksums import verify_checksum
 from devcurriculum.utils.config import config_differences
 from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.safe_load import load_safetensors
+from devcurriculum.utils.safe_save import save_safetensors
 
 log = logging.getLogger("devcurriculum.train.checkpoint")
 
@@ -303,7 +304,7 @@ def save_weights(state_dict: Mapping[str, torch.Tensor], path: PathLike, metadat
         seen.add(t.untyped_storage().data_ptr())
         out[name] = t.contiguous()
     with atomic_path(path) as tmp:
-        save_file(out, str(tmp), metadata=dict(metadata) if metadata else None)
+        save_safetensors(out, tmp, metadata)
 
 
 def load_weights(module: nn.Module, path: PathLike, strict: bool = True) -> None:
