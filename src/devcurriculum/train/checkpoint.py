@@ -173,6 +173,17 @@ def _crc_into(crc: int, obj: Any) -> int:
     return zlib.crc32(f"{type(obj).__name__}{obj!r};".encode(), crc)  # str, int, bool, None: type and repr
 
 
+def _tensor_bytes(obj: Any) -> int:
+    """Bytes of every tensor in nested dicts/lists: about what a file of them needs on disk."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, Mapping):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
+
+
 def content_digest(obj: Any) -> str:
     """CRC32 (hex) of a resume state's content as loaded: structure, key order, types and every tensor byte."""
     return f"{_crc_into(0, obj):08x}"
@@ -183,7 +194,7 @@ def save_resume_state(resume_dir: PathLike, state: ResumeState) -> Path:
     path = resume_path(resume_dir)
     payload = state.to_dict()
     payload[DIGEST_KEY] = content_digest(payload)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, size_hint=_tensor_bytes(payload)) as tmp:
         torch.save(payload, tmp)
     log.info("saved resume state at step %d to %s", state.step, path)
     return path
@@ -303,7 +314,7 @@ def save_weights(state_dict: Mapping[str, torch.Tensor], path: PathLike, metadat
             t = t.clone()
         seen.add(t.untyped_storage().data_ptr())
         out[name] = t.contiguous()
-    with atomic_path(path) as tmp:
+    with atomic_path(path, size_hint=_tensor_bytes(out)) as tmp:
         save_safetensors(out, tmp, metadata)
 
 
