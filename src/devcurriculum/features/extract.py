@@ -43,6 +43,7 @@ from transformers.image_processing_utils import ImageProcessingMixin
 
 from devcurriculum.config import FeaturesConfig
 from devcurriculum.datasets.clip_dataset import GroupCache, check_declared_caches
+from devcurriculum.utils.checksums import verify_folder
 from devcurriculum.utils.embeddings import embedding_array
 from devcurriculum.utils.io import provenance, shard_bounds, table_from_columns, write_table
 from devcurriculum.utils.progress import progress_bar
@@ -68,6 +69,8 @@ def load_feature_model(model_dir_or_id: str | os.PathLike[str]) -> PreTrainedMod
     local = Path(ref).is_dir()
     if not local and (Path(ref).is_absolute() or ref.startswith(".")):
         raise FileNotFoundError(f"feature model directory {ref} does not exist (features.model)")
+    if local:  # our model folders (vit-random, an export/) carry sha256 sidecars: a flipped byte names its file
+        verify_folder(ref)
     try:
         model = AutoModel.from_pretrained(ref, local_files_only=local)
     except OSError as err:

@@ -91,6 +91,9 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
 
     A crash never leaves a half-written model folder that ``from_pretrained`` would load. An existing
     ``path`` is moved aside first (``os.replace`` cannot rename onto a non-empty folder) and then deleted.
+    Every weights or cache file in it (a suffix in ``CHECKSUMMED_SUFFIXES``) gets its ``<file>.sha256``
+    sidecar first, so a model folder (a run's ``export/``) is verified like any weights file
+    (:func:`~devcurriculum.utils.checksums.verify_folder`).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +102,9 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
         yield tmp
         # mkdtemp (and some writers) create private files; results are shared with collaborators
         os.chmod(tmp, 0o777 & ~_UMASK)
+        for child in sorted(tmp.rglob("*")):
+            if child.is_file() and child.suffix in CHECKSUMMED_SUFFIXES and not checksum_path(child).exists():
+                write_checksum(child)
         for child in tmp.rglob("*"):
             os.chmod(child, (0o777 if child.is_dir() else 0o666) & ~_UMASK)
         if final.exists():
