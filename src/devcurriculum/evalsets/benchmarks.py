@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from devcurriculum.config import (
     BenchmarkConfig,
@@ -49,7 +48,7 @@ from devcurriculum.config import (
 )
 from devcurriculum.evalsets import labelled
 from devcurriculum.evalsets.labelled.loading import STATUS_OK, status_frame
-from devcurriculum.utils.io import provenance, read_metadata
+from devcurriculum.utils.io import provenance, read_metadata, read_table
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.evalsets.benchmarks")
@@ -186,14 +185,14 @@ def benchmark_clip_fps(table: PathLike, status: PathLike | None) -> np.ndarray:
     ``target_fps`` when it resamples by time. Both steps come from the table's own provenance (the
     config it was prepared with). Images and ``sklearn_digits`` have no rate: NaN.
     """
-    ids = pq.read_table(table, columns=["item_id"]).column("item_id").to_pylist()
+    ids = read_table(table, columns=["item_id"]).column("item_id").to_pylist()
     out = np.full(len(ids), np.nan)
     if status is None or not Path(status).is_file():
         return out
     meta = read_metadata(table)
     bench = json.loads(meta.get("devcurriculum.config", "{}"))
     clip = json.loads(meta.get("devcurriculum.clip", "{}"))
-    rates = pq.read_table(status, columns=["item_id", "status", "fps"]).to_pandas()
+    rates = read_table(status, columns=["item_id", "status", "fps"]).to_pandas()
     rates = rates[rates["status"] == STATUS_OK]
     source_fps = dict(zip(rates["item_id"].astype(str), rates["fps"].astype("float64"), strict=True))
     fps = np.array([source_fps.get(str(i), np.nan) for i in ids], dtype=np.float64)

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 from transformers import AutoModel, PretrainedConfig, PreTrainedModel
@@ -45,7 +44,7 @@ from devcurriculum.config import FeaturesConfig
 from devcurriculum.datasets.clip_dataset import GroupCache, check_declared_caches
 from devcurriculum.utils.checksums import verify_folder
 from devcurriculum.utils.embeddings import embedding_array
-from devcurriculum.utils.io import provenance, shard_bounds, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, read_table, shard_bounds, table_from_columns, write_table
 from devcurriculum.utils.progress import progress_bar
 
 log = logging.getLogger("devcurriculum.features.extract")
@@ -286,7 +285,7 @@ def extract_features(
 
 
 def _read_clip_table(path: str | os.PathLike[str], n_cache: int) -> pa.Table:
-    table = pq.read_table(path)
+    table = read_table(path)
     missing = [c for c in ("clip_id", "cache_row") if c not in table.column_names]
     if missing:
         raise KeyError(f"clip table {path} lacks column(s) {missing}")

@@ -67,4 +67,4 @@ def save_safetensors(
         fh.write(text)
         for name in order:
             data = tensors[name].detach().to("cpu").contiguous().reshape(-1).view(torch.uint8)
-            fh.write(memoryview(data.numpy()))
+            fh.write(data.numpy().data)
