@@ -10,10 +10,12 @@ go instead of one error per run. The workflow reads the manifest once when it bu
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +94,26 @@ class Manifest:
 
 
 def load_manifest(path: PathLike) -> Manifest:
-    """Read and validate a manifest; :func:`read_manifest` without the rows' names.
+    """Read and validate a manifest (once per version of the file in a process); see :func:`_load`.
+
+    Building the DAG reads it twice (``workflow.check_manifest``, the video fingerprint), and resolving
+    100,000 video paths takes seconds: an unchanged file (same size and mtime) is read once.
+    """
+    manifest = Path(path)
+    if not manifest.is_file():
+        raise ManifestError(f"manifest {manifest}: file not found")
+    st = manifest.stat()
+    loaded = _load_cached(str(manifest), os.getcwd(), st.st_size, st.st_mtime_ns)
+    return replace(loaded, rows=loaded.rows.copy())  # callers may change their rows
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, cwd: str, size: int, mtime_ns: int) -> Manifest:
+    return _load(Path(path))
+
+
+def _load(path: PathLike) -> Manifest:
+    """Read and validate a manifest; :func:`read_manifest` with the rows' names.
 
     Relative video paths resolve against the manifest's folder (not the working directory), so a
     dataset folder with its manifest can be moved as a unit. ``age_days`` becomes float64, ``subject``
