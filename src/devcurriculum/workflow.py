@@ -1,14 +1,17 @@
-"""What the Snakefile needs from the library: the validated, typed config.
+"""What the Snakefile needs from the library: the validated, typed config, and inputs checked up front.
 
 Snakemake's own ``validate()`` prints the whole schema with a misspelled key (hundreds of lines); here
 a mistake prints one line naming the key, with a "did you mean" when a known key is close, and the
-workflow stops before any job starts.
+workflow stops before any job starts. The same goes for the manifest (:func:`check_manifest`): a bad
+one stops the workflow when the DAG is built, not when ``index_videos`` runs after the plan is made.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
 
 from devcurriculum.config import ConfigError, WorkflowConfig
@@ -44,6 +47,40 @@ def load_workflow_config(config: MutableMapping[str, Any]) -> WorkflowConfig:
         cfg = WorkflowConfig.from_mapping(config)
     except ConfigError as exc:
         sys.exit(f"config error: {exc}")
+    check_manifest(cfg)
     config.clear()
     config.update(cfg.to_dict())
     return cfg
+
+
+#: paths named when none of a manifest's videos exists; the rest are counted
+PATHS_SHOWN = 5
+
+
+def check_manifest(cfg: WorkflowConfig) -> None:
+    """Read the manifest of ``data.source: manifest`` once, before any job is planned.
+
+    A manifest error (bad ages, empty cells, duplicates, a row with extra fields: one line naming
+    every row, ``datasets.manifest``) or a manifest none of whose video paths exists prints
+    ``manifest error: ...`` and exits with status 1; ages that look like months print one
+    ``warning: ...`` line. Costs one read of the manifest and a ``stat`` until the first existing video.
+    """
+    if cfg.data.source != "manifest" or not cfg.data.manifest:
+        return
+    from devcurriculum.datasets.manifest import ManifestError, age_unit_warning, load_manifest
+
+    try:
+        manifest = load_manifest(cfg.data.manifest)
+    except ManifestError as exc:
+        sys.exit(f"manifest error: {exc}")
+    paths = manifest.rows["path"].tolist()
+    if not any(os.path.exists(p) for p in paths):
+        listed = ", ".join(f"{manifest.names.name(i)} ({p})" for i, p in enumerate(paths[:PATHS_SHOWN]))
+        more = f" and {len(paths) - PATHS_SHOWN} more" if len(paths) > PATHS_SHOWN else ""
+        sys.exit(
+            f"manifest error: manifest {manifest.path}: none of its {len(paths)} video paths exists: {listed}{more} "
+            f"(relative paths resolve against the manifest's folder {Path(manifest.path).resolve().parent})"
+        )
+    warning = age_unit_warning(manifest.rows["age_days"], cfg.data.age_groups, manifest.path)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)

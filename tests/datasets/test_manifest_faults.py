@@ -1,4 +1,4 @@
-"""Manifest faults (issue 13, item 7): a row with an extra field is rejected naming the row instead of
+"""Manifest faults (issue 13, item 7): a row with an extra field is rejected naming its line instead of
 shifting every column; a video fixed in place changes the fingerprint that re-runs index_videos."""
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ def test_an_extra_field_in_the_first_row_is_rejected_not_shifted(tmp_path: Path)
     with pytest.raises(ManifestError) as err:
         read_manifest(m)
     assert str(err.value) == (
-        f"manifest {m}: row 1 (4 fields) has more fields than the header's 3 (path, subject, age_days); "
+        f"manifest {m}: line 2 (4 fields) has more fields than the header's 3 (path, subject, age_days); "
         "quote values that contain commas, or add the column to the header"
     )
 
 
 def test_every_overlong_row_is_named_in_one_error(tmp_path: Path) -> None:
     m = write(tmp_path / "m.csv", "path,subject,age_days\na.mp4,s1,30\n\nb.mp4,s2,40,x\nc.mp4,s3,50,y,z\n")
-    with pytest.raises(ManifestError, match=r"rows 2 \(4 fields\), 3 \(5 fields\) have more fields"):
+    with pytest.raises(ManifestError, match=r"lines 4 \(4 fields\), 5 \(5 fields\) have more fields"):  # line 3 is blank
         read_manifest(m)
 
 

@@ -134,3 +134,37 @@ def test_safetensors_weights_with_tied_parameters(tmp_path: Path) -> None:
         load_weights(nn.Linear(3, 5), tmp_path / "w.safetensors")
     with pytest.raises(FileNotFoundError, match="nope.safetensors"):
         load_weights(dst, tmp_path / "nope.safetensors")
+
+
+# ---- byte-reproducible weights files (issue 25, item 9) ---------------------------------------------
+
+
+def test_weights_files_are_byte_identical_whatever_the_metadata_order(tmp_path: Path) -> None:
+    """safetensors keeps header metadata in a Rust HashMap: its order, and so the file's sha256, changed
+    from one save to the next for identical tensors (a resume or a rerun gave another file hash)."""
+    state = {"b.weight": torch.arange(6, dtype=torch.float32).reshape(2, 3), "a.bias": torch.ones(2),
+             "c.count": torch.tensor([3, 4], dtype=torch.int64), "d.half": torch.zeros(3, dtype=torch.bfloat16)}
+    metadata = {"step": "12", "after_stage": "2", "model": "videomae", "curriculum": "developmental",
+                "seed": "0", "world_size": "1"}
+    files = []
+    for k in range(6):
+        ordered = dict(sorted(metadata.items(), reverse=bool(k % 2)))  # same pairs, another order
+        path = tmp_path / f"w{k}.safetensors"
+        save_weights(state, path, metadata=ordered)
+        files.append(path.read_bytes())
+    assert all(data == files[0] for data in files[1:])
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "w0.safetensors"), framework="pt") as fh:
+        assert fh.metadata() == metadata
+        for name, tensor in state.items():
+            assert torch.equal(fh.get_tensor(name), tensor) and fh.get_tensor(name).dtype == tensor.dtype
+
+
+def test_weights_without_metadata_are_the_bytes_safetensors_writes(tmp_path: Path) -> None:
+    """The writer is the safetensors format itself: for one dtype and no metadata, safetensors' own bytes."""
+    from safetensors.torch import save
+
+    state = {"z": torch.randn(4, 5), "a": torch.randn(3), "m": torch.randn(2, 2, 2), "s": torch.tensor(1.5)}
+    save_weights(state, tmp_path / "w.safetensors")
+    assert (tmp_path / "w.safetensors").read_bytes() == save(state)

@@ -39,6 +39,54 @@ def test_pretrain_refuses_a_corrupt_clip_cache(tmp_path: Path, restore_globals: 
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
+def jpeg_shard(path: Path, n: int = 4) -> np.ndarray:
+    """A JPEG clip shard written as chunk_clips writes one (through atomic_path: with its sha256 sidecar)."""
+    from devcurriculum.datasets.clip_store import open_writer
+    from devcurriculum.utils.atomic import atomic_path
+
+    yy, xx = np.mgrid[0:16, 0:16]
+    clips = np.stack([np.stack([np.stack([8 * xx + 9 * i, 8 * yy + 5 * t, np.full_like(xx, 60)], -1)
+                                for t in range(4)]) for i in range(n)]).astype(np.uint8)
+    with atomic_path(path) as tmp:
+        writer = open_writer("jpeg", tmp, (4, 16, 16, 3), n, 90, path)
+        for clip in clips:
+            writer.append(list(clip))
+        writer.close()
+    return clips
+
+
+def test_pretrain_refuses_a_flipped_jpeg_shard_that_decodes_silently(tmp_path: Path, restore_globals: None) -> None:
+    """Issue 25, item 2: 25 of 200 single-bit flips in a JPEG payload still decode (to other pixels), so
+    decoding proves nothing; the shard's sha256, checked once per pretrain job, refuses it naming the file."""
+    from devcurriculum.datasets.clip_store import JpegShard
+    from devcurriculum.train.run import main
+
+    args = make_run_inputs(tmp_path)
+    shard = tmp_path / "clips" / "g1" / "shard-0-of-1.jpgs"
+    jpeg_shard(shard)
+    before = JpegShard(shard).clips(np.arange(4))
+    original = shard.read_bytes()
+    silent = None
+    for offset in range(200, 400):  # inside the first frames' entropy-coded data
+        data = bytearray(original)
+        data[offset] ^= 0x04
+        shard.write_bytes(bytes(data))
+        try:
+            after = JpegShard(shard).clips(np.arange(4))
+        except Exception:  # this flip breaks the stream: a decoder would have noticed
+            continue
+        if not np.array_equal(after, before):
+            silent = offset
+            break
+    assert silent is not None, "no flip decoded silently to other pixels"
+    caches = args.index("--clip-caches")
+    args[caches + 2] = str(shard)  # g1's cache is now the JPEG shard
+    run = ["--out-dir", str(tmp_path / "run"), "--resume-dir", str(tmp_path / "run" / "resume")]
+    with pytest.raises(ChecksumError, match=rf"^{shard} is corrupt: its sha256 is [0-9a-f]{{64}} but "):
+        main([*args, *run])
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
 # ---- a trained run folder as pretrain leaves it, and a benchmark ---------------------------------
 
 

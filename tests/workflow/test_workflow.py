@@ -196,8 +196,10 @@ def test_manifest_missing_column_fails_naming_it(tmp_path: Path) -> None:
     write_config(tmp_path, {"data.source": "manifest", "data.manifest": str(tmp_path / "manifest.csv")})
     proc = snakemake(tmp_path, "results/data/videos.parquet", check=False)
     assert proc.returncode != 0
-    log = (tmp_path / "results/logs/index_videos.log").read_text()
-    assert "age_days" in log
+    # checked when the DAG is built (issue 25, item 8): one line, no job started, no log written
+    assert (f"manifest error: manifest {tmp_path / 'manifest.csv'}: missing required column(s) ['age_days']; "
+            "found ['path', 'subject']") in (proc.stdout + proc.stderr).splitlines()
+    assert not (tmp_path / "results").exists()
 
 
 def test_a_learners_sampling_policy_prepares_a_benchmark_of_its_own(finished: Path) -> None:

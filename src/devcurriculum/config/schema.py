@@ -16,12 +16,17 @@ parameters mirror a config key take their defaults from the block's dataclass de
 A block built with :meth:`~devcurriculum.config.block.ConfigBlock.from_mapping` (as the workflow
 builds every block) gets its defaults filled from the schema itself (:func:`validate`); the dataclass
 defaults are read when a block is constructed directly in Python and by those library signatures.
+
+Beyond JSON Schema: every number must be finite (NaN and infinities are rejected wherever a number
+is validated), and a node's ``patternMessage`` replaces the bare "does not match '^...$'" of a
+``pattern`` error with what is wrong and why.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import math
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -72,7 +77,37 @@ def _fill_defaults(validator_class: Any) -> Any:
     return validators.extend(validator_class, {"properties": properties})
 
 
-_FillingValidator = _fill_defaults(Draft202012Validator)
+def _finite_numbers(validator_class: Any) -> Any:
+    """A validator class whose ``type`` check also rejects NaN and infinities where a number is allowed.
+
+    YAML reads ``.nan`` and ``.inf`` as floats, and every range check passes NaN (any comparison with
+    it is false): ``pretrain.lr: .nan`` was accepted and failed late. No key of the schema accepts them.
+    """
+    check_type = validator_class.VALIDATORS["type"]
+
+    def type_(validator: Any, types: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        errors = list(check_type(validator, types, instance, schema))
+        yield from errors
+        if not errors and isinstance(instance, float) and not math.isfinite(instance):
+            yield ValidationError(f"{instance!r} is not a finite number")
+
+    return validators.extend(validator_class, {"type": type_})
+
+
+def _pattern_message(validator_class: Any) -> Any:
+    """``pattern`` errors say why when the node has a ``patternMessage`` (``'-rf' is not a usable ...``)."""
+    check_pattern = validator_class.VALIDATORS["pattern"]
+
+    def pattern(validator: Any, regex: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        for error in check_pattern(validator, regex, instance, schema):
+            if "patternMessage" in schema:
+                error.message = f"{instance!r} {schema['patternMessage']}"
+            yield error
+
+    return validators.extend(validator_class, {"pattern": pattern})
+
+
+_FillingValidator = _pattern_message(_finite_numbers(_fill_defaults(Draft202012Validator)))
 
 
 def _known_keys(schema: Mapping[str, Any]) -> list[str]:
@@ -173,7 +208,10 @@ def validate(instance: Any, pointer: str = "#", where: str = "") -> Any:
     instance = copy.deepcopy(instance)
     schema = subschema(pointer)
     _check_unknown_keys(instance, schema, where)
-    validator = _FillingValidator(load_schema()).evolve(schema=schema)
+    root = _FillingValidator(load_schema())
+    # evolve() would swap in the stock Draft 2020-12 class for a node naming its `$schema` (the root):
+    # the root is validated by our class itself, or its own keys would skip the checks above
+    validator = root if schema is load_schema() else root.evolve(schema=schema)
     errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         raise ConfigError(_message(errors[0], where))

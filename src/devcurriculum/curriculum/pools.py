@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
+from devcurriculum.utils.io import read_schema, read_table
 from devcurriculum.utils.paths import PathLike
 
 
@@ -22,7 +22,7 @@ def load_pools(
     frames = []
     for path in clip_tables:
         _require_columns(path, "clip table", ("clip_id", "age_group"))
-        frames.append(pq.read_table(path, columns=["clip_id", "age_group"]).to_pandas())
+        frames.append(read_table(path, columns=["clip_id", "age_group"]).to_pandas())
     if not frames:
         raise ValueError("no clip tables given")
     clips = pd.concat(frames, ignore_index=True)
@@ -39,7 +39,7 @@ def difficulty_for(clips: pd.DataFrame, path: PathLike) -> np.ndarray:
     A clip without a difficulty, or a table repeating a clip_id, is an error naming them.
     """
     _require_columns(path, "difficulty table", ("clip_id", "difficulty"))
-    table = pq.read_table(path, columns=["clip_id", "difficulty"]).to_pandas()
+    table = read_table(path, columns=["clip_id", "difficulty"]).to_pandas()
     repeated = table["clip_id"].duplicated()
     if repeated.any():
         raise ValueError(f"difficulty table {path} repeats clip_id(s) {table.loc[repeated, 'clip_id'].head(5).tolist()}")
@@ -55,6 +55,6 @@ def difficulty_for(clips: pd.DataFrame, path: PathLike) -> np.ndarray:
 
 
 def _require_columns(path: PathLike, what: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in pq.read_schema(path).names]
+    missing = [c for c in columns if c not in read_schema(path).names]
     if missing:
         raise KeyError(f"{what} {path} has no column(s) {missing}")

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import torch
 
 from devcurriculum.datasets.clip_store import RAW, ShardReader, open_shard
+from devcurriculum.utils.io import read_table
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.datasets.clip_dataset")
@@ -53,7 +53,7 @@ class GroupCache:
         self.index_path = Path(index_path)
         if not self.index_path.is_file():
             raise FileNotFoundError(f"clip index {self.index_path} not found (run chunk_clips)")
-        table = pq.read_table(self.index_path)
+        table = read_table(self.index_path)
         meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
         df = table.to_pandas()
         if "devcurriculum.cache" in meta:

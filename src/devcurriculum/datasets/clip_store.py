@@ -30,6 +30,8 @@ from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
+from devcurriculum.utils.disk_space import DiskSpaceError
+from devcurriculum.utils.disk_space import human_bytes as _human
 from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.safe_load import load_npy
 
@@ -46,18 +48,6 @@ _JPEG_MAGIC = b"DCJPEG01"
 #: magic, offsets position, clips, frames per clip, height, width, quality
 _JPEG_FOOTER = struct.Struct("<8sQQIIII")
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-
-
-class DiskSpaceError(OSError):
-    """The clip cache does not fit on its filesystem; the message names the file and the bytes needed."""
-
-
-def _human(nbytes: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if nbytes < 1024 or unit == "TiB":
-            return f"{nbytes:.1f} {unit}" if unit != "B" else f"{int(nbytes)} B"
-        nbytes /= 1024
-    raise AssertionError("unreachable")
 
 
 def _no_space(path: PathLike, needed: int, exc: OSError, what: str, label: PathLike | None = None) -> DiskSpaceError:

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from devcurriculum.config import CacheConfig, ClipConfig
 from devcurriculum.datasets.clip_store import ShardWriter, open_shard, open_writer, remove_stale_temp_files
@@ -35,7 +34,7 @@ from devcurriculum.datasets.decode import (
     resize_short_side_and_center_crop,
 )
 from devcurriculum.utils.atomic import atomic_path
-from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, read_metadata, read_table, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
 
@@ -104,7 +103,7 @@ def group_videos(videos_parquet: PathLike, group: str, extra: Sequence[str] = ()
 
     ``extra``: more columns of ``videos.parquet`` to keep (the pair cache needs ``fps``).
     """
-    table = pq.read_table(videos_parquet)
+    table = read_table(videos_parquet)
     missing = [c for c in (*VIDEO_COLUMNS, *extra) if c not in table.column_names]
     if missing:
         raise ValueError(f"{videos_parquet}: missing column(s) {missing} (is it the output of index_videos?)")
@@ -327,7 +326,7 @@ def gather_clip_index(
         if (shard_config, shard_shape) != (config, clip_shape):
             raise ValueError(f"{table_path}: chunked with {shard_config} but shard 0 with {config}; rerun {stage}")
         failed += shard_failed
-        part = pq.read_table(table_path).select(shard_schema.names)
+        part = read_table(table_path).select(shard_schema.names)
         stored = open_shard(cache_path, config["cache"]["format"]).shape
         if stored[0] != part.num_rows or list(stored[1:]) != clip_shape:
             raise ValueError(f"{cache_path}: holds {stored} but its table {table_path} lists {part.num_rows} clips of {clip_shape}")

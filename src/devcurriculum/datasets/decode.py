@@ -42,8 +42,8 @@ PYAV = "pyav"
 class VideoDecodeError(Exception):
     """A video cannot be (fully) decoded; ``str(err)`` is the reason, ``kind`` its category.
 
-    Kinds: ``missing``, ``empty``, ``unopenable``, ``no_video_stream``, ``decode_failed``,
-    ``truncated``, ``zero_frames``, ``bad_fps`` (used to count skipped files by cause).
+    Kinds: ``missing``, ``empty``, ``unopenable``, ``no_video_stream``, ``not_a_video``,
+    ``decode_failed``, ``truncated``, ``zero_frames``, ``bad_fps`` (used to count skipped files by cause).
     """
 
     def __init__(self, reason: str, kind: str = "decode_failed") -> None:
@@ -64,6 +64,12 @@ class VideoInfo:
     declared_frames: int | None  # the container's frame count, None when it has none
 
 
+#: FFmpeg demuxers and codecs that turn text into "video" (a ``.txt`` opens as a 25 fps ANSI-art
+#: stream through the tty demuxer): such a file is no footage, whatever it decodes to
+TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+
+
 @dataclass(frozen=True)
 class _ContainerFacts:
     n_video_streams: int
@@ -82,6 +88,12 @@ def _container_facts(path: Path) -> _ContainerFacts:
             if not videos:
                 raise VideoDecodeError("no video stream in the container", "no_video_stream")
             stream = videos[0]
+            demuxers = set(container.format.name.split(","))
+            codec = stream.codec_context.name
+            if demuxers & TEXT_DEMUXERS or codec in TEXT_CODECS:
+                raise VideoDecodeError(
+                    f"not a video: FFmpeg reads it as text ({container.format.name} demuxer, {codec} codec)", "not_a_video"
+                )
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             fps = float(rate) if rate else 0.0
             declared = int(stream.frames) if stream.frames else None

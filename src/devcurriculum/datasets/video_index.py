@@ -1,8 +1,11 @@
 """Stage ``index_videos``: probe every manifest video once and write ``videos.parquet``.
 
-Unusable files (missing, empty, corrupt, truncated, zero frames) become rows with ``status=error``
-and a reason; the stage still succeeds, so one bad file in ten thousand does not stop a study.
-Ages outside every group stay in the table with ``age_group`` null (downstream stages ignore them).
+Unusable files (missing, empty, corrupt, truncated, zero frames, not a video) become rows with
+``status=error`` and a reason; the stage still succeeds, so one bad file in ten thousand does not stop
+a study. A manifest of which no video can be used stops it, naming how many failed and why, and which
+(all wrong paths would otherwise fail at pretrain as "stage 0 has an empty pool"). Ages outside every
+group stay in the table with ``age_group`` null (downstream stages ignore them); a group left without
+a usable video, and ages that look like months, are warned about.
 """
 
 from __future__ import annotations
@@ -12,14 +15,23 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from devcurriculum.datasets.decode import VideoDecodeError, probe_video
-from devcurriculum.datasets.manifest import ManifestError, assign_age_groups, read_manifest, validate_age_groups
+from devcurriculum.datasets.manifest import (
+    ManifestError,
+    age_unit_warning,
+    assign_age_groups,
+    load_manifest,
+    read_manifest,
+    validate_age_groups,
+)
 from devcurriculum.utils.io import provenance, table_from_columns, write_table
+from devcurriculum.utils.manifest_files import MAX_ROWS_SHOWN, RowNames
 from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
 
@@ -96,10 +108,11 @@ def _extra_columns(manifest: pd.DataFrame) -> dict[str, str]:
     return mapping
 
 
-def _probe_all(paths: Sequence[str]) -> tuple[dict[str, list[Any]], Counter[str]]:
-    """Probed columns of every video (errors as rows), and the count of each error kind."""
+def _probe_all(paths: Sequence[str], names: RowNames) -> tuple[dict[str, list[Any]], Counter[str], list[str]]:
+    """Probed columns of every video (errors as rows), the count of each error kind, each row's error kind."""
     columns: dict[str, list[Any]] = {name: [] for name in VIDEO_SCHEMA.names}
     reasons: Counter[str] = Counter()
+    kinds: list[str] = []
     for row, path in enumerate(progress_bar(paths, desc="index videos", unit="video")):
         columns["video_id"].append(video_id_for(path))
         columns["path"].append(path)
@@ -107,8 +120,9 @@ def _probe_all(paths: Sequence[str]) -> tuple[dict[str, list[Any]], Counter[str]
             info = probe_video(path)
         except VideoDecodeError as exc:
             reason = str(exc)
-            log.warning("manifest row %d: %s: %s (recorded as error, skipped downstream)", row + 1, path, reason)
+            log.warning("manifest %s: %s: %s (recorded as error, skipped downstream)", names.name(row), path, reason)
             reasons[exc.kind] += 1
+            kinds.append(exc.kind)
             for name in ("fps", "n_frames", "width", "height", "duration_s"):
                 columns[name].append(None)
             columns["status"].append(STATUS_ERROR)
@@ -121,7 +135,26 @@ def _probe_all(paths: Sequence[str]) -> tuple[dict[str, list[Any]], Counter[str]
         columns["duration_s"].append(info.duration_s)
         columns["status"].append(STATUS_OK)
         columns["error"].append(None)
-    return columns, reasons
+        kinds.append(STATUS_OK)
+    return columns, reasons, kinds
+
+
+def _nothing_usable(manifest: PathLike, paths: Sequence[str], kinds: Sequence[str], names: RowNames) -> ManifestError:
+    """'none of its 8 videos can be used: 6 not found (line 4 (/x.mp4), ... and 3 more); 2 unopenable (...)'."""
+    by_kind: dict[str, list[int]] = {}
+    for row, kind in enumerate(kinds):
+        by_kind.setdefault(kind, []).append(row)
+    shown = 3
+    parts = []
+    for kind, rows in sorted(by_kind.items(), key=lambda item: (-len(item[1]), item[0])):
+        listed = ", ".join(f"{names.name(r)} ({paths[r]})" for r in rows[:shown])
+        more = f" and {len(rows) - shown} more" if len(rows) > shown else ""
+        parts.append(f"{len(rows)} {kind.replace('missing', 'not found').replace('_', ' ')} ({listed}{more})")
+    folder = Path(manifest).resolve().parent
+    return ManifestError(
+        f"manifest {manifest}: none of its {len(paths)} videos can be used: {'; '.join(parts[:MAX_ROWS_SHOWN])} "
+        f"(relative paths resolve against the manifest's folder {folder})"
+    )
 
 
 def index_videos(
@@ -134,12 +167,18 @@ def index_videos(
     The summary is also stored in the table's metadata (``devcurriculum.summary``).
     """
     validate_age_groups(age_groups)  # fail on a bad config before minutes of probing
-    rows = read_manifest(manifest)
+    loaded = load_manifest(manifest)
+    rows = loaded.rows
     extras = _extra_columns(rows)
     groups = assign_age_groups(rows["age_days"].to_numpy(), age_groups)
+    months = age_unit_warning(rows["age_days"], age_groups, manifest)
+    if months:
+        log.warning("%s", months)
 
     paths = rows["path"].tolist()
-    columns, reasons = _probe_all(paths)
+    columns, reasons, kinds = _probe_all(paths, loaded.names)
+    if STATUS_OK not in kinds:
+        raise _nothing_usable(manifest, paths, kinds, loaded.names)
     columns["subject"] = rows["subject"].tolist()
     columns["age_days"] = rows["age_days"].tolist()
     columns["age_group"] = list(groups)
@@ -176,4 +215,10 @@ def index_videos(
             len(paths),
         )
     log.info("usable videos per group: %s", summary["ok_per_group"])
+    empty = [f"{name} [{lo:g}, {hi:g})" for name, lo, hi in validate_age_groups(age_groups) if not per_group.get(name)]
+    if empty:
+        log.warning(
+            "age group%s %s ha%s no usable video: a curriculum stage over one of them would have an empty pool",
+            "s" if len(empty) > 1 else "", ", ".join(empty), "ve" if len(empty) > 1 else "s",
+        )
     return summary

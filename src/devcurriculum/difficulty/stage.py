@@ -7,13 +7,12 @@ from collections.abc import Sequence
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from devcurriculum.config import DifficultyConfig
 from devcurriculum.difficulty.scoring import score_difficulty
 from devcurriculum.utils.config import set_threads
 from devcurriculum.utils.embeddings import embedding_matrix
-from devcurriculum.utils.io import provenance, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, read_schema, read_table, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.difficulty.stage")
@@ -45,12 +44,12 @@ def read_clip_columns(clip_tables: Sequence[PathLike], columns: Sequence[str]) -
     """``clip_id`` plus ``columns`` of every clip table, concatenated; a missing column names its file."""
     frames = []
     for path in clip_tables:
-        available = pq.read_schema(path).names
+        available = read_schema(path).names
         wanted = ["clip_id", *dict.fromkeys(c for c in columns if c != "clip_id")]
         missing = [c for c in wanted if c not in available]
         if missing:
             raise KeyError(f"clip table {path} has no column(s) {missing} (has {available})")
-        frames.append(pq.read_table(path, columns=wanted).to_pandas())
+        frames.append(read_table(path, columns=wanted).to_pandas())
     if not frames:
         raise ValueError("score_difficulty needs at least one clip table")
     clips = pd.concat(frames, ignore_index=True)
@@ -98,7 +97,7 @@ def run_score_difficulty(
             import faiss
 
             faiss.omp_set_num_threads(n_threads)
-    table = pq.read_table(features, columns=["clip_id", "embedding"])
+    table = read_table(features, columns=["clip_id", "embedding"])
     if table.num_rows == 0:
         raise ValueError(f"features table {features} is empty")
     x = embedding_matrix(table.column("embedding"))

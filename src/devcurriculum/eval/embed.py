@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
 from devcurriculum.config import ClipConfig, ModelConfig
@@ -26,7 +25,7 @@ from devcurriculum.models.objective import Objective
 from devcurriculum.train.checkpoint import verify_run
 from devcurriculum.utils.config import set_threads
 from devcurriculum.utils.embeddings import embedding_array
-from devcurriculum.utils.io import provenance, shard_bounds, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, read_table, shard_bounds, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.progress import progress_bar
 from devcurriculum.utils.safe_load import load_npy, load_safetensors, safetensors_metadata
@@ -105,7 +104,7 @@ class BenchmarkFiles:
 
     def rows(self) -> tuple[pa.Array, np.ndarray, np.ndarray]:
         """(item ids, cache rows, the memory-mapped cache), checked against each other."""
-        items = pq.read_table(self.table, columns=["item_id", "cache_row"])
+        items = read_table(self.table, columns=["item_id", "cache_row"])
         cache = load_npy(self.cache)
         if cache.ndim != 5 or cache.dtype != np.uint8:
             raise ValueError(f"{self.cache}: expected a uint8 (N, T, H, W, 3) clip cache, got {cache.dtype} {cache.shape}")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from devcurriculum.eval.statistics import learning_margins
+from devcurriculum.utils.io import read_table
 
 THRESHOLD = 0.05
 LOSS_WINDOW = 20
@@ -119,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("summary", help="results/summary.parquet")
     parser.add_argument("--metrics-glob", default=None, help="metrics.parquet files of the runs (loss ratios)")
     args = parser.parse_args(argv)
-    summary = pd.read_parquet(args.summary)
+    summary = read_table(args.summary).to_pandas()
     metrics = load_metrics(sorted(glob.glob(args.metrics_glob))) if args.metrics_glob else None
     print(report(summary, metrics))
     return 0

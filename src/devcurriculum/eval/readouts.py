@@ -22,13 +22,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import StandardScaler
 
 from devcurriculum.config import KnnReadoutConfig, LinearReadoutConfig
 from devcurriculum.utils.embeddings import embedding_matrix
-from devcurriculum.utils.io import check_table_config, provenance, table_from_columns, write_table
+from devcurriculum.utils.io import check_table_config, provenance, read_table, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.eval.readouts")
@@ -144,7 +143,7 @@ def evaluate_run(
     if network is not None:
         for part in embeddings:
             check_table_config(part, network, given_as=model_key)
-    emb = pa.concat_tables([pq.read_table(p) for p in embeddings])
+    emb = pa.concat_tables([read_table(p) for p in embeddings])
     columns: dict[str, list] = {name: [] for name in EVAL_SCHEMA.names}
     chance: dict[str, float] = {}
     for name, table_path in benchmarks.items():
@@ -172,7 +171,7 @@ def evaluate_run(
 
 def _labels(bench_table: PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Labels and splits of a benchmark's items, in its row order; both splits must be non-empty."""
-    bench = pq.read_table(bench_table, columns=["item_id", "label", "split"])
+    bench = read_table(bench_table, columns=["item_id", "label", "split"])
     labels = np.asarray(bench.column("label").to_pylist(), dtype=object)
     split = np.asarray(bench.column("split").to_pylist(), dtype=object)
     bad = sorted(set(split) - {"train", "test"})
@@ -190,7 +189,7 @@ def _majority_fraction(labels: np.ndarray) -> float:
 
 def _stage_matrices(emb: pa.Table, name: str, bench_table: PathLike) -> list[tuple[tuple[int, int], np.ndarray]]:
     """``((after_stage, step), X)`` per stage: the benchmark's embeddings aligned with its item order."""
-    bench_ids = pq.read_table(bench_table, columns=["item_id"]).column("item_id").to_pylist()
+    bench_ids = read_table(bench_table, columns=["item_id"]).column("item_id").to_pylist()
     mine = emb.filter(pc.equal(emb.column("benchmark"), name))
     if mine.num_rows == 0:
         raise ValueError(f"the embeddings hold no items of benchmark {name!r}")

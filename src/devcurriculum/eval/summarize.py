@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from devcurriculum.config import INIT
 from devcurriculum.config.runs import run_name
@@ -26,7 +25,7 @@ from devcurriculum.eval.readouts import POINT_KEYS, RUN_KEYS
 from devcurriculum.eval.statistics import compare_curricula
 from devcurriculum.eval.voe import READOUT as VOE_READOUT
 from devcurriculum.utils.atomic import atomic_path
-from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, read_metadata, read_table, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.eval.summarize")
@@ -70,7 +69,7 @@ def load_evals(eval_paths: Sequence[PathLike]) -> tuple[pd.DataFrame, dict[str, 
     needed = [*EVAL_KEYS, "value"]
     frames, chance = [], {}
     for path in eval_paths:
-        frame = pq.read_table(path).to_pandas()
+        frame = read_table(path).to_pandas()
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise ValueError(f"eval table {path} lacks columns {missing}")
@@ -147,7 +146,7 @@ def load_metrics(metrics_paths: Sequence[PathLike]) -> pd.DataFrame:
     """All training metrics with model, curriculum and seed columns added."""
     frames = []
     for path in metrics_paths:
-        frame = pq.read_table(path).to_pandas()
+        frame = read_table(path).to_pandas()
         missing = [c for c in ("step", "loss") if c not in frame.columns]
         if missing:
             raise ValueError(f"metrics table {path} lacks columns {missing}")
@@ -163,7 +162,7 @@ def count_skipped_videos(videos_parquet: PathLike | None) -> int:
     """Rows of ``videos.parquet`` whose status is ``error`` (0 when no index is given)."""
     if videos_parquet is None:
         return 0
-    videos = pq.read_table(videos_parquet, columns=["status"]).column("status").to_pylist()
+    videos = read_table(videos_parquet, columns=["status"]).column("status").to_pylist()
     return sum(status == "error" for status in videos)
 
 

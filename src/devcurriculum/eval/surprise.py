@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 
@@ -44,7 +43,7 @@ from devcurriculum.masks.multiblock import split_slices
 from devcurriculum.models.common import ClipObjective
 from devcurriculum.models.objective import Objective
 from devcurriculum.utils.config import set_threads
-from devcurriculum.utils.io import provenance, shard_bounds, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, read_table, shard_bounds, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 
 if TYPE_CHECKING:  # the learners' modules import transformers / torchvision: only what a job needs is loaded
@@ -254,7 +253,7 @@ def surprise_run(
         scorer = surprise_model(objective.eval())
         for voe in voe_sets:
             ids, rows, cache = voe.rows()
-            onsets = pq.read_table(voe.table, columns=["onset_frame"]).column("onset_frame").to_numpy()
+            onsets = read_table(voe.table, columns=["onset_frame"]).column("onset_frame").to_numpy()
             start, stop = shard_bounds(len(rows), shard, n_shards)
             starts = window_starts(cache.shape[1], scorer.frames, window_stride)
             scores = score_windows(scorer, cache, rows[start:stop], starts, batch_size)

@@ -22,10 +22,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from devcurriculum.eval.readouts import EVAL_SCHEMA, RUN_KEYS
-from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, read_metadata, read_table, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 from devcurriculum.voe_onset import pair_problems
 
@@ -60,7 +59,7 @@ def clip_surprise(windows: pd.DataFrame) -> pd.DataFrame:
 
 def set_items(name: str, table: PathLike) -> pd.DataFrame:
     """A prepared VoE set's items (voe, item_id, pair_id, property, possible), its pairs checked."""
-    items = pq.read_table(table, columns=["item_id", "pair_id", "property", "possible"]).to_pandas()
+    items = read_table(table, columns=["item_id", "pair_id", "property", "possible"]).to_pandas()
     problems = pair_problems(items)
     if problems:
         raise ValueError(f"VoE set {table}: " + "; ".join(problems))
@@ -115,7 +114,7 @@ def voe_readout(*, surprise_parts: Sequence[PathLike], sets: Mapping[str, PathLi
         runs.setdefault(part_run(part), []).append(part)
     columns: dict[str, list] = {name: [] for name in EVAL_SCHEMA.names}
     for run, parts in runs.items():
-        windows = pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
+        windows = pd.concat([read_table(p).to_pandas() for p in parts], ignore_index=True)
         for row in accuracy_rows(pair_scores(clip_surprise(windows), items)):
             for key, value in {**dict(zip(RUN_KEYS, run, strict=True)), **row, "readout": READOUT}.items():
                 columns[key].append(value)

@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from devcurriculum.config import (
     BenchmarkConfig,
@@ -56,7 +55,7 @@ from devcurriculum.config import (
 from devcurriculum.evalsets import labelled
 from devcurriculum.evalsets.labelled.loading import STATUS_OK, status_frame
 from devcurriculum.evalsets.labelled.sampling import seed_source_step
-from devcurriculum.utils.io import provenance, read_metadata
+from devcurriculum.utils.io import provenance, read_metadata, read_table
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.evalsets.benchmarks")
@@ -199,7 +198,7 @@ def benchmark_clip_fps(table: PathLike, status: PathLike | None) -> np.ndarray:
     table's own provenance (the config it was prepared with). Images and ``sklearn_digits`` have no
     rate: NaN.
     """
-    ids = pq.read_table(table, columns=["item_id"]).column("item_id").to_pylist()
+    ids = read_table(table, columns=["item_id"]).column("item_id").to_pylist()
     out = np.full(len(ids), np.nan)
     if status is None or not Path(status).is_file():
         return out
@@ -208,7 +207,7 @@ def benchmark_clip_fps(table: PathLike, status: PathLike | None) -> np.ndarray:
     clip = json.loads(meta.get("devcurriculum.clip", "{}"))
     seed_policy = bench.get("sampling") is not None
     columns = ["item_id", "status", "fps", *(["n_frames"] if seed_policy else [])]
-    rates = pq.read_table(status, columns=columns).to_pandas()
+    rates = read_table(status, columns=columns).to_pandas()
     rates = rates[rates["status"] == STATUS_OK]
     source_fps = dict(zip(rates["item_id"].astype(str), rates["fps"].astype("float64"), strict=True))
     fps = np.array([source_fps.get(str(i), np.nan) for i in ids], dtype=np.float64)

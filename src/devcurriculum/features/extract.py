@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 from transformers import AutoModel, PretrainedConfig, PreTrainedModel
@@ -43,8 +42,9 @@ from transformers.image_processing_utils import ImageProcessingMixin
 
 from devcurriculum.config import FeaturesConfig
 from devcurriculum.datasets.clip_dataset import GroupCache, check_declared_caches
+from devcurriculum.utils.checksums import verify_folder
 from devcurriculum.utils.embeddings import embedding_array
-from devcurriculum.utils.io import provenance, shard_bounds, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, read_table, shard_bounds, table_from_columns, write_table
 from devcurriculum.utils.progress import progress_bar
 
 log = logging.getLogger("devcurriculum.features.extract")
@@ -68,6 +68,8 @@ def load_feature_model(model_dir_or_id: str | os.PathLike[str]) -> PreTrainedMod
     local = Path(ref).is_dir()
     if not local and (Path(ref).is_absolute() or ref.startswith(".")):
         raise FileNotFoundError(f"feature model directory {ref} does not exist (features.model)")
+    if local:  # our model folders (vit-random, an export/) carry sha256 sidecars: a flipped byte names its file
+        verify_folder(ref)
     try:
         model = AutoModel.from_pretrained(ref, local_files_only=local)
     except OSError as err:
@@ -283,7 +285,7 @@ def extract_features(
 
 
 def _read_clip_table(path: str | os.PathLike[str], n_cache: int) -> pa.Table:
-    table = pq.read_table(path)
+    table = read_table(path)
     missing = [c for c in ("clip_id", "cache_row") if c not in table.column_names]
     if missing:
         raise KeyError(f"clip table {path} lacks column(s) {missing}")

@@ -140,10 +140,11 @@ class SimCLRObjective(ClipObjective):
 
     def export_encoder(self, out_dir: Path) -> None:
         """The backbone's state dict (classifier removed) as safetensors, and how to load it with torchvision."""
-        from safetensors.torch import save_file
+        from devcurriculum.utils.safe_save import save_safetensors
 
         state = {k: v.detach().cpu().contiguous() for k, v in self.backbone.state_dict().items()}
-        save_file(state, str(out_dir / BACKBONE_FILE), metadata={"backbone": self.backbone_name, "stem": self.stem})
+        # our writer, not safetensors': its metadata order varies, so the file's bytes would too
+        save_safetensors(state, out_dir / BACKBONE_FILE, metadata={"backbone": self.backbone_name, "stem": self.stem})
         small = SMALL_STEM_LINES if self.stem == "small" else ""
         (out_dir / "README.md").write_text(
             EXPORT_README.format(build=BUILD_LINES[self.backbone_name], file=BACKBONE_FILE, small=small, size=self.size)

@@ -19,7 +19,8 @@ is set aside as ``last.pt.corrupt-<time>`` (kept for inspection, never deleted) 
 both files, and training restarts from step 0.
 
 Final weights are ``safetensors`` files with a ``.sha256`` sidecar (written by ``atomic_path``),
-verified before they are loaded. :func:`check_run_spec` checks a run folder's ``run_spec.json``
+verified before they are loaded, and written byte-reproducibly (``utils.safe_save``: equal tensors
+and metadata give an equal file). :func:`check_run_spec` checks a run folder's ``run_spec.json``
 against the model config a later stage was given.
 """
 
@@ -38,7 +39,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from devcurriculum.utils import distributed as du
@@ -47,6 +47,7 @@ from devcurriculum.utils.checksums import verify_checksum
 from devcurriculum.utils.config import config_differences
 from devcurriculum.utils.paths import PathLike
 from devcurriculum.utils.safe_load import load_safetensors
+from devcurriculum.utils.safe_save import save_safetensors
 
 log = logging.getLogger("devcurriculum.train.checkpoint")
 
@@ -172,6 +173,17 @@ def _crc_into(crc: int, obj: Any) -> int:
     return zlib.crc32(f"{type(obj).__name__}{obj!r};".encode(), crc)  # str, int, bool, None: type and repr
 
 
+def _tensor_bytes(obj: Any) -> int:
+    """Bytes of every tensor in nested dicts/lists: about what a file of them needs on disk."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, Mapping):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
+
+
 def content_digest(obj: Any) -> str:
     """CRC32 (hex) of a resume state's content as loaded: structure, key order, types and every tensor byte."""
     return f"{_crc_into(0, obj):08x}"
@@ -182,7 +194,7 @@ def save_resume_state(resume_dir: PathLike, state: ResumeState) -> Path:
     path = resume_path(resume_dir)
     payload = state.to_dict()
     payload[DIGEST_KEY] = content_digest(payload)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, size_hint=_tensor_bytes(payload)) as tmp:
         torch.save(payload, tmp)
     log.info("saved resume state at step %d to %s", state.step, path)
     return path
@@ -302,8 +314,8 @@ def save_weights(state_dict: Mapping[str, torch.Tensor], path: PathLike, metadat
             t = t.clone()
         seen.add(t.untyped_storage().data_ptr())
         out[name] = t.contiguous()
-    with atomic_path(path) as tmp:
-        save_file(out, str(tmp), metadata=dict(metadata) if metadata else None)
+    with atomic_path(path, size_hint=_tensor_bytes(out)) as tmp:
+        save_safetensors(out, tmp, metadata)
 
 
 def load_weights(module: nn.Module, path: PathLike, strict: bool = True) -> None:

@@ -3,7 +3,9 @@
 Every artifact of the workflow is written to a temp file (or folder) in the same folder, then moved
 into place with ``os.replace``. Files whose suffix is in
 :data:`~devcurriculum.utils.checksums.CHECKSUMMED_SUFFIXES` get their ``<file>.sha256`` sidecar
-(:mod:`devcurriculum.utils.checksums`) before they appear.
+(:mod:`devcurriculum.utils.checksums`) before they appear. A write that fails because the disk is
+full raises one :class:`~devcurriculum.utils.disk_space.DiskSpaceError` naming the output, the bytes
+it needs and the bytes free, whatever the writer said (:mod:`devcurriculum.utils.disk_space`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from devcurriculum.utils.checksums import CHECKSUMMED_SUFFIXES, checksum_path, recorded_checksum, sha256_file
+from devcurriculum.utils.disk_space import disk_full_error, free_bytes
 from devcurriculum.utils.paths import PathLike
 
 
@@ -28,13 +31,36 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+def _bytes_on_disk(path: Path) -> int:
+    """Size of a file, or of every file under a folder; 0 when it is gone."""
+    try:
+        if path.is_dir():
+            return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _disk_full(final: Path, partial: Path, exc: BaseException, needed: int | None) -> BaseException | None:
+    """The DiskSpaceError for ``exc`` if the disk was full when writing ``final`` failed (before cleanup)."""
+    if not isinstance(exc, Exception):
+        return None
+    try:
+        free = free_bytes(final.parent)
+    except OSError:
+        return None
+    return disk_full_error(final, exc, written=_bytes_on_disk(partial), free=free, needed=needed)
+
+
 @contextlib.contextmanager
-def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(path: PathLike, suffix: str | None = None, *, size_hint: int | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it into place only if the block succeeds.
 
     The temp file keeps the final suffix (``.npy``, ``.parquet``, ``.png``) because some writers
     choose their format from it. A ``.npy`` or ``.safetensors`` file gets its sha256 sidecar
     (:func:`~devcurriculum.utils.checksums.checksum_path`) before it is moved into place.
+    ``size_hint``: about how many bytes the file takes, when the writer knows; a full disk then
+    reports it as the bytes needed (else the bytes written when it filled).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -50,9 +76,12 @@ def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
         if final.suffix in CHECKSUMMED_SUFFIXES:
             write_checksum(final, sha256_file(tmp_path))
         os.replace(tmp_path, final)
-    except BaseException:
+    except BaseException as exc:
+        full = _disk_full(final, tmp_path, exc, size_hint)
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if full is not None:
+            raise full from exc
         raise
 
 
@@ -62,6 +91,9 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
 
     A crash never leaves a half-written model folder that ``from_pretrained`` would load. An existing
     ``path`` is moved aside first (``os.replace`` cannot rename onto a non-empty folder) and then deleted.
+    Every weights or cache file in it (a suffix in ``CHECKSUMMED_SUFFIXES``) gets its ``<file>.sha256``
+    sidecar first, so a model folder (a run's ``export/``) is verified like any weights file
+    (:func:`~devcurriculum.utils.checksums.verify_folder`).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +102,9 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
         yield tmp
         # mkdtemp (and some writers) create private files; results are shared with collaborators
         os.chmod(tmp, 0o777 & ~_UMASK)
+        for child in sorted(tmp.rglob("*")):
+            if child.is_file() and child.suffix in CHECKSUMMED_SUFFIXES and not checksum_path(child).exists():
+                write_checksum(child)
         for child in tmp.rglob("*"):
             os.chmod(child, (0o777 if child.is_dir() else 0o666) & ~_UMASK)
         if final.exists():
@@ -79,8 +114,11 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
+        full = _disk_full(final, tmp, exc, None)
         shutil.rmtree(tmp, ignore_errors=True)
+        if full is not None:
+            raise full from exc
         raise
 
 

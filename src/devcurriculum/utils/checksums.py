@@ -3,8 +3,9 @@
 Silent corruption (a flipped bit on disk or in transit) is caught where we read our own files:
 ``.npy`` / ``.jpgs`` caches and ``.safetensors`` weights get a ``<file>.sha256`` sidecar
 (``sha256sum`` format, so ``sha256sum -c model.safetensors.sha256`` works too), written with them by
-:func:`devcurriculum.utils.atomic.atomic_path` and checked by :func:`verify_checksum`
-(docs/reliability.md). Parquet tables carry page checksums instead (:func:`devcurriculum.utils.io.read_table`).
+:func:`devcurriculum.utils.atomic.atomic_path` (and, for every such file of a folder, by
+:func:`~devcurriculum.utils.atomic.atomic_dir`: a run's ``export/``, the feature models) and checked by
+:func:`verify_checksum` and :func:`verify_folder` (docs/reliability.md). Parquet tables carry page checksums instead (:func:`devcurriculum.utils.io.read_table`).
 """
 
 from __future__ import annotations
@@ -74,3 +75,21 @@ def verify_checksum(path: PathLike) -> bool:
             "rule that writes it"
         )
     return True
+
+
+def verify_folder(folder: PathLike) -> list[Path]:
+    """Check every file under ``folder`` that has a ``<file>.sha256`` sidecar; returns them, sorted.
+
+    For model folders written by :func:`~devcurriculum.utils.atomic.atomic_dir` (a run's ``export/``,
+    ``models/vit-random``): raises :class:`ChecksumError` naming the first file whose content differs.
+    A folder written by another tool has no sidecars: nothing is verified (logged), nothing refused.
+    """
+    root = Path(folder)
+    checked = sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix in CHECKSUMMED_SUFFIXES and checksum_path(p).is_file()
+    )
+    for path in checked:
+        verify_checksum(path)
+    if not checked:
+        log.info("no checksums recorded in %s: its files are not verified", root)
+    return checked

@@ -2,7 +2,9 @@
 
 Every table of the workflow is written by :func:`write_table` (zstd, a CRC32 per page, atomically)
 with :func:`provenance` in its schema metadata: which stage wrote it, from which config block.
-:func:`read_table` verifies the page checksums, so a flipped bit names the file (docs/reliability.md).
+:func:`read_table` verifies the page checksums, so a flipped bit names the file (docs/reliability.md);
+it is the only way a module reads a table (:func:`read_schema` / :func:`read_metadata` for the footer
+alone; tests/utils/test_table_reads.py fails on a ``pq.read_table`` or ``pd.read_parquet`` elsewhere).
 Shards of a table are row ranges (:func:`shard_bounds`) written separately and put back together by
 :func:`gather_tables`.
 """
@@ -93,9 +95,19 @@ def table_from_columns(
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def read_schema(path: PathLike) -> pa.Schema:
+    """The schema (column names, types, metadata) of a Parquet file, from its footer alone.
+
+    For a column check or the provenance before a read: the footer carries no page data (and no
+    checksum of its own; a damaged footer fails to parse). The pages are verified by :func:`read_table`.
+    """
+    with open(path, "rb") as handle:
+        return pq.ParquetFile(handle).schema_arrow
+
+
 def read_metadata(path: PathLike) -> dict[str, str]:
     """The devcurriculum provenance metadata of a Parquet file, decoded."""
-    meta = pq.read_schema(path).metadata or {}
+    meta = read_schema(path).metadata or {}
     return {k.decode(): v.decode() for k, v in meta.items() if k.startswith(b"devcurriculum.")}
 
 

@@ -3,12 +3,18 @@
 A file pandas would misread is an error naming it; the checks (required columns, blank cells, the rows
 named in a message) are shared by the video manifest (``datasets.manifest``) and the labelled one
 (``evalsets.labelled.manifest``).
+
+Rows are named as the file numbers them (:class:`RowNames`): a CSV row by its line in the file (the
+header is line 1, so the first data row is line 2; blank lines count, as an editor counts them), a
+Parquet row as ``row N`` from 1. Without a :class:`RowNames`, :func:`describe_rows` says ``row N`` for
+the N-th data row.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +26,40 @@ from devcurriculum.utils.paths import PathLike
 MAX_ROWS_SHOWN = 10
 
 
-def describe_rows(mask: np.ndarray | Sequence[bool], values: Sequence[object] | None = None) -> str:
-    """``'rows 2, 5 ('x', 'y')'`` for the True positions of ``mask`` (1-based data rows), truncated."""
+@dataclass(frozen=True)
+class RowNames:
+    """How messages name a table's data rows: ``noun`` (``line`` / ``row``) and each row's number."""
+
+    noun: str
+    numbers: tuple[int, ...]
+
+    @classmethod
+    def rows(cls, n: int) -> RowNames:
+        """``row 1`` .. ``row n``: a Parquet file's rows, or rows of unknown origin."""
+        return cls("row", tuple(range(1, n + 1)))
+
+    def name(self, position: int) -> str:
+        """``line 4`` for the data row at 0-based ``position``."""
+        return f"{self.noun} {self.numbers[position]}"
+
+
+def describe_rows(
+    mask: np.ndarray | Sequence[bool], values: Sequence[object] | None = None, names: RowNames | None = None
+) -> str:
+    """``'lines 2, 5 ('x', 'y')'`` for the True positions of ``mask``, in file order, truncated.
+
+    ``names`` numbers the rows as the file does (:func:`row_names`); without it, ``row N`` is the N-th data row.
+    """
     positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    noun = names.noun if names is not None else "row"
+    numbers = names.numbers if names is not None else tuple(range(1, len(np.asarray(mask)) + 1))
     shown = positions[:MAX_ROWS_SHOWN]
     if values is None:
-        listed = ", ".join(str(i + 1) for i in shown)
+        listed = ", ".join(str(numbers[i]) for i in shown)
     else:
-        listed = ", ".join(f"{i + 1} ({values[i]!r})" for i in shown)
+        listed = ", ".join(f"{numbers[i]} ({values[i]!r})" for i in shown)
     more = f" and {len(positions) - len(shown)} more" if len(positions) > len(shown) else ""
-    return f"row{'s' if len(positions) > 1 else ''} {listed}{more}"
+    return f"{noun}{'s' if len(positions) > 1 else ''} {listed}{more}"
 
 
 def blank_text(series: Any) -> Any:
@@ -51,7 +81,7 @@ def read_table_file(path: PathLike, *, text_columns: Sequence[str] = (), error: 
     Reading labels and ids as text keeps ``"007"`` as written; a bad value is then reported as written.
     An unreadable file, a CSV row with more fields than the header (pandas would shift every column
     of the file by one, or drop the extra values) or another suffix raises ``error`` naming the file
-    (and the rows: row 1 = the first row after the header).
+    (and the rows, by their line in the file).
     """
     import pandas as pd
 
@@ -77,25 +107,56 @@ def read_table_file(path: PathLike, *, text_columns: Sequence[str] = (), error: 
     raise error(f"manifest {p}: unsupported file type {suffix!r} (use .csv or .parquet)")
 
 
+def _csv_rows(path: Path) -> tuple[list[str] | None, list[tuple[int, list[str]]]]:
+    """The header and every data row with the line it starts on, as pandas reads them.
+
+    pandas skips blank lines and lines of blanks only (``skip_blank_lines``); a quoted value may span
+    lines, so a row's number is the line it starts on, which is what an editor shows.
+    """
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        reader = csv.reader(fh)
+        line = 1
+        for fields in reader:
+            start, line = line, reader.line_num + 1
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue
+            if header is None:
+                header = fields
+            else:
+                rows.append((start, fields))
+    return header, rows
+
+
+def row_names(path: PathLike, n_rows: int) -> RowNames:
+    """How to name the ``n_rows`` data rows of a manifest file: its lines for a CSV, ``row N`` otherwise.
+
+    Falls back to ``row N`` (the N-th data row) if the CSV's rows cannot be matched with what pandas read.
+    """
+    p = Path(path)
+    if p.suffix.lower() in {".csv", ".txt"}:
+        _, rows = _csv_rows(p)
+        if len(rows) == n_rows:
+            return RowNames("line", tuple(start for start, _ in rows))
+    return RowNames.rows(n_rows)
+
+
 def _csv_width(path: Path, max_shown: int = 10) -> tuple[int, str | None]:
-    """The header's field count, and 'row 1 (4 fields) has more fields than the header's 3 ...' or None.
+    """The header's field count, and 'line 2 (4 fields) has more fields than the header's 3 ...' or None.
 
     Empty trailing fields (``a,b,c,`` from a spreadsheet export) carry nothing and are allowed.
-    Blank lines are skipped as pandas skips them, so row numbers match the manifest errors'.
     """
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        rows = (r for r in csv.reader(fh) if r)
-        header = next(rows, None)
-        if header is None:
-            return 0, None
-        overlong = [(i, len(r)) for i, r in enumerate(rows, start=1)
-                    if len(r) > len(header) and any(v.strip() for v in r[len(header):])]
+    header, rows = _csv_rows(path)
+    if header is None:
+        return 0, None
+    overlong = [(line, len(r)) for line, r in rows if len(r) > len(header) and any(v.strip() for v in r[len(header):])]
     if not overlong:
         return len(header), None
     shown = ", ".join(f"{i} ({n} fields)" for i, n in overlong[:max_shown])
     more = f" and {len(overlong) - max_shown} more" if len(overlong) > max_shown else ""
     plural = "s" if len(overlong) > 1 else ""
     return len(header), (
-        f"row{plural} {shown}{more} ha{'ve' if plural else 's'} more fields than the header's {len(header)} "
+        f"line{plural} {shown}{more} ha{'ve' if plural else 's'} more fields than the header's {len(header)} "
         f"({', '.join(header)}); quote values that contain commas, or add the column to the header"
     )

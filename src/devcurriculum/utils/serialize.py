@@ -29,5 +29,6 @@ def atomic_write_json(path: PathLike, obj: Any) -> None:
 
 def save_npy(path: PathLike, array: np.ndarray) -> None:
     """Write a ``.npy`` file atomically (memory-mappable with ``np.load(mmap_mode='r')``)."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+    array = np.ascontiguousarray(array)
+    with atomic_path(path, size_hint=array.nbytes + 128) as tmp, open(tmp, "wb") as fh:  # + the .npy header
+        np.save(fh, array, allow_pickle=False)
