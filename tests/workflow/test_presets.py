@@ -4,7 +4,6 @@ pretrain job goes out through profiles/slurm with the profile's resources (fake 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
@@ -29,7 +28,7 @@ from devcurriculum.config import (
     expand_runs,
     model_config,
 )
-from devcurriculum.config.block import OMIT_NONE
+from devcurriculum.config.block import _plain
 from devcurriculum.datasets.video_index import VIDEO_SCHEMA
 from devcurriculum.workflow import drop_null_entries
 
@@ -202,6 +201,15 @@ def _walk(node: object, dotted: str) -> object:
     return node
 
 
+def _attr(block: object, dotted: str) -> object:
+    """A block's value at ``dotted``, read by attribute (so keys omitted from its dict are found), as YAML."""
+    node = block
+    for part in dotted.split("."):
+        assert hasattr(node, part), f"no key {part!r} in {dotted!r}"
+        node = getattr(node, part)
+    return _plain(node)
+
+
 def _cell(text: str) -> object:
     assert text.startswith("`") and text.endswith("`"), f"value cells are `yaml`, got {text!r}"
     return yaml.safe_load(text.strip("`"))
@@ -214,15 +222,14 @@ def _default(cfg: WorkflowConfig, key: str) -> object:
         name, _, rest = rest.partition(".")
         if rest.startswith("pretrain."):
             return _walk(PretrainConfig().to_dict(), rest.removeprefix("pretrain."))
-        bare = model_config({"objective": cfg.models[name].objective})
-        # opt-in keys left out of the dict while None (gap_seconds) default to null
-        omitted = {f.name: None for f in dataclasses.fields(bare) if OMIT_NONE in f.metadata}
-        return _walk({**omitted, **bare.to_dict()}, rest)
+        # opt-in keys left out of the dicts while at their default (gap_seconds, masks.predictor) are read
+        # from the block itself
+        return _attr(model_config({"objective": cfg.models[name].objective}), rest)
     if block == "curricula":
         name, _, rest = rest.partition(".")
         given = cfg.curricula[name]
         bare = {"order": given.to_dict()["order"], **{b: {} for b in ("weighting", "blur", "lerac") if getattr(given, b)}}
-        return _walk(CurriculumConfig.from_mapping(bare).to_dict(), rest)
+        return _attr(CurriculumConfig.from_mapping(bare), rest)
     return _walk(TOP_BLOCKS[block]().to_dict(), rest)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, Final, Literal, NamedTuple
 
-from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, SEPARATE, ConfigBlock, pretext
+from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, SEPARATE, ConfigBlock, opt_in, pretext
 from devcurriculum.config.schema import ConfigError
 
 GapSeconds = float | tuple[float, ...] | None
@@ -230,7 +230,9 @@ class MultiblockMaskConfig(ConfigBlock):
     target blocks on the later one(s), the targets' spatial positions removed from the context.
     ``kind: multiblock3d`` (facebookresearch/jepa): every set of ``blocks3d`` is its own prediction task,
     its blocks tubes through all frames, the context their complement. ``kind: future``: the earlier
-    slices predict the later ones, every token.
+    slices predict the later ones, every token. ``predictor`` (``seed_2frame`` only): ``union``, one
+    predictor pass over the context and every target block's mask tokens; ``per_target``, one pass per
+    block with the context repeated, as the seed study ran it.
     """
 
     SCHEMA: ClassVar[str] = "#/$defs/vjepa/properties/masks"
@@ -246,10 +248,16 @@ class MultiblockMaskConfig(ConfigBlock):
         TubeBlocksConfig(n_blocks=8, scale=(0.15, 0.15)),
         TubeBlocksConfig(n_blocks=2, scale=(0.7, 0.7)),
     )
+    predictor: Literal["union", "per_target"] = opt_in("union")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_ranges(self, "context_scale", "target_scale", "target_aspect", fractions=("context_scale", "target_scale"))
+        if self.predictor == "per_target" and self.kind != "seed_2frame":
+            raise ConfigError(
+                f"{self.WHERE}.predictor: per_target (one pass per target block) needs kind: seed_2frame, got kind: "
+                f"{self.kind} (multiblock3d predicts each mask set in its own pass already)"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
