@@ -298,7 +298,19 @@ def curriculum_inputs(wildcards):
     inputs = {"tables": clip_tables()}
     if CFG.curricula[wildcards.curriculum].needs_difficulty:
         inputs["difficulty"] = difficulty_table()
+    if uses_folds(wildcards.curriculum):
+        inputs["folds"] = f"{RESULTS}/curricula/{wildcards.curriculum}.folds.parquet"
     return inputs
+
+
+def uses_folds(curriculum):
+    """Whether a curriculum trains each stage on a fold of its groups (stage_data: seed_folds)."""
+    return CFG.curricula[curriculum].stage_data == "seed_folds"
+
+
+def fold_cfg(wildcards):
+    """What a curriculum's fold table depends on: its segment length (the video index is an input)."""
+    return {"segment_seconds": CFG.curricula[wildcards.curriculum].segment_seconds}
 
 
 def schedule_cfg():
@@ -322,6 +334,9 @@ def pretrain_inputs(wildcards):
     inputs["init"] = (
         f"{run_folder(RESULTS, wildcards.model, INIT, wildcards.seed)}/model.safetensors"
     )
+    # seed_folds: the trainer places its own rows (clips or pairs) in folds from the video index
+    if inputs.pop("folds", None):
+        inputs["videos"] = f"{RESULTS}/data/videos.parquet"
     return inputs
 
 
@@ -346,6 +361,10 @@ def pretrain_difficulty_arg(wildcards, input):
         if "difficulty" in input.keys()
         else ""
     )
+
+
+def pretrain_videos_arg(wildcards, input):
+    return f"--videos {shlex.quote(input.videos)}" if "videos" in input.keys() else ""
 
 
 def nproc_per_node(wildcards, resources):

@@ -1,4 +1,4 @@
-# clips (+ difficulty) -> a per-step-bucket preview of each curriculum, and the untrained models.
+# clips (+ difficulty, + folds) -> a per-step-bucket preview of each curriculum, and the untrained models.
 
 
 rule build_curriculum:
@@ -23,6 +23,24 @@ rule build_curriculum:
         schedule=schedule_cfg(),
     script:
         "../scripts/build_curriculum.py"
+
+
+rule assign_folds:
+    input:
+        videos=f"{RESULTS}/data/videos.parquet",
+        tables=clip_tables(),
+    output:
+        folds=f"{RESULTS}/curricula/{{curriculum}}.folds.parquet",
+    log:
+        f"{LOGS}/assign_folds/{{curriculum}}.log",
+    wildcard_constraints:
+        curriculum=NOT_INIT,
+    conda:
+        ENV
+    params:
+        folds=fold_cfg,
+    script:
+        "../scripts/assign_folds.py"
 
 
 rule init_model:

@@ -27,6 +27,7 @@ rule pretrain:
         # the run-shaping keys only; everything runtime-only travels in params.runtime (untracked)
         spec=pretrain_spec,
         difficulty=pretrain_difficulty_arg,
+        videos=pretrain_videos_arg,
         resume_dir=resume_dir,
         launcher=torchrun_launcher,
         runtime=pretrain_runtime_args,
@@ -36,6 +37,6 @@ rule pretrain:
         "{params.launcher} {params.script:q}"
         " --spec-json {params.spec:q}"
         " --clip-tables {input.tables:q} --clip-caches {input.caches:q}"
-        " {params.difficulty} --init {input.init:q}"
+        " {params.difficulty} {params.videos} --init {input.init:q}"
         " --out-dir {params.out_dir:q} --resume-dir {params.resume_dir:q}"
         " {params.runtime} > {log:q} 2>&1"

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -84,7 +85,7 @@ def _snakemake(workdir: Path, preset: str, *args: str) -> subprocess.CompletedPr
 
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_preset_dry_run_builds_the_whole_dag(preset: str, tmp_path: Path) -> None:
-    proc = _snakemake(tmp_path, preset, "--dry-run", "--cores", "2")
+    proc = _snakemake(tmp_path, preset, "--dry-run", "--printshellcmds", "--cores", "2")
     assert proc.returncode == 0, proc.stderr[-4000:]
     jobs = []
     for line in proc.stdout.splitlines():
@@ -101,6 +102,11 @@ def test_preset_dry_run_builds_the_whole_dag(preset: str, tmp_path: Path) -> Non
     assert pairs == (preset in {"sheybani2023_vjepa", "sheybani2023_simclr"})
     assert counts.get("chunk_pairs", 0) == (len(cfg.groups) * cfg.data.chunk_shards if pairs else 0)
     assert counts.get("gather_pairs", 0) == (len(cfg.groups) if pairs else 0)
+    # the seed study's data per stage: every trained curriculum of the sheybani2023 presets has its fold table
+    folds = {r.curriculum for r in runs if cfg.curricula[r.curriculum].stage_data == "seed_folds"}
+    assert counts.get("assign_folds", 0) == len(folds)
+    assert bool(folds) == preset.startswith("sheybani2023")
+    assert "--videos results_" in proc.stdout or not folds  # pretrain places its rows in folds from the video index
 
 
 def _create_upstream_outputs(workdir: Path, preset: str, target: str) -> None:
@@ -202,11 +208,16 @@ def _walk(node: object, dotted: str) -> object:
 
 
 def _attr(block: object, dotted: str) -> object:
-    """A block's value at ``dotted``, read by attribute (so keys omitted from its dict are found), as YAML."""
+    """A block's value at ``dotted``, read by attribute or mapping key (so opt-in keys left out of its dict at
+    their default are found), as YAML."""
     node = block
     for part in dotted.split("."):
-        assert hasattr(node, part), f"no key {part!r} in {dotted!r}"
-        node = getattr(node, part)
+        if isinstance(node, Mapping):
+            assert part in node, f"no key {part!r} in {dotted!r}"
+            node = node[part]
+        else:
+            assert hasattr(node, part), f"no key {part!r} in {dotted!r}"
+            node = getattr(node, part)
     return _plain(node)
 
 
@@ -247,7 +258,7 @@ def test_docs_table_matches_the_schema_and_the_preset(preset: str) -> None:
         if key == "—":
             continue
         dotted = key.strip("`").replace("<m>", f"models.{next(iter(model), '')}")
-        assert _walk(cfg.to_dict(), dotted) == _cell(value), f"{preset}: {setting} ({dotted})"
+        assert _attr(cfg, dotted) == _cell(value), f"{preset}: {setting} ({dotted})"
         assert _default(cfg, dotted) == _cell(default), f"{preset}: default of {setting} ({dotted})"
         checked += 1
     assert checked >= 10

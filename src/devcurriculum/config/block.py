@@ -47,12 +47,13 @@ def runtime(default: Any, *, why: str) -> Any:
     return dataclasses.field(default=default, metadata={RUNTIME: why})
 
 
-def opt_in(default: Any, **metadata: Any) -> Any:
+def opt_in(default: Any, metadata: Mapping[str, Any] | None = None) -> Any:
     """A field left out of the block's dicts while it has its default (:data:`OMIT_DEFAULT`).
 
     Adding such a key keeps the params (and the runs) of every config that does not set it.
+    ``metadata``: further field markers (e.g. ``{PRETEXT: why}``).
     """
-    return dataclasses.field(default=default, metadata={OMIT_DEFAULT: True, **metadata})
+    return dataclasses.field(default=default, metadata={OMIT_DEFAULT: True, **(metadata or {})})
 
 
 def pretext(default: Any, *, why: str = "the pretext task, not the network") -> Any:

@@ -12,6 +12,10 @@ from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, SEPARATE, Co
 from devcurriculum.config.schema import ConfigError
 
 GapSeconds = float | tuple[float, ...] | None
+#: which fold a stage trains on under ``stage_data: seed_folds`` (devcurriculum.curriculum.folds)
+FoldRule = Literal["rotating", "fixed"]
+#: ``fold_rule``: which data each stage sees, not the network; left out of the dicts at its default
+FOLD_RULE_META = {PRETEXT: "which data each stage trains on, not the network"}
 
 
 #: ``gap_seconds``: pretext, and left out of the block's dicts while None (existing runs keep their spec).
@@ -134,6 +138,7 @@ class BaseModelConfig(ConfigBlock):
 
     pretrain: ModelPretrainConfig
     clip: ModelClipConfig | None
+    fold_rule: FoldRule
 
     @property
     def gap_seconds(self) -> GapSeconds:
@@ -186,6 +191,7 @@ class VideoMAEModelConfig(BaseModelConfig):
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
+    fold_rule: Literal["rotating", "fixed"] = opt_in("rotating", FOLD_RULE_META)
 
     def attention_stacks(self) -> tuple[AttentionStack, ...]:
         return (
@@ -290,6 +296,7 @@ class VJEPAModelConfig(BaseModelConfig):
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
+    fold_rule: Literal["rotating", "fixed"] = opt_in("fixed", FOLD_RULE_META)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -362,6 +369,7 @@ class SimCLRModelConfig(BaseModelConfig):
     augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig, metadata={PRETEXT: "the pretext task"})
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
+    fold_rule: Literal["rotating", "fixed"] = opt_in("fixed", FOLD_RULE_META)
 
 
 ModelConfig = VideoMAEModelConfig | VJEPAModelConfig | SimCLRModelConfig
