@@ -300,7 +300,14 @@ def curriculum_inputs(wildcards):
         inputs["difficulty"] = difficulty_table()
     if uses_folds(wildcards.curriculum):
         inputs["folds"] = f"{RESULTS}/curricula/{wildcards.curriculum}.folds.parquet"
+    if CFG.curricula[wildcards.curriculum].needs_complexity:
+        inputs["complexity"] = complexity_table()
     return inputs
+
+
+def complexity_table():
+    """Every clip's spatial and temporal complexity (rule measure_complexity): what control.match matches on."""
+    return f"{RESULTS}/complexity.parquet"
 
 
 def uses_folds(curriculum):
@@ -365,6 +372,14 @@ def pretrain_difficulty_arg(wildcards, input):
 
 def pretrain_videos_arg(wildcards, input):
     return f"--videos {shlex.quote(input.videos)}" if "videos" in input.keys() else ""
+
+
+def pretrain_complexity_arg(wildcards, input):
+    return (
+        f"--complexity {shlex.quote(input.complexity)}"
+        if "complexity" in input.keys()
+        else ""
+    )
 
 
 def nproc_per_node(wildcards, resources):

@@ -1,4 +1,4 @@
-# clips (+ difficulty, + folds) -> a per-step-bucket preview of each curriculum, and the untrained models.
+# clips (+ difficulty, folds, complexity) -> a per-step-bucket preview of each curriculum, and the untrained models.
 
 
 rule build_curriculum:
@@ -41,6 +41,24 @@ rule assign_folds:
         folds=fold_cfg,
     script:
         "../scripts/assign_folds.py"
+
+
+rule measure_complexity:
+    input:
+        tables=clip_tables(),
+        caches=clip_caches(),
+    output:
+        complexity=complexity_table(),
+    log:
+        f"{LOGS}/measure_complexity.log",
+    benchmark:
+        f"{TIMINGS}/measure_complexity.tsv"
+    conda:
+        ENV
+    params:
+        groups=GROUPS,
+    script:
+        "../scripts/measure_complexity.py"
 
 
 rule init_model:

@@ -28,6 +28,7 @@ rule pretrain:
         spec=pretrain_spec,
         difficulty=pretrain_difficulty_arg,
         videos=pretrain_videos_arg,
+        complexity=pretrain_complexity_arg,
         resume_dir=resume_dir,
         launcher=torchrun_launcher,
         runtime=pretrain_runtime_args,
@@ -37,6 +38,6 @@ rule pretrain:
         "{params.launcher} {params.script:q}"
         " --spec-json {params.spec:q}"
         " --clip-tables {input.tables:q} --clip-caches {input.caches:q}"
-        " {params.difficulty} {params.videos} --init {input.init:q}"
+        " {params.difficulty} {params.videos} {params.complexity} --init {input.init:q}"
         " --out-dir {params.out_dir:q} --resume-dir {params.resume_dir:q}"
         " {params.runtime} > {log:q} 2>&1"

@@ -18,4 +18,5 @@ with stage_log(sm.log[0], f"build_curriculum[{name}]"):
         out_table=sm.output.table,
         out_plot=sm.output.plot,
         folds=sm.input.get("folds"),
+        complexity=sm.input.get("complexity"),
     )

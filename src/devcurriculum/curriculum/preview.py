@@ -19,6 +19,7 @@ import pyarrow as pa
 from devcurriculum.config import CurriculumConfig
 from devcurriculum.config.models import FoldRule
 from devcurriculum.curriculum.blur import BlurSchedule
+from devcurriculum.curriculum.controls import control_pools, preview_controls, read_complexity
 from devcurriculum.curriculum.folds import preview_folds, read_folds
 from devcurriculum.curriculum.lerac import LeracSchedule
 from devcurriculum.curriculum.plan import CurriculumPlan
@@ -46,6 +47,12 @@ PREVIEW_SCHEMA = pa.schema(
         pa.field("blur_prob", pa.float64()),
         pa.field("lr_scale_min", pa.float64()),
     ]
+)
+#: added for a ``control``: the clips a bucket draws from, how far their complexity is from the target's, static frames
+CONTROL_FIELDS = (
+    pa.field("control_clips", pa.int64()),
+    pa.field("control_ks", pa.float64()),
+    pa.field("static_frames", pa.bool_()),
 )
 #: added for ``stage_data: seed_folds``: which fold a run of each seed residue trains on (folds.preview_folds)
 FOLD_FIELDS = (
@@ -158,28 +165,44 @@ def build_preview(
     out_table: PathLike,
     out_plot: PathLike,
     folds: PathLike | None = None,
+    complexity: PathLike | None = None,
 ) -> pd.DataFrame:
     """Write ``results/curricula/{name}.parquet`` and its PNG; returns the table.
 
     ``difficulty`` is the difficulty table (needed when the curriculum weights by difficulty);
     ``steps_per_stage`` and ``bucket_steps`` are the ``pretrain`` keys that shape the schedule;
-    ``folds`` is the curriculum's fold table (``{name}.folds.parquet``, needed for ``seed_folds``).
+    ``folds`` is the curriculum's fold table (``{name}.folds.parquet``, needed for ``seed_folds``);
+    ``complexity`` the per-clip complexity (``complexity.parquet``, needed for a ``control`` with ``match``),
+    whose matched pools the preview then samples from.
     """
     # a `seed: run` order differs per run: the preview shows run seed 0's (metrics.parquet has each run's)
     plan = CurriculumPlan.from_config(name=name, curriculum=curriculum, groups=groups, steps_per_stage=steps_per_stage,
                                       run_seed=0)
     pools, difficulties = load_pools(clip_tables, difficulty)
     fold_of = None
-    schema = PREVIEW_SCHEMA
+    fields = list(PREVIEW_SCHEMA)
+    control, measured = curriculum.control, None
+    if curriculum.stage_data == "seed_folds" or control is not None:
+        clip_ids = pd.concat([read_table(p, columns=["clip_id"]).to_pandas()["clip_id"] for p in clip_tables],
+                             ignore_index=True)
+    if control is not None:
+        if control.match is not None:
+            if complexity is None:
+                raise ValueError(f"curricula.{name}.control.match: the preview needs the complexity table")
+            measured = read_complexity(complexity, clip_ids.astype(str))
+        pools, _ = control_pools(control, pools, measured, groups, name=name)
+        fields += CONTROL_FIELDS
     if curriculum.stage_data == "seed_folds":
         if folds is None:
             raise ValueError(f"curricula.{name}.stage_data is seed_folds: the preview needs its fold table")
-        clip_ids = pd.concat([read_table(p, columns=["clip_id"]).to_pandas()["clip_id"] for p in clip_tables],
-                             ignore_index=True)
         fold_of = read_folds(folds, clip_ids)
-        schema = pa.schema([*PREVIEW_SCHEMA, *FOLD_FIELDS])
+        fields += FOLD_FIELDS
+    schema = pa.schema(fields)
     table = preview_table(plan, pools, difficulties, bucket_steps, folds=fold_of, block_steps=steps_per_stage,
                           fold_rule=curriculum.fold_rule)
+    if control is not None:
+        table = table.assign(**{k: pd.Series(v, dtype=object) for k, v in
+                                preview_controls(control, table["pool"].tolist(), pools, measured, groups).items()})
     arrow = table_from_columns({c: table[c].tolist() for c in schema.names}, schema)
     meta = provenance(
         "build_curriculum",
