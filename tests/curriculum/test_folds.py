@@ -218,3 +218,22 @@ def test_fold_table_and_preview_show_what_each_seed_trains_on(tmp_path) -> None:
     with pytest.raises(ValueError, match="curricula.adev.stage_data is seed_folds: the preview needs its fold table"):
         build_preview(name="adev", curriculum=cfg, groups=["g0", "g1", "g2"], clip_tables=tables, difficulty=None,
                       steps_per_stage=30, bucket_steps=10, out_table=out, out_plot=png)
+
+
+def test_an_empty_fold_is_an_error_naming_it(tmp_path) -> None:
+    # 3 s videos with clips in their first 2 s only: with 1 s segments fold 2 never holds a clip start
+    videos = _videos([("a", "s1", "g0", 10.0, 10.0, 30), ("b", "s2", "g0", 11.0, 10.0, 30)])
+    clips = [{"clip_id": f"{v}:{s}", "age_group": "g0", "video_id": v, "subject": "s", "start_frame": s}
+             for v in ("a", "b") for s in (0, 6, 12, 18)]
+    table = tmp_path / "g0.parquet"
+    write_table(pa.Table.from_pylist(clips), table)
+    videos_path = tmp_path / "videos.parquet"
+    write_table(pa.Table.from_pandas(videos, preserve_index=False), videos_path)
+    assert sorted(set(assign_folds(pd.DataFrame(clips), videos, 1.0)["fold"])) == [0, 1]
+    with pytest.raises(ValueError, match=r"curricula.d: fold 2 of group g0 holds no clip \(segments of segment_seconds=1 s"):
+        write_fold_table(clip_tables=[table], videos_parquet=videos_path, segment_seconds=1.0, curriculum="d",
+                         out_path=tmp_path / "d.folds.parquet")
+    curriculum = CurriculumConfig.from_mapping({"order": ["g0"], "stage_data": "seed_folds", "segment_seconds": 1})
+    with pytest.raises(ValueError, match=r"curricula.d: fold 2 of group g0 holds no training row"):
+        run_fold_rows(curriculum, model_config({"objective": "videomae"}), 0, pd.DataFrame(clips), videos_path,
+                      name="d", blocks=1)

@@ -109,6 +109,31 @@ def test_preset_dry_run_builds_the_whole_dag(preset: str, tmp_path: Path) -> Non
     assert "--videos results_" in proc.stdout or not folds  # pretrain places its rows in folds from the video index
 
 
+CONTROLS = ("matched_spatial", "matched_spatiotemporal", "static", "matched_temporal")
+
+
+def test_videomae_preset_complexity_controls_plan_their_jobs(tmp_path: Path) -> None:
+    # the seed study's complexity-control study: its four conditions, one seed (316), named in a runs entry
+    overlay = tmp_path / "controls.yaml"
+    overlay.write_text(yaml.safe_dump({"runs": [{"models": ["sheybani2023_videomae"], "curricula": list(CONTROLS),
+                                                 "seeds": [316]}]}))
+    proc = _snakemake(tmp_path, "sheybani2023_videomae", str(overlay), "--dry-run", "--printshellcmds", "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    jobs = [(line.split()[1].rstrip(":"), {}) for line in proc.stdout.splitlines()
+            if line.startswith(("rule ", "localrule "))]
+    counts = job_counts(jobs)
+    # one complexity table for every matched control, one fold table per curriculum (seed mod 3 at every stage)
+    assert counts["measure_complexity"] == 1 and counts["assign_folds"] == 4 and counts["pretrain"] == 4
+    assert proc.stdout.count("--complexity results_") == 3  # the three with a match; static needs none
+    merged = merged_config("sheybani2023_videomae")
+    update_config(merged, yaml.safe_load(overlay.read_text()))
+    curricula = WorkflowConfig.from_mapping(merged).curricula
+    assert {c: (curricula[c].control.match, curricula[c].control.frames) for c in CONTROLS} == {
+        "matched_spatial": ("spatial", "clip"), "matched_spatiotemporal": ("spatial", "static"),
+        "static": (None, "static"), "matched_temporal": ("temporal", "clip")}
+    assert all(curricula[c].fold_rule == "fixed" for c in CONTROLS)
+
+
 def _create_upstream_outputs(workdir: Path, preset: str, target: str) -> None:
     """Every output the target's upstream jobs would write, as empty files / folders of one mtime."""
     proc = _snakemake(workdir, preset, "--dry-run", "--cores", "1", target)

@@ -181,7 +181,15 @@ def run_fold_rows(
     if videos_parquet is None:
         raise ValueError(f"curricula.{name}.stage_data is seed_folds: pass the video index (--videos)")
     videos = read_table(videos_parquet).to_pandas()
-    folds = assign_folds(table, videos, curriculum.segment_seconds)["fold"].to_numpy()
+    placed = assign_folds(table, videos, curriculum.segment_seconds)
+    folds = placed["fold"].to_numpy()
+    held = {(str(g), int(f)) for g, f in zip(placed["age_group"], folds, strict=True)} if "age_group" in placed else None
+    if held is not None:
+        for group in sorted(set(placed["age_group"].astype(str))):
+            missing = [f for f in range(N_FOLDS) if (group, f) not in held]
+            if missing:
+                raise ValueError(f"curricula.{name}: fold {missing[0]} of group {group} holds no training row "
+                                 f"(segment_seconds={curriculum.segment_seconds:g}); lower segment_seconds")
     rule = fold_rule_for(curriculum, model)
     chosen = [stage_fold(rule, seed, k) for k in range(blocks)]
     shares = [float(np.mean(folds == f)) for f in chosen]
@@ -200,7 +208,14 @@ def write_fold_table(
     clips = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(FOLD_SCHEMA.names[:5]))
     placed = assign_folds(clips, read_table(videos_parquet).to_pandas(), segment_seconds)
     table = table_from_columns({n: placed[n].tolist() for n in FOLD_SCHEMA.names}, FOLD_SCHEMA)
-    counts = placed.groupby(["age_group", "fold"]).size().unstack(fill_value=0)
+    counts = placed.groupby(["age_group", "fold"]).size().unstack(fill_value=0).reindex(columns=range(N_FOLDS),
+                                                                                        fill_value=0)
+    empty = [(str(g), int(f)) for g, row in counts.iterrows() for f in range(N_FOLDS) if row[f] == 0]
+    if empty:
+        group, fold = empty[0]
+        raise ValueError(f"curricula.{curriculum}: fold {fold} of group {group} holds no clip (segments of "
+                         f"segment_seconds={segment_seconds:g} s and clips of data.clip do not overlap there); "
+                         "lower segment_seconds or data.clip.stride")
     write_table(table, out_path, metadata=provenance(
         "assign_folds", {"segment_seconds": segment_seconds, "n_folds": N_FOLDS}, curriculum=curriculum,
         clips_per_fold={str(g): [int(v) for v in row] for g, row in counts.iterrows()},
