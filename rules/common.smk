@@ -306,7 +306,7 @@ def curriculum_inputs(wildcards):
 
 
 def complexity_table():
-    """Every clip's spatial and temporal complexity (rule measure_complexity): what control.match matches on."""
+    """Every clip's spatial and temporal complexity, written by measure_complexity; control.match matches on it."""
     return f"{RESULTS}/complexity.parquet"
 
 
@@ -362,23 +362,21 @@ def pretrain_spec(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
-def pretrain_difficulty_arg(wildcards, input):
-    return (
-        f"--difficulty {shlex.quote(input.difficulty)}"
-        if "difficulty" in input.keys()
-        else ""
-    )
+def pretrain_table_args(wildcards, input):
+    """The tables a run's curriculum reads besides the clips, as flags of the entry point.
 
-
-def pretrain_videos_arg(wildcards, input):
-    return f"--videos {shlex.quote(input.videos)}" if "videos" in input.keys() else ""
-
-
-def pretrain_complexity_arg(wildcards, input):
-    return (
-        f"--complexity {shlex.quote(input.complexity)}"
-        if "complexity" in input.keys()
-        else ""
+    Difficulty (weighting), the video index (stage_data: seed_folds), the complexity (control.match);
+    empty when it needs none.
+    """
+    flags = {
+        "difficulty": "--difficulty",
+        "videos": "--videos",
+        "complexity": "--complexity",
+    }
+    return " ".join(
+        f"{flag} {shlex.quote(input[name])}"
+        for name, flag in flags.items()
+        if name in input.keys()
     )
 
 

@@ -26,9 +26,9 @@ rule pretrain:
     params:
         # the run-shaping keys only; everything runtime-only travels in params.runtime (untracked)
         spec=pretrain_spec,
-        difficulty=pretrain_difficulty_arg,
-        videos=pretrain_videos_arg,
-        complexity=pretrain_complexity_arg,
+        # every table flag the curriculum needs (--difficulty, --videos, --complexity); one param, so the
+        # command text of runs that need none stays as it was (Snakemake reruns a job whose text changed)
+        difficulty=pretrain_table_args,
         resume_dir=resume_dir,
         launcher=torchrun_launcher,
         runtime=pretrain_runtime_args,
@@ -38,6 +38,6 @@ rule pretrain:
         "{params.launcher} {params.script:q}"
         " --spec-json {params.spec:q}"
         " --clip-tables {input.tables:q} --clip-caches {input.caches:q}"
-        " {params.difficulty} {params.videos} {params.complexity} --init {input.init:q}"
+        " {params.difficulty} --init {input.init:q}"
         " --out-dir {params.out_dir:q} --resume-dir {params.resume_dir:q}"
         " {params.runtime} > {log:q} 2>&1"
