@@ -301,7 +301,26 @@ def curriculum_inputs(wildcards):
     inputs = {"tables": clip_tables()}
     if CFG.curricula[wildcards.curriculum].needs_difficulty:
         inputs["difficulty"] = difficulty_table()
+    if uses_folds(wildcards.curriculum):
+        inputs["folds"] = f"{RESULTS}/curricula/{wildcards.curriculum}.folds.parquet"
+    if CFG.curricula[wildcards.curriculum].needs_complexity:
+        inputs["complexity"] = complexity_table()
     return inputs
+
+
+def complexity_table():
+    """Every clip's spatial and temporal complexity, written by measure_complexity; control.match matches on it."""
+    return f"{RESULTS}/complexity.parquet"
+
+
+def uses_folds(curriculum):
+    """Whether a curriculum trains each stage on a fold of its groups (stage_data: seed_folds)."""
+    return CFG.curricula[curriculum].stage_data == "seed_folds"
+
+
+def fold_cfg(wildcards):
+    """What a curriculum's fold table depends on: its segment length (the video index is an input)."""
+    return {"segment_seconds": CFG.curricula[wildcards.curriculum].segment_seconds}
 
 
 def schedule_cfg():
@@ -325,6 +344,9 @@ def pretrain_inputs(wildcards):
     inputs["init"] = (
         f"{run_folder(RESULTS, wildcards.model, INIT, wildcards.seed)}/model.safetensors"
     )
+    # seed_folds: the trainer places its own rows (clips or pairs) in folds from the video index
+    if inputs.pop("folds", None):
+        inputs["videos"] = f"{RESULTS}/data/videos.parquet"
     return inputs
 
 
@@ -343,11 +365,21 @@ def pretrain_spec(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
-def pretrain_difficulty_arg(wildcards, input):
-    return (
-        f"--difficulty {shlex.quote(input.difficulty)}"
-        if "difficulty" in input.keys()
-        else ""
+def pretrain_table_args(wildcards, input):
+    """The tables a run's curriculum reads besides the clips, as flags of the entry point.
+
+    Difficulty (weighting), the video index (stage_data: seed_folds), the complexity (control.match);
+    empty when it needs none.
+    """
+    flags = {
+        "difficulty": "--difficulty",
+        "videos": "--videos",
+        "complexity": "--complexity",
+    }
+    return " ".join(
+        f"{flag} {shlex.quote(input[name])}"
+        for name, flag in flags.items()
+        if name in input.keys()
     )
 
 

@@ -1,4 +1,4 @@
-# clips (+ difficulty) -> a per-step-bucket preview of each curriculum, and the untrained models.
+# clips (+ difficulty, folds, complexity) -> a per-step-bucket preview of each curriculum, and the untrained models.
 
 
 rule build_curriculum:
@@ -23,6 +23,42 @@ rule build_curriculum:
         schedule=schedule_cfg(),
     script:
         "../scripts/build_curriculum.py"
+
+
+rule assign_folds:
+    input:
+        videos=f"{RESULTS}/data/videos.parquet",
+        tables=clip_tables(),
+    output:
+        folds=f"{RESULTS}/curricula/{{curriculum}}.folds.parquet",
+    log:
+        f"{LOGS}/assign_folds/{{curriculum}}.log",
+    wildcard_constraints:
+        curriculum=NOT_INIT,
+    conda:
+        ENV
+    params:
+        folds=fold_cfg,
+    script:
+        "../scripts/assign_folds.py"
+
+
+rule measure_complexity:
+    input:
+        tables=clip_tables(),
+        caches=clip_caches(),
+    output:
+        complexity=complexity_table(),
+    log:
+        f"{LOGS}/measure_complexity.log",
+    benchmark:
+        f"{TIMINGS}/measure_complexity.tsv"
+    conda:
+        ENV
+    params:
+        groups=GROUPS,
+    script:
+        "../scripts/measure_complexity.py"
 
 
 rule init_model:

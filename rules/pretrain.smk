@@ -26,7 +26,9 @@ rule pretrain:
     params:
         # the run-shaping keys only; everything runtime-only travels in params.runtime (untracked)
         spec=pretrain_spec,
-        difficulty=pretrain_difficulty_arg,
+        # every table flag the curriculum needs (--difficulty, --videos, --complexity); one param, so the
+        # command text of runs that need none stays as it was (Snakemake reruns a job whose text changed)
+        difficulty=pretrain_table_args,
         resume_dir=resume_dir,
         launcher=torchrun_launcher,
         runtime=pretrain_runtime_args,

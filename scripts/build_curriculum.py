@@ -17,4 +17,6 @@ with stage_log(sm.log[0], f"build_curriculum[{name}]"):
         bucket_steps=sm.params.schedule["bucket_steps"],
         out_table=sm.output.table,
         out_plot=sm.output.plot,
+        folds=sm.input.get("folds"),
+        complexity=sm.input.get("complexity"),
     )

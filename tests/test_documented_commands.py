@@ -253,11 +253,17 @@ def test_documented_config_fragments_are_valid(snippet: Snippet) -> None:
     from snakemake.utils import update_config
 
     from devcurriculum.config import ConfigError, WorkflowConfig
+    from devcurriculum.workflow import drop_null_entries
 
     if (reason := not_run_reason(snippet.text)) is not None:
         pytest.skip(reason)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
+    # a fragment whose first line says "# over configs/presets/<name>.yaml" is an overlay of that preset
+    over = re.match(r"# over (configs/presets/\w+\.yaml)", snippet.text)
+    if over:
+        update_config(config, yaml.safe_load((REPO / over.group(1)).read_text()))
     update_config(config, yaml.safe_load(snippet.text))
+    drop_null_entries(config)  # as the Snakefile does: `name: null` removes an entry (the presets' demo learners)
     try:
         WorkflowConfig.from_mapping(config)
     except ConfigError as exc:

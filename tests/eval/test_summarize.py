@@ -13,6 +13,7 @@ import pytest
 
 from devcurriculum.eval.plots import stage_boundaries
 from devcurriculum.eval.readouts import EVAL_SCHEMA
+from devcurriculum.eval.statistics import holm_adjust
 from devcurriculum.eval.summarize import SUMMARY_SCHEMA, run_identity, summarize
 from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
 
@@ -114,6 +115,13 @@ def test_comparisons_are_paired_by_seed(study, tmp_path: Path) -> None:
     with_ci = comp.dropna(subset=["ci_low"])
     assert ((with_ci["ci_low"] <= with_ci["mean_diff"]) & (with_ci["mean_diff"] <= with_ci["ci_high"])).all()
     assert (tmp_path / "comparisons.csv").read_text().startswith("model,benchmark,readout,metric,after_stage")
+    # Holm within the learner's family: every comparison after a trained stage, all benchmarks and metrics
+    tested = comp[comp["after_stage"] > 0]
+    assert (tested["n_tests"] == len(tested)).all() and len(tested) == 3 * 2 * 3
+    assert tested["p_holm"].to_numpy() == pytest.approx(holm_adjust(tested["p_value"].to_numpy()), nan_ok=True)
+    assert comp[comp["after_stage"] == 0]["p_holm"].isna().all()
+    assert "p_holm" in (tmp_path / "comparisons.csv").read_text().splitlines()[0]
+    assert json.loads(read_metadata(tmp_path / "comparisons.parquet")["devcurriculum.p_adjust"])["method"] == "holm"
 
 
 def test_summary_without_training_metrics_or_video_index(study, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from devcurriculum.masks.multiblock import (
     block_size,
     collate_masks,
     multiblock_masks,
+    per_target_masks,
     sample_mask,
     sample_masks,
     split_slices,
@@ -258,3 +259,40 @@ def test_future_context_is_the_whole_past_and_target_the_whole_future(grid_t: in
     state = gen.get_state()
     multiblock_masks(2, grid_t, grid_h, grid_w, MultiblockMaskConfig(kind="future"), gen)
     assert torch.equal(gen.get_state(), state)
+
+
+def test_per_target_masks_keep_every_block_apart() -> None:
+    # the seed study's 2-frame grid: 14 x 14 patches, 2 slices (frame pair, tubelet 1), 4 targets
+    cfg = MultiblockMaskConfig(predictor="per_target")
+    gen = _gen(4)
+    state = gen.get_state()
+    context, targets = per_target_masks(6, 2, 14, 14, cfg, gen)
+    per_slice = 14 * 14
+    assert context.dtype == torch.long and context.shape[0] == 6 and (context < per_slice).all()
+    assert len(targets) == cfg.n_targets
+    # the same draws as the union path: regenerate the samples from the generator's state
+    replay = torch.Generator()
+    replay.set_state(state)
+    [samples] = sample_masks(6, 2, 14, 14, cfg, replay)
+    for k, target in enumerate(targets):
+        smallest = min(s.target_blocks[k].height * s.target_blocks[k].width for s in samples)
+        assert target.dtype == torch.long and target.shape == (6, smallest)  # one later slice: the block's patches
+        assert ((target >= per_slice) & (target < 2 * per_slice)).all()
+        for row, sample in zip(target, samples, strict=True):
+            assert set(row.tolist()) <= set((sample.target_blocks[k].positions(14) + per_slice).tolist())
+            assert torch.equal(row, row.sort().values)
+    for row, sample in zip(context, samples, strict=True):
+        # the context still shows no position of any block, and is the sample's own context, cut to the minimum
+        assert set(row.tolist()) <= set(sample.context.tolist())
+        _assert_no_target_position_in_context(row, sample.target, per_slice)
+    assert context.shape[1] == min(s.context.numel() for s in samples)
+
+
+def test_per_target_masks_need_seed_2frame() -> None:
+    with pytest.raises(ConfigError, match=r"masks.predictor: per_target .* needs kind: seed_2frame, got kind: multiblock3d"):
+        MultiblockMaskConfig(kind="multiblock3d", predictor="per_target")
+    with pytest.raises(ValueError, match="need masks.kind seed_2frame, got future"):
+        per_target_masks(2, 2, 4, 4, MultiblockMaskConfig(kind="future"), _gen())
+    # the default is the union pass, left out of the block's dict (existing configs keep their params)
+    assert MultiblockMaskConfig().predictor == "union" and "predictor" not in MultiblockMaskConfig().to_dict()
+    assert MultiblockMaskConfig(predictor="per_target").to_dict()["predictor"] == "per_target"

@@ -9,7 +9,7 @@ from safetensors.torch import load_file, save_file
 from synthetic_clips import moving_squares
 
 from devcurriculum.config import ConfigError, model_config
-from devcurriculum.masks.multiblock import multiblock_masks
+from devcurriculum.masks.multiblock import multiblock_masks, per_target_masks
 from devcurriculum.models.objective import StepContext
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.vjepa import VJEPAObjective, ema_momentum
@@ -251,3 +251,54 @@ def test_config_errors_name_the_key() -> None:
         workflow_with({**TINY, "hidden_size": 12, "num_attention_heads": 4}, CLIP)
     with pytest.raises(ValueError, match=r"vjepa expects batches \(B, 4, 3, 16, 16\)"):
         _build().loss(torch.zeros(2, 2, 3, 16, 16), 0)
+
+
+@pytest.mark.parametrize(("mode", "losses"), [("clip", (0.4351598918437958, 0.4311021864414215)),
+                                              ("pairs", (0.43471041321754456, 0.43159985542297363))])
+def test_default_union_predictor_keeps_its_numbers(mode: str, losses: tuple[float, float]) -> None:
+    # recorded before masks.predictor existed (commit 4794128): the default must not move them
+    obj = _build({**TINY, "mode": mode, "gap": 3})
+    clips = moving_squares(3, 4, 16, seed=6)
+    with torch.no_grad():
+        got = (obj.loss(clips, 0).item(), obj.loss(clips, 1).item())
+    assert got == pytest.approx(losses, rel=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["clip", "pairs"])
+def test_per_target_loss_is_the_union_pass_run_once_per_block(mode: str) -> None:
+    cfg = {**TINY, "mode": mode, "gap": 3, "masks": {**TINY["masks"], "n_targets": 3, "predictor": "per_target"}}
+    obj = _build(cfg)
+    clips = moving_squares(4, 4, 16, seed=6)
+    state = obj.mask_generator.get_state()
+    with torch.no_grad():
+        got = obj.loss(clips, 0)
+        gen = torch.Generator()
+        gen.set_state(state)
+        video = obj.pretext_input(clips)
+        context, targets = per_target_masks(4, 2, 4, 4, obj.masks, gen)
+        features = obj.target_features(video)
+        # the union path's predict, called with one block as its whole target set, once per block
+        per_block = [
+            torch.nn.functional.smooth_l1_loss(obj.predict(video, context, t), torch.gather(features, 1, t[..., None].expand(-1, -1, 36)))
+            for t in targets
+        ]
+        # ... which is not what one pass over the union of the blocks predicts
+        union = torch.cat(targets, dim=1)
+        joint = obj.predict(video, context, union)
+        separate = torch.cat(obj.predict_per_target(video, context, targets), dim=1)
+    assert len(targets) == 3
+    torch.testing.assert_close(got, torch.stack(per_block).mean(), rtol=1e-6, atol=1e-7)
+    assert not torch.allclose(joint, separate, atol=1e-4)
+
+
+def test_per_target_blocks_of_different_sizes_run_one_pass_each() -> None:
+    obj = _build({**TINY, "masks": {**TINY["masks"], "predictor": "per_target"}}).eval()
+    clips = moving_squares(2, 4, 16, seed=1)
+    context = torch.tensor([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]])
+    targets = [torch.tensor([[16, 17], [20, 21]]), torch.tensor([[30], [31]]), torch.tensor([[18, 19], [22, 23]])]
+    with torch.no_grad():
+        got = obj.predict_per_target(clips, context, targets)
+        alone = [obj.predict(clips, context, t) for t in targets]
+    assert [g.shape for g in got] == [(2, 2, 36), (2, 1, 36), (2, 2, 36)]
+    for a, b in zip(got, alone, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -4,12 +4,12 @@ pretrain job goes out through profiles/slurm with the profile's resources (fake 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -30,7 +30,7 @@ from devcurriculum.config import (
     expand_runs,
     model_config,
 )
-from devcurriculum.config.block import OMIT_NONE
+from devcurriculum.config.block import _plain
 from devcurriculum.datasets.video_index import VIDEO_SCHEMA
 from devcurriculum.workflow import drop_null_entries
 
@@ -86,7 +86,7 @@ def _snakemake(workdir: Path, preset: str, *args: str) -> subprocess.CompletedPr
 
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_preset_dry_run_builds_the_whole_dag(preset: str, tmp_path: Path) -> None:
-    proc = _snakemake(tmp_path, preset, "--dry-run", "--cores", "2")
+    proc = _snakemake(tmp_path, preset, "--dry-run", "--printshellcmds", "--cores", "2")
     assert proc.returncode == 0, proc.stderr[-4000:]
     jobs = []
     for line in proc.stdout.splitlines():
@@ -103,6 +103,36 @@ def test_preset_dry_run_builds_the_whole_dag(preset: str, tmp_path: Path) -> Non
     assert pairs == (preset in {"sheybani2023_vjepa", "sheybani2023_simclr"})
     assert counts.get("chunk_pairs", 0) == (len(cfg.groups) * cfg.data.chunk_shards if pairs else 0)
     assert counts.get("gather_pairs", 0) == (len(cfg.groups) if pairs else 0)
+    # the seed study's data per stage: every trained curriculum of the sheybani2023 presets has its fold table
+    folds = {r.curriculum for r in runs if cfg.curricula[r.curriculum].stage_data == "seed_folds"}
+    assert counts.get("assign_folds", 0) == len(folds)
+    assert bool(folds) == preset.startswith("sheybani2023")
+    assert "--videos results_" in proc.stdout or not folds  # pretrain places its rows in folds from the video index
+
+
+CONTROLS = ("matched_spatial", "matched_spatiotemporal", "static", "matched_temporal")
+
+
+def test_videomae_preset_complexity_controls_plan_their_jobs(tmp_path: Path) -> None:
+    # the seed study's complexity-control study: its four conditions, one seed (316), named in a runs entry
+    overlay = tmp_path / "controls.yaml"
+    overlay.write_text(yaml.safe_dump({"runs": [{"models": ["sheybani2023_videomae"], "curricula": list(CONTROLS),
+                                                 "seeds": [316]}]}))
+    proc = _snakemake(tmp_path, "sheybani2023_videomae", str(overlay), "--dry-run", "--printshellcmds", "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    jobs = [(line.split()[1].rstrip(":"), {}) for line in proc.stdout.splitlines()
+            if line.startswith(("rule ", "localrule "))]
+    counts = job_counts(jobs)
+    # one complexity table for every matched control, one fold table per curriculum (seed mod 3 at every stage)
+    assert counts["measure_complexity"] == 1 and counts["assign_folds"] == 4 and counts["pretrain"] == 4
+    assert proc.stdout.count("--complexity results_") == 3  # the three with a match; static needs none
+    merged = merged_config("sheybani2023_videomae")
+    update_config(merged, yaml.safe_load(overlay.read_text()))
+    curricula = WorkflowConfig.from_mapping(merged).curricula
+    assert {c: (curricula[c].control.match, curricula[c].control.frames) for c in CONTROLS} == {
+        "matched_spatial": ("spatial", "clip"), "matched_spatiotemporal": ("spatial", "static"),
+        "static": (None, "static"), "matched_temporal": ("temporal", "clip")}
+    assert all(curricula[c].fold_rule == "fixed" for c in CONTROLS)
 
 
 # ---- the seed study's benchmark sampling: a preset over configs/own_data.yaml plans it -------------------
@@ -272,6 +302,20 @@ def _walk(node: object, dotted: str) -> object:
     return node
 
 
+def _attr(block: object, dotted: str) -> object:
+    """A block's value at ``dotted``, read by attribute or mapping key (so opt-in keys left out of its dict at
+    their default are found), as YAML."""
+    node = block
+    for part in dotted.split("."):
+        if isinstance(node, Mapping):
+            assert part in node, f"no key {part!r} in {dotted!r}"
+            node = node[part]
+        else:
+            assert hasattr(node, part), f"no key {part!r} in {dotted!r}"
+            node = getattr(node, part)
+    return _plain(node)
+
+
 def _cell(text: str) -> object:
     assert text.startswith("`") and text.endswith("`"), f"value cells are `yaml`, got {text!r}"
     return yaml.safe_load(text.strip("`"))
@@ -284,15 +328,14 @@ def _default(cfg: WorkflowConfig, key: str) -> object:
         name, _, rest = rest.partition(".")
         if rest.startswith("pretrain."):
             return _walk(PretrainConfig().to_dict(), rest.removeprefix("pretrain."))
-        bare = model_config({"objective": cfg.models[name].objective})
-        # opt-in keys and blocks left out of the dict while None (gap_seconds, benchmark_sampling) default to null
-        omitted = {f.name: None for f in dataclasses.fields(bare) if OMIT_NONE in f.metadata or getattr(bare, f.name) is None}
-        return _walk({**omitted, **bare.to_dict()}, rest)
+        # opt-in keys left out of the dicts while at their default (gap_seconds, masks.predictor) are read
+        # from the block itself
+        return _attr(model_config({"objective": cfg.models[name].objective}), rest)
     if block == "curricula":
         name, _, rest = rest.partition(".")
         given = cfg.curricula[name]
         bare = {"order": given.to_dict()["order"], **{b: {} for b in ("weighting", "blur", "lerac") if getattr(given, b)}}
-        return _walk(CurriculumConfig.from_mapping(bare).to_dict(), rest)
+        return _attr(CurriculumConfig.from_mapping(bare), rest)
     return _walk(TOP_BLOCKS[block]().to_dict(), rest)
 
 
@@ -312,7 +355,7 @@ def test_docs_table_matches_the_schema_and_the_preset(preset: str) -> None:
         if key == "—":
             continue
         dotted = key.strip("`").replace("<m>", f"models.{next(iter(model), '')}")
-        assert _walk(cfg.to_dict(), dotted) == _cell(value), f"{preset}: {setting} ({dotted})"
+        assert _attr(cfg, dotted) == _cell(value), f"{preset}: {setting} ({dotted})"
         assert _default(cfg, dotted) == _cell(default), f"{preset}: default of {setting} ({dotted})"
         checked += 1
     assert checked >= 10

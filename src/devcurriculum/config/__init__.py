@@ -11,7 +11,13 @@ from devcurriculum.utils.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from devcurriculum.config.block import ConfigBlock, runtime
-    from devcurriculum.config.curricula import BlurConfig, CurriculumConfig, LeracConfig, WeightingConfig
+    from devcurriculum.config.curricula import (
+        BlurConfig,
+        ControlConfig,
+        CurriculumConfig,
+        LeracConfig,
+        WeightingConfig,
+    )
     from devcurriculum.config.data import (
         CacheConfig,
         ClipConfig,
@@ -92,6 +98,7 @@ __all__ = [
     "ClipConfig",
     "ConfigBlock",
     "ConfigError",
+    "ControlConfig",
     "CurriculumConfig",
     "DataConfig",
     "DemoBenchmarkConfig",

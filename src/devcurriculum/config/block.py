@@ -31,6 +31,9 @@ READOUT = "readout"
 #: Field metadata key of opt-in settings left out of a block's dicts while None, so that adding one
 #: does not change the params (and rerun the jobs) of configs that do not set it.
 OMIT_NONE = "omit_none"
+#: Field metadata key of opt-in settings with a named default (``stage_data: whole``) left out of a
+#: block's dicts while at that default, for the same reason as :data:`OMIT_NONE`.
+OMIT_DEFAULT = "omit_default"
 #: Field metadata key of settings resolved against another block and passed to rules on their own
 #: (``models.<name>.clip`` over ``data.clip``): kept in :meth:`ConfigBlock.to_dict`, left out of
 #: :meth:`~ConfigBlock.shaping`, :meth:`~ConfigBlock.training` and :meth:`~ConfigBlock.network`.
@@ -42,6 +45,15 @@ T = TypeVar("T")
 def runtime(default: Any, *, why: str) -> Any:
     """A field that does not change results (left out of rule params and resume hashes)."""
     return dataclasses.field(default=default, metadata={RUNTIME: why})
+
+
+def opt_in(default: Any, metadata: Mapping[str, Any] | None = None) -> Any:
+    """A field left out of the block's dicts while it has its default (:data:`OMIT_DEFAULT`).
+
+    Adding such a key keeps the params (and the runs) of every config that does not set it.
+    ``metadata``: further field markers (e.g. ``{PRETEXT: why}``).
+    """
+    return dataclasses.field(default=default, metadata={OMIT_DEFAULT: True, **(metadata or {})})
 
 
 def pretext(default: Any, *, why: str = "the pretext task, not the network") -> Any:
@@ -98,7 +110,8 @@ class ConfigBlock:
         """Plain JSON-able dict (tuples as lists); with ``shaping_only`` without runtime-only keys.
 
         ``drop`` leaves out fields carrying any of those metadata markers (e.g. ``{PRETEXT}``).
-        An optional sub-block that is absent (None) is left out, as it is absent in the YAML.
+        An optional sub-block that is absent (None) is left out, as it is absent in the YAML; so is an
+        opt-in key at its default (:func:`opt_in`).
         """
         if shaping_only:
             drop = drop | {RUNTIME, SEPARATE}
@@ -108,6 +121,7 @@ class ConfigBlock:
             for f in dataclasses.fields(self)
             if not drop.intersection(f.metadata)
             and not ((f.name in optional_blocks or OMIT_NONE in f.metadata) and getattr(self, f.name) is None)
+            and not (OMIT_DEFAULT in f.metadata and getattr(self, f.name) == f.default)
         }
 
     def shaping(self) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import field
 from typing import ClassVar, Literal
 
-from devcurriculum.config.block import ConfigBlock
+from devcurriculum.config.block import OMIT_NONE, ConfigBlock, opt_in
 from devcurriculum.config.schema import ConfigError
 
 
@@ -60,8 +61,35 @@ class LeracConfig(ConfigBlock):
 
 
 @dataclasses.dataclass(frozen=True)
+class ControlConfig(ConfigBlock):
+    """A complexity control (docs/curriculum.md "Complexity controls"): matched pools and/or static frames."""
+
+    SCHEMA: ClassVar[str] = "#/properties/curricula/additionalProperties/properties/control"
+    WHERE: ClassVar[str] = "curricula.*.control"
+
+    match: Literal["spatial", "temporal", "spatiotemporal"] | None = None
+    frames: Literal["clip", "static"] = "clip"
+    target: str | None = None
+    bins: int = 10
+    tolerance: float = 0.05
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.match is None and self.frames == "clip":
+            raise ConfigError(f"{self.WHERE}: changes nothing; set match (spatial, temporal, spatiotemporal) and/or "
+                              "frames: static")
+
+
+@dataclasses.dataclass(frozen=True)
 class CurriculumConfig(ConfigBlock):
-    """``curricula.<name>``: an age order plus optional prototype weighting, blur and LeRaC."""
+    """``curricula.<name>``: an age order plus optional prototype weighting, blur and LeRaC.
+
+    ``stage_data``: what each stage trains on, every clip of its groups (``whole``) or the seed study's
+    fold of them (``seed_folds``, :mod:`devcurriculum.curriculum.folds`): ``fold_rule`` (None: each
+    model's) says which fold a stage uses, ``segment_seconds`` how long a segment is. ``control``: a
+    complexity control (:mod:`devcurriculum.curriculum.controls`).
+    """
 
     SCHEMA: ClassVar[str] = "#/properties/curricula/additionalProperties"
     WHERE: ClassVar[str] = "curricula.*"
@@ -71,6 +99,25 @@ class CurriculumConfig(ConfigBlock):
     weighting: WeightingConfig | None = None
     blur: BlurConfig | None = None
     lerac: LeracConfig | None = None
+    stage_data: Literal["whole", "seed_folds"] = opt_in("whole")
+    fold_rule: Literal["rotating", "fixed"] | None = field(default=None, metadata={OMIT_NONE: True})
+    segment_seconds: float = opt_in(1800.0)
+    control: ControlConfig | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.stage_data == "seed_folds" and self.needs_difficulty:
+            raise ConfigError(
+                f"{self.WHERE}.stage_data: seed_folds cannot run with a weighting block (its schedule is solved on the "
+                "whole stage pool, a fold is a third of it); drop one of the two"
+            )
+        if self.stage_data == "whole" and (self.fold_rule is not None or self.segment_seconds != 1800.0):
+            raise ConfigError(f"{self.WHERE}.fold_rule / segment_seconds: set only with stage_data: seed_folds")
+
+    @property
+    def needs_complexity(self) -> bool:
+        """Whether pools are matched on the per-clip complexity (and so depend on measure_complexity)."""
+        return self.control is not None and self.control.match is not None
 
     @property
     def needs_difficulty(self) -> bool:

@@ -8,11 +8,15 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, Final, Literal, NamedTuple
 
-from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, SEPARATE, ConfigBlock, pretext
+from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, SEPARATE, ConfigBlock, opt_in, pretext
 from devcurriculum.config.evaluation import ModelBenchmarkSamplingConfig
 from devcurriculum.config.schema import ConfigError
 
 GapSeconds = float | tuple[float, ...] | None
+#: which fold a stage trains on under ``stage_data: seed_folds`` (devcurriculum.curriculum.folds)
+FoldRule = Literal["rotating", "fixed"]
+#: ``fold_rule``: which data each stage sees, not the network; left out of the dicts at its default
+FOLD_RULE_META = {PRETEXT: "which data each stage trains on, not the network"}
 
 
 #: ``gap_seconds``: pretext, and left out of the block's dicts while None (existing runs keep their spec).
@@ -141,6 +145,7 @@ class BaseModelConfig(ConfigBlock):
     pretrain: ModelPretrainConfig
     clip: ModelClipConfig | None
     benchmark_sampling: ModelBenchmarkSamplingConfig | None
+    fold_rule: FoldRule
 
     @property
     def gap_seconds(self) -> GapSeconds:
@@ -194,6 +199,7 @@ class VideoMAEModelConfig(BaseModelConfig):
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
     benchmark_sampling: ModelBenchmarkSamplingConfig | None = field(default=None, metadata=BENCHMARK_SAMPLING_META)
+    fold_rule: Literal["rotating", "fixed"] = opt_in("rotating", FOLD_RULE_META)
 
     def attention_stacks(self) -> tuple[AttentionStack, ...]:
         return (
@@ -238,7 +244,9 @@ class MultiblockMaskConfig(ConfigBlock):
     target blocks on the later one(s), the targets' spatial positions removed from the context.
     ``kind: multiblock3d`` (facebookresearch/jepa): every set of ``blocks3d`` is its own prediction task,
     its blocks tubes through all frames, the context their complement. ``kind: future``: the earlier
-    slices predict the later ones, every token.
+    slices predict the later ones, every token. ``predictor`` (``seed_2frame`` only): ``union``, one
+    predictor pass over the context and every target block's mask tokens; ``per_target``, one pass per
+    block with the context repeated, as the seed study ran it.
     """
 
     SCHEMA: ClassVar[str] = "#/$defs/vjepa/properties/masks"
@@ -254,10 +262,16 @@ class MultiblockMaskConfig(ConfigBlock):
         TubeBlocksConfig(n_blocks=8, scale=(0.15, 0.15)),
         TubeBlocksConfig(n_blocks=2, scale=(0.7, 0.7)),
     )
+    predictor: Literal["union", "per_target"] = opt_in("union")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_ranges(self, "context_scale", "target_scale", "target_aspect", fractions=("context_scale", "target_scale"))
+        if self.predictor == "per_target" and self.kind != "seed_2frame":
+            raise ConfigError(
+                f"{self.WHERE}.predictor: per_target (one pass per target block) needs kind: seed_2frame, got kind: "
+                f"{self.kind} (multiblock3d predicts each mask set in its own pass already)"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,6 +305,7 @@ class VJEPAModelConfig(BaseModelConfig):
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
     benchmark_sampling: ModelBenchmarkSamplingConfig | None = field(default=None, metadata=BENCHMARK_SAMPLING_META)
+    fold_rule: Literal["rotating", "fixed"] = opt_in("fixed", FOLD_RULE_META)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -364,6 +379,7 @@ class SimCLRModelConfig(BaseModelConfig):
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
     benchmark_sampling: ModelBenchmarkSamplingConfig | None = field(default=None, metadata=BENCHMARK_SAMPLING_META)
+    fold_rule: Literal["rotating", "fixed"] = opt_in("fixed", FOLD_RULE_META)
 
 
 ModelConfig = VideoMAEModelConfig | VJEPAModelConfig | SimCLRModelConfig

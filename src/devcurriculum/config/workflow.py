@@ -226,6 +226,16 @@ def _check_curricula(cfg: WorkflowConfig) -> None:
             unknown = [g for g in cur.order if g not in groups]
             if unknown:
                 raise ConfigError(f"curricula.{name}.order: unknown age group(s) {unknown}; data.age_groups has {groups}")
+        control = cur.control
+        if control is not None and control.target is not None and control.target not in groups:
+            raise ConfigError(f"curricula.{name}.control.target: {control.target!r} is not an age group ({groups})")
+        if control is not None and control.target is None and groups:
+            youngest = min(cfg.data.age_groups, key=lambda g: cfg.data.age_groups[g][0])
+            if youngest != groups[0]:
+                raise ConfigError(
+                    f"curricula.{name}.control.target: null means the first group of data.age_groups ({groups[0]}), "
+                    f"but the youngest is {youngest}; name the target"
+                )
 
 
 def _check_models(cfg: WorkflowConfig) -> None:
@@ -304,12 +314,16 @@ def _check_runs(cfg: WorkflowConfig) -> None:
                 raise ConfigError(f"runs[{i}].curricula: {cur!r} is not defined under curricula ({list(cfg.curricula)})")
         for model in entry.models:
             conflict = _weighting_conflict(cfg, model)
-            if conflict is None:
-                continue
+            complexity = _complexity_conflict(cfg, model)
             for cur in entry.curricula:
-                if cfg.curricula[cur].needs_difficulty:
+                if conflict is not None and cfg.curricula[cur].needs_difficulty:
                     raise ConfigError(
                         f"runs[{i}]: curricula.{cur}.weighting (prototype weighting) cannot run with models.{model}.{conflict}"
+                    )
+                if complexity is not None and cfg.curricula[cur].needs_complexity:
+                    raise ConfigError(
+                        f"runs[{i}]: curricula.{cur}.control.match (complexity matching) cannot run with "
+                        f"models.{model}.{complexity}"
                     )
 
 
@@ -321,6 +335,17 @@ def _weighting_conflict(cfg: WorkflowConfig, model: str) -> str | None:
     if cfg.models[model].pairs_across_video:
         return ("gap_seconds: the difficulty table scores clips, and frame pairs across a video have no "
                 "difficulty; drop the weighting block or gap_seconds for this run")
+    return None
+
+
+def _complexity_conflict(cfg: WorkflowConfig, model: str) -> str | None:
+    """Why complexity-matched pools cannot train ``model`` (its key and the reason), or None when they can."""
+    if cfg.clip_key(model):
+        return ("clip: the complexity table measures the clips of data.clip's cache, not this model's; drop the "
+                "control's match or the model's clip setting for this run")
+    if cfg.models[model].pairs_across_video:
+        return ("gap_seconds: the complexity table measures clips, and frame pairs across a video have none; drop "
+                "the control's match or gap_seconds for this run (frames: static works with pairs)")
     return None
 
 

@@ -17,13 +17,16 @@ import pandas as pd
 import pyarrow as pa
 
 from devcurriculum.config import CurriculumConfig
+from devcurriculum.config.models import FoldRule
 from devcurriculum.curriculum.blur import BlurSchedule
+from devcurriculum.curriculum.controls import control_pools, preview_controls, read_complexity
+from devcurriculum.curriculum.folds import preview_folds, read_folds
 from devcurriculum.curriculum.lerac import LeracSchedule
 from devcurriculum.curriculum.plan import CurriculumPlan
 from devcurriculum.curriculum.pools import load_pools
 from devcurriculum.curriculum.sampler import CurriculumSampler
 from devcurriculum.utils.atomic import atomic_path
-from devcurriculum.utils.io import provenance, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, read_table, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.curriculum.preview")
@@ -45,6 +48,18 @@ PREVIEW_SCHEMA = pa.schema(
         pa.field("lr_scale_min", pa.float64()),
     ]
 )
+#: added for a ``control``: the clips a bucket draws from, how far their complexity is from the target's, static frames
+CONTROL_FIELDS = (
+    pa.field("control_clips", pa.int64()),
+    pa.field("control_ks", pa.float64()),
+    pa.field("static_frames", pa.bool_()),
+)
+#: added for ``stage_data: seed_folds``: which fold a run of each seed residue trains on (folds.preview_folds)
+FOLD_FIELDS = (
+    pa.field("fold_rotating", pa.list_(pa.int32())),
+    pa.field("fold_fixed", pa.list_(pa.int32())),
+    pa.field("fold_clips", pa.list_(pa.int64())),
+)
 
 
 def preview_table(
@@ -53,11 +68,18 @@ def preview_table(
     difficulty: np.ndarray | None,
     bucket_steps: int | Literal["auto"],
     lerac_groups: int = DEFAULT_LERAC_GROUPS,
+    folds: np.ndarray | None = None,
+    block_steps: int | None = None,
+    fold_rule: FoldRule | None = None,
 ) -> pd.DataFrame:
     """One row per step bucket (buckets restart at every stage boundary, as in the sampler).
 
     Columns: step, stage, pool (list of groups), effective_fraction, temperature (NaN when
-    unweighted, inf after the warm-up), blur_sigma, blur_prob, lr_scale_min.
+    unweighted, inf after the warm-up), blur_sigma, blur_prob, lr_scale_min. With ``folds`` (the
+    fold of every pool index, ``stage_data: seed_folds``) also ``fold_rotating``, ``fold_fixed`` and
+    ``fold_clips`` (:func:`~devcurriculum.curriculum.folds.preview_folds`, ``fold_rule`` the curriculum's,
+    None when each model uses its own); a bucket's stage (block) is ``step // block_steps``
+    (``pretrain.steps_per_stage``; default: the plan's stage index).
     """
     sampler = CurriculumSampler(plan, pools, batch_size=1, seed=0, difficulty=difficulty, bucket_steps=bucket_steps)
     blur = BlurSchedule.from_config(plan.blur, plan.total_steps) if plan.blur is not None else None
@@ -84,7 +106,13 @@ def preview_table(
                     "lr_scale_min": lerac.min_scale(step) if lerac is not None else 1.0,
                 }
             )
-    return pd.DataFrame(rows, columns=PREVIEW_SCHEMA.names)
+    table = pd.DataFrame(rows, columns=PREVIEW_SCHEMA.names)
+    if folds is None:
+        return table
+    steps, stages = table["step"].tolist(), table["stage"].tolist()
+    blocks = [step // block_steps if block_steps else stage for step, stage in zip(steps, stages, strict=True)]
+    columns = preview_folds(blocks, [sampler.pool_at(step) for step in steps], np.asarray(folds), fold_rule)
+    return table.assign(**{name: pd.Series(values, dtype=object) for name, values in columns.items()})
 
 
 def plot_preview(table: pd.DataFrame, plan: CurriculumPlan, out_png: PathLike) -> None:
@@ -136,18 +164,46 @@ def build_preview(
     bucket_steps: int | Literal["auto"],
     out_table: PathLike,
     out_plot: PathLike,
+    folds: PathLike | None = None,
+    complexity: PathLike | None = None,
 ) -> pd.DataFrame:
     """Write ``results/curricula/{name}.parquet`` and its PNG; returns the table.
 
     ``difficulty`` is the difficulty table (needed when the curriculum weights by difficulty);
-    ``steps_per_stage`` and ``bucket_steps`` are the ``pretrain`` keys that shape the schedule.
+    ``steps_per_stage`` and ``bucket_steps`` are the ``pretrain`` keys that shape the schedule;
+    ``folds`` is the curriculum's fold table (``{name}.folds.parquet``, needed for ``seed_folds``);
+    ``complexity`` the per-clip complexity (``complexity.parquet``, needed for a ``control`` with ``match``),
+    whose matched pools the preview then samples from.
     """
     # a `seed: run` order differs per run: the preview shows run seed 0's (metrics.parquet has each run's)
     plan = CurriculumPlan.from_config(name=name, curriculum=curriculum, groups=groups, steps_per_stage=steps_per_stage,
                                       run_seed=0)
     pools, difficulties = load_pools(clip_tables, difficulty)
-    table = preview_table(plan, pools, difficulties, bucket_steps)
-    arrow = table_from_columns({c: table[c].tolist() for c in PREVIEW_SCHEMA.names}, PREVIEW_SCHEMA)
+    fold_of = None
+    fields = list(PREVIEW_SCHEMA)
+    control, measured = curriculum.control, None
+    if curriculum.stage_data == "seed_folds" or control is not None:
+        clip_ids = pd.concat([read_table(p, columns=["clip_id"]).to_pandas()["clip_id"] for p in clip_tables],
+                             ignore_index=True)
+    if control is not None:
+        if control.match is not None:
+            if complexity is None:
+                raise ValueError(f"curricula.{name}.control.match: the preview needs the complexity table")
+            measured = read_complexity(complexity, clip_ids.astype(str))
+        pools, _ = control_pools(control, pools, measured, groups, name=name)
+        fields += CONTROL_FIELDS
+    if curriculum.stage_data == "seed_folds":
+        if folds is None:
+            raise ValueError(f"curricula.{name}.stage_data is seed_folds: the preview needs its fold table")
+        fold_of = read_folds(folds, clip_ids)
+        fields += FOLD_FIELDS
+    schema = pa.schema(fields)
+    table = preview_table(plan, pools, difficulties, bucket_steps, folds=fold_of, block_steps=steps_per_stage,
+                          fold_rule=curriculum.fold_rule)
+    if control is not None:
+        table = table.assign(**{k: pd.Series(v, dtype=object) for k, v in
+                                preview_controls(control, table["pool"].tolist(), pools, measured, groups).items()})
+    arrow = table_from_columns({c: table[c].tolist() for c in schema.names}, schema)
     meta = provenance(
         "build_curriculum",
         {"curriculum": curriculum.shaping(), "schedule": {"steps_per_stage": steps_per_stage, "bucket_steps": bucket_steps}},

@@ -41,6 +41,26 @@ def rank_share(batch_size: int, world_size: int) -> int:
     return batch_size // world_size
 
 
+def all_stage_rows(*restrictions: Callable[[int], np.ndarray] | None) -> Callable[[int], np.ndarray] | None:
+    """One ``stage_rows`` from several (None entries skipped): block k may draw a row only where all of them allow it.
+
+    E.g. the pairs of a block's gap (frame pairs across a video) and the fold it trains on (``seed_folds``).
+    """
+    given = [r for r in restrictions if r is not None]
+    if not given:
+        return None
+    if len(given) == 1:
+        return given[0]
+
+    def rows(block: int) -> np.ndarray:
+        mask = np.asarray(given[0](block), dtype=bool)
+        for restriction in given[1:]:
+            mask = mask & np.asarray(restriction(block), dtype=bool)
+        return mask
+
+    return rows
+
+
 @dataclass(frozen=True)
 class SamplerStepInfo:
     """What the sampler does at one step (logged per step, handed to the objective).

@@ -3,7 +3,8 @@
 ``summary.parquet`` holds one row per (run, after_stage, benchmark, readout, metric). ``after_stage``
 0 is the untrained model: the readouts of ``{model}/init/seed{s}`` appear in every curriculum's curve
 of that (model, seed), because every run of that pair starts from those weights. ``comparisons.parquet``
-compares each curriculum with the reference curriculum, paired by seed (``eval.statistics``). The
+compares each curriculum with the reference curriculum, paired by seed, with Holm-adjusted p-values per
+learner (``eval.statistics``). The
 number of source videos skipped as unreadable (``videos.parquet`` rows with ``status == "error"``)
 travels in the schema metadata as ``devcurriculum.skipped_videos``, so nothing is silently dropped.
 """
@@ -22,7 +23,7 @@ from devcurriculum.config import INIT
 from devcurriculum.config.runs import run_name
 from devcurriculum.eval import plots
 from devcurriculum.eval.readouts import POINT_KEYS, RUN_KEYS
-from devcurriculum.eval.statistics import compare_curricula
+from devcurriculum.eval.statistics import FAMILY_KEYS, compare_curricula
 from devcurriculum.eval.voe import READOUT as VOE_READOUT
 from devcurriculum.utils.atomic import atomic_path
 from devcurriculum.utils.io import provenance, read_metadata, read_table, table_from_columns, write_table
@@ -58,6 +59,8 @@ COMPARISON_SCHEMA = pa.schema(
         pa.field("ci_low", pa.float64()),
         pa.field("ci_high", pa.float64()),
         pa.field("p_value", pa.float64()),
+        pa.field("p_holm", pa.float64()),
+        pa.field("n_tests", pa.int64(), nullable=False),
     ]
 )
 PLOT_NAMES = ("stage_curves.png", "readouts.png", "loss_curves.png", "schedules.png", "voe.png")
@@ -223,7 +226,9 @@ def write_comparisons(curves: pd.DataFrame, reference: str, out_path: PathLike) 
     """``comparisons.parquet`` (typed) and a CSV copy beside it for the report."""
     comparisons = compare_curricula(curves, reference=reference)
     table = table_from_columns({n: comparisons[n].tolist() for n in COMPARISON_SCHEMA.names}, COMPARISON_SCHEMA)
-    write_table(table, out_path, metadata=provenance("summarize", reference_curriculum=reference, confidence=0.95))
+    meta = provenance("summarize", reference_curriculum=reference, confidence=0.95,
+                      p_adjust={"method": "holm", "family": list(FAMILY_KEYS), "tests": "after_stage >= 1, p_value not NaN"})
+    write_table(table, out_path, metadata=meta)
     with atomic_path(Path(out_path).with_suffix(".csv")) as tmp:
         comparisons.round(4).to_csv(tmp, index=False)
     if comparisons.empty:

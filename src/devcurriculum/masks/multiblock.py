@@ -26,6 +26,17 @@ reads, ``eval/surprise.py``): the context is every token of the earlier slices, 
 token of the later slices. Nothing is random; a mover's later position is not in the context, so the
 task needs where things go, not only where they are.
 
+Per target block (``masks.predictor: per_target``, the seed study's predictor): :func:`per_target_masks`
+draws the same ``seed_2frame`` masks and keeps every target block apart, its own positions through the
+later slices (blocks may overlap each other), for one predictor pass per block with the context repeated.
+
+How the seed study's own mask collator differs, and what we do instead (docs/algorithms.md §A, V-JEPA):
+its context block is always the top-left 13 x 13 of the 14 x 14 grid (we place it at random); one
+uniform draw sets both scale and aspect of a block (we draw them independently); a target never
+reaches the last row or column (ours can); block sizes are drawn once per batch (ours per block and
+sample); contexts are cut to the batch minimum by keeping the first tokens in row-major order (we
+subsample at random).
+
 A block of area fraction ``s`` and aspect ``a`` is :func:`block_size`. Samples of one batch get
 different numbers of tokens; :func:`collate_masks` subsamples every sample to the batch minimum
 (uniformly at random, not the first tokens, so no corner of the block is favoured) so the masks stack
@@ -218,6 +229,46 @@ def collate_masks(masks: Sequence[SampleMask], generator: torch.Generator) -> Ma
     context = torch.stack([_subsample(m.context, keep_ctx, generator) for m in masks])
     target = torch.stack([_subsample(m.target, keep_tgt, generator) for m in masks])
     return context.long(), target.long()
+
+
+def collate_per_target(
+    masks: Sequence[SampleMask], grid_t: int, grid_h: int, grid_w: int, generator: torch.Generator
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The context ``(B, K_context)`` and one ``(B, K_k)`` target tensor per target block (int64, sorted per row).
+
+    Block k's targets are its own spatial positions through the later slices (not the union's, so
+    overlapping blocks share tokens); the context and each block are subsampled at random to their
+    batch minimum, as :func:`collate_masks` does.
+    """
+    if not masks:
+        raise ValueError("collate_per_target needs at least one sample mask")
+    n_blocks = {len(m.target_blocks) for m in masks}
+    if len(n_blocks) != 1 or 0 in n_blocks:
+        raise ValueError("collate_per_target needs seed_2frame masks with the same number of target blocks per sample")
+    _, later = split_slices(grid_t)
+    per_slice = grid_h * grid_w
+    keep_ctx = min(m.context.numel() for m in masks)
+    context = torch.stack([_subsample(m.context, keep_ctx, generator) for m in masks]).long()
+    targets = []
+    for k in range(len(masks[0].target_blocks)):
+        rows = [_through(m.target_blocks[k].positions(grid_w), later, per_slice) for m in masks]
+        keep = min(r.numel() for r in rows)
+        targets.append(torch.stack([_subsample(r, keep, generator) for r in rows]).long())
+    return context, targets
+
+
+def per_target_masks(
+    batch_size: int, grid_t: int, grid_h: int, grid_w: int, cfg: MultiblockMaskConfig, generator: torch.Generator
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``seed_2frame`` masks of a batch for one predictor pass per target block (``masks.predictor: per_target``).
+
+    The same draws as :func:`sample_masks` (the context still excludes every target's positions), then
+    :func:`collate_per_target`: the context and ``cfg.n_targets`` target tensors.
+    """
+    if cfg.kind != "seed_2frame":
+        raise ValueError(f"per_target masks need masks.kind seed_2frame, got {cfg.kind}")
+    [samples] = sample_masks(batch_size, grid_t, grid_h, grid_w, cfg, generator)
+    return collate_per_target(samples, grid_t, grid_h, grid_w, generator)
 
 
 def future_mask(grid_t: int, grid_h: int, grid_w: int) -> SampleMask:

@@ -19,6 +19,11 @@ Built on ``transformers``' VJEPA2 modules (``VJEPA2Config`` -> ``VJEPA2Model``, 
   positions; loss: smooth-L1 (``loss: smooth_l1``, the seed study) or L1 (``l1``, facebookresearch/jepa)
   between predictions and targets, averaged over the mask sets (``masks/multiblock.py``: one set for
   ``masks.kind: seed_2frame``, one per ``masks.blocks3d`` entry for ``multiblock3d``).
+- predictor passes (``masks.predictor``, ``seed_2frame``): ``union`` runs the predictor once on the
+  context plus the mask tokens of the union of the target blocks; ``per_target`` (the seed study)
+  encodes the context once and runs the predictor once per target block with that context repeated,
+  so the mask tokens of one block never attend to another's; the loss is the mean over blocks of the
+  distance (the seed study's mean over all predicted elements: its blocks have equal sizes).
 
 Inputs (``mode``):
 
@@ -48,7 +53,7 @@ from torch import nn
 from transformers import VJEPA2Config, VJEPA2Model
 
 from devcurriculum.config import ClipConfig, VJEPAModelConfig, gap_seconds_list
-from devcurriculum.masks.multiblock import multiblock_masks
+from devcurriculum.masks.multiblock import multiblock_masks, per_target_masks
 from devcurriculum.models.common import rank_generator
 from devcurriculum.models.objective import StepContext
 from devcurriculum.models.video_objective import MaskedVideoObjective
@@ -132,8 +137,8 @@ class VJEPAObjective(MaskedVideoObjective):
         self.mask_generator = rank_generator()
         n_params = sum(p.numel() for p in self.parameters() if p.requires_grad)
         log.info(
-            "V-JEPA: mode %s, %s masks, %s loss, %dx%d patch grid, %.2fM trainable parameters, ema %s (%s)",
-            self.mode, self.masks.kind, model.loss, self.grid, self.grid, n_params / 1e6, list(self.ema),
+            "V-JEPA: mode %s, %s masks (%s predictor), %s loss, %dx%d patch grid, %.2fM trainable parameters, ema %s (%s)",
+            self.mode, self.masks.kind, self.masks.predictor, model.loss, self.grid, self.grid, n_params / 1e6, list(self.ema),
             self.ema_schedule,
         )
 
@@ -186,8 +191,31 @@ class VJEPAObjective(MaskedVideoObjective):
 
     def predict(self, video: torch.Tensor, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The predictor's outputs ``(B, K_target, D)`` at ``target`` from the context tokens ``context``."""
+        return self._run_predictor(self.encode_context(video, context), self._n_tokens(video), context, target)
+
+    def predict_per_target(
+        self, video: torch.Tensor, context: torch.Tensor, targets: Sequence[torch.Tensor]
+    ) -> list[torch.Tensor]:
+        """One predictor pass per target block, the context encoded once and repeated (the seed study).
+
+        Returns the ``(B, K_k, D)`` predictions of every block. Blocks of equal size go through the
+        predictor as one batch of ``len(targets) * B`` sequences (block-major, as the reference
+        concatenates them); each sequence is its own attention problem, so this equals a pass per block.
+        """
         ctx_out = self.encode_context(video, context)
-        n_tokens = (video.shape[1] // self.tubelet_size) * self.grid * self.grid
+        n_tokens = self._n_tokens(video)
+        if len({tuple(t.shape) for t in targets}) == 1:
+            k = len(targets)
+            both = self._run_predictor(ctx_out.repeat(k, 1, 1), n_tokens, context.repeat(k, 1), torch.cat(list(targets)))
+            return list(both.chunk(k))
+        return [self._run_predictor(ctx_out, n_tokens, context, target) for target in targets]
+
+    def _n_tokens(self, video: torch.Tensor) -> int:
+        return (video.shape[1] // self.tubelet_size) * self.grid * self.grid
+
+    def _run_predictor(
+        self, ctx_out: torch.Tensor, n_tokens: int, context: torch.Tensor, target: torch.Tensor
+    ) -> torch.Tensor:
         # The HF predictor gathers the context from full-length encoder states itself.
         full = ctx_out.new_zeros(ctx_out.shape[0], n_tokens, ctx_out.shape[-1])
         full = full.scatter(1, context.unsqueeze(-1).expand(-1, -1, ctx_out.shape[-1]), ctx_out)
@@ -203,6 +231,8 @@ class VJEPAObjective(MaskedVideoObjective):
             self.check_batch(batch)
             video = self.pretext_input(batch)
         grid_t = video.shape[1] // self.tubelet_size
+        if self.masks.predictor == "per_target":
+            return self._per_target_loss(video, grid_t)
         mask_sets = multiblock_masks(video.shape[0], grid_t, self.grid, self.grid, self.masks, self.mask_generator)
         features = self.target_features(video)
         losses = []
@@ -210,6 +240,17 @@ class VJEPAObjective(MaskedVideoObjective):
             context, target = context.to(video.device), target.to(video.device)
             expected = torch.gather(features, 1, target.unsqueeze(-1).expand(-1, -1, features.shape[-1]))
             losses.append(self.distance(self.predict(video, context, target), expected))
+        return torch.stack(losses).mean()
+
+    def _per_target_loss(self, video: torch.Tensor, grid_t: int) -> torch.Tensor:
+        """The mean over target blocks of the distance of each block's own predictor pass."""
+        context, targets = per_target_masks(video.shape[0], grid_t, self.grid, self.grid, self.masks, self.mask_generator)
+        context, targets = context.to(video.device), [t.to(video.device) for t in targets]
+        features = self.target_features(video)
+        losses = []
+        for predicted, target in zip(self.predict_per_target(video, context, targets), targets, strict=True):
+            expected = torch.gather(features, 1, target.unsqueeze(-1).expand(-1, -1, features.shape[-1]))
+            losses.append(self.distance(predicted, expected))
         return torch.stack(losses).mean()
 
     def set_step_context(self, context: StepContext) -> None:

@@ -48,6 +48,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clip-tables", nargs="+", required=True, help="clip index {group}.parquet, one per group, spec order")
     p.add_argument("--clip-caches", nargs="+", required=True, help="every shard file the clip indexes name")
     p.add_argument("--difficulty", default=None, help="difficulty table (curricula with a weighting block)")
+    p.add_argument("--videos", default=None, help="the video index videos.parquet (curricula with stage_data: seed_folds)")
+    p.add_argument("--complexity", default=None, help="per-clip complexity table (curricula with control.match)")
     p.add_argument("--init", required=True, help="initial weights (safetensors) written by init_model")
     p.add_argument("--out-dir", required=True, help="receives model.safetensors, metrics.parquet, run_spec.json")
     p.add_argument("--resume-dir", required=True, help="undeclared folder for last.pt (resume state)")
@@ -131,10 +133,12 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
     import torch
 
     from devcurriculum.curriculum.blur import BlurSchedule
+    from devcurriculum.curriculum.controls import run_control
+    from devcurriculum.curriculum.folds import run_fold_rows
     from devcurriculum.curriculum.lerac import LeracSchedule
     from devcurriculum.curriculum.plan import CurriculumPlan
     from devcurriculum.curriculum.pools import difficulty_for
-    from devcurriculum.curriculum.sampler import CurriculumSampler
+    from devcurriculum.curriculum.sampler import CurriculumSampler, all_stage_rows
     from devcurriculum.datasets.clip_dataset import ClipCache
     from devcurriculum.models.registry import build_objective
     from devcurriculum.train.checkpoint import load_weights
@@ -159,11 +163,17 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
     difficulty = difficulty_for(clip_cache.table, args.difficulty) if args.difficulty else None
     if plan.prototype_weighting is not None and difficulty is None:
         raise ValueError(f"curricula.{plan.name} has a weighting block: pass --difficulty")
+    blocks = math.ceil(plan.total_steps / pretrain.steps_per_stage)
+    # a complexity control: matched pools and/or static frames (the clip source the loop reads)
+    pools, clip_source = run_control(spec.curriculum, clip_cache, args.complexity, spec.groups, name=spec.curriculum_name)
     sampler = CurriculumSampler(
-        plan, {g: clip_cache.indices_of(g) for g in plan.groups}, pretrain.batch_size, spec.seed,
+        plan, pools, pretrain.batch_size, spec.seed,
         rank=info.rank, world_size=info.world_size, difficulty=difficulty, bucket_steps=pretrain.bucket_steps,
-        stage_rows=pair_stage_rows(spec.model, clip_cache.table, spec.model_name,
-                                   blocks=math.ceil(plan.total_steps / pretrain.steps_per_stage)),
+        stage_rows=all_stage_rows(
+            pair_stage_rows(spec.model, clip_cache.table, spec.model_name, blocks=blocks),
+            run_fold_rows(spec.curriculum, spec.model, spec.seed, clip_cache.table, args.videos,
+                          name=spec.curriculum_name, blocks=blocks),
+        ),
         block_steps=pretrain.steps_per_stage,
     )
 
@@ -185,10 +195,11 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
         ", LeRaC" if lerac else "",
     )
     return train(
-        objective=objective, sampler=sampler, clip_cache=clip_cache, pretrain=pretrain,
+        objective=objective, sampler=sampler, clip_cache=clip_source, pretrain=pretrain,
         total_steps=plan.total_steps, seed=spec.seed, out_dir=args.out_dir, resume_dir=args.resume_dir,
         spec=spec.shaping(), blur=blur, lerac=lerac, device=device, dist_info=info,
-        inputs=input_fingerprint([*args.clip_tables, *args.clip_caches, args.difficulty, args.init]),
+        inputs=input_fingerprint([*args.clip_tables, *args.clip_caches, args.difficulty, args.videos, args.complexity,
+                                  args.init]),
         show_progress=not args.no_progress,
     )
 

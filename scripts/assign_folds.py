@@ -1,0 +1,15 @@
+"""Rule assign_folds: every clip's segment and fold for a seed_folds curriculum (devcurriculum.curriculum.folds)."""
+
+from devcurriculum.curriculum.folds import write_fold_table
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake
+name = sm.wildcards.curriculum
+with stage_log(sm.log[0], f"assign_folds[{name}]"):
+    write_fold_table(
+        clip_tables=list(sm.input.tables),
+        videos_parquet=sm.input.videos,
+        segment_seconds=float(sm.params.folds["segment_seconds"]),
+        curriculum=name,
+        out_path=sm.output.folds,
+    )
