@@ -163,9 +163,29 @@ PRESET_LEARNER = {
 }
 
 
+def _tiny_video(path: Path, n_frames: int = 8) -> None:
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for i in range(n_frames):
+            frame = np.full((32, 32, 3), 10 * i, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_a_preset_over_own_data_samples_the_seed_benchmarks_as_the_seed_did(preset: str, tmp_path: Path) -> None:
-    (tmp_path / "manifest.csv").write_text("path,subject,age_days\n")
+    # the workflow checks the manifest when it plans: three real (tiny) videos, one per age group
+    rows = ["path,subject,age_days"]
+    for i, age in enumerate((90, 270, 540)):
+        _tiny_video(tmp_path / f"v{i}.mp4")
+        rows.append(f"v{i}.mp4,s{i},{age}")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
     own = REPO / "configs" / "own_data.yaml"
     lab = tmp_path / "lab.yaml"  # the lab's manifest and its copies of the seed study's benchmarks
     lab.write_text(yaml.safe_dump({"data": {"manifest": str(tmp_path / "manifest.csv")}, "benchmarks": SEED_BENCHMARKS}))
@@ -307,6 +327,8 @@ def _attr(block: object, dotted: str) -> object:
     their default are found), as YAML."""
     node = block
     for part in dotted.split("."):
+        if node is None:  # a key inside an absent (null) block: null too
+            return None
         if isinstance(node, Mapping):
             assert part in node, f"no key {part!r} in {dotted!r}"
             node = node[part]
