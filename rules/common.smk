@@ -23,6 +23,7 @@ from devcurriculum.config import (
 from devcurriculum.config.runs import RUN_NAME, run_folder
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
+from devcurriculum.workflow import register_report_types
 
 RESULTS = CFG.results
 LOGS = f"{RESULTS}/logs"
@@ -45,6 +46,8 @@ RUN = run_folder(RESULTS, "{model}", "{curriculum}", "{seed}")
 #: the untrained model's folder (init_model writes its weights there)
 INIT_RUN = run_folder(RESULTS, "{model}", INIT, "{seed}")
 RUN_ID = RUN_NAME
+# summary.parquet in the report: a Parquet download, not text/plain
+register_report_types()
 
 
 wildcard_constraints:

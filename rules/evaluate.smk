@@ -113,5 +113,6 @@ rule summarize:
         ENV
     params:
         reference=CFG.evaluation.reference_curriculum,
+        figure_style=CFG.evaluation.figure_style,
     script:
         "../scripts/summarize.py"

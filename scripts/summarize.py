@@ -15,5 +15,6 @@ with stage_log(sm.log[0], "summarize"):
         out_comparisons=sm.output.comparisons,
         plot_dir=Path(sm.output.stage_curves).parent,
         reference_curriculum=sm.params.reference,
+        figure_style=sm.params.figure_style,
         voe_paths=list(sm.input.voe),
     )

@@ -7,11 +7,15 @@ workflow stops before any job starts.
 
 from __future__ import annotations
 
+import mimetypes
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 from devcurriculum.config import ConfigError, WorkflowConfig
+
+#: Parquet's media type (IANA, 2024); without it ``snakemake --report`` embeds summary.parquet as text/plain
+PARQUET_MIMETYPE = "application/vnd.apache.parquet"
 
 #: mappings of named entries: in an overlay, ``name: null`` removes that entry of an earlier file
 NAMED_ENTRIES = (("data", "age_groups"), ("curricula",), ("models",), ("benchmarks",))
@@ -47,3 +51,12 @@ def load_workflow_config(config: MutableMapping[str, Any]) -> WorkflowConfig:
     config.clear()
     config.update(cfg.to_dict())
     return cfg
+
+
+def register_report_types() -> None:
+    """Teach :mod:`mimetypes` (which ``snakemake --report`` asks) the type of ``.parquet`` files.
+
+    The report then offers ``summary.parquet`` as a Parquet download, not as text: open it with pandas
+    or DuckDB after saving it from the report (its data URI carries the type and the file name).
+    """
+    mimetypes.add_type(PARQUET_MIMETYPE, ".parquet")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, Literal
 
-from devcurriculum.config.block import ConfigBlock, runtime
+from devcurriculum.config.block import OMIT_NONE, ConfigBlock, runtime
 from devcurriculum.config.schema import ConfigError
 
 
@@ -201,3 +201,5 @@ class EvaluationConfig(ConfigBlock):
     reference_curriculum: str = "mixed"
     linear: LinearReadoutConfig = field(default_factory=LinearReadoutConfig)
     knn: KnnReadoutConfig = field(default_factory=KnnReadoutConfig)
+    #: a matplotlib style (name or .mplstyle file) the summary's figures are drawn in; None: matplotlib's defaults
+    figure_style: str | None = field(default=None, metadata={OMIT_NONE: True})

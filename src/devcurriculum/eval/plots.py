@@ -1,22 +1,25 @@
 """The summary's figures: loss curves, readouts per curriculum, curriculum schedules.
 
 Figures are built on ``matplotlib.figure.Figure`` (no pyplot), so no global state or interactive
-backend is involved and the code is safe in Snakemake jobs and tests; PNGs are written atomically.
+backend is involved and the code is safe in Snakemake jobs and tests; every figure is written
+atomically, as PNG, PDF or SVG by the path's suffix (:func:`save_figure`).
 Every function takes tidy pandas frames (one row per observation) so users can call them on their
 own subsets of ``summary.parquet``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.style
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -34,11 +37,48 @@ MAIN_READOUTS: tuple[tuple[str, str], ...] = (("linear", "top1_accuracy"), ("knn
 UNIFORM_FRACTION = 1.0 - math.exp(-1.0)
 
 
-def save_figure(fig: Figure, path: PathLike) -> Path:
-    """Write ``fig`` as PNG atomically; returns the path."""
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+#: file suffix -> matplotlib format: raster PNG, or vector PDF / SVG / EPS for a paper
+FIGURE_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg", ".eps": "eps"}
+#: header fields that would otherwise stamp the time of writing into a vector file (same figure, same bytes)
+_NO_DATE = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "eps": {"CreationDate": None}}
+
+
+def save_figure(fig: Figure, path: PathLike, *, dpi: int = 110) -> Path:
+    """Write ``fig`` atomically in the format its suffix names (:data:`FIGURE_FORMATS`); returns the path.
+
+    ``fig.pdf`` is a PDF, ``fig.svg`` an SVG (vector: text stays text, lines stay lines), ``fig.png`` a
+    PNG at ``dpi``; another suffix is an error naming the ones known. The look comes from matplotlib's
+    rcParams when the figure is built (docs/evaluation.md "Figures for a paper"): wrap the plotting call
+    in ``matplotlib.style.context(...)``, or set ``evaluation.figure_style`` for the workflow's figures.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FIGURE_FORMATS:
+        raise ValueError(f"{path}: unknown figure format {suffix or '(no suffix)'!r}; use one of {sorted(FIGURE_FORMATS)}")
+    fmt = FIGURE_FORMATS[suffix]
+    # a fixed salt for the ids SVG gives its elements (random otherwise): the same figure, the same bytes
+    with atomic_path(path, suffix=suffix) as tmp, matplotlib.rc_context({"svg.hashsalt": "devcurriculum"}):
+        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_NO_DATE.get(fmt))
     return Path(path)
+
+
+@contextlib.contextmanager
+def figure_style(style: str | PathLike | None) -> Iterator[None]:
+    """Draw the figures built inside the block in a matplotlib ``style`` (a name or a ``.mplstyle`` file).
+
+    None leaves matplotlib's defaults. A style that is neither a known name nor a file is an error
+    naming both (``evaluation.figure_style``), raised before any figure is drawn.
+    """
+    if style is None:
+        yield
+        return
+    style = str(style)
+    if style not in matplotlib.style.available and not Path(style).is_file():
+        raise ValueError(
+            f"evaluation.figure_style: {style!r} is neither a matplotlib style ({', '.join(sorted(matplotlib.style.available)[:6])}, ...) "
+            "nor an existing .mplstyle file"
+        )
+    with matplotlib.style.context(style):
+        yield
 
 
 def curriculum_colors(curricula: Sequence[str]) -> dict[str, tuple[float, float, float, float]]:
@@ -104,7 +144,7 @@ def loss_curves_figure(metrics: pd.DataFrame) -> Figure:
 
 
 def plot_loss_curves(metrics: pd.DataFrame, path: PathLike) -> Path:
-    """:func:`loss_curves_figure`, written as PNG to ``path``."""
+    """:func:`loss_curves_figure`, written to ``path`` (PNG, PDF or SVG by its suffix)."""
     return save_figure(loss_curves_figure(metrics), path)
 
 
@@ -331,7 +371,7 @@ def schedules_figure(metrics: pd.DataFrame) -> Figure:
 
 
 def plot_schedules(metrics: pd.DataFrame, path: PathLike) -> Path:
-    """:func:`schedules_figure`, written as PNG to ``path``."""
+    """:func:`schedules_figure`, written to ``path`` (PNG, PDF or SVG by its suffix)."""
     return save_figure(schedules_figure(metrics), path)
 
 

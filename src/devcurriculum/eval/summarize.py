@@ -177,11 +177,13 @@ def summarize(
     plot_dir: PathLike,
     reference_curriculum: str,
     voe_paths: Sequence[PathLike] = (),
+    figure_style: str | None = None,
 ) -> dict[str, Path]:
     """Write ``summary.parquet``, ``comparisons.parquet`` (+ ``.csv``) and the figures; returns what was written.
 
     ``voe_paths``: the VoE readout tables (``eval.voe``); their rows join the summary and the comparisons,
-    and have their own figure (``voe.png``).
+    and have their own figure (``voe.png``). ``figure_style``: a matplotlib style (name or ``.mplstyle``
+    file, ``evaluation.figure_style``) the figures are drawn in.
     """
     evals, chance = load_evals(eval_paths)
     evals = with_voe_rows(evals, voe_paths)
@@ -205,16 +207,16 @@ def summarize(
     is_voe = curves["readout"] == VOE_READOUT
     voe, curves = curves[is_voe], curves[~is_voe]  # the probes' figures; VoE has its own
     final = curves[curves["after_stage"] == curves.groupby("run")["after_stage"].transform("max")]
-    written = {
-        "summary": Path(out_summary),
-        "comparisons": Path(out_comparisons),
-        "stage_curves": plots.plot_stage_curves(curves, plot_dir / "stage_curves.png", chance=chance),
-        "readouts": plots.plot_readouts(final, plot_dir / "readouts.png", chance=chance,
-                                        baseline=curves[curves["after_stage"] == 0]),
-        "voe": plots.plot_voe(voe, plot_dir / "voe.png"),
-        "loss_curves": plots.plot_loss_curves(metrics, plot_dir / "loss_curves.png"),
-        "schedules": plots.plot_schedules(metrics, plot_dir / "schedules.png"),
-    }
+    written: dict[str, Path] = {"summary": Path(out_summary), "comparisons": Path(out_comparisons)}
+    with plots.figure_style(figure_style):
+        written |= {
+            "stage_curves": plots.plot_stage_curves(curves, plot_dir / "stage_curves.png", chance=chance),
+            "readouts": plots.plot_readouts(final, plot_dir / "readouts.png", chance=chance,
+                                            baseline=curves[curves["after_stage"] == 0]),
+            "voe": plots.plot_voe(voe, plot_dir / "voe.png"),
+            "loss_curves": plots.plot_loss_curves(metrics, plot_dir / "loss_curves.png"),
+            "schedules": plots.plot_schedules(metrics, plot_dir / "schedules.png"),
+        }
     log.info("summary: %d rows from %d eval tables, %d runs, %d comparisons; plots in %s", table.num_rows,
              len(eval_paths), len(metrics_paths), len(comparisons), plot_dir)
     return written
