@@ -375,10 +375,17 @@ def pretrain_runtime_args(wildcards, threads, resources):
     """
     per_proc = max(1, threads // nproc_per_node(wildcards, resources))
     pretrain = CFG.pretrain_for(wildcards.model)
+    # the readout pooling, for export/README.md only (never part of the run spec)
+    embedding = getattr(CFG.models[wildcards.model], "embedding", None)
     return (
         f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every}"
         f" --log-every {pretrain.log_every}"
         + (" --tensorboard" if pretrain.tensorboard else "")
+        + (
+            f" --embedding-json {shlex.quote(json.dumps(embedding.to_dict()))}"
+            if embedding is not None
+            else ""
+        )
     )
 
 

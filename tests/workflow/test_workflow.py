@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -55,7 +56,9 @@ def test_whole_dag_leaves_every_artifact(finished: Path) -> None:
     stages = sorted((run / "checkpoints").glob("after_stage*.safetensors"))
     assert [p.name for p in stages] == [f"after_stage{k}.safetensors" for k in (1, 2, 3)]
     assert all(verify_checksum(p) for p in stages)  # each with its sha256 sidecar, intact
-    assert not (run / "config.json").exists() and (run / "run_spec.json").exists()
+    # config.json only as the guard that makes transformers' from_pretrained refuse the run folder
+    assert json.loads((run / "config.json").read_text())["model_type"] == "devcurriculum_run"
+    assert (run / "run_spec.json").exists() and "embedding" not in json.loads((run / "run_spec.json").read_text())["spec"]["model"]
     preview = pq.read_table(res / "curricula/prototype.parquet").to_pandas()
     assert preview["effective_fraction"].is_monotonic_increasing
 

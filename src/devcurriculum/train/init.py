@@ -15,6 +15,7 @@ import torch
 from devcurriculum.config import ClipConfig, ModelConfig
 from devcurriculum.models.registry import build_objective
 from devcurriculum.train.checkpoint import save_weights
+from devcurriculum.train.run_marker import mark_run_folder
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.train.init")
@@ -30,6 +31,7 @@ def save_initial_model(*, model: ModelConfig, clip: ClipConfig, seed: int, out_p
     objective = build_objective(model, clip)
     state = objective.state_dict()
     save_weights(state, out_path)
+    mark_run_folder(Path(out_path).parent)  # from_pretrained(<this folder>) must fail, not load a random model
     n_params = sum(t.numel() for t in state.values())
     log.info("saved initial %s weights (seed %d, %d tensors, %.2fM values) to %s",
              model.objective, seed, len(state), n_params / 1e6, out_path)

@@ -46,6 +46,7 @@ from devcurriculum.train.checkpoint import (
 from devcurriculum.train.live import TENSORBOARD_DIR, LiveMetrics
 from devcurriculum.train.metrics import MetricsLog
 from devcurriculum.train.optim import build_optimizer
+from devcurriculum.train.run_marker import mark_run_folder
 from devcurriculum.train.schedule import LrSchedule, group_rates, main_schedule
 from devcurriculum.utils import distributed as du
 from devcurriculum.utils.atomic import atomic_dir, link_file
@@ -539,5 +540,6 @@ def _write_outputs(
         header["after_stage"] = str(plan.total_steps // steps_per_stage)
     with atomic_dir(out_dir / EXPORT_DIR) as export:
         objective.export_encoder(export)
+    mark_run_folder(out_dir)  # from_pretrained(<run folder>) must fail, not load a random model
     save_weights(objective.state_dict(), out_dir / WEIGHTS_FILE, metadata=header)
     log.info("wrote %s, %s and %s in %s", WEIGHTS_FILE, METRICS_FILE, SPEC_FILE, out_dir)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import math
 import os
@@ -58,6 +59,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="steps between loss lines and metrics.parquet rewrites (pretrain.log_every)")
     p.add_argument("--tensorboard", action="store_true", default=None,
                    help="also write TensorBoard events to OUT_DIR/tensorboard (pretrain.tensorboard)")
+    p.add_argument("--embedding-json", default=None,
+                   help="models.<name>.embedding (readout only): the pooling export/README.md shows")
     # not "--log": torchrun's parser would take it as an abbreviation of its own --log-dir
     p.add_argument("--log-file", default=None, help="also log here (rank 0 logs INFO, other ranks warnings)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (off a terminal there is none anyway)")
@@ -145,6 +148,7 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
     spec = RunSpec.from_json(args.spec_json).with_runtime(
         threads=args.threads, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
         tensorboard=args.tensorboard,
+        embedding=json.loads(args.embedding_json) if args.embedding_json else None,
     )
     pretrain = spec.pretrain
     set_threads(pretrain.threads)
