@@ -415,6 +415,13 @@ def model_network(wildcards):
     return CFG.models[wildcards.model].network()
 
 
+def init_from_files(wildcards):
+    """The weights files models.<name>.init_from reads (none for random init): a replaced file reruns init_model."""
+    from devcurriculum.train.init_from import init_weights_files
+
+    return init_weights_files(CFG.models[wildcards.model].init_source)
+
+
 def model_readout(wildcards):
     """The network plus how its weights are read out (embedding pooling): what embed depends on."""
     return CFG.models[wildcards.model].network(readout=True)

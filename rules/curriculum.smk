@@ -26,6 +26,8 @@ rule build_curriculum:
 
 
 rule init_model:
+    input:
+        init_from=init_from_files,
     output:
         weights=f"{INIT_RUN}/model.safetensors",
     log:

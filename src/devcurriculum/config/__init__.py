@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         benchmark_config,
     )
     from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig, RandomVitConfig
+    from devcurriculum.config.init_from import InitFromConfig
     from devcurriculum.config.models import (
         MODEL_CONFIGS,
         ModelClipConfig,
@@ -102,6 +103,7 @@ __all__ = [
     "FeaturesConfig",
     "ImageFolderSource",
     "ImageManifestSource",
+    "InitFromConfig",
     "IntPhysVoESource",
     "KnnReadoutConfig",
     "LabelledSource",

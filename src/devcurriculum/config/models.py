@@ -9,6 +9,7 @@ from dataclasses import field
 from typing import Any, ClassVar, Final, Literal, NamedTuple
 
 from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, SEPARATE, ConfigBlock, pretext
+from devcurriculum.config.init_from import INIT_FROM_FIELD_META, InitFrom, InitFromConfig
 from devcurriculum.config.schema import ConfigError
 
 GapSeconds = float | tuple[float, ...] | None
@@ -134,6 +135,14 @@ class BaseModelConfig(ConfigBlock):
 
     pretrain: ModelPretrainConfig
     clip: ModelClipConfig | None
+    init_from: InitFrom
+
+    @property
+    def init_source(self) -> InitFromConfig | None:
+        """``init_from`` as a block (a bare path is ``{path: <it>}``), or None: random init."""
+        from devcurriculum.config.init_from import init_from_block
+
+        return init_from_block(self.init_from)
 
     @property
     def gap_seconds(self) -> GapSeconds:
@@ -186,6 +195,7 @@ class VideoMAEModelConfig(BaseModelConfig):
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
+    init_from: InitFrom = field(default=None, metadata=INIT_FROM_FIELD_META)
 
     def attention_stacks(self) -> tuple[AttentionStack, ...]:
         return (
@@ -282,6 +292,7 @@ class VJEPAModelConfig(BaseModelConfig):
     embedding: VideoEmbeddingConfig = field(default_factory=VideoEmbeddingConfig, metadata={READOUT: "how tokens are pooled"})
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
+    init_from: InitFrom = field(default=None, metadata=INIT_FROM_FIELD_META)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -354,6 +365,7 @@ class SimCLRModelConfig(BaseModelConfig):
     augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig, metadata={PRETEXT: "the pretext task"})
     pretrain: ModelPretrainConfig = field(default_factory=ModelPretrainConfig, metadata=PRETRAIN_FIELD_META)
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
+    init_from: InitFrom = field(default=None, metadata=INIT_FROM_FIELD_META)
 
 
 ModelConfig = VideoMAEModelConfig | VJEPAModelConfig | SimCLRModelConfig

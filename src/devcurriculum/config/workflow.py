@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import field
+from pathlib import Path
 from typing import ClassVar
 
 from devcurriculum.config.block import ConfigBlock
@@ -200,6 +201,9 @@ def _check_models(cfg: WorkflowConfig) -> None:
     for name, model in cfg.models.items():
         clip = cfg.clip_for(name)
         own = model.clip.to_dict() if model.clip is not None else {}
+        init = model.init_source
+        if init is not None and not Path(init.path).exists():
+            raise ConfigError(f"models.{name}.init_from.path: {init.path} does not exist (a local folder or .safetensors file)")
 
         def key(k: str, own: dict = own, name: str = name) -> str:
             return f"models.{name}.clip.{k}" if k in own else f"data.clip.{k}"
