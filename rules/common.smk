@@ -386,7 +386,18 @@ def pretrain_runtime_args(wildcards, threads, resources):
             if embedding is not None
             else ""
         )
+        + tracking_arg()
     )
+
+
+def tracking_arg():
+    """``--tracking-json`` with tracking.dir resolved (W&B / MLflow; runtime-only), or nothing when off."""
+    if not CFG.tracking.enabled:
+        return ""
+    from devcurriculum.train.tracking import tracking_dir
+
+    block = {**CFG.tracking.to_dict(), "dir": str(tracking_dir(CFG.tracking, RESULTS))}
+    return f" --tracking-json {shlex.quote(json.dumps(block))}"
 
 
 def pretrain_threads(wildcards):
@@ -611,3 +622,36 @@ def voe_evals():
 
 def all_targets():
     return [f"{RESULTS}/summary.parquet", *curriculum_previews()]
+
+
+# ---- outside models as baselines (rules/baselines.smk) ---------------------------------------
+
+BASELINES = list(CFG.baselines)
+
+
+def baseline_cfg(wildcards):
+    return CFG.baselines[wildcards.baseline].shaping()
+
+
+def baseline_model(wildcards):
+    """The outside model's files: the imported DINOv2 folder (built here) or the configured path."""
+    baseline = CFG.baselines[wildcards.baseline]
+    if baseline.source == "dinov2-s14-imgfocus":
+        return {"model": f"{RESULTS}/models/dinov2-s14-imgfocus"}
+    return {"model": baseline.path}
+
+
+def baseline_run(wildcards):
+    return {"model": wildcards.baseline, "curriculum": "baseline", "seed": 0}
+
+
+def baseline_evals():
+    """Every outside model's readout table, and their VoE readout when there are VoE sets (summarize)."""
+    evals = [f"{RESULTS}/baselines/{b}/eval.parquet" for b in BASELINES]
+    if BASELINES and VOE_SETS:
+        evals.append(f"{RESULTS}/baselines/voe_eval.parquet")
+    return evals
+
+
+def baseline_surprise_parts():
+    return [f"{RESULTS}/baselines/{b}/surprise.parquet" for b in BASELINES]

@@ -187,7 +187,10 @@ def test_loss_decreases_and_artifacts_are_written(tmp_path: Path) -> None:
     assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:4])
     assert result.start_step == 0 and result.global_batch == 4 and result.world_size == 1
     table = pq.read_table(tmp_path / "out" / "metrics.parquet")
-    assert tuple(table.schema.names) == COLUMNS
+    # the run's identity first (runs concatenate), then the per-step columns
+    assert tuple(table.schema.names) == ("model", "curriculum", "seed", *COLUMNS)
+    assert set(table.column("model").to_pylist()) == {"tiny"} and set(table.column("seed").to_pylist()) == {0}
+    assert table.column("curriculum").null_count == 24  # the tiny spec names no curriculum
     assert table.column("step").to_pylist() == list(range(24))
     assert table.column("stage").to_pylist() == [s // 4 for s in range(24)]
     assert table.column("pool").to_pylist()[5] == "g1"

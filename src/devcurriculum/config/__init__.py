@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from devcurriculum.utils.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from devcurriculum.config.baselines import BASELINE, BaselineConfig
     from devcurriculum.config.block import ConfigBlock, runtime
     from devcurriculum.config.curricula import BlurConfig, CurriculumConfig, LeracConfig, WeightingConfig
     from devcurriculum.config.data import (
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     )
     from devcurriculum.config.runs import Run, baseline_runs, expand_runs
     from devcurriculum.config.schema import ConfigError, load_schema
+    from devcurriculum.config.tracking import TrackingConfig
     from devcurriculum.config.training import PretrainConfig
     from devcurriculum.config.voe import (
         DEMO_VOE_PROPERTIES,
@@ -77,12 +79,14 @@ else:  # at run time each name is imported from its module when first used (util
     __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "BASELINE",
     "BENCHMARK_CONFIGS",
     "BUILT_EXTRACTORS",
     "DEMO_VOE_PROPERTIES",
     "INIT",
     "MODEL_CONFIGS",
     "VOE_SET_CONFIGS",
+    "BaselineConfig",
     "BenchmarkConfig",
     "BlurConfig",
     "CacheConfig",
@@ -123,6 +127,7 @@ __all__ = [
     "SimCLRAugmentConfig",
     "SimCLRModelConfig",
     "ToyBoxSource",
+    "TrackingConfig",
     "TubeBlocksConfig",
     "UCF101Source",
     "VJEPAModelConfig",

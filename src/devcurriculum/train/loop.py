@@ -44,10 +44,11 @@ from devcurriculum.train.checkpoint import (
     save_weights,
 )
 from devcurriculum.train.live import TENSORBOARD_DIR, LiveMetrics
-from devcurriculum.train.metrics import MetricsLog
+from devcurriculum.train.metrics import MetricsLog, run_columns
 from devcurriculum.train.optim import build_optimizer
 from devcurriculum.train.run_marker import mark_run_folder
 from devcurriculum.train.schedule import LrSchedule, group_rates, main_schedule
+from devcurriculum.train.tracking import Tracker
 from devcurriculum.utils import distributed as du
 from devcurriculum.utils.atomic import atomic_dir, link_file
 from devcurriculum.utils.config import config_hash
@@ -208,6 +209,7 @@ def train(
     inputs: Mapping[str, Any] | None = None,
     keep_resume_state: bool = False,
     show_progress: bool = True,
+    tracker: Tracker | None = None,
 ) -> TrainResult:
     """Train ``objective`` for ``total_steps`` optimiser steps, resuming from ``resume_dir`` if possible.
 
@@ -216,7 +218,8 @@ def train(
     together with ``inputs`` (input-file fingerprints, so regenerated inputs never resume old state).
     LeRaC's warm-up makes the main schedule hold the base rate (see the lerac module);
     ``lr_schedule`` replaces the main schedule. The resume state is deleted once the final outputs
-    are written (a forced rerun retrains) unless ``keep_resume_state``. Under torchrun the process
+    are written (a forced rerun retrains) unless ``keep_resume_state``. ``tracker`` (rank 0's W&B /
+    MLflow run, :mod:`devcurriculum.train.tracking`) receives every step's scalars. Under torchrun the process
     group must already be initialised (:func:`devcurriculum.utils.distributed.init_distributed`).
     Only rank 0 writes files.
     """
@@ -233,7 +236,7 @@ def train(
     t_start = time.perf_counter()
     losses: list[float] = []
     main_process = info.rank == 0
-    live = _live_metrics(pretrain, out_dir, spec, plan, progress.start) if main_process else None
+    live = _live_metrics(pretrain, out_dir, spec, plan, progress.start, tracker) if main_process else None
     bar = progress_bar(total=plan.total_steps, initial=progress.start, desc="pretrain", unit="step",
                        enabled=show_progress and main_process)
     try:
@@ -315,14 +318,17 @@ def _train_step(parts: _Parts, plan: TrainPlan, step: int, indices: Sequence[int
 
 
 def _live_metrics(
-    pretrain: PretrainConfig, out_dir: Path, spec: Mapping[str, Any], plan: TrainPlan, start: int
+    pretrain: PretrainConfig, out_dir: Path, spec: Mapping[str, Any], plan: TrainPlan, start: int,
+    tracker: Tracker | None = None,
 ) -> LiveMetrics:
-    """Rank 0's growing ``metrics.parquet`` (and TensorBoard events when ``pretrain.tensorboard``)."""
+    """Rank 0's growing ``metrics.parquet`` (and TensorBoard events when ``pretrain.tensorboard``, the tracker's)."""
     return LiveMetrics(
         out_dir / METRICS_FILE,
         metadata=_metrics_metadata(spec, plan, complete=False),
         tensorboard_dir=out_dir / TENSORBOARD_DIR if pretrain.tensorboard else None,
         start_step=start,
+        tracker=tracker,
+        run=run_columns(spec),
     )
 
 
@@ -522,7 +528,7 @@ def _write_outputs(
     steps_per_stage: int,
 ) -> None:
     """Final artifacts (rank 0): metrics table, run_spec.json, then the weights."""
-    metrics.write(out_dir / METRICS_FILE, metadata=_metrics_metadata(spec, plan, complete=True))
+    metrics.write(out_dir / METRICS_FILE, metadata=_metrics_metadata(spec, plan, complete=True), run=run_columns(spec))
     atomic_write_json(
         out_dir / SPEC_FILE,
         {
