@@ -312,6 +312,20 @@ def schedule_cfg():
     }
 
 
+def learner_schedules(wildcards):
+    """Each run model's own schedule (models.<name>.pretrain over pretrain) for a curriculum's preview."""
+    models = dict.fromkeys(
+        r.model for r in RUNS if r.curriculum == wildcards.curriculum
+    )
+    return {
+        m: {
+            "steps_per_stage": CFG.pretrain_for(m).steps_per_stage,
+            "bucket_steps": CFG.pretrain_for(m).bucket_steps,
+        }
+        for m in models
+    }
+
+
 def pretrain_inputs(wildcards):
     inputs = curriculum_inputs(wildcards)
     if uses_pairs(

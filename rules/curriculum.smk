@@ -21,6 +21,7 @@ rule build_curriculum:
         curriculum=curriculum_cfg,
         groups=GROUPS,
         schedule=schedule_cfg(),
+        learners=learner_schedules,
     script:
         "../scripts/build_curriculum.py"
 

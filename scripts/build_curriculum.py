@@ -17,4 +17,5 @@ with stage_log(sm.log[0], f"build_curriculum[{name}]"):
         bucket_steps=sm.params.schedule["bucket_steps"],
         out_table=sm.output.table,
         out_plot=sm.output.plot,
+        learners=sm.params.learners,  # each learner's own steps_per_stage / bucket_steps
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -421,3 +423,13 @@ def test_reset_optimizer_each_stage_clears_the_moments(tmp_path: Path) -> None:
                         out="reset", resume="rr")
     assert keep.losses[:4] == reset.losses[:4]  # identical up to the first step of stage 2
     assert keep.losses[4:] != reset.losses[4:]
+
+
+def test_the_log_numbers_stages_as_after_stage_does(tmp_path: Path, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="devcurriculum.train.loop"):
+        run_tiny(tmp_path, total=9, pretrain={"steps_per_stage": 3, "log_every": 1})
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(re.fullmatch(r"step 3/9 loss \S+ lr \S+ stage 1/3", m) for m in lines)
+    assert any(re.fullmatch(r"step 4/9 loss \S+ lr \S+ stage 2/3", m) for m in lines)
+    assert "stage 2/3 done at step 6: its weights are after_stage 2" in lines
+    assert "stage 3/3 done at step 9: its weights are after_stage 3" in lines

@@ -103,6 +103,11 @@ class TrainPlan:
         return cls(int(total_steps), int(seed), int(world_size), batch, rank_share(batch, world_size),
                    pretrain.steps_per_stage)
 
+    @property
+    def n_blocks(self) -> int:
+        """Blocks of ``steps_per_stage`` steps in the run: the last after_stage a run reaches."""
+        return math.ceil(self.total_steps / self.steps_per_stage)
+
     def stage_block(self, step: int) -> tuple[int, int]:
         """``(step within its block of steps_per_stage steps, that block's length)`` (see StepContext)."""
         start = step - step % self.steps_per_stage
@@ -255,9 +260,12 @@ def train(
             bar.update(1)
             done = step + 1
             if live is not None:
-                _report_step(live, row, progress.metrics, done, plan.total_steps, pretrain.log_every)
-            if main_process and done % pretrain.steps_per_stage == 0 and done < plan.total_steps:
-                save_stage_weights(objective, resume_dir / PENDING_STAGES_DIR, done // pretrain.steps_per_stage, done)
+                _report_step(live, row, progress.metrics, done, plan, pretrain.log_every)
+            if main_process and done % pretrain.steps_per_stage == 0:
+                log.info("stage %d/%d done at step %d: its weights are after_stage %d", done // plan.steps_per_stage,
+                         plan.n_blocks, done, done // plan.steps_per_stage)
+                if done < plan.total_steps:
+                    save_stage_weights(objective, resume_dir / PENDING_STAGES_DIR, done // pretrain.steps_per_stage, done)
             if done % pretrain.checkpoint_every == 0 or done == plan.total_steps:
                 _checkpoint(parts, sampler, progress.metrics, done, run_hash, resume_dir, wall_s, main_process)
                 progress.last_good = done
@@ -333,12 +341,19 @@ def _live_metrics(
 
 
 def _report_step(
-    live: LiveMetrics, row: Mapping[str, Any], metrics: MetricsLog, done: int, total: int, log_every: int
+    live: LiveMetrics, row: Mapping[str, Any], metrics: MetricsLog, done: int, plan: TrainPlan, log_every: int
 ) -> None:
-    """Rank 0 after a step: TensorBoard scalars; every ``log_every`` steps a loss line and a metrics flush."""
+    """Rank 0 after a step: TensorBoard scalars; every ``log_every`` steps a loss line and a metrics flush.
+
+    The line's ``stage k/n`` counts blocks of ``steps_per_stage`` steps from 1: the block whose end gives
+    the weights ``after_stage k`` (checkpoints/, summary.parquet). metrics.parquet's ``stage`` column is
+    the curriculum stage's index from 0 (a ``mixed`` run has one stage, 0, and several blocks).
+    """
     live.record(row)
+    total = plan.total_steps
     if done % log_every == 0 or done == total:
-        log.info("step %d/%d loss %.6f lr %.3g stage %s", done, total, row["loss"], row["lr"], row["stage"])
+        block = (done - 1) // plan.steps_per_stage + 1
+        log.info("step %d/%d loss %.6f lr %.3g stage %d/%d", done, total, row["loss"], row["lr"], block, plan.n_blocks)
         if done < total:  # the final table is written with the weights
             live.flush(metrics)
 
