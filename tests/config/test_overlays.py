@@ -63,3 +63,19 @@ def test_a_target_after_configfile_is_read_as_a_config_file_and_the_readme_says_
     readme = (REPO / "README.md").read_text()
     assert "FileNotFoundError: [Errno 2] No such file or directory: '<your target>'" in readme
     assert "snakemake --cores 8 train --configfile config.yaml configs/own_data.yaml" in readme
+
+
+@pytest.mark.workflow
+def test_an_own_data_dry_run_plans_no_voe_job(tmp_path: Path) -> None:
+    """With the overlay's voe.sets emptied the workflow has no VoE jobs at all (summarize still runs)."""
+    video = tmp_path / "a.mp4"
+    video.touch()
+    (tmp_path / "manifest.csv").write_text(f"path,subject,age_days\n{video},s1,30\n")
+    (tmp_path / "lab.yaml").write_text(f"data: {{manifest: {tmp_path / 'manifest.csv'}}}\nresults: {tmp_path / 'res'}\n")
+    snakemake = str(Path(sys.executable).with_name("snakemake"))
+    run = subprocess.run([snakemake, "-n", "--cores", "2", "--configfile", "config.yaml", "configs/own_data.yaml",
+                          str(tmp_path / "lab.yaml")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    jobs = {line.split()[0] for line in run.stdout.splitlines() if line.strip() and line.split()[-1].isdigit()}
+    assert "summarize" in jobs and "index_videos" in jobs
+    assert not jobs & {"prepare_voe", "surprise", "voe_readout"}, jobs
