@@ -214,9 +214,11 @@ def test_a_model_with_its_own_clip_setting_adds_only_its_jobs_and_runs(finished:
     assert all(w["model"] == "big" for rule, w in jobs if rule in per_model), jobs
     assert {w.get("clipset") for rule, w in jobs if rule in ("chunk_clips", "gather_clips")} == {"@f8s2x32r6"}
     assert {w.get("viewset") for rule, w in jobs if rule in ("prepare_benchmark", "prepare_voe")} == {"@f8s2x32"}
+    # build_curriculum: developmental's preview gains big's block of rows (a preview per learner, seconds;
+    # nothing trains from it, so no run reruns)
     assert job_counts(jobs) == {"chunk_clips": 6, "gather_clips": 3, "prepare_benchmark": 2, "prepare_voe": 1,
                                 "init_model": 1, "pretrain": 1, "embed": 4, "readout": 2, "surprise": 4,
-                                "voe_readout": 1, "summarize": 1, "all": 1}
+                                "voe_readout": 1, "summarize": 1, "build_curriculum": 1, "all": 1}
     # run the new setting's data, one evaluation of big, and its VoE set (not the whole new DAG: < 60 s)
     eval_file = "results/eval/big/developmental/seed0.parquet"
     snakemake(finished, eval_file, "results/voe/sets@f8s2x32/demo_physics.npy", config=config)
