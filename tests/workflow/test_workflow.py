@@ -113,6 +113,7 @@ def test_steps_per_stage_change_reruns_pretraining_and_after_only(finished: Path
         {"voe.batch_size": 3},
         {"voe.threads": 2},
         {"features.batch_size": 5},
+        {"tracking": {"backend": "mlflow", "project": "lab"}},
     ],
     ids=lambda change: next(iter(change)),
 )
