@@ -24,6 +24,7 @@ include: "rules/curriculum.smk"
 include: "rules/pretrain.smk"
 include: "rules/evaluate.smk"
 include: "rules/voe.smk"
+include: "rules/baselines.smk"
 include: "rules/targets.smk"
 
 

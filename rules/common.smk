@@ -23,6 +23,7 @@ from devcurriculum.config import (
 from devcurriculum.config.runs import RUN_NAME, run_folder
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
+from devcurriculum.workflow import register_report_types
 
 RESULTS = CFG.results
 LOGS = f"{RESULTS}/logs"
@@ -45,6 +46,8 @@ RUN = run_folder(RESULTS, "{model}", "{curriculum}", "{seed}")
 #: the untrained model's folder (init_model writes its weights there)
 INIT_RUN = run_folder(RESULTS, "{model}", INIT, "{seed}")
 RUN_ID = RUN_NAME
+# summary.parquet in the report: a Parquet download, not text/plain
+register_report_types()
 
 
 wildcard_constraints:
@@ -331,6 +334,20 @@ def schedule_cfg():
     }
 
 
+def learner_schedules(wildcards):
+    """Each run model's own schedule (models.<name>.pretrain over pretrain) for a curriculum's preview."""
+    models = dict.fromkeys(
+        r.model for r in RUNS if r.curriculum == wildcards.curriculum
+    )
+    return {
+        m: {
+            "steps_per_stage": CFG.pretrain_for(m).steps_per_stage,
+            "bucket_steps": CFG.pretrain_for(m).bucket_steps,
+        }
+        for m in models
+    }
+
+
 def pretrain_inputs(wildcards):
     inputs = curriculum_inputs(wildcards)
     if uses_pairs(
@@ -407,11 +424,29 @@ def pretrain_runtime_args(wildcards, threads, resources):
     """
     per_proc = max(1, threads // nproc_per_node(wildcards, resources))
     pretrain = CFG.pretrain_for(wildcards.model)
+    # the readout pooling, for export/README.md only (never part of the run spec)
+    embedding = getattr(CFG.models[wildcards.model], "embedding", None)
     return (
         f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every}"
         f" --log-every {pretrain.log_every}"
         + (" --tensorboard" if pretrain.tensorboard else "")
+        + (
+            f" --embedding-json {shlex.quote(json.dumps(embedding.to_dict()))}"
+            if embedding is not None
+            else ""
+        )
+        + tracking_arg()
     )
+
+
+def tracking_arg():
+    """``--tracking-json`` with tracking.dir resolved (W&B / MLflow; runtime-only), or nothing when off."""
+    if not CFG.tracking.enabled:
+        return ""
+    from devcurriculum.train.tracking import tracking_dir
+
+    block = {**CFG.tracking.to_dict(), "dir": str(tracking_dir(CFG.tracking, RESULTS))}
+    return f" --tracking-json {shlex.quote(json.dumps(block))}"
 
 
 def pretrain_threads(wildcards):
@@ -438,6 +473,13 @@ def resume_dir(wildcards):
 def model_network(wildcards):
     """The keys that define the network's weights (not its pretext task): what init_model depends on."""
     return CFG.models[wildcards.model].network()
+
+
+def init_from_files(wildcards):
+    """The weights files models.<name>.init_from reads (none for random init): a replaced file reruns init_model."""
+    from devcurriculum.train.init_from import init_weights_files
+
+    return init_weights_files(CFG.models[wildcards.model].init_source)
 
 
 def model_readout(wildcards):
@@ -639,3 +681,36 @@ def voe_evals():
 
 def all_targets():
     return [f"{RESULTS}/summary.parquet", *curriculum_previews()]
+
+
+# ---- outside models as baselines (rules/baselines.smk) ---------------------------------------
+
+BASELINES = list(CFG.baselines)
+
+
+def baseline_cfg(wildcards):
+    return CFG.baselines[wildcards.baseline].shaping()
+
+
+def baseline_model(wildcards):
+    """The outside model's files: the imported DINOv2 folder (built here) or the configured path."""
+    baseline = CFG.baselines[wildcards.baseline]
+    if baseline.source == "dinov2-s14-imgfocus":
+        return {"model": f"{RESULTS}/models/dinov2-s14-imgfocus"}
+    return {"model": baseline.path}
+
+
+def baseline_run(wildcards):
+    return {"model": wildcards.baseline, "curriculum": "baseline", "seed": 0}
+
+
+def baseline_evals():
+    """Every outside model's readout table, and their VoE readout when there are VoE sets (summarize)."""
+    evals = [f"{RESULTS}/baselines/{b}/eval.parquet" for b in BASELINES]
+    if BASELINES and VOE_SETS:
+        evals.append(f"{RESULTS}/baselines/voe_eval.parquet")
+    return evals
+
+
+def baseline_surprise_parts():
+    return [f"{RESULTS}/baselines/{b}/surprise.parquet" for b in BASELINES]

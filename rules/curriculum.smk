@@ -21,6 +21,7 @@ rule build_curriculum:
         curriculum=curriculum_cfg,
         groups=GROUPS,
         schedule=schedule_cfg(),
+        learners=learner_schedules,
     script:
         "../scripts/build_curriculum.py"
 
@@ -62,6 +63,8 @@ rule measure_complexity:
 
 
 rule init_model:
+    input:
+        init_from=init_from_files,
     output:
         weights=f"{INIT_RUN}/model.safetensors",
     log:

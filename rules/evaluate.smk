@@ -70,6 +70,7 @@ rule summarize:
         metrics=metrics_files(),
         videos=rules.index_videos.output.videos,
         voe=voe_evals(),
+        baselines=baseline_evals(),
     output:
         summary=report(
             f"{RESULTS}/summary.parquet",
@@ -113,5 +114,6 @@ rule summarize:
         ENV
     params:
         reference=CFG.evaluation.reference_curriculum,
+        figure_style=CFG.evaluation.figure_style,
     script:
         "../scripts/summarize.py"

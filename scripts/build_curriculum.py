@@ -19,4 +19,5 @@ with stage_log(sm.log[0], f"build_curriculum[{name}]"):
         out_plot=sm.output.plot,
         folds=sm.input.get("folds"),
         complexity=sm.input.get("complexity"),
+        learners=sm.params.learners,  # each learner's own steps_per_stage / bucket_steps
     )

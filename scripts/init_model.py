@@ -11,4 +11,5 @@ with stage_log(sm.log[0], f"init_model[{sm.wildcards.model}]"):
         clip=ClipConfig.from_mapping(sm.params.clip),
         seed=int(sm.wildcards.seed),
         out_path=sm.output.weights,
+        where=f"models.{sm.wildcards.model}.init_from",
     )

@@ -1,11 +1,16 @@
-"""Rule summarize: summary.parquet, comparisons and the plots (devcurriculum.eval.summarize)."""
+"""Rule summarize: summary.parquet, comparisons and the plots (devcurriculum.eval.summarize); with tracking
+on (a runtime-only setting, read from the config), every run's readouts into its W&B / MLflow run."""
 
 from pathlib import Path
 
+from devcurriculum.config import TrackingConfig
 from devcurriculum.eval.summarize import summarize
+from devcurriculum.train.tracking import log_readouts
+from devcurriculum.utils.io import read_table
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+tracking = TrackingConfig.from_mapping(sm.config.get("tracking", {}))
 with stage_log(sm.log[0], "summarize"):
     summarize(
         eval_paths=list(sm.input.evals),
@@ -15,5 +20,9 @@ with stage_log(sm.log[0], "summarize"):
         out_comparisons=sm.output.comparisons,
         plot_dir=Path(sm.output.stage_curves).parent,
         reference_curriculum=sm.params.reference,
+        figure_style=sm.params.figure_style,
+        baseline_paths=list(sm.input.baselines),
         voe_paths=list(sm.input.voe),
     )
+    if tracking.enabled:
+        log_readouts(tracking, results=sm.config["results"], summary=read_table(sm.output.summary).to_pandas())

@@ -54,6 +54,10 @@ NOT_RUN: tuple[tuple[str, str], ...] = (
     (r"benchmarks/\w+\.py", "a performance measurement (minutes each, the figures in docs/performance.md); "
                             "their library calls are unit-tested"),
     (r"^pretrain:\n  mpi: srun", "a SLURM profile fragment, not a config (tests/workflow/test_slurm_profile.py)"),
+    (r"init_from: \{path: /models/", "names a checkpoint on the lab's disk, which the config check requires to exist "
+                                      "(tests/train/test_init_from.py loads tiny saved models by the same keys)"),
+    (r"^export CUDA_VISIBLE_DEVICES=", "sets the GPUs of the shell for the next command; the snakemake line after it "
+                                       "is dry-run here"),
 )
 
 

@@ -8,6 +8,7 @@ one stops the workflow when the DAG is built, not when ``index_videos`` runs aft
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import sys
 from collections.abc import MutableMapping
@@ -16,8 +17,11 @@ from typing import Any
 
 from devcurriculum.config import ConfigError, WorkflowConfig
 
+#: Parquet's media type (IANA, 2024); without it ``snakemake --report`` embeds summary.parquet as text/plain
+PARQUET_MIMETYPE = "application/vnd.apache.parquet"
+
 #: mappings of named entries: in an overlay, ``name: null`` removes that entry of an earlier file
-NAMED_ENTRIES = (("data", "age_groups"), ("curricula",), ("models",), ("benchmarks",))
+NAMED_ENTRIES = (("data", "age_groups"), ("curricula",), ("models",), ("benchmarks",), ("voe", "sets"), ("baselines",))
 
 
 def drop_null_entries(config: MutableMapping[str, Any]) -> None:
@@ -38,8 +42,8 @@ def drop_null_entries(config: MutableMapping[str, Any]) -> None:
 def load_workflow_config(config: MutableMapping[str, Any]) -> WorkflowConfig:
     """Validate Snakemake's ``config`` dict, fill in every default in place, and return it typed.
 
-    ``name: null`` entries of ``data.age_groups``, ``curricula``, ``models`` and ``benchmarks`` are
-    removed first (:func:`drop_null_entries`). On a config mistake: print
+    ``name: null`` entries of ``data.age_groups``, ``curricula``, ``models``, ``benchmarks``,
+    ``voe.sets`` and ``baselines`` are removed first (:func:`drop_null_entries`). On a config mistake: print
     ``config error: <key>: <what is wrong>`` and exit with status 1.
     """
     drop_null_entries(config)
@@ -84,3 +88,10 @@ def check_manifest(cfg: WorkflowConfig) -> None:
     warning = age_unit_warning(manifest.rows["age_days"], cfg.data.age_groups, manifest.path)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
+def register_report_types() -> None:
+    """Teach :mod:`mimetypes` (which ``snakemake --report`` asks) the type of ``.parquet`` files.
+
+    The report then offers ``summary.parquet`` as a Parquet download, not as text: open it with pandas
+    or DuckDB after saving it from the report (its data URI carries the type and the file name).
+    """
+    mimetypes.add_type(PARQUET_MIMETYPE, ".parquet")

@@ -11,7 +11,7 @@ import pytest
 
 from devcurriculum.config import CurriculumConfig
 from devcurriculum.curriculum import CurriculumPlan
-from devcurriculum.curriculum.preview import PREVIEW_SCHEMA, build_preview, preview_table
+from devcurriculum.curriculum.preview import PREVIEW_FILE_SCHEMA, PREVIEW_SCHEMA, build_preview, preview_table
 from devcurriculum.curriculum.prototype import PrototypeSchedule
 from devcurriculum.utils.io import read_metadata, write_table
 
@@ -94,8 +94,8 @@ def test_build_preview_writes_table_and_png(tmp_path) -> None:
                   bucket_steps=BUCKET_STEPS)
     build_preview(**common, difficulty=diff, out_table=out, out_plot=png)
     table = pq.read_table(out)
-    assert table.schema.remove_metadata().equals(PREVIEW_SCHEMA)
-    assert table.num_rows == 9
+    assert table.schema.remove_metadata().equals(PREVIEW_FILE_SCHEMA)
+    assert table.num_rows == 9 and table.column("model").null_count == 9  # the shared pretrain schedule
     assert read_metadata(out)["devcurriculum.stage"] == "build_curriculum"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="weighting block but no difficulty"):
@@ -103,3 +103,24 @@ def test_build_preview_writes_table_and_png(tmp_path) -> None:
     # bucket_steps "auto" (the pretrain default) gives one row per step on a run this short
     auto = build_preview(**{**common, "bucket_steps": "auto"}, difficulty=diff, out_table=out, out_plot=png)
     assert auto["step"].tolist() == list(range(90))
+
+
+def test_each_learner_previews_its_own_schedule(tmp_path) -> None:
+    """A learner with its own steps_per_stage (models.<name>.pretrain) gets rows of its own length."""
+    tables = []
+    for g, pool in POOLS.items():
+        path = tmp_path / f"{g}.parquet"
+        write_table(pa.table({"clip_id": [f"c{i}" for i in pool], "age_group": [g] * len(pool)}), path)
+        tables.append(path)
+    out, png = tmp_path / "dev.parquet", tmp_path / "dev.png"
+    learners = {"videomae": {"steps_per_stage": 5, "bucket_steps": "auto"},
+                "simclr": {"steps_per_stage": 110, "bucket_steps": 10}, "vjepa": {"steps_per_stage": 110, "bucket_steps": 10}}
+    table = build_preview(name="dev", curriculum=CurriculumConfig.from_mapping({"order": GROUPS}), groups=GROUPS,
+                          clip_tables=tables, difficulty=None, steps_per_stage=110, bucket_steps=10, out_table=out,
+                          out_plot=png, learners=learners)
+    assert list(table["model"].unique()) == ["videomae", "simclr", "vjepa"]
+    mae = table[table["model"] == "videomae"]
+    assert mae["step"].tolist() == list(range(15)) and mae["stage"].tolist() == [s // 5 for s in range(15)]
+    assert len(table[table["model"] == "simclr"]) == 33 == len(table[table["model"] == "vjepa"])
+    assert pq.read_table(out).schema.remove_metadata().equals(PREVIEW_FILE_SCHEMA)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -187,7 +189,10 @@ def test_loss_decreases_and_artifacts_are_written(tmp_path: Path) -> None:
     assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:4])
     assert result.start_step == 0 and result.global_batch == 4 and result.world_size == 1
     table = pq.read_table(tmp_path / "out" / "metrics.parquet")
-    assert tuple(table.schema.names) == COLUMNS
+    # the run's identity first (runs concatenate), then the per-step columns
+    assert tuple(table.schema.names) == ("model", "curriculum", "seed", *COLUMNS)
+    assert set(table.column("model").to_pylist()) == {"tiny"} and set(table.column("seed").to_pylist()) == {0}
+    assert table.column("curriculum").null_count == 24  # the tiny spec names no curriculum
     assert table.column("step").to_pylist() == list(range(24))
     assert table.column("stage").to_pylist() == [s // 4 for s in range(24)]
     assert table.column("pool").to_pylist()[5] == "g1"
@@ -418,3 +423,13 @@ def test_reset_optimizer_each_stage_clears_the_moments(tmp_path: Path) -> None:
                         out="reset", resume="rr")
     assert keep.losses[:4] == reset.losses[:4]  # identical up to the first step of stage 2
     assert keep.losses[4:] != reset.losses[4:]
+
+
+def test_the_log_numbers_stages_as_after_stage_does(tmp_path: Path, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="devcurriculum.train.loop"):
+        run_tiny(tmp_path, total=9, pretrain={"steps_per_stage": 3, "log_every": 1})
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(re.fullmatch(r"step 3/9 loss \S+ lr \S+ stage 1/3", m) for m in lines)
+    assert any(re.fullmatch(r"step 4/9 loss \S+ lr \S+ stage 2/3", m) for m in lines)
+    assert "stage 2/3 done at step 6: its weights are after_stage 2" in lines
+    assert "stage 3/3 done at step 9: its weights are after_stage 3" in lines

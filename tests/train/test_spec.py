@@ -63,3 +63,13 @@ def test_bad_specs_name_the_key() -> None:
         RunSpec.from_json(spec_json(threads=2))
     with pytest.raises(ConfigError, match=r"pretrain.checkpoint_every"):
         RunSpec.from_json(spec_json()).with_runtime(checkpoint_every=0)
+
+
+def test_the_run_spec_claims_no_pooling_and_the_export_gets_the_configured_one() -> None:
+    base = RunSpec.from_json(spec_json())
+    assert "embedding" not in base.shaping()["model"]  # a readout setting: the config decides at embed time
+    grid = base.with_runtime(embedding={"pooling": "grid", "grid": [1, 2, 2]})
+    assert grid.model.embedding.pooling == "grid" and grid.model.embedding.grid == (1, 2, 2)
+    assert resume_hash(grid) == resume_hash(base)  # never a reason to retrain
+    with pytest.raises(ConfigError, match=r"models\.mae\.embedding\.pooling"):
+        base.with_runtime(embedding={"pooling": "max"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -55,7 +56,9 @@ def test_whole_dag_leaves_every_artifact(finished: Path) -> None:
     stages = sorted((run / "checkpoints").glob("after_stage*.safetensors"))
     assert [p.name for p in stages] == [f"after_stage{k}.safetensors" for k in (1, 2, 3)]
     assert all(verify_checksum(p) for p in stages)  # each with its sha256 sidecar, intact
-    assert not (run / "config.json").exists() and (run / "run_spec.json").exists()
+    # config.json only as the guard that makes transformers' from_pretrained refuse the run folder
+    assert json.loads((run / "config.json").read_text())["model_type"] == "devcurriculum_run"
+    assert (run / "run_spec.json").exists() and "embedding" not in json.loads((run / "run_spec.json").read_text())["spec"]["model"]
     preview = pq.read_table(res / "curricula/prototype.parquet").to_pandas()
     assert preview["effective_fraction"].is_monotonic_increasing
     # every benchmark status table names the source frames of each clip: .test's 4 frames, 2 apart (padded
@@ -118,6 +121,7 @@ def test_steps_per_stage_change_reruns_pretraining_and_after_only(finished: Path
         {"voe.batch_size": 3},
         {"voe.threads": 2},
         {"features.batch_size": 5},
+        {"tracking": {"backend": "mlflow", "project": "lab"}},
     ],
     ids=lambda change: next(iter(change)),
 )
@@ -244,9 +248,11 @@ def test_a_model_with_its_own_clip_setting_adds_only_its_jobs_and_runs(finished:
     assert all(w["model"] == "big" for rule, w in jobs if rule in per_model), jobs
     assert {w.get("clipset") for rule, w in jobs if rule in ("chunk_clips", "gather_clips")} == {"@f8s2x32r6"}
     assert {w.get("viewset") for rule, w in jobs if rule in ("prepare_benchmark", "prepare_voe")} == {"@f8s2x32"}
+    # build_curriculum: developmental's preview gains big's block of rows (a preview per learner, seconds;
+    # nothing trains from it, so no run reruns)
     assert job_counts(jobs) == {"chunk_clips": 6, "gather_clips": 3, "prepare_benchmark": 2, "prepare_voe": 1,
                                 "init_model": 1, "pretrain": 1, "embed": 4, "readout": 2, "surprise": 4,
-                                "voe_readout": 1, "summarize": 1, "all": 1}
+                                "voe_readout": 1, "summarize": 1, "build_curriculum": 1, "all": 1}
     # run the new setting's data, one evaluation of big, and its VoE set (not the whole new DAG: < 60 s)
     eval_file = "results/eval/big/developmental/seed0.parquet"
     snakemake(finished, eval_file, "results/voe/sets@f8s2x32/demo_physics.npy", config=config)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from devcurriculum.utils.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from devcurriculum.config.baselines import BASELINE, BaselineConfig
     from devcurriculum.config.block import ConfigBlock, runtime
     from devcurriculum.config.curricula import (
         BlurConfig,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         benchmark_config,
     )
     from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig, RandomVitConfig
+    from devcurriculum.config.init_from import InitFromConfig
     from devcurriculum.config.models import (
         MODEL_CONFIGS,
         ModelClipConfig,
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     )
     from devcurriculum.config.runs import Run, baseline_runs, expand_runs
     from devcurriculum.config.schema import ConfigError, load_schema
+    from devcurriculum.config.tracking import TrackingConfig
     from devcurriculum.config.training import PretrainConfig
     from devcurriculum.config.voe import (
         DEMO_VOE_PROPERTIES,
@@ -84,12 +87,14 @@ else:  # at run time each name is imported from its module when first used (util
     __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "BASELINE",
     "BENCHMARK_CONFIGS",
     "BUILT_EXTRACTORS",
     "DEMO_VOE_PROPERTIES",
     "INIT",
     "MODEL_CONFIGS",
     "VOE_SET_CONFIGS",
+    "BaselineConfig",
     "BenchmarkConfig",
     "BenchmarkSamplingConfig",
     "BlurConfig",
@@ -112,6 +117,7 @@ __all__ = [
     "FeaturesConfig",
     "ImageFolderSource",
     "ImageManifestSource",
+    "InitFromConfig",
     "IntPhysVoESource",
     "KnnReadoutConfig",
     "LabelledSource",
@@ -132,6 +138,7 @@ __all__ = [
     "SimCLRAugmentConfig",
     "SimCLRModelConfig",
     "ToyBoxSource",
+    "TrackingConfig",
     "TubeBlocksConfig",
     "UCF101Source",
     "VJEPAModelConfig",

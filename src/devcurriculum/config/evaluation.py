@@ -272,3 +272,5 @@ class EvaluationConfig(ConfigBlock):
     reference_curriculum: str = "mixed"
     linear: LinearReadoutConfig = field(default_factory=LinearReadoutConfig)
     knn: KnnReadoutConfig = field(default_factory=KnnReadoutConfig)
+    #: a matplotlib style (name or .mplstyle file) the summary's figures are drawn in; None: matplotlib's defaults
+    figure_style: str | None = field(default=None, metadata={OMIT_NONE: True})

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Final, Literal, NamedTuple
 
 from devcurriculum.config.block import OMIT_NONE, PRETEXT, READOUT, SEPARATE, ConfigBlock, opt_in, pretext
 from devcurriculum.config.evaluation import ModelBenchmarkSamplingConfig
+from devcurriculum.config.init_from import INIT_FROM_FIELD_META, InitFrom, InitFromConfig
 from devcurriculum.config.schema import ConfigError
 
 GapSeconds = float | tuple[float, ...] | None
@@ -146,6 +147,14 @@ class BaseModelConfig(ConfigBlock):
     clip: ModelClipConfig | None
     benchmark_sampling: ModelBenchmarkSamplingConfig | None
     fold_rule: FoldRule
+    init_from: InitFrom
+
+    @property
+    def init_source(self) -> InitFromConfig | None:
+        """``init_from`` as a block (a bare path is ``{path: <it>}``), or None: random init."""
+        from devcurriculum.config.init_from import init_from_block
+
+        return init_from_block(self.init_from)
 
     @property
     def gap_seconds(self) -> GapSeconds:
@@ -200,6 +209,7 @@ class VideoMAEModelConfig(BaseModelConfig):
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
     benchmark_sampling: ModelBenchmarkSamplingConfig | None = field(default=None, metadata=BENCHMARK_SAMPLING_META)
     fold_rule: Literal["rotating", "fixed"] = opt_in("rotating", FOLD_RULE_META)
+    init_from: InitFrom = field(default=None, metadata=INIT_FROM_FIELD_META)
 
     def attention_stacks(self) -> tuple[AttentionStack, ...]:
         return (
@@ -306,6 +316,7 @@ class VJEPAModelConfig(BaseModelConfig):
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
     benchmark_sampling: ModelBenchmarkSamplingConfig | None = field(default=None, metadata=BENCHMARK_SAMPLING_META)
     fold_rule: Literal["rotating", "fixed"] = opt_in("fixed", FOLD_RULE_META)
+    init_from: InitFrom = field(default=None, metadata=INIT_FROM_FIELD_META)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -380,6 +391,7 @@ class SimCLRModelConfig(BaseModelConfig):
     clip: ModelClipConfig | None = field(default=None, metadata=CLIP_FIELD_META)
     benchmark_sampling: ModelBenchmarkSamplingConfig | None = field(default=None, metadata=BENCHMARK_SAMPLING_META)
     fold_rule: Literal["rotating", "fixed"] = opt_in("fixed", FOLD_RULE_META)
+    init_from: InitFrom = field(default=None, metadata=INIT_FROM_FIELD_META)
 
 
 ModelConfig = VideoMAEModelConfig | VJEPAModelConfig | SimCLRModelConfig

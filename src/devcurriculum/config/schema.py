@@ -178,6 +178,11 @@ def _check_unknown_keys(instance: Any, schema: Mapping[str, Any], where: str) ->
     if "$ref" in schema:
         _check_unknown_keys(instance, subschema(schema["$ref"]), where)
         return
+    # a value that may be a scalar or a block (init_from: a path or {path, allow_missing}): check the block
+    blocks = [b for b in schema.get("oneOf", []) if "$ref" in b and subschema(b["$ref"]).get("type") == "object"]
+    if len(blocks) == 1:
+        _check_unknown_keys(instance, blocks[0], where)
+        return
     props = schema.get("properties", {})
     closed = schema.get("additionalProperties") is False
     known = _known_keys(schema)

@@ -6,8 +6,10 @@ import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import field
+from pathlib import Path
 from typing import ClassVar
 
+from devcurriculum.config.baselines import BASELINE, BaselineConfig
 from devcurriculum.config.block import ConfigBlock
 from devcurriculum.config.curricula import CurriculumConfig
 from devcurriculum.config.data import ClipConfig, DataConfig, DemoConfig
@@ -15,6 +17,7 @@ from devcurriculum.config.evaluation import BenchmarkConfig, BenchmarkSamplingCo
 from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig
 from devcurriculum.config.models import ModelConfig, VideoMAEModelConfig, VJEPAModelConfig, gap_seconds_list
 from devcurriculum.config.schema import ConfigError
+from devcurriculum.config.tracking import TrackingConfig
 from devcurriculum.config.training import PretrainConfig
 from devcurriculum.config.voe import VoEConfig
 
@@ -53,6 +56,8 @@ class WorkflowConfig(ConfigBlock):
     benchmarks: Mapping[str, BenchmarkConfig] = field(default_factory=dict)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     voe: VoEConfig = field(default_factory=VoEConfig)
+    baselines: Mapping[str, BaselineConfig] = field(default_factory=dict)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -171,6 +176,7 @@ def _check_workflow(cfg: WorkflowConfig) -> None:
     _check_runs(cfg)
     _check_voe(cfg)
     _check_benchmarks(cfg)
+    _check_baselines(cfg)
     for name in ("", *cfg.models):
         pretrain = cfg.pretrain_for(name) if name else cfg.pretrain
         where = f"models.{name}.pretrain" if name else "pretrain"
@@ -243,6 +249,9 @@ def _check_models(cfg: WorkflowConfig) -> None:
     for name, model in cfg.models.items():
         clip = cfg.clip_for(name)
         own = model.clip.to_dict() if model.clip is not None else {}
+        init = model.init_source
+        if init is not None and not Path(init.path).exists():
+            raise ConfigError(f"models.{name}.init_from.path: {init.path} does not exist (a local folder or .safetensors file)")
 
         def key(k: str, own: dict = own, name: str = name) -> str:
             return f"models.{name}.clip.{k}" if k in own else f"data.clip.{k}"
@@ -362,3 +371,14 @@ def _check_voe(cfg: WorkflowConfig) -> None:
                     f"{where}={frames}; set it to at least {frames} "
                     f"({frames + 2 * cfg.voe.window_stride} gives three windows)"
                 )
+
+
+def _check_baselines(cfg: WorkflowConfig) -> None:
+    """A baseline's name is its ``model`` in the summary: it must not be a learner's, nor the marker."""
+    for name, baseline in cfg.baselines.items():
+        if name in cfg.models:
+            raise ConfigError(f"baselines.{name}: the name is also under models (both name the model column of the summary)")
+        if name in (INIT, BASELINE):
+            raise ConfigError(f"baselines.{name}: the name is reserved")
+        if baseline.path is not None and not Path(baseline.path).exists():
+            raise ConfigError(f"baselines.{name}.path: {baseline.path} does not exist")

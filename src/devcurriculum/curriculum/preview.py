@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,15 @@ FOLD_FIELDS = (
     pa.field("fold_fixed", pa.list_(pa.int32())),
     pa.field("fold_clips", pa.list_(pa.int64())),
 )
+#: ``curricula/{name}.parquet``: the preview of every learner that trains the curriculum, one block of
+#: rows each, at its own ``steps_per_stage`` / ``bucket_steps`` (models.<name>.pretrain over pretrain);
+#: ``model`` is null for the shared ``pretrain`` schedule (no run trains the curriculum)
+PREVIEW_FILE_SCHEMA = pa.schema([pa.field("model", pa.string()), *PREVIEW_SCHEMA])
+
+
+def _file_schema(extra: Sequence[pa.Field]) -> pa.Schema:
+    """The file's schema with the optional column groups (controls, folds) the curriculum needs."""
+    return pa.schema([*PREVIEW_FILE_SCHEMA, *extra])
 
 
 def preview_table(
@@ -115,14 +124,28 @@ def preview_table(
     return table.assign(**{name: pd.Series(values, dtype=object) for name, values in columns.items()})
 
 
-def plot_preview(table: pd.DataFrame, plan: CurriculumPlan, out_png: PathLike) -> None:
-    """Effective fraction and temperature over steps, stage boundaries dashed; written atomically."""
+def plot_preview(table: pd.DataFrame, plan: CurriculumPlan, out_png: PathLike,
+                 blocks: Sequence[tuple[str, pd.DataFrame, CurriculumPlan]] | None = None) -> None:
+    """Effective fraction and temperature over steps, stage boundaries dashed; written atomically.
+
+    ``blocks`` (label, table, plan): one column of panels per learner schedule; else ``table`` / ``plan``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_r, ax_t) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    blocks = list(blocks) if blocks else [("", table, plan)]
+    fig, axes = plt.subplots(2, len(blocks), figsize=(7 * len(blocks), 5), sharex="col", squeeze=False)
+    for col, (label, block, block_plan) in enumerate(blocks):
+        _draw_preview(axes[0][col], axes[1][col], block, block_plan, label)
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def _draw_preview(ax_r: Any, ax_t: Any, table: pd.DataFrame, plan: CurriculumPlan, label: str) -> None:
     steps = table["step"].to_numpy()
     ax_r.step(steps, table["effective_fraction"], where="post", color="tab:blue")
     ax_r.set_ylabel("effective fraction")
@@ -146,11 +169,8 @@ def plot_preview(table: pd.DataFrame, plan: CurriculumPlan, out_png: PathLike) -
             ax.axvline(stage.start, color="gray", linestyle="--", linewidth=0.8)
         ax.set_xlim(0, plan.total_steps)
     labels = ", ".join(f"{s.index}: {'+'.join(s.groups)}" for s in plan.stages)
-    ax_r.set_title(f"curriculum {plan.name}  (stages {labels})", fontsize=9)
-    fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    learner = f"{label}: " if label else ""
+    ax_r.set_title(f"{learner}curriculum {plan.name}, {plan.total_steps} steps  (stages {labels})", fontsize=9)
 
 
 def build_preview(
@@ -166,21 +186,26 @@ def build_preview(
     out_plot: PathLike,
     folds: PathLike | None = None,
     complexity: PathLike | None = None,
+    learners: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
-    """Write ``results/curricula/{name}.parquet`` and its PNG; returns the table.
+    """Write ``results/curricula/{name}.parquet`` and its PNG; returns the table (:data:`PREVIEW_FILE_SCHEMA`).
 
+    ``learners`` maps each model that trains the curriculum to its own ``steps_per_stage`` and
+    ``bucket_steps`` (``models.<name>.pretrain`` over ``pretrain``): one block of rows per learner,
+    in the order given. Without it (no run trains the curriculum) the one block is the shared
+    ``steps_per_stage`` / ``bucket_steps`` (the ``pretrain`` keys that shape the schedule), ``model`` null.
     ``difficulty`` is the difficulty table (needed when the curriculum weights by difficulty);
-    ``steps_per_stage`` and ``bucket_steps`` are the ``pretrain`` keys that shape the schedule;
     ``folds`` is the curriculum's fold table (``{name}.folds.parquet``, needed for ``seed_folds``);
     ``complexity`` the per-clip complexity (``complexity.parquet``, needed for a ``control`` with ``match``),
     whose matched pools the preview then samples from.
     """
-    # a `seed: run` order differs per run: the preview shows run seed 0's (metrics.parquet has each run's)
-    plan = CurriculumPlan.from_config(name=name, curriculum=curriculum, groups=groups, steps_per_stage=steps_per_stage,
-                                      run_seed=0)
+    schedules: dict[str | None, Mapping[str, Any]] = {None: {"steps_per_stage": steps_per_stage,
+                                                             "bucket_steps": bucket_steps}}
+    if learners:
+        schedules = {str(model): schedule for model, schedule in learners.items()}
     pools, difficulties = load_pools(clip_tables, difficulty)
     fold_of = None
-    fields = list(PREVIEW_SCHEMA)
+    extra: list[pa.Field] = []
     control, measured = curriculum.control, None
     if curriculum.stage_data == "seed_folds" or control is not None:
         clip_ids = pd.concat([read_table(p, columns=["clip_id"]).to_pandas()["clip_id"] for p in clip_tables],
@@ -191,28 +216,47 @@ def build_preview(
                 raise ValueError(f"curricula.{name}.control.match: the preview needs the complexity table")
             measured = read_complexity(complexity, clip_ids.astype(str))
         pools, _ = control_pools(control, pools, measured, groups, name=name)
-        fields += CONTROL_FIELDS
+        extra += CONTROL_FIELDS
     if curriculum.stage_data == "seed_folds":
         if folds is None:
             raise ValueError(f"curricula.{name}.stage_data is seed_folds: the preview needs its fold table")
         fold_of = read_folds(folds, clip_ids)
-        fields += FOLD_FIELDS
-    schema = pa.schema(fields)
-    table = preview_table(plan, pools, difficulties, bucket_steps, folds=fold_of, block_steps=steps_per_stage,
-                          fold_rule=curriculum.fold_rule)
-    if control is not None:
-        table = table.assign(**{k: pd.Series(v, dtype=object) for k, v in
-                                preview_controls(control, table["pool"].tolist(), pools, measured, groups).items()})
-    arrow = table_from_columns({c: table[c].tolist() for c in schema.names}, schema)
+        extra += FOLD_FIELDS
+    schema = _file_schema(extra)
+    parts: list[pd.DataFrame] = []
+    drawn: list[tuple[str, pd.DataFrame, CurriculumPlan]] = []
+    seen: dict[tuple[int, str], int] = {}
+    total_steps: dict[str, int] = {}
+    for model, schedule in schedules.items():
+        # a `seed: run` order differs per run: the preview shows run seed 0's (metrics.parquet has each run's)
+        steps = int(schedule["steps_per_stage"])
+        plan = CurriculumPlan.from_config(name=name, curriculum=curriculum, groups=groups,
+                                          steps_per_stage=steps, run_seed=0)
+        table = preview_table(plan, pools, difficulties, schedule["bucket_steps"], folds=fold_of, block_steps=steps,
+                              fold_rule=curriculum.fold_rule)
+        if control is not None:
+            table = table.assign(**{k: pd.Series(v, dtype=object) for k, v in
+                                    preview_controls(control, table["pool"].tolist(), pools, measured, groups).items()})
+        parts.append(table.assign(model=model)[schema.names])
+        total_steps[str(model)] = plan.total_steps
+        key = (steps, str(schedule["bucket_steps"]))
+        if key in seen:  # learners with one schedule share a panel
+            drawn[seen[key]] = (f"{drawn[seen[key]][0]}, {model}", *drawn[seen[key]][1:])
+        else:
+            seen[key] = len(drawn)
+            drawn.append((model or "", table, plan))
+    full = pd.concat(parts, ignore_index=True)
+    arrow = table_from_columns({c: full[c].tolist() for c in schema.names}, schema)
     meta = provenance(
         "build_curriculum",
-        {"curriculum": curriculum.shaping(), "schedule": {"steps_per_stage": steps_per_stage, "bucket_steps": bucket_steps}},
+        {"curriculum": curriculum.shaping(), "schedules": {str(m): dict(v) for m, v in schedules.items()}},
         curriculum=name,
-        total_steps=plan.total_steps,
+        total_steps=total_steps,
     )
     write_table(arrow, out_table, metadata=meta)
-    plot_preview(table, plan, out_plot)
-    weighted = not math.isnan(float(table["temperature"].iloc[0]))
-    log.info("curriculum %s: %d stages, %d steps, weighted=%s -> %s", name, len(plan.stages), plan.total_steps,
-             weighted, out_table)
-    return table
+    plot_preview(drawn[0][1], drawn[0][2], out_plot, blocks=drawn)
+    weighted = not math.isnan(float(full["temperature"].iloc[0]))
+    log.info("curriculum %s: %s, weighted=%s -> %s", name,
+             "; ".join(f"{label or 'pretrain'}: {len(plan.stages)} stages, {plan.total_steps} steps"
+                       for label, _, plan in drawn), weighted, out_table)
+    return full

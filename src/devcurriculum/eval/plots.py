@@ -1,22 +1,25 @@
 """The summary's figures: loss curves, readouts per curriculum, curriculum schedules.
 
 Figures are built on ``matplotlib.figure.Figure`` (no pyplot), so no global state or interactive
-backend is involved and the code is safe in Snakemake jobs and tests; PNGs are written atomically.
+backend is involved and the code is safe in Snakemake jobs and tests; every figure is written
+atomically, as PNG, PDF or SVG by the path's suffix (:func:`save_figure`).
 Every function takes tidy pandas frames (one row per observation) so users can call them on their
 own subsets of ``summary.parquet``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.style
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -34,11 +37,48 @@ MAIN_READOUTS: tuple[tuple[str, str], ...] = (("linear", "top1_accuracy"), ("knn
 UNIFORM_FRACTION = 1.0 - math.exp(-1.0)
 
 
-def save_figure(fig: Figure, path: PathLike) -> Path:
-    """Write ``fig`` as PNG atomically; returns the path."""
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+#: file suffix -> matplotlib format: raster PNG, or vector PDF / SVG / EPS for a paper
+FIGURE_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg", ".eps": "eps"}
+#: header fields that would otherwise stamp the time of writing into a vector file (same figure, same bytes)
+_NO_DATE = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "eps": {"CreationDate": None}}
+
+
+def save_figure(fig: Figure, path: PathLike, *, dpi: int = 110) -> Path:
+    """Write ``fig`` atomically in the format its suffix names (:data:`FIGURE_FORMATS`); returns the path.
+
+    ``fig.pdf`` is a PDF, ``fig.svg`` an SVG (vector: text stays text, lines stay lines), ``fig.png`` a
+    PNG at ``dpi``; another suffix is an error naming the ones known. The look comes from matplotlib's
+    rcParams when the figure is built (docs/evaluation.md "Figures for a paper"): wrap the plotting call
+    in ``matplotlib.style.context(...)``, or set ``evaluation.figure_style`` for the workflow's figures.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FIGURE_FORMATS:
+        raise ValueError(f"{path}: unknown figure format {suffix or '(no suffix)'!r}; use one of {sorted(FIGURE_FORMATS)}")
+    fmt = FIGURE_FORMATS[suffix]
+    # a fixed salt for the ids SVG gives its elements (random otherwise): the same figure, the same bytes
+    with atomic_path(path, suffix=suffix) as tmp, matplotlib.rc_context({"svg.hashsalt": "devcurriculum"}):
+        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_NO_DATE.get(fmt))
     return Path(path)
+
+
+@contextlib.contextmanager
+def figure_style(style: str | PathLike | None) -> Iterator[None]:
+    """Draw the figures built inside the block in a matplotlib ``style`` (a name or a ``.mplstyle`` file).
+
+    None leaves matplotlib's defaults. A style that is neither a known name nor a file is an error
+    naming both (``evaluation.figure_style``), raised before any figure is drawn.
+    """
+    if style is None:
+        yield
+        return
+    style = str(style)
+    if style not in matplotlib.style.available and not Path(style).is_file():
+        raise ValueError(
+            f"evaluation.figure_style: {style!r} is neither a matplotlib style ({', '.join(sorted(matplotlib.style.available)[:6])}, ...) "
+            "nor an existing .mplstyle file"
+        )
+    with matplotlib.style.context(style):
+        yield
 
 
 def curriculum_colors(curricula: Sequence[str]) -> dict[str, tuple[float, float, float, float]]:
@@ -104,7 +144,7 @@ def loss_curves_figure(metrics: pd.DataFrame) -> Figure:
 
 
 def plot_loss_curves(metrics: pd.DataFrame, path: PathLike) -> Path:
-    """:func:`loss_curves_figure`, written as PNG to ``path``."""
+    """:func:`loss_curves_figure`, written to ``path`` (PNG, PDF or SVG by its suffix)."""
     return save_figure(loss_curves_figure(metrics), path)
 
 
@@ -194,16 +234,52 @@ def _figure_legend_entries(axes: Sequence[Any]) -> tuple[list[Any], list[str]]:
     return list(entries.values()), list(entries)
 
 
+def baseline_colors(names: Sequence[str]) -> dict[str, tuple[float, float, float, float]]:
+    """One colour per outside model (``Dark2``, apart from the curricula's ``tab10``)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["Dark2"]
+    return {name: cmap(i % 8) for i, name in enumerate(sorted(set(names)))}
+
+
+def draw_baselines(ax: Any, baselines: pd.DataFrame | None, colors: Mapping[str, Any], **where: str) -> list[float]:
+    """A dash-dot reference line per outside model at its value for the panel's ``where`` (column == value);
+    returns the values drawn (for the axis range)."""
+    if baselines is None or baselines.empty:
+        return []
+    sel = baselines
+    for column, wanted in where.items():
+        sel = sel[sel[column] == wanted]
+    drawn: list[float] = []
+    for name, rows in sel.groupby("model", sort=True):
+        level = float(rows["value"].mean())
+        ax.axhline(level, color=colors[str(name)], linestyle="-.", linewidth=1.3, label=f"{name} (outside model)")
+        drawn.append(level)
+    return drawn
+
+
 def plot_stage_curves(
     summary: pd.DataFrame,
     path: PathLike,
     chance: Mapping[str, float] | None = None,
+    baselines: pd.DataFrame | None = None,
 ) -> Path:
+    """:func:`stage_curves_figure`, written to ``path`` (PNG, PDF or SVG by its suffix)."""
+    return save_figure(stage_curves_figure(summary, chance=chance, baselines=baselines), path)
+
+
+def stage_curves_figure(
+    summary: pd.DataFrame,
+    chance: Mapping[str, float] | None = None,
+    baselines: pd.DataFrame | None = None,
+) -> Figure:
     """The main figure: readout after each curriculum stage (0 = untrained), per learner and curriculum.
 
     Rows are learners (models), columns are (benchmark, readout metric) panels; one line per
     curriculum (its colour) through the mean over seeds, a band over the seeds' range (min to max),
-    and a dashed grey line at the benchmark's majority-class chance level.
+    and a dashed grey line at the benchmark's majority-class chance level. ``baselines`` (the summary's
+    rows of outside models, ``curriculum == "baseline"``) are dash-dot reference lines in every
+    learner's panel of their benchmark and metric: they were not trained here, so they have no stages.
     """
     _require(summary, ["model", "curriculum", "seed", "after_stage", "benchmark", "readout", "metric", "value"], "summary")
     present = set(zip(summary["readout"], summary["metric"], strict=True))
@@ -211,6 +287,7 @@ def plot_stage_curves(
     panels = [(bench, rm) for bench in sorted(summary["benchmark"].unique()) for rm in shown] or [("(none)", shown[0])]
     models = sorted(summary["model"].unique()) or ["(no runs)"]
     colors = curriculum_colors(list(summary["curriculum"].unique()))
+    outside = baseline_colors(list(baselines["model"].unique())) if baselines is not None else {}
     fig = Figure(figsize=(3.6 * len(panels) + 1.6, 2.9 * len(models)), layout="constrained")
     axes = fig.subplots(len(models), len(panels), squeeze=False, sharex=True)
     for r, model in enumerate(models):
@@ -229,7 +306,9 @@ def plot_stage_curves(
                         label=f"{cur} (n={n})")
             if chance and bench in chance:
                 ax.axhline(chance[bench], color="0.5", linestyle="--", linewidth=1.0, label="chance")
-            _scale_to_data(ax, sel["value"], chance.get(bench) if chance else None)
+            references = draw_baselines(ax, baselines, outside, benchmark=bench, readout=readout, metric=metric)
+            _scale_to_data(ax, pd.concat([sel["value"], pd.Series(references, dtype=float)]),
+                           chance.get(bench) if chance else None)
             ax.set_title(f"{model} · {bench}\n{readout} {metric.replace('_', ' ')}", fontsize="medium")
             if c == 0:
                 ax.set_ylabel("value")
@@ -241,7 +320,7 @@ def plot_stage_curves(
         handles, labels = axes[r][-1].get_legend_handles_labels()
         if handles:
             axes[r][-1].legend(handles, labels, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    return save_figure(fig, path)
+    return fig
 
 
 def _scale_to_data(ax: object, values: pd.Series, chance: float | None) -> None:
@@ -259,17 +338,20 @@ VOE_METRICS: tuple[tuple[str, str], ...] = (("pairwise_accuracy_mean", "-"), ("p
 VOE_CHANCE = 0.5
 
 
-def plot_voe(summary: pd.DataFrame, path: PathLike) -> Path:
+def plot_voe(summary: pd.DataFrame, path: PathLike, baselines: pd.DataFrame | None = None) -> Path:
     """Violation of expectation: pairwise accuracy after each stage (0 = untrained), per learner and VoE benchmark.
 
     Rows are learners, columns the VoE benchmarks (``<set>:<property>``, each set's ``overall`` last);
     one colour per curriculum through the mean over seeds, solid for the mean-over-windows surprise,
-    dashed for the max; chance (0.5) is a grey line, and said so on each panel.
+    dashed for the max; chance (0.5) is a grey line, and said so on each panel. ``baselines`` (outside
+    models' VoE rows: the feature-change proxy) are dash-dot reference lines of their mean-over-windows
+    accuracy.
     """
     _require(summary, ["model", "curriculum", "seed", "after_stage", "benchmark", "metric", "value"], "summary")
     benchmarks = sorted(summary["benchmark"].unique(), key=lambda b: (b.split(":")[0], b.endswith(":overall"), b))
     models = sorted(summary["model"].unique())
     colors = curriculum_colors(list(summary["curriculum"].unique()))
+    outside = baseline_colors(list(baselines["model"].unique())) if baselines is not None else {}
     fig = Figure(figsize=(3.2 * max(len(benchmarks), 1) + 1.8, 2.7 * max(len(models), 1)), layout="constrained")
     axes = fig.subplots(max(len(models), 1), max(len(benchmarks), 1), squeeze=False, sharex=True, sharey=True)
     if summary.empty:
@@ -284,6 +366,7 @@ def plot_voe(summary: pd.DataFrame, path: PathLike) -> Path:
                 agg = metric.rsplit("_", 1)[-1]
                 ax.plot(by_stage.index, by_stage.to_numpy(), color=colors[cur], linestyle=style, marker="o",
                         markersize=3, linewidth=1.4, label=f"{cur} ({agg}, n={runs['seed'].nunique()})")
+            draw_baselines(ax, baselines, outside, benchmark=bench, metric=VOE_METRICS[0][0])
             ax.axhline(VOE_CHANCE, color="0.5", linestyle=":", linewidth=1.2)
             ax.text(0.02, VOE_CHANCE + 0.02, "chance 0.5", color="0.4", fontsize="x-small", transform=ax.get_yaxis_transform())
             ax.set_ylim(-0.02, 1.02)
@@ -331,7 +414,7 @@ def schedules_figure(metrics: pd.DataFrame) -> Figure:
 
 
 def plot_schedules(metrics: pd.DataFrame, path: PathLike) -> Path:
-    """:func:`schedules_figure`, written as PNG to ``path``."""
+    """:func:`schedules_figure`, written to ``path`` (PNG, PDF or SVG by its suffix)."""
     return save_figure(schedules_figure(metrics), path)
 
 

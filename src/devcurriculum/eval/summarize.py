@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from devcurriculum.config import INIT
+from devcurriculum.config import BASELINE, INIT
 from devcurriculum.config.runs import run_name
 from devcurriculum.eval import plots
 from devcurriculum.eval.readouts import POINT_KEYS, RUN_KEYS
@@ -36,9 +36,10 @@ SUMMARY_SCHEMA = pa.schema(
         pa.field("run", pa.string(), nullable=False),
         pa.field("model", pa.string(), nullable=False),
         pa.field("curriculum", pa.string(), nullable=False),
-        pa.field("seed", pa.int64(), nullable=False),
-        pa.field("after_stage", pa.int64(), nullable=False),
-        pa.field("step", pa.int64(), nullable=False),
+        # null only in an outside model's rows (curriculum "baseline"): no seed of ours, no stages
+        pa.field("seed", pa.int64(), nullable=True),
+        pa.field("after_stage", pa.int64(), nullable=True),
+        pa.field("step", pa.int64(), nullable=True),
         pa.field("benchmark", pa.string(), nullable=False),
         pa.field("readout", pa.string(), nullable=False),
         pa.field("metric", pa.string(), nullable=False),
@@ -119,6 +120,16 @@ def stage_curves(evals: pd.DataFrame) -> pd.DataFrame:
     return curves.sort_values(order, kind="stable", ignore_index=True)
 
 
+def baseline_rows(baseline_paths: Sequence[PathLike]) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Outside models' readout and VoE rows as summary rows: ``run = baseline/<name>``, ``curriculum =
+    baseline``, seed, after_stage and step null (trained elsewhere: no seed of ours, no stages)."""
+    evals, chance = load_evals(baseline_paths)
+    rows = evals.assign(run=[f"{BASELINE}/{m}" for m in evals["model"]], curriculum=BASELINE)
+    for column in ("seed", "after_stage", "step"):
+        rows[column] = pd.array([pd.NA] * len(rows), dtype="Int64")
+    return rows.sort_values(["model", "benchmark", "readout", "metric"], kind="stable", ignore_index=True), chance
+
+
 def run_identity(path: PathLike, frame: pd.DataFrame) -> tuple[str, str, int]:
     """(model, curriculum, seed) of a metrics table: its columns, else its provenance metadata, else its path.
 
@@ -161,6 +172,24 @@ def load_metrics(metrics_paths: Sequence[PathLike]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def init_sources(metrics_paths: Sequence[PathLike]) -> dict[str, object]:
+    """``models.<name>.init_from`` of every learner whose runs started from given weights (model -> value).
+
+    Read from the run spec each ``metrics.parquet`` carries in its metadata; a learner started from
+    random init is absent. It says what after_stage 0 of that learner is (the given weights).
+    """
+    found: dict[str, object] = {}
+    for path in metrics_paths:
+        try:
+            spec = json.loads(read_metadata(path).get("devcurriculum.config", "{}"))
+        except json.JSONDecodeError:
+            continue
+        init = spec.get("model", {}).get("init_from") if isinstance(spec, dict) else None
+        if init is not None:
+            found[str(spec.get("model_name"))] = init
+    return found
+
+
 def count_skipped_videos(videos_parquet: PathLike | None) -> int:
     """Rows of ``videos.parquet`` whose status is ``error`` (0 when no index is given)."""
     if videos_parquet is None:
@@ -179,24 +208,35 @@ def summarize(
     plot_dir: PathLike,
     reference_curriculum: str,
     voe_paths: Sequence[PathLike] = (),
+    figure_style: str | None = None,
+    baseline_paths: Sequence[PathLike] = (),
 ) -> dict[str, Path]:
     """Write ``summary.parquet``, ``comparisons.parquet`` (+ ``.csv``) and the figures; returns what was written.
 
     ``voe_paths``: the VoE readout tables (``eval.voe``); their rows join the summary and the comparisons,
-    and have their own figure (``voe.png``).
+    and have their own figure (``voe.png``). ``figure_style``: a matplotlib style (name or ``.mplstyle``
+    file, ``evaluation.figure_style``) the figures are drawn in. ``baseline_paths``: the readout and VoE
+    tables of outside models (``baselines``); their rows join the summary (:func:`baseline_rows`) and
+    are reference lines in the stage curves and the VoE figure, never part of a comparison.
     """
     evals, chance = load_evals(eval_paths)
     evals = with_voe_rows(evals, voe_paths)
     metrics = load_metrics(metrics_paths)
     skipped = count_skipped_videos(videos_parquet)
     curves = stage_curves(evals)
-    table = table_from_columns({name: curves[name].tolist() for name in SUMMARY_SCHEMA.names}, SUMMARY_SCHEMA)
+    outside, outside_chance = baseline_rows(baseline_paths)
+    chance = {**outside_chance, **chance}
+    rows = pd.concat([curves, outside[curves.columns]], ignore_index=True) if len(outside) else curves
+    table = table_from_columns(
+        {name: [None if pd.isna(v) else v for v in rows[name].tolist()] for name in SUMMARY_SCHEMA.names}, SUMMARY_SCHEMA
+    )
     meta = provenance(
         "summarize",
         skipped_videos=str(skipped),
         chance_top1=chance,
         n_eval_tables=len(eval_paths),
         n_training_runs=len(metrics_paths),
+        init_from=init_sources(metrics_paths),  # learners whose after_stage 0 is given weights, not random
     )
     write_table(table, out_summary, metadata=meta)
     if skipped:
@@ -206,17 +246,20 @@ def summarize(
     plot_dir = Path(plot_dir)
     is_voe = curves["readout"] == VOE_READOUT
     voe, curves = curves[is_voe], curves[~is_voe]  # the probes' figures; VoE has its own
+    outside_voe = outside[outside["readout"] == VOE_READOUT] if len(outside) else None
+    outside_probes = outside[outside["readout"] != VOE_READOUT] if len(outside) else None
     final = curves[curves["after_stage"] == curves.groupby("run")["after_stage"].transform("max")]
-    written = {
-        "summary": Path(out_summary),
-        "comparisons": Path(out_comparisons),
-        "stage_curves": plots.plot_stage_curves(curves, plot_dir / "stage_curves.png", chance=chance),
-        "readouts": plots.plot_readouts(final, plot_dir / "readouts.png", chance=chance,
-                                        baseline=curves[curves["after_stage"] == 0]),
-        "voe": plots.plot_voe(voe, plot_dir / "voe.png"),
-        "loss_curves": plots.plot_loss_curves(metrics, plot_dir / "loss_curves.png"),
-        "schedules": plots.plot_schedules(metrics, plot_dir / "schedules.png"),
-    }
+    written: dict[str, Path] = {"summary": Path(out_summary), "comparisons": Path(out_comparisons)}
+    with plots.figure_style(figure_style):
+        written |= {
+            "stage_curves": plots.plot_stage_curves(curves, plot_dir / "stage_curves.png", chance=chance,
+                                                    baselines=outside_probes),
+            "readouts": plots.plot_readouts(final, plot_dir / "readouts.png", chance=chance,
+                                            baseline=curves[curves["after_stage"] == 0]),
+            "voe": plots.plot_voe(voe, plot_dir / "voe.png", baselines=outside_voe),
+            "loss_curves": plots.plot_loss_curves(metrics, plot_dir / "loss_curves.png"),
+            "schedules": plots.plot_schedules(metrics, plot_dir / "schedules.png"),
+        }
     log.info("summary: %d rows from %d eval tables, %d runs, %d comparisons; plots in %s", table.num_rows,
              len(eval_paths), len(metrics_paths), len(comparisons), plot_dir)
     return written

@@ -56,14 +56,23 @@ def build_backbone(name: str, stem: str) -> tuple[ResNet, int]:
 BACKBONE_FILE = "backbone.safetensors"
 EXPORT_README = """# SimCLR backbone trained with devcurriculum
 
+The trained ResNet backbone (classifier removed) as a torchvision state dict. The snippet gives
+devcurriculum's evaluation embedding of a batch of clips (the global-pooled features of each clip's
+last frame), the one the run's benchmarks were read out from (devcurriculum's tests run this snippet
+against its own embedding).
+
 ```python
 import torch, torchvision, safetensors.torch
 {build}; net.fc = torch.nn.Identity()
 {small}net.load_state_dict(safetensors.torch.load_file("<this folder>/{file}")); net.eval()
+# clips: uint8 RGB (B, T, {size}, {size}, 3) = (batch, frames, height, width, channels)
+frames = torch.as_tensor(clips[:, -1]).permute(0, 3, 1, 2).float() / 255  # each clip's last frame, in [0, 1]
+with torch.no_grad():
+    embedding = net((frames - 0.5) / 0.25)  # (B, {width}): the training input's normalisation
 ```
 
-`net(frames)` on frames `(B, 3, {size}, {size})`, RGB in [0, 1] normalised as `(x - 0.5) / 0.25`, gives
-devcurriculum's evaluation embedding (the global-pooled features; the clip's last frame is embedded).
+The run folder above this one (`model.safetensors`, `checkpoints/`) holds training state (backbone and
+projection head) under devcurriculum's own key names: load this folder instead.
 """
 BUILD_LINES = {
     name: f"net = torchvision.models.{name}(weights=None)" for name in ("resnet18", "resnet34", "resnet50")
@@ -147,7 +156,8 @@ class SimCLRObjective(ClipObjective):
         save_safetensors(state, out_dir / BACKBONE_FILE, metadata={"backbone": self.backbone_name, "stem": self.stem})
         small = SMALL_STEM_LINES if self.stem == "small" else ""
         (out_dir / "README.md").write_text(
-            EXPORT_README.format(build=BUILD_LINES[self.backbone_name], file=BACKBONE_FILE, small=small, size=self.size)
+            EXPORT_README.format(build=BUILD_LINES[self.backbone_name], file=BACKBONE_FILE, small=small, size=self.size,
+                                 width=self.projection[0].in_features)
         )
 
     def depth_groups(self) -> list[list[nn.Parameter]]:

@@ -8,6 +8,8 @@ and restores with the other RNG states, so a resumed run draws the same masks.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -16,6 +18,36 @@ from devcurriculum.models.common import ClipObjective
 
 #: eps of the seed study's ``fc_norm`` (``torch.nn.LayerNorm``'s default)
 FC_NORM_EPS = 1e-5
+
+#: the ``README.md`` of a video learner's ``export/`` folder (:meth:`MaskedVideoObjective.export_readme`)
+EXPORT_README = """# {title} trained with devcurriculum
+
+This folder holds the trained encoder in transformers' own format. The snippet gives devcurriculum's
+evaluation embedding of a batch of clips, the one the run's benchmarks were read out from (the model's
+setting when it trained: `embedding: {setting}`; devcurriculum's tests run this snippet against its own
+embedding).
+
+```python
+{code}
+```
+{note}
+The run folder above this one (`model.safetensors`, `checkpoints/`) holds training state (encoder,
+decoder or predictor, EMA target) under devcurriculum's own key names: load this folder instead.
+"""
+
+
+def pooling_lines(embedding: VideoEmbeddingConfig, *, slices: int, grid: int, width: int) -> list[str]:
+    """Plain-torch lines turning ``tokens`` ``(B, N, width)`` into ``embedding`` as :meth:`MaskedVideoObjective.pool_tokens`."""
+    if embedding.pooling == "mean":
+        return ["embedding = tokens.mean(dim=1)"]
+    if embedding.pooling == "fc_norm":
+        return [f"embedding = torch.nn.functional.layer_norm(tokens.mean(dim=1), ({width},), eps={FC_NORM_EPS})"]
+    cells = tuple(embedding.grid)
+    return [
+        f"cube = tokens.reshape(len(tokens), {slices}, {grid}, {grid}, {width}).permute(0, 4, 1, 2, 3)  # (B, D, t, h, w)",
+        f"cells = torch.nn.functional.adaptive_avg_pool3d(cube, {cells})  # the mean of each grid cell",
+        "embedding = cells.flatten(2).transpose(1, 2).reshape(len(tokens), -1)  # cells concatenated, t-h-w order",
+    ]
 
 
 class MaskedVideoObjective(ClipObjective):
@@ -52,6 +84,37 @@ class MaskedVideoObjective(ClipObjective):
         b, n, d = hidden.shape
         cube = hidden.reshape(b, n // (self.grid * self.grid), self.grid, self.grid, d).permute(0, 4, 1, 2, 3)
         return F.adaptive_avg_pool3d(cube, self.embedding.grid).flatten(2).transpose(1, 2).reshape(b, -1)
+
+    def export_readme(self, *, title: str, load: str, normalise: str, encode: str, width: int, note: str = "") -> str:
+        """The ``README.md`` of ``export/``: a snippet that gives this objective's evaluation embedding exactly.
+
+        ``load`` (the import and loading lines), ``normalise`` (the lines that turn ``x``, float clips in
+        [0, 1] shaped ``(B, T, 3, H, W)``, into the model's ``videos``) and ``encode`` (the forward pass
+        that gives ``tokens``) are the learner's; the pooling lines follow ``self.embedding``
+        (:meth:`pool_tokens`), so the README states the embedding the run was read out with.
+        """
+        slices = self.embed_slices
+        tokens = slices * self.grid * self.grid
+        pooled = {"mean": width, "fc_norm": width, "grid": width * math.prod(self.embedding.grid)}[self.embedding.pooling]
+        lines = [
+            "import torch",
+            load,
+            f"# clips: uint8 RGB (B, {self.frames}, {self.size}, {self.size}, 3) = (batch, frames, height, width, channels)",
+            "x = torch.as_tensor(clips).permute(0, 1, 4, 2, 3).float() / 255  # (B, frames, 3, H, W) in [0, 1]",
+            normalise,
+            "with torch.no_grad():",
+            f"    {encode}  # (B, {tokens}, {width}): {slices} x {self.grid} x {self.grid} tokens (time, height, width)",
+            *pooling_lines(self.embedding, slices=slices, grid=self.grid, width=width),
+            f"# embedding: (B, {pooled})",
+        ]
+        grid = f", grid: {list(self.embedding.grid)}" if self.embedding.pooling == "grid" else ""
+        setting = f"{{pooling: {self.embedding.pooling}{grid}}}"
+        return EXPORT_README.format(title=title, code="\n".join(lines), setting=setting, note=note)
+
+    @property
+    def embed_slices(self) -> int:
+        """Temporal token slices of the embedding's input (the clip's; V-JEPA's frame pair overrides it)."""
+        return self.temporal_slices
 
     def mask_rng_state(self) -> torch.Tensor:
         """State of the mask generator (a uint8 tensor), for saving alongside the model."""

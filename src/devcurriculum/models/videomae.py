@@ -60,17 +60,16 @@ def videomae_config(model: VideoMAEModelConfig, clip: ClipConfig) -> VideoMAECon
     )
 
 
-EXPORT_README = """# VideoMAE encoder trained with devcurriculum
-
-```python
-from transformers import AutoModel
-encoder = AutoModel.from_pretrained("<this folder>")   # a VideoMAEModel
-tokens = encoder(pixel_values=videos).last_hidden_state  # videos: (B, {frames}, 3, {size}, {size})
-embedding = tokens.mean(dim=1)                            # devcurriculum's evaluation embedding
-```
-
-`videos` are RGB in [0, 1], normalised with the ImageNet mean and std (`preprocessor_config.json`).
-"""
+#: the loading and input lines of the export README (models/video_objective.py renders the rest)
+EXPORT_LOAD = (
+    "from transformers import AutoModel\n"
+    'encoder = AutoModel.from_pretrained("<this folder>").eval()  # a VideoMAEModel'
+)
+EXPORT_NORMALISE = (
+    "mean, std = torch.tensor({mean}).view(3, 1, 1), torch.tensor({std}).view(3, 1, 1)\n"
+    "videos = (x - mean) / std  # ImageNet statistics, as preprocessor_config.json says"
+)
+EXPORT_ENCODE = "tokens = encoder(pixel_values=videos).last_hidden_state"
 
 
 class VideoMAEObjective(MaskedVideoObjective):
@@ -130,7 +129,11 @@ class VideoMAEObjective(MaskedVideoObjective):
             size={"shortest_edge": self.size}, crop_size={"height": self.size, "width": self.size},
             image_mean=list(IMAGENET_DEFAULT_MEAN), image_std=list(IMAGENET_DEFAULT_STD),
         ).save_pretrained(out_dir)
-        (out_dir / "README.md").write_text(EXPORT_README.format(frames=self.frames, size=self.size))
+        normalise = EXPORT_NORMALISE.format(mean=list(IMAGENET_DEFAULT_MEAN), std=list(IMAGENET_DEFAULT_STD))
+        (out_dir / "README.md").write_text(self.export_readme(
+            title="VideoMAE encoder", load=EXPORT_LOAD, normalise=normalise, encode=EXPORT_ENCODE,
+            width=self.model.config.hidden_size,
+        ))
 
     def depth_groups(self) -> list[list[nn.Parameter]]:
         """[patch embedding], [encoder block 0], ..., [encoder block L-1], [encoder norm + decoder side]."""

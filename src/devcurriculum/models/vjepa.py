@@ -97,17 +97,24 @@ def vjepa2_config(model: VJEPAModelConfig, clip: ClipConfig) -> VJEPA2Config:
     )
 
 
-EXPORT_README = """# V-JEPA encoder (+ predictor) trained with devcurriculum
-
-```python
-from transformers import AutoModel
-model = AutoModel.from_pretrained("<this folder>")                            # a VJEPA2Model
-tokens = model.encoder(pixel_values_videos=videos).last_hidden_state          # (B, {frames}, 3, {size}, {size})
-embedding = tokens.mean(dim=1)                                                # devcurriculum's evaluation embedding
-```
-
-`videos` are RGB in [0, 1], normalised as `(x - 0.5) / 0.25` per channel (the training input).
-"""
+#: the loading and input lines of the export README (models/video_objective.py renders the rest)
+EXPORT_LOAD = (
+    "from transformers import AutoModel\n"
+    'model = AutoModel.from_pretrained("<this folder>").eval()  # a VJEPA2Model (encoder + predictor)'
+)
+EXPORT_NORMALISE = "videos = (x - 0.5) / 0.25  # the training input's normalisation"
+#: mode: pairs: the embedding's input is frame 0 and frame ``gap``, each repeated tubelet_size times
+EXPORT_PAIR = (
+    "\nvideos = torch.cat([videos[:, :1].expand(-1, {tubelet}, -1, -1, -1),"
+    " videos[:, {later}:{later_end}].expand(-1, {tubelet}, -1, -1, -1)], dim=1)"
+    "  # mode pairs: frames 0 and {later}"
+)
+EXPORT_ENCODE = "tokens = model.encoder(pixel_values_videos=videos).last_hidden_state"
+EXPORT_GAP_SECONDS_NOTE = (
+    "\nWith `gap_seconds` devcurriculum pairs frame 0 with the frame {seconds:g} s later in each clip's own frame"
+    " rate (round(gap_seconds x clip fps), clamped to the clip); the snippet shows the fallback of clips of"
+    " unknown rate, frame {later}.\n"
+)
 
 
 class VJEPAObjective(MaskedVideoObjective):
@@ -141,6 +148,11 @@ class VJEPAObjective(MaskedVideoObjective):
             self.mode, self.masks.kind, self.masks.predictor, model.loss, self.grid, self.grid, n_params / 1e6, list(self.ema),
             self.ema_schedule,
         )
+
+    @property
+    def embed_slices(self) -> int:
+        """Temporal token slices of the embedding's input: the clip's, or 2 for a frame pair (``pairs``)."""
+        return 2 if self.mode == "pairs" else self.temporal_slices
 
     # ---- inputs and encoders --------------------------------------------------------------------------
     def pretext_input(self, batch: torch.Tensor, later: int | torch.Tensor | None = None) -> torch.Tensor:
@@ -299,7 +311,16 @@ class VJEPAObjective(MaskedVideoObjective):
         network.encoder.load_state_dict(self.encoder.state_dict())
         network.predictor.load_state_dict(self.predictor.state_dict())
         network.save_pretrained(out_dir)
-        (out_dir / "README.md").write_text(EXPORT_README.format(frames=self.frames, size=self.size))
+        normalise, note = EXPORT_NORMALISE, ""
+        if self.mode == "pairs":
+            later = min(self.gap, self.frames - 1)
+            normalise += EXPORT_PAIR.format(tubelet=self.tubelet_size, later=later, later_end=later + 1)
+            if self.embed_gap_seconds is not None:
+                note = EXPORT_GAP_SECONDS_NOTE.format(seconds=self.embed_gap_seconds, later=later)
+        (out_dir / "README.md").write_text(self.export_readme(
+            title="V-JEPA encoder (+ predictor)", load=EXPORT_LOAD, normalise=normalise, encode=EXPORT_ENCODE,
+            width=self.hf_config.hidden_size, note=note,
+        ))
 
     def depth_groups(self) -> list[list[nn.Parameter]]:
         """[patch embedding], [encoder block 0], ..., [encoder block L-1], [encoder norm + predictor].

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from devcurriculum.train.metrics import MetricsLog
+from devcurriculum.train.tracking import Tracker, step_metrics
 
 #: the folder of a run that receives TensorBoard events (``pretrain.tensorboard: true``)
 TENSORBOARD_DIR = "tensorboard"
@@ -44,15 +45,21 @@ class LiveMetrics:
         metadata: Mapping[str, str],
         tensorboard_dir: Path | None = None,
         start_step: int = 0,
+        tracker: Tracker | None = None,
+        run: Mapping[str, Any] | None = None,
     ) -> None:
         self.metrics_path = metrics_path
+        self.run = run  # model, curriculum, seed columns (train/metrics.py run_columns)
+        self.tracker = tracker  # W&B / MLflow (train/tracking.py): every step's scalars
         self.metadata = dict(metadata)
         self._last_flush_end = -math.inf
         self._last_flush_cost = 0.0
         self._writer = _event_writer(tensorboard_dir, start_step) if tensorboard_dir is not None else None
 
     def record(self, row: Mapping[str, Any]) -> None:
-        """Queue one step's scalars for TensorBoard (nothing is written to disk until :meth:`flush`)."""
+        """Queue one step's scalars for TensorBoard (nothing is written to disk until :meth:`flush`) and the tracker."""
+        if self.tracker is not None:
+            self.tracker.log(step_metrics(row), int(row["step"]))
         if self._writer is None:
             return
         step = int(row["step"])
@@ -69,7 +76,7 @@ class LiveMetrics:
         recent = now - self._last_flush_end < FLUSH_COST_FACTOR * self._last_flush_cost
         if recent and not force and len(metrics) >= THROTTLE_ROWS:
             return False
-        metrics.write(self.metrics_path, metadata=self.metadata)
+        metrics.write(self.metrics_path, metadata=self.metadata, run=self.run)
         if self._writer is not None:
             self._writer.flush()
         self._last_flush_end = time.perf_counter()
@@ -77,6 +84,9 @@ class LiveMetrics:
         return True
 
     def close(self) -> None:
+        if self.tracker is not None:
+            self.tracker.finish()
+            self.tracker = None
         if self._writer is not None:
             self._writer.close()
             self._writer = None

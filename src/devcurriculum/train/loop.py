@@ -44,9 +44,11 @@ from devcurriculum.train.checkpoint import (
     save_weights,
 )
 from devcurriculum.train.live import TENSORBOARD_DIR, LiveMetrics
-from devcurriculum.train.metrics import MetricsLog
+from devcurriculum.train.metrics import MetricsLog, run_columns
 from devcurriculum.train.optim import build_optimizer
+from devcurriculum.train.run_marker import mark_run_folder
 from devcurriculum.train.schedule import LrSchedule, group_rates, main_schedule
+from devcurriculum.train.tracking import Tracker
 from devcurriculum.utils import distributed as du
 from devcurriculum.utils.atomic import atomic_dir, link_file
 from devcurriculum.utils.config import config_hash
@@ -100,6 +102,11 @@ class TrainPlan:
         batch = pretrain.batch_size
         return cls(int(total_steps), int(seed), int(world_size), batch, rank_share(batch, world_size),
                    pretrain.steps_per_stage)
+
+    @property
+    def n_blocks(self) -> int:
+        """Blocks of ``steps_per_stage`` steps in the run: the last after_stage a run reaches."""
+        return math.ceil(self.total_steps / self.steps_per_stage)
 
     def stage_block(self, step: int) -> tuple[int, int]:
         """``(step within its block of steps_per_stage steps, that block's length)`` (see StepContext)."""
@@ -207,6 +214,7 @@ def train(
     inputs: Mapping[str, Any] | None = None,
     keep_resume_state: bool = False,
     show_progress: bool = True,
+    tracker: Tracker | None = None,
 ) -> TrainResult:
     """Train ``objective`` for ``total_steps`` optimiser steps, resuming from ``resume_dir`` if possible.
 
@@ -215,7 +223,8 @@ def train(
     together with ``inputs`` (input-file fingerprints, so regenerated inputs never resume old state).
     LeRaC's warm-up makes the main schedule hold the base rate (see the lerac module);
     ``lr_schedule`` replaces the main schedule. The resume state is deleted once the final outputs
-    are written (a forced rerun retrains) unless ``keep_resume_state``. Under torchrun the process
+    are written (a forced rerun retrains) unless ``keep_resume_state``. ``tracker`` (rank 0's W&B /
+    MLflow run, :mod:`devcurriculum.train.tracking`) receives every step's scalars. Under torchrun the process
     group must already be initialised (:func:`devcurriculum.utils.distributed.init_distributed`).
     Only rank 0 writes files.
     """
@@ -232,7 +241,7 @@ def train(
     t_start = time.perf_counter()
     losses: list[float] = []
     main_process = info.rank == 0
-    live = _live_metrics(pretrain, out_dir, spec, plan, progress.start) if main_process else None
+    live = _live_metrics(pretrain, out_dir, spec, plan, progress.start, tracker) if main_process else None
     bar = progress_bar(total=plan.total_steps, initial=progress.start, desc="pretrain", unit="step",
                        enabled=show_progress and main_process)
     try:
@@ -251,9 +260,12 @@ def train(
             bar.update(1)
             done = step + 1
             if live is not None:
-                _report_step(live, row, progress.metrics, done, plan.total_steps, pretrain.log_every)
-            if main_process and done % pretrain.steps_per_stage == 0 and done < plan.total_steps:
-                save_stage_weights(objective, resume_dir / PENDING_STAGES_DIR, done // pretrain.steps_per_stage, done)
+                _report_step(live, row, progress.metrics, done, plan, pretrain.log_every)
+            if main_process and done % pretrain.steps_per_stage == 0:
+                log.info("stage %d/%d done at step %d: its weights are after_stage %d", done // plan.steps_per_stage,
+                         plan.n_blocks, done, done // plan.steps_per_stage)
+                if done < plan.total_steps:
+                    save_stage_weights(objective, resume_dir / PENDING_STAGES_DIR, done // pretrain.steps_per_stage, done)
             if done % pretrain.checkpoint_every == 0 or done == plan.total_steps:
                 _checkpoint(parts, sampler, progress.metrics, done, run_hash, resume_dir, wall_s, main_process)
                 progress.last_good = done
@@ -314,24 +326,34 @@ def _train_step(parts: _Parts, plan: TrainPlan, step: int, indices: Sequence[int
 
 
 def _live_metrics(
-    pretrain: PretrainConfig, out_dir: Path, spec: Mapping[str, Any], plan: TrainPlan, start: int
+    pretrain: PretrainConfig, out_dir: Path, spec: Mapping[str, Any], plan: TrainPlan, start: int,
+    tracker: Tracker | None = None,
 ) -> LiveMetrics:
-    """Rank 0's growing ``metrics.parquet`` (and TensorBoard events when ``pretrain.tensorboard``)."""
+    """Rank 0's growing ``metrics.parquet`` (and TensorBoard events when ``pretrain.tensorboard``, the tracker's)."""
     return LiveMetrics(
         out_dir / METRICS_FILE,
         metadata=_metrics_metadata(spec, plan, complete=False),
         tensorboard_dir=out_dir / TENSORBOARD_DIR if pretrain.tensorboard else None,
         start_step=start,
+        tracker=tracker,
+        run=run_columns(spec),
     )
 
 
 def _report_step(
-    live: LiveMetrics, row: Mapping[str, Any], metrics: MetricsLog, done: int, total: int, log_every: int
+    live: LiveMetrics, row: Mapping[str, Any], metrics: MetricsLog, done: int, plan: TrainPlan, log_every: int
 ) -> None:
-    """Rank 0 after a step: TensorBoard scalars; every ``log_every`` steps a loss line and a metrics flush."""
+    """Rank 0 after a step: TensorBoard scalars; every ``log_every`` steps a loss line and a metrics flush.
+
+    The line's ``stage k/n`` counts blocks of ``steps_per_stage`` steps from 1: the block whose end gives
+    the weights ``after_stage k`` (checkpoints/, summary.parquet). metrics.parquet's ``stage`` column is
+    the curriculum stage's index from 0 (a ``mixed`` run has one stage, 0, and several blocks).
+    """
     live.record(row)
+    total = plan.total_steps
     if done % log_every == 0 or done == total:
-        log.info("step %d/%d loss %.6f lr %.3g stage %s", done, total, row["loss"], row["lr"], row["stage"])
+        block = (done - 1) // plan.steps_per_stage + 1
+        log.info("step %d/%d loss %.6f lr %.3g stage %d/%d", done, total, row["loss"], row["lr"], block, plan.n_blocks)
         if done < total:  # the final table is written with the weights
             live.flush(metrics)
 
@@ -521,7 +543,7 @@ def _write_outputs(
     steps_per_stage: int,
 ) -> None:
     """Final artifacts (rank 0): metrics table, run_spec.json, then the weights."""
-    metrics.write(out_dir / METRICS_FILE, metadata=_metrics_metadata(spec, plan, complete=True))
+    metrics.write(out_dir / METRICS_FILE, metadata=_metrics_metadata(spec, plan, complete=True), run=run_columns(spec))
     atomic_write_json(
         out_dir / SPEC_FILE,
         {
@@ -539,5 +561,6 @@ def _write_outputs(
         header["after_stage"] = str(plan.total_steps // steps_per_stage)
     with atomic_dir(out_dir / EXPORT_DIR) as export:
         objective.export_encoder(export)
+    mark_run_folder(out_dir)  # from_pretrained(<run folder>) must fail, not load a random model
     save_weights(objective.state_dict(), out_dir / WEIGHTS_FILE, metadata=header)
     log.info("wrote %s, %s and %s in %s", WEIGHTS_FILE, METRICS_FILE, SPEC_FILE, out_dir)

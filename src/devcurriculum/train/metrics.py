@@ -1,7 +1,8 @@
 """Per-step training metrics: an in-memory column store that is resumable and written as Parquet.
 
 Rows live in the resume state (so a resumed run appends to exactly the rows that were checkpointed,
-never duplicating the steps it repeats after a kill) and become ``metrics.parquet`` at the end.
+never duplicating the steps it repeats after a kill) and become ``metrics.parquet`` at the end, led
+by the run's ``model``, ``curriculum`` and ``seed`` columns so that many runs' tables concatenate.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ METRICS_SCHEMA = pa.schema(
     ]
 )
 COLUMNS: tuple[str, ...] = tuple(METRICS_SCHEMA.names)
+#: the run's identity, the same on every row (first in the table): metrics.parquet files concatenate
+RUN_SCHEMA = pa.schema(
+    [pa.field("model", pa.string()), pa.field("curriculum", pa.string()), pa.field("seed", pa.int64())]
+)
+
+
+def run_columns(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """model, curriculum and seed of a run spec (``model_name``, ``curriculum_name``, ``seed``; None when absent)."""
+    seed = spec.get("seed")
+    return {"model": spec.get("model_name"), "curriculum": spec.get("curriculum_name"),
+            "seed": None if seed is None else int(seed)}
 _INT_COLUMNS = {"step", "stage", "global_batch"}
 _STR_COLUMNS = {"pool"}
 _LIST_COLUMNS = {"lr_groups"}
@@ -109,9 +121,16 @@ class MetricsLog:
             log._cols[name] = [cols[name][i] for i in keep]
         return log
 
-    def to_table(self) -> pa.Table:
-        return table_from_columns(self._cols, METRICS_SCHEMA)
+    def to_table(self, run: Mapping[str, Any] | None = None) -> pa.Table:
+        """The rows as a table; with ``run`` (:func:`run_columns`) led by model, curriculum and seed columns."""
+        table = table_from_columns(self._cols, METRICS_SCHEMA)
+        if run is None:
+            return table
+        n = table.num_rows
+        ident = [pa.array([run[f.name]] * n, f.type) for f in RUN_SCHEMA]
+        return pa.Table.from_arrays([*ident, *table.columns], schema=pa.schema([*RUN_SCHEMA, *METRICS_SCHEMA]))
 
-    def write(self, path: PathLike, metadata: Mapping[str, str] | None = None) -> None:
-        """Write ``metrics.parquet`` atomically."""
-        write_table(self.to_table(), path, metadata=metadata)
+    def write(self, path: PathLike, metadata: Mapping[str, str] | None = None,
+              run: Mapping[str, Any] | None = None) -> None:
+        """Write ``metrics.parquet`` atomically (with the run's identity columns when ``run`` is given)."""
+        write_table(self.to_table(run), path, metadata=metadata)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import math
 import os
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from devcurriculum.config import ModelConfig
     from devcurriculum.train.loop import TrainResult
+    from devcurriculum.train.tracking import Tracker
     from devcurriculum.utils import distributed as du
 
 log = logging.getLogger("devcurriculum.train.run")
@@ -60,6 +62,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="steps between loss lines and metrics.parquet rewrites (pretrain.log_every)")
     p.add_argument("--tensorboard", action="store_true", default=None,
                    help="also write TensorBoard events to OUT_DIR/tensorboard (pretrain.tensorboard)")
+    p.add_argument("--tracking-json", default=None,
+                   help="the tracking block (W&B / MLflow, train/tracking.py) with its dir resolved; rank 0 logs to it")
+    p.add_argument("--embedding-json", default=None,
+                   help="models.<name>.embedding (readout only): the pooling export/README.md shows")
     # not "--log": torchrun's parser would take it as an abbreviation of its own --log-dir
     p.add_argument("--log-file", default=None, help="also log here (rank 0 logs INFO, other ranks warnings)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (off a terminal there is none anyway)")
@@ -149,6 +155,7 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
     spec = RunSpec.from_json(args.spec_json).with_runtime(
         threads=args.threads, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
         tensorboard=args.tensorboard,
+        embedding=json.loads(args.embedding_json) if args.embedding_json else None,
     )
     pretrain = spec.pretrain
     set_threads(pretrain.threads)
@@ -194,14 +201,29 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
         pretrain.batch_size, sampler.rank_batch, info.world_size, n_groups, ", blur" if blur else "",
         ", LeRaC" if lerac else "",
     )
+    tracker = open_run_tracker(args.tracking_json, spec.shaping(), args.out_dir) if info.is_main else None
     return train(
         objective=objective, sampler=sampler, clip_cache=clip_source, pretrain=pretrain,
         total_steps=plan.total_steps, seed=spec.seed, out_dir=args.out_dir, resume_dir=args.resume_dir,
         spec=spec.shaping(), blur=blur, lerac=lerac, device=device, dist_info=info,
         inputs=input_fingerprint([*args.clip_tables, *args.clip_caches, args.difficulty, args.videos, args.complexity,
                                   args.init]),
-        show_progress=not args.no_progress,
+        show_progress=not args.no_progress, tracker=tracker,
     )
+
+
+def open_run_tracker(tracking_json: str | None, spec: dict, out_dir: str) -> Tracker | None:
+    """The run's W&B / MLflow tracker from ``--tracking-json`` (None: off), named ``<model>/<curriculum>/seed<seed>``."""
+    if not tracking_json:
+        return None
+    from devcurriculum.config import TrackingConfig
+    from devcurriculum.config.runs import run_name
+    from devcurriculum.train.tracking import open_tracker
+
+    cfg = TrackingConfig.from_mapping(json.loads(tracking_json))
+    name = run_name(spec["model_name"], spec["curriculum_name"], spec["seed"])
+    # tracking.dir arrives resolved; <out_dir>/../../../.. is the results folder otherwise
+    return open_tracker(cfg, results=os.path.join(out_dir, "..", "..", "..", ".."), run_name=name, config=spec)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

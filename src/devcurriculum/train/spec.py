@@ -3,18 +3,30 @@
 The ``pretrain`` rule passes the run-shaping part of each block (``block.shaping()``); runtime-only
 settings (threads, checkpoint and log cadence) come as CLI flags and are applied with
 :meth:`RunSpec.with_runtime`. :meth:`RunSpec.shaping` is what ``run_spec.json`` records and the resume
-hash sees: parsing fills the schema's defaults and drops runtime-only keys, so a spec that spells a
-default out, or carries a runtime key, hashes the same as one that does not.
+hash sees: parsing fills the schema's defaults and drops runtime-only and readout-only keys, so a spec
+that spells a default out, or carries a runtime key, hashes the same as one that does not, and
+``run_spec.json`` never claims an embedding pooling (a readout setting: it can change without
+retraining, and ``embed`` takes it from the config).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from devcurriculum.config import ClipConfig, CurriculumConfig, ModelConfig, PretrainConfig, model_config
+from devcurriculum.config import (
+    ClipConfig,
+    CurriculumConfig,
+    ModelConfig,
+    PretrainConfig,
+    VideoEmbeddingConfig,
+    VideoMAEModelConfig,
+    VJEPAModelConfig,
+    model_config,
+)
 
 SPEC_KEYS = ("model_name", "model", "curriculum_name", "curriculum", "pretrain", "seed", "groups", "clip")
 
@@ -66,8 +78,19 @@ class RunSpec:
         checkpoint_every: int | None = None,
         log_every: int | None = None,
         tensorboard: bool | None = None,
+        embedding: Mapping[str, Any] | None = None,
     ) -> RunSpec:
-        """The spec with runtime-only ``pretrain`` settings replaced (None keeps the spec's value)."""
+        """The spec with runtime-only ``pretrain`` settings replaced (None keeps the spec's value).
+
+        ``embedding`` (``models.<name>.embedding``, a readout setting) only reaches the objective so that
+        its ``export/README.md`` shows the pooling the run is read out with; training never uses it.
+        """
+        model = self.model
+        if embedding is not None:
+            if not isinstance(model, VideoMAEModelConfig | VJEPAModelConfig):
+                raise ValueError(f"models.{self.model_name}: a {model.objective} model has no embedding setting")
+            where = f"models.{self.model_name}.embedding"
+            model = dataclasses.replace(model, embedding=VideoEmbeddingConfig.from_mapping(embedding, where=where))
         p = self.pretrain
         pretrain = dataclasses.replace(
             p,
@@ -76,13 +99,14 @@ class RunSpec:
             log_every=p.log_every if log_every is None else log_every,
             tensorboard=p.tensorboard if tensorboard is None else tensorboard,
         )
-        return dataclasses.replace(self, pretrain=pretrain)
+        return dataclasses.replace(self, pretrain=pretrain, model=model)
 
     def shaping(self) -> dict[str, Any]:
         """The keys that shape the run (recorded in ``run_spec.json`` and hashed for resume)."""
         return {
             "model_name": self.model_name,
-            "model": self.model.shaping(),
+            # training(): without readout-only keys (embedding pooling), which never change the weights
+            "model": self.model.training(),
             "curriculum_name": self.curriculum_name,
             "curriculum": self.curriculum.shaping(),
             "pretrain": self.pretrain.shaping(),

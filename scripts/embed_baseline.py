@@ -1,0 +1,26 @@
+"""Rule embed_baseline: an outside model's embedding of every benchmark (devcurriculum.eval.outside)."""
+
+from pathlib import Path
+
+from devcurriculum.config import BaselineConfig, EvaluationConfig
+from devcurriculum.eval.embed import BenchmarkFiles
+from devcurriculum.eval.outside import embed_baseline
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake
+name = sm.wildcards.baseline
+evaluation = EvaluationConfig.from_mapping(sm.config["evaluation"])  # runtime-only: batch size
+benchmarks = [
+    BenchmarkFiles(bench, Path(table), Path(cache))
+    for bench, table, cache in zip(sm.params.benchmarks, sm.input.tables, sm.input.caches, strict=True)
+]
+with stage_log(sm.log[0], f"embed_baseline[{name}]"):
+    embed_baseline(
+        name=name,
+        baseline=BaselineConfig.from_mapping(sm.params.baseline, where=f"baselines.{name}"),
+        model_ref=sm.input.model,
+        benchmarks=benchmarks,
+        out_path=sm.output.part,
+        batch_size=evaluation.embed_batch_size,
+        threads=sm.threads,
+    )

@@ -1,0 +1,17 @@
+"""Rule readout_baseline: linear and kNN readouts of an outside model's embeddings (devcurriculum.eval.readouts)."""
+
+from devcurriculum.config import EvaluationConfig
+from devcurriculum.eval.readouts import evaluate_run
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake
+readouts = EvaluationConfig.from_mapping(sm.params.evaluation)
+with stage_log(sm.log[0], f"readout_baseline[{sm.wildcards.baseline}]"):
+    evaluate_run(
+        embeddings=[sm.input.parts],
+        benchmarks=dict(zip(sm.params.benchmarks, sm.input.tables, strict=True)),
+        linear=readouts.linear,
+        knn=readouts.knn,
+        out_path=sm.output.eval,
+        run_info=sm.params.run,
+    )
