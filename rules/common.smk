@@ -23,12 +23,17 @@ from devcurriculum.config import (
 from devcurriculum.config.runs import RUN_NAME, run_folder
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
+from devcurriculum.workflow_checks import check_interpreter_path, refuse_if_training
+
+# Snakemake writes the interpreter unquoted into every script rule's command: refuse an unsafe path now.
+check_interpreter_path(sys.executable)
 
 RESULTS = CFG.results
 LOGS = f"{RESULTS}/logs"
 TIMINGS = f"{RESULTS}/timings"
 ENV = "../envs/devcurriculum.yaml"
-# Absolute, so that `shell:` rules work with --directory elsewhere (tests, cluster scratch).
+# Absolute, so that `shell:` rules work with --directory elsewhere (tests, cluster scratch); it reaches
+# the pretrain command through an untracked params function (pretrain_script).
 PRETRAIN_SCRIPT = os.path.join(workflow.basedir, "scripts", "pretrain.py")
 # The workflow's own interpreter, so that pretraining never depends on a `torchrun` found on PATH.
 PYTHON = sys.executable
@@ -310,6 +315,8 @@ def schedule_cfg():
 
 
 def pretrain_inputs(wildcards):
+    # a run another trainer is training now: refused before Snakemake would delete its live outputs
+    refuse_if_training(run_dir(wildcards))
     inputs = curriculum_inputs(wildcards)
     if uses_pairs(
         wildcards.model
@@ -377,6 +384,12 @@ def pretrain_runtime_args(wildcards, threads, resources):
         f" --log-every {pretrain.log_every}"
         + (" --tensorboard" if pretrain.tensorboard else "")
     )
+
+
+def pretrain_script(wildcards, resources):
+    """The entry point's absolute path, as a params function of `resources`: Snakemake does not record
+    it, so a moved or renamed checkout (home to scratch) does not retrain every run."""
+    return PRETRAIN_SCRIPT
 
 
 def pretrain_threads(wildcards):

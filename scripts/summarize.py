@@ -3,9 +3,11 @@
 from pathlib import Path
 
 from devcurriculum.eval.summarize import summarize
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], "summarize"):
     summarize(
         eval_paths=list(sm.input.evals),
