@@ -23,6 +23,7 @@ from devcurriculum.config import (
 from devcurriculum.config.runs import RUN_NAME, run_folder
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
+from devcurriculum.datasets.video_paths import rebase_video_paths, recorded_manifest_dir
 from devcurriculum.workflow_checks import check_interpreter_path, refuse_if_training
 
 # Snakemake writes the interpreter unquoted into every script rule's command: refuse an unsafe path now.
@@ -172,10 +173,21 @@ def model_clip_cfg(wildcards):
     return CFG.clip_for(wildcards.model).shaping()
 
 
+def portable_videos(videos_parquet, videos):
+    """Videos next to the manifest named under its folder as configured now, not by the absolute paths
+    of videos.parquet: a moved project keeps its chunk params and inputs (datasets.video_paths)."""
+    return rebase_video_paths(
+        videos,
+        recorded_manifest_dir(videos_parquet),
+        os.path.dirname(manifest_path()),
+    )
+
+
 @functools.lru_cache(maxsize=8)
 def _chunk_plan(videos_parquet, mtime_ns, group):
     """Each shard's videos of one group (datasets.clips.assign_shards), read once per table version."""
-    return assign_shards(group_videos(videos_parquet, group), CHUNK_SHARDS)
+    videos = portable_videos(videos_parquet, group_videos(videos_parquet, group))
+    return assign_shards(videos, CHUNK_SHARDS)
 
 
 def chunk_shard_plan(wildcards):
@@ -227,9 +239,8 @@ def group_pair_caches(wildcards):
 @functools.lru_cache(maxsize=8)
 def _pair_plan(videos_parquet, mtime_ns, group):
     """Each pair shard's videos of one group, with their fps (same shard assignment as the clips)."""
-    return assign_shards(
-        group_videos(videos_parquet, group, extra=("fps",)), CHUNK_SHARDS
-    )
+    videos = group_videos(videos_parquet, group, extra=("fps",))
+    return assign_shards(portable_videos(videos_parquet, videos), CHUNK_SHARDS)
 
 
 def pair_shard_plan(wildcards):
