@@ -174,8 +174,8 @@ def model_clip_cfg(wildcards):
 
 
 def portable_videos(videos_parquet, videos):
-    """Videos next to the manifest named under its folder as configured now, not by the absolute paths
-    of videos.parquet: a moved project keeps its chunk params and inputs (datasets.video_paths)."""
+    """Videos next to the manifest, named under its folder as configured now (datasets.video_paths):
+    a moved project keeps its chunk params and inputs."""
     return rebase_video_paths(
         videos,
         recorded_manifest_dir(videos_parquet),
