@@ -41,10 +41,13 @@ def test_shell_safe_interpreter_paths_pass(path: str) -> None:
     ("/tmp/it's/bin/python", "\"'\""),
     ("/tmp/a;b&c/bin/python", "'&' ';'"),
 ])
-def test_an_unsafe_interpreter_path_is_refused_in_one_line_saying_why_and_what_to_do(path: str, named: str) -> None:
+def test_an_unsafe_interpreter_path_is_refused_in_one_line_saying_why_and_what_to_do(
+    path: str, named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_:
         check_interpreter_path(path)
-    message = str(exit_.value.code)
+    assert exit_.value.code == 1
+    message = capsys.readouterr().err.removesuffix("\n")
     assert "\n" not in message
     assert message.startswith(f"path error: the Python interpreter {path!r} contains {named}: Snakemake writes it "
                               "unquoted into the shell command of every script rule")
@@ -60,7 +63,8 @@ def test_a_run_folder_nobody_trains_passes_and_nothing_is_created(tmp_path: Path
     refuse_if_training(str(run))
 
 
-def test_a_run_folder_being_trained_is_refused_naming_the_trainer(tmp_path: Path) -> None:
+def test_a_run_folder_being_trained_is_refused_naming_the_trainer(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "seed0"
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE, text=True)
     try:
@@ -70,7 +74,8 @@ def test_a_run_folder_being_trained_is_refused_naming_the_trainer(tmp_path: Path
     finally:
         holder.kill()
         holder.wait(timeout=30)
-    message = str(exit_.value.code)
+    assert exit_.value.code == 1
+    message = capsys.readouterr().err.removesuffix("\n")
     assert message.startswith(f"run folder {run} is in use: another trainer holds {run / LOCK_FILE} (pid {holder.pid} on ")
     assert message.endswith("Nothing was started") and "\n" not in message
     refuse_if_training(str(run))  # the kernel freed the lock with its holder

@@ -10,7 +10,9 @@
 - :func:`refuse_if_training` (when a ``pretrain`` job is planned): a run folder another trainer is
   training right now is refused before Snakemake would delete its live outputs and log.
 
-The refusals leave through ``sys.exit(message)``: Snakemake prints the message alone and stops.
+A refusal prints its one line to stderr and exits (:func:`refuse`): while the DAG is built Snakemake
+then stops with nothing else to say; a refusal after a checkpoint (the chunk jobs are planned once
+``index_videos`` has run) stops the run as a Ctrl-C would, its running jobs included.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from devcurriculum import stamps
 from devcurriculum.config import WorkflowConfig
@@ -48,11 +50,21 @@ def unsafe_path_message(what: str, path: str) -> str | None:
     )
 
 
+def refuse(message: str) -> NoReturn:
+    """Print ``message`` (one line) to stderr and exit with status 1.
+
+    Printed here, not left to ``sys.exit(message)``: Snakemake drops that text when the exit happens
+    while it is running jobs (it reports a user interrupt).
+    """
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(1)
+
+
 def check_interpreter_path(interpreter: str) -> None:
     """Exit with one line if the interpreter (``sys.executable``) cannot go unquoted into a shell command."""
     message = unsafe_path_message("Python interpreter", interpreter)
     if message:
-        sys.exit(message)
+        refuse(message)
 
 
 def shaping_config(cfg: WorkflowConfig) -> dict[str, Any]:
@@ -70,7 +82,7 @@ def refuse_if_training(run_dir: str) -> None:
     """
     holder = lock_holder(run_dir)
     if holder is not None:
-        sys.exit(locked_message(run_dir, holder) + ". Nothing was started")
+        refuse(locked_message(run_dir, holder) + ". Nothing was started")
 
 
 class StampGuard:
@@ -154,7 +166,7 @@ class StampGuard:
                 return []  # made before stamps, or here: Snakemake's own metadata decides
             record = self.record(rule, values, results_at=str(stamp.get("results_at", "")))
             if record is not None and not stamps.same_spec(stamp, record):
-                sys.exit(stamps.refusal(output, stamp, record, self.config, rerun=self.rules_to_rerun()))
+                refuse(stamps.refusal(output, stamp, record, self.config, rerun=self.rules_to_rerun()))
             return []
 
         return check_results_spec
