@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -161,3 +162,14 @@ def test_find_stamps_walks_the_results_folder(tmp_path: Path) -> None:
 def test_values_survive_the_stamp_round_trip(value: object) -> None:
     record = _record(lr=value)
     assert stamps.same_spec(json.loads(stamps.make_stamp(record, config=CONFIG, owner="o", results_at="/w/results")), record)
+
+
+def test_every_script_rule_writes_its_stamp_before_anything_else() -> None:
+    """A new script rule that forgot its stamp would leave outputs the plan-time check cannot compare."""
+    repo = Path(__file__).resolve().parents[1]
+    scripts = {m for smk in (repo / "rules").glob("*.smk")
+               for m in re.findall(r'"\.\./scripts/(\w+\.py)"', smk.read_text())}
+    assert len(scripts) >= 15
+    for name in sorted(scripts):
+        body = (repo / "scripts" / name).read_text()
+        assert "\nsm = snakemake\nwrite_job_stamp(sm)\n" in body, f"scripts/{name} does not write its job stamp first"
