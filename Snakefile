@@ -26,6 +26,8 @@ include: "rules/evaluate.smk"
 include: "rules/voe.smk"
 include: "rules/baselines.smk"
 include: "rules/targets.smk"
+# last: it goes over every rule above (and rule all has no outputs)
+include: "rules/stamps.smk"
 
 
 rule all:

@@ -24,12 +24,18 @@ from devcurriculum.config.runs import RUN_NAME, run_folder
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
 from devcurriculum.workflow import register_report_types
+from devcurriculum.datasets.video_paths import rebase_video_paths, recorded_manifest_dir
+from devcurriculum.workflow_checks import check_interpreter_path, refuse_if_training
+
+# Snakemake writes the interpreter unquoted into every script rule's command: refuse an unsafe path now.
+check_interpreter_path(sys.executable)
 
 RESULTS = CFG.results
 LOGS = f"{RESULTS}/logs"
 TIMINGS = f"{RESULTS}/timings"
 ENV = "../envs/devcurriculum.yaml"
-# Absolute, so that `shell:` rules work with --directory elsewhere (tests, cluster scratch).
+# Absolute, so that `shell:` rules work with --directory elsewhere (tests, cluster scratch); it reaches
+# the pretrain command through an untracked params function (pretrain_script).
 PRETRAIN_SCRIPT = os.path.join(workflow.basedir, "scripts", "pretrain.py")
 # The workflow's own interpreter, so that pretraining never depends on a `torchrun` found on PATH.
 PYTHON = sys.executable
@@ -173,10 +179,21 @@ def model_clip_cfg(wildcards):
     return CFG.clip_for(wildcards.model).shaping()
 
 
+def portable_videos(videos_parquet, videos):
+    """Videos next to the manifest, named under its folder as configured now (datasets.video_paths):
+    a moved project keeps its chunk params and inputs."""
+    return rebase_video_paths(
+        videos,
+        recorded_manifest_dir(videos_parquet),
+        os.path.dirname(manifest_path()),
+    )
+
+
 @functools.lru_cache(maxsize=8)
 def _chunk_plan(videos_parquet, mtime_ns, group):
     """Each shard's videos of one group (datasets.clips.assign_shards), read once per table version."""
-    return assign_shards(group_videos(videos_parquet, group), CHUNK_SHARDS)
+    videos = portable_videos(videos_parquet, group_videos(videos_parquet, group))
+    return assign_shards(videos, CHUNK_SHARDS)
 
 
 def chunk_shard_plan(wildcards):
@@ -228,9 +245,8 @@ def group_pair_caches(wildcards):
 @functools.lru_cache(maxsize=8)
 def _pair_plan(videos_parquet, mtime_ns, group):
     """Each pair shard's videos of one group, with their fps (same shard assignment as the clips)."""
-    return assign_shards(
-        group_videos(videos_parquet, group, extra=("fps",)), CHUNK_SHARDS
-    )
+    videos = group_videos(videos_parquet, group, extra=("fps",))
+    return assign_shards(portable_videos(videos_parquet, videos), CHUNK_SHARDS)
 
 
 def pair_shard_plan(wildcards):
@@ -349,6 +365,8 @@ def learner_schedules(wildcards):
 
 
 def pretrain_inputs(wildcards):
+    # a run another trainer is training now: refused before Snakemake would delete its live outputs
+    refuse_if_training(run_dir(wildcards))
     inputs = curriculum_inputs(wildcards)
     if uses_pairs(
         wildcards.model
@@ -447,6 +465,10 @@ def tracking_arg():
 
     block = {**CFG.tracking.to_dict(), "dir": str(tracking_dir(CFG.tracking, RESULTS))}
     return f" --tracking-json {shlex.quote(json.dumps(block))}"
+def pretrain_script(wildcards, resources):
+    """The entry point's absolute path, as a params function of `resources`: Snakemake does not record
+    it, so a moved or renamed checkout (home to scratch) does not retrain every run."""
+    return PRETRAIN_SCRIPT
 
 
 def pretrain_threads(wildcards):

@@ -33,11 +33,15 @@ rule pretrain:
         launcher=torchrun_launcher,
         runtime=pretrain_runtime_args,
         out_dir=run_dir,
-        script=PRETRAIN_SCRIPT,
+        # its absolute path, untracked: a moved checkout must not retrain
+        script=pretrain_script,
+    # The log is appended to: a launcher refused by the run lock never truncates the running trainer's
+    # log. params.job_stamp_file is added by rules/stamps.smk (devcurriculum.stamps).
     shell:
         "{params.launcher} {params.script:q}"
         " --spec-json {params.spec:q}"
         " --clip-tables {input.tables:q} --clip-caches {input.caches:q}"
         " {params.difficulty} --init {input.init:q}"
         " --out-dir {params.out_dir:q} --resume-dir {params.resume_dir:q}"
-        " {params.runtime} > {log:q} 2>&1"
+        " --job-stamp-file {params.job_stamp_file:q}"
+        " {params.runtime} >> {log:q} 2>&1"

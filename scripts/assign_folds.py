@@ -1,9 +1,11 @@
 """Rule assign_folds: every clip's segment and fold for a seed_folds curriculum (devcurriculum.curriculum.folds)."""
 
 from devcurriculum.curriculum.folds import write_fold_table
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 name = sm.wildcards.curriculum
 with stage_log(sm.log[0], f"assign_folds[{name}]"):
     write_fold_table(

@@ -2,9 +2,11 @@
 
 from devcurriculum.config import CurriculumConfig
 from devcurriculum.curriculum.preview import build_preview
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 name = sm.wildcards.curriculum
 with stage_log(sm.log[0], f"build_curriculum[{name}]"):
     build_preview(

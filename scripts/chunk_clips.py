@@ -2,9 +2,11 @@
 
 from devcurriculum.config import CacheConfig, ClipConfig
 from devcurriculum.datasets.clips import chunk_shard
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 where = f"group {sm.wildcards.group!r} shard {sm.wildcards.shard}"
 with stage_log(sm.log[0], f"chunk_clips[{sm.wildcards.group}, shard {sm.wildcards.shard}]"):
     chunk_shard(

@@ -4,9 +4,11 @@ from pathlib import Path
 
 from devcurriculum.config import ClipConfig, EvaluationConfig, model_config
 from devcurriculum.eval.embed import BenchmarkFiles, embed_run, stage_weights
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 evaluation = EvaluationConfig.from_mapping(sm.config["evaluation"])  # runtime-only: shards, batch size
 checkpoints = stage_weights(sm.input.get("checkpoints"), sm.input.get("weights"))  # init: its one weights file
 # status tables (each item's source fps) only for an embedding in seconds (V-JEPA pairs with gap_seconds)

@@ -5,9 +5,11 @@ from pathlib import Path
 from devcurriculum.config import BaselineConfig, EvaluationConfig
 from devcurriculum.eval.embed import BenchmarkFiles
 from devcurriculum.eval.outside import embed_baseline
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 name = sm.wildcards.baseline
 evaluation = EvaluationConfig.from_mapping(sm.config["evaluation"])  # runtime-only: batch size
 benchmarks = [

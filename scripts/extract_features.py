@@ -4,9 +4,11 @@ import dataclasses
 
 from devcurriculum.config import FeaturesConfig
 from devcurriculum.features.extract import extract_shard
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 # The rule's params hold the keys that shape the features; batch size and shard count are runtime-only.
 runtime = FeaturesConfig.from_mapping(sm.config["features"])
 features = dataclasses.replace(FeaturesConfig.from_mapping(sm.params.features), batch_size=runtime.batch_size)

@@ -1,9 +1,11 @@
 """Rule gather_clips: one clip index per age group over its chunk shards (devcurriculum.datasets.clips)."""
 
 from devcurriculum.datasets.clips import gather_clip_index
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], f"gather_clips[{sm.wildcards.group}]"):
     gather_clip_index(
         shard_tables=list(sm.input.tables),

@@ -1,9 +1,11 @@
 """Rule gather_pairs: one frame-pair index per age group over its shards (devcurriculum.datasets.pairs)."""
 
 from devcurriculum.datasets.pairs import gather_pair_index
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], f"gather_pairs[{sm.wildcards.group}]"):
     gather_pair_index(
         shard_tables=list(sm.input.tables),

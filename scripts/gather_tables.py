@@ -1,9 +1,11 @@
 """Rules gather_features / gather_embeddings: concatenate shard tables (devcurriculum.utils.io)."""
 
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.io import gather_tables
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], sm.rule) as log:
     rows = gather_tables(list(sm.input.parts), sm.output[0])
     log.info("gathered %d rows from %d shards into %s", rows, len(sm.input.parts), sm.output[0])

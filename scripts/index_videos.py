@@ -1,9 +1,11 @@
 """Rule index_videos: probe every manifest video (devcurriculum.datasets.video_index)."""
 
 from devcurriculum.datasets.video_index import index_videos
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], "index_videos"):
     index_videos(
         manifest=sm.input.manifest,

@@ -1,10 +1,12 @@
 """Rule init_model: the untrained weights every run starts from (devcurriculum.train.init)."""
 
 from devcurriculum.config import ClipConfig, model_config
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.train.init import save_initial_model
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], f"init_model[{sm.wildcards.model}]"):
     save_initial_model(
         model=model_config(sm.params.model, where=f"models.{sm.wildcards.model}"),

@@ -4,9 +4,11 @@ from pathlib import Path
 
 from devcurriculum.config import DemoConfig
 from devcurriculum.demo import render_demo
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], "make_demo_videos"):
     render_demo(
         demo=DemoConfig.from_mapping(sm.params.demo),

@@ -2,9 +2,11 @@
 
 from devcurriculum.config import RandomVitConfig
 from devcurriculum.features.random_vit import save_random_vit
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], "make_random_vit"):
     save_random_vit(
         cfg=RandomVitConfig.from_mapping(sm.params.random_vit),

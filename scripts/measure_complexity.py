@@ -1,9 +1,11 @@
 """Rule measure_complexity: every clip's spatial and temporal complexity (devcurriculum.curriculum.controls)."""
 
 from devcurriculum.curriculum.controls import measure_complexity
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], "measure_complexity"):
     measure_complexity(
         clip_tables=list(sm.input.tables),

@@ -2,9 +2,11 @@
 
 from devcurriculum.config import ClipConfig, benchmark_config
 from devcurriculum.evalsets.benchmarks import prepare_benchmark
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 name = sm.wildcards.benchmark
 with stage_log(sm.log[0], f"prepare_benchmark[{name}]"):
     prepare_benchmark(

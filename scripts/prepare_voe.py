@@ -2,9 +2,11 @@
 
 from devcurriculum.config import ClipConfig, DemoConfig, voe_set_config
 from devcurriculum.evalsets.voe import prepare_voe
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 name = sm.wildcards.voe
 with stage_log(sm.log[0], f"prepare_voe[{name}]"):
     prepare_voe(

@@ -2,9 +2,11 @@
 
 from devcurriculum.config import DifficultyConfig
 from devcurriculum.difficulty.stage import run_score_difficulty
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], "score_difficulty"):
     run_score_difficulty(
         features=sm.input.features,

@@ -5,11 +5,13 @@ from pathlib import Path
 
 from devcurriculum.config import TrackingConfig
 from devcurriculum.eval.summarize import summarize
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.train.tracking import log_readouts
 from devcurriculum.utils.io import read_table
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 tracking = TrackingConfig.from_mapping(sm.config.get("tracking", {}))
 with stage_log(sm.log[0], "summarize"):
     summarize(

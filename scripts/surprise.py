@@ -5,9 +5,11 @@ from pathlib import Path
 from devcurriculum.config import ClipConfig, VoEConfig, model_config
 from devcurriculum.eval.embed import BenchmarkFiles, stage_weights
 from devcurriculum.eval.surprise import surprise_run
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 voe = VoEConfig.from_mapping(sm.config["voe"])  # runtime-only: shards, batch size
 checkpoints = stage_weights(sm.input.get("checkpoints"), sm.input.get("weights"))  # init: its one weights file
 voe_sets = [

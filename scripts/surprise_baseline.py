@@ -5,9 +5,11 @@ from pathlib import Path
 from devcurriculum.config import BaselineConfig, ClipConfig, VoEConfig
 from devcurriculum.eval.embed import BenchmarkFiles
 from devcurriculum.eval.outside import surprise_baseline
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 name = sm.wildcards.baseline
 voe = VoEConfig.from_mapping(sm.config["voe"])  # runtime-only: batch size
 voe_sets = [

@@ -1,9 +1,11 @@
 """Rule voe_readout: pairwise accuracy of every run at every stage on every VoE set (devcurriculum.eval.voe)."""
 
 from devcurriculum.eval.voe import voe_readout
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], "voe_readout"):
     voe_readout(
         surprise_parts=list(sm.input.parts),

@@ -1,13 +1,16 @@
 """Paths in shell commands (issue 13, item 1): an unusual but safe results folder works, and a results
-value that would inject a command is rejected at parse time, before any shell runs."""
+value that would inject a command is rejected at parse time, before any shell runs. Issue 25, item 4:
+an interpreter path Snakemake cannot write into a shell command is refused at start; a checkout or
+working directory with spaces or shell characters works."""
 
 from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
-from wfutil import snakemake, write_config
+from wfutil import copy_checkout, snakemake, write_config
 
 # every character the results pattern allows besides letters and digits, and a nested folder
 UNUSUAL = "out.v2/run+a-b_c"
@@ -41,4 +44,32 @@ def test_injection_in_results_is_rejected_in_one_line(tmp_path: Path) -> None:
     assert errors == [f"config error: results: {INJECTION!r} is not a usable folder: it must not start with - (commands "
                       "would take it for an option) and may hold only letters, digits and . _ / + -"], lines
     assert len(lines) <= 3, lines
+    assert not list(tmp_path.rglob("INJECTED")) and not Path("INJECTED").exists()
+
+
+def test_an_interpreter_path_with_a_space_is_refused_before_any_job(tmp_path: Path) -> None:
+    """Issue 25, item 4: Snakemake writes the interpreter unquoted into every script rule's command, so a
+    venv under /Users/Jane Doe/ would split at the space (and $(...) in it would run)."""
+    venv = tmp_path / "Jane Doe" / "venv"
+    venv.parent.mkdir()
+    venv.symlink_to(sys.prefix, target_is_directory=True)
+    python = str(venv / "bin" / Path(sys.executable).name)
+    write_config(tmp_path, {})
+    proc = snakemake(tmp_path, "results/demo/manifest.csv", python=python, check=False)  # a real run
+    assert proc.returncode == 1
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    (error,) = [line for line in lines if line.startswith("path error:")]
+    assert error.startswith(f"path error: the Python interpreter {python!r} contains a space: Snakemake writes it "
+                            "unquoted into the shell command of every script rule"), error
+    assert not (tmp_path / "results").exists()
+
+
+def test_script_rules_run_from_a_checkout_and_folder_with_spaces_and_shell_characters(tmp_path: Path) -> None:
+    """The checkout and the working directory may hold any character: Snakemake quotes script paths."""
+    checkout = copy_checkout(tmp_path / "Jane Doe's $(touch INJECTED) checkout")
+    workdir = tmp_path / "work `touch INJECTED` dir"
+    workdir.mkdir()
+    write_config(workdir, {"demo.subjects_per_group": 1, "demo.seconds": 1})
+    snakemake(workdir, "results/demo/manifest.csv", snakefile=checkout / "Snakefile")
+    assert (workdir / "results/demo/manifest.csv").stat().st_size > 0
     assert not list(tmp_path.rglob("INJECTED")) and not Path("INJECTED").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -12,6 +13,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+#: what a checkout needs to run the workflow (the library comes from PYTHONPATH, tests/conftest.py)
+WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "report", "envs", "schemas")
 
 
 def snakemake_env() -> dict[str, str]:
@@ -20,6 +23,18 @@ def snakemake_env() -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
     return env
+
+
+def copy_checkout(dest: Path) -> Path:
+    """The workflow's files (WORKFLOW_FILES) copied to ``dest``, as another clone or a moved checkout has them."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
 
 
 def write_config(workdir: Path, overrides: dict | None = None, base: Path | None = None) -> Path:
@@ -36,10 +51,12 @@ def write_config(workdir: Path, overrides: dict | None = None, base: Path | None
     return path
 
 
-def snakemake(workdir: Path, *args: str, config: Path | None = None, check: bool = True, timeout: int = 1800):
+def snakemake(workdir: Path, *args: str, config: Path | None = None, check: bool = True, timeout: int = 1800,
+              snakefile: Path | None = None, python: str | None = None):
+    """Run snakemake in ``workdir`` (this checkout's Snakefile unless ``snakefile``; ``python``: the interpreter)."""
     cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
+        python or sys.executable, "-m", "snakemake",
+        "--snakefile", str(snakefile or REPO / "Snakefile"),
         "--directory", str(workdir),
         "--configfile", str(config or workdir / "config.yaml"),
         "--cores", "2",
@@ -58,9 +75,10 @@ _JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):\s*$")  # index_videos 
 _WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 
 
-def dry_run_jobs(workdir: Path, config: Path | None = None) -> list[tuple[str, dict[str, str]]]:
-    """The jobs a dry run would execute, as (rule, wildcards) pairs."""
-    proc = snakemake(workdir, "--dry-run", config=config)
+def dry_run_jobs(workdir: Path, config: Path | None = None, *args: str,
+                 snakefile: Path | None = None) -> list[tuple[str, dict[str, str]]]:
+    """The jobs a dry run would execute (of ``args``' targets), as (rule, wildcards) pairs."""
+    proc = snakemake(workdir, "--dry-run", *args, config=config, snakefile=snakefile)
     return parse_jobs(proc.stdout + proc.stderr)
 
 

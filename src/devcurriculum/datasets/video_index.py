@@ -30,6 +30,7 @@ from devcurriculum.datasets.manifest import (
     read_manifest,
     validate_age_groups,
 )
+from devcurriculum.datasets.video_paths import manifest_folder, relative_to
 from devcurriculum.utils.io import provenance, table_from_columns, write_table
 from devcurriculum.utils.manifest_files import MAX_ROWS_SHOWN, RowNames
 from devcurriculum.utils.paths import PathLike
@@ -72,6 +73,9 @@ def video_id_for(path: str) -> str:
 def video_fingerprint(manifest: PathLike) -> str:
     """A short hash of (path, size, mtime) of every video a manifest lists; it changes when one changes.
 
+    A video inside the manifest's folder counts by its path from there, so moving the project (with
+    ``cp -a``, ``rsync -a`` or ``mv``, which keep mtimes) changes nothing.
+
     Snakemake sees only the manifest as ``index_videos``' input, so a video fixed or replaced in place
     (same path) would never be re-indexed. Given as a params value of the rule, this fingerprint
     re-runs it. It costs one ``stat`` per video when the DAG is built (about 10 ms per 1000 local
@@ -82,13 +86,16 @@ def video_fingerprint(manifest: PathLike) -> str:
         paths = read_manifest(manifest)["path"].tolist()
     except (ManifestError, OSError):
         return "unreadable-manifest"
+    folder = manifest_folder(manifest)
     digest = hashlib.sha256()
     for path in paths:
+        # a video next to the manifest by its path from there: moving the project is no change
+        name = relative_to(path, folder) or path
         try:
             st = os.stat(path)
-            digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         except OSError:
-            digest.update(f"{path}\0missing\n".encode())
+            digest.update(f"{name}\0missing\n".encode())
     return digest.hexdigest()[:16]
 
 
@@ -202,7 +209,8 @@ def index_videos(
         "outside_groups": outside,
         "ok_per_group": {name: per_group.get(name, 0) for name in age_groups},
     }
-    meta = provenance("index_videos", {"age_groups": dict(age_groups)}, manifest=str(manifest), summary=summary)
+    meta = provenance("index_videos", {"age_groups": dict(age_groups)}, manifest=str(manifest),
+                      manifest_dir=manifest_folder(manifest), summary=summary)
     write_table(table, out_path, metadata=meta)
 
     log.info("indexed %d videos: %d ok, %d errors -> %s", len(paths), n_ok, len(paths) - n_ok, out_path)

@@ -3,7 +3,8 @@
     torchrun --standalone --nproc_per_node N scripts/pretrain.py --spec-json '<json>' \
         --clip-tables g0.parquet g1.parquet ... --clip-caches g0/shard-0-of-2.npy ... [--difficulty d.parquet] \
         --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume \
-        --threads T [--checkpoint-every N] [--log-every N] [--tensorboard] --log-file LOG [--no-progress]
+        --threads T [--checkpoint-every N] [--log-every N] [--tensorboard] --log-file LOG [--no-progress] \
+        [--job-stamp-file STAGED]
 
 Also runnable as ``python -m devcurriculum.train.run`` (one process). Under torchrun it first ties
 itself to the launcher (it dies with it: no orphan trainer, :mod:`devcurriculum.utils.lifeline`),
@@ -69,6 +70,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     # not "--log": torchrun's parser would take it as an abbreviation of its own --log-dir
     p.add_argument("--log-file", default=None, help="also log here (rank 0 logs INFO, other ranks warnings)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (off a terminal there is none anyway)")
+    p.add_argument("--job-stamp-file", default=None,
+                   help="the workflow's stamp of this job, staged (devcurriculum.stamps): written next to the "
+                        "weights once the run folder is locked")
     return p.parse_args(argv)
 
 
@@ -231,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tie_to_launcher()  # before the seconds of torch imports below
     import torch
 
+    from devcurriculum.stamps import write_stamp_file
+    from devcurriculum.train.loop import WEIGHTS_FILE
     from devcurriculum.utils import distributed as du
     from devcurriculum.utils.locks import folder_lock
 
@@ -242,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # only rank 0 writes the run folder, so only rank 0 locks it
         with folder_lock(args.out_dir) if info.is_main else contextlib.nullcontext():
             if info.is_main:
+                if args.job_stamp_file:  # only once locked: a refused trainer writes nothing
+                    write_stamp_file(os.path.join(args.out_dir, WEIGHTS_FILE), args.job_stamp_file)
                 verify_clip_caches(args.clip_caches)
             du.init_distributed(device, info)
             run(args, info, device)

@@ -7,6 +7,11 @@ exits (SIGKILL included), so a killed trainer never leaves a stale lock behind, 
 in place between holders (deleting a lock file races with the next opener). The holder writes its
 pid and host into the file, so the second trainer's error names them. On a shared file system the
 lock works where ``flock`` does (local disks, NFSv4, Lustre mounted with ``flock``).
+
+:func:`lock_holder` asks whether a trainer holds a folder without creating or writing anything: the
+workflow asks it when it plans a ``pretrain`` job (:mod:`devcurriculum.workflow_checks`). It holds a
+shared lock for a moment to find out, so a trainer starting at that moment retries for
+:data:`GRACE_S` before it gives up.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from devcurriculum.utils.paths import PathLike
 LOCK_FILE = ".lock"
 # how long a second opener waits for a just-started holder to write its pid into the file
 _HOLDER_WAIT_S = 0.5
+#: how long a trainer retries a held lock before it gives up (outlasts a planner's probe of it)
+GRACE_S = 1.0
 
 
 class FolderLockedError(RuntimeError):
@@ -41,9 +48,40 @@ def _holder_of(fd: int) -> str:
         time.sleep(0.02)
 
 
+def locked_message(folder: PathLike, holder_text: str, holder: str = "trainer") -> str:
+    """``run folder F is in use: another trainer holds F/.lock (pid ...)`` and what to do."""
+    return (
+        f"run folder {folder} is in use: another {holder} holds {Path(folder) / LOCK_FILE} ({holder_text}). "
+        "Wait for it to finish or stop it; two workflows sharing one results folder must not train the same run"
+    )
+
+
+def lock_holder(folder: PathLike) -> str | None:
+    """Who holds ``folder``'s lock (``pid 123 on host, trainer since ...``), or None when nobody does.
+
+    Creates nothing: a folder without a lock file is free. Asks by taking a shared lock without
+    waiting and dropping it at once.
+    """
+    path = Path(folder) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder_of(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def folder_lock(folder: PathLike, holder: str = "trainer") -> Iterator[Path]:
-    """Hold ``<folder>/.lock`` for the block; raise :class:`FolderLockedError` at once if another process does.
+    """Hold ``<folder>/.lock`` for the block; raise :class:`FolderLockedError` if another process holds it
+    (after retrying for :data:`GRACE_S`, which outlasts a planner's :func:`lock_holder` probe of it).
 
     ``holder`` says who locks (``trainer``), for the other process's error message.
     """
@@ -51,14 +89,15 @@ def folder_lock(folder: PathLike, holder: str = "trainer") -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise FolderLockedError(
-                f"run folder {path.parent} is in use: another {holder} holds {path} ({_holder_of(fd)}). "
-                "Wait for it to finish or stop it; two workflows sharing one results folder must not train the "
-                "same run"
-            ) from None
+        deadline = time.monotonic() + GRACE_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise FolderLockedError(locked_message(path.parent, _holder_of(fd), holder)) from None
+                time.sleep(0.05)
         since = datetime.now(UTC).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, {holder} since {since}\n".encode(), 0)
