@@ -21,7 +21,7 @@ from devcurriculum.curriculum.controls import (
     measure_complexity,
     run_control,
 )
-from devcurriculum.curriculum.preview import CONTROL_FIELDS, PREVIEW_SCHEMA, build_preview
+from devcurriculum.curriculum.preview import CONTROL_FIELDS, PREVIEW_FILE_SCHEMA, build_preview
 from devcurriculum.datasets.clip_dataset import ClipCache
 from devcurriculum.datasets.clips import CLIP_SCHEMA
 from devcurriculum.utils.io import table_from_columns, write_table
@@ -238,7 +238,7 @@ def test_measured_table_pools_and_preview_of_a_control(tmp_path: Path) -> None:
                             steps_per_stage=6, bucket_steps=3, out_table=tmp_path / "mst.parquet", out_plot=png,
                             complexity=out)
     assert pq.read_table(tmp_path / "mst.parquet").schema.remove_metadata().equals(
-        pa.schema([*PREVIEW_SCHEMA, *CONTROL_FIELDS]))
+        pa.schema([*PREVIEW_FILE_SCHEMA, *CONTROL_FIELDS]))
     by_stage = preview.groupby("stage").first()
     assert by_stage["control_clips"].tolist() == [len(pools[g]) for g in groups]
     assert by_stage["control_ks"].iloc[0] == 0.0 and preview["static_frames"].all()

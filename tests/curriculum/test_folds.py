@@ -20,7 +20,7 @@ from devcurriculum.curriculum.folds import (
     video_offsets,
     write_fold_table,
 )
-from devcurriculum.curriculum.preview import FOLD_FIELDS, PREVIEW_SCHEMA, build_preview
+from devcurriculum.curriculum.preview import FOLD_FIELDS, PREVIEW_FILE_SCHEMA, build_preview
 from devcurriculum.utils.io import read_metadata, write_table
 
 SEGMENT = 1800.0  # 30 min = 54 000 frames at 30 fps
@@ -197,7 +197,7 @@ def test_fold_table_and_preview_show_what_each_seed_trains_on(tmp_path) -> None:
     preview = build_preview(name="adev", curriculum=cfg, groups=["g0", "g1", "g2"], clip_tables=tables, difficulty=None,
                             steps_per_stage=30, bucket_steps=10, out_table=out, out_plot=png, folds=folds_path)
     written = pq.read_table(out)
-    assert written.schema.remove_metadata().equals(pa.schema([*PREVIEW_SCHEMA, *FOLD_FIELDS]))
+    assert written.schema.remove_metadata().equals(pa.schema([*PREVIEW_FILE_SCHEMA, *FOLD_FIELDS]))
     for row in preview.itertuples():
         stage = row.step // 30
         # entry s of the list: the fold a run with seed s (mod 3) trains on at this step
@@ -214,7 +214,7 @@ def test_fold_table_and_preview_show_what_each_seed_trains_on(tmp_path) -> None:
     plain = CurriculumConfig.from_mapping({"order": ["g0"]})
     build_preview(name="w", curriculum=plain, groups=["g0", "g1", "g2"], clip_tables=tables, difficulty=None,
                   steps_per_stage=30, bucket_steps=10, out_table=out, out_plot=png)
-    assert pq.read_table(out).schema.remove_metadata().equals(PREVIEW_SCHEMA)
+    assert pq.read_table(out).schema.remove_metadata().equals(PREVIEW_FILE_SCHEMA)
     with pytest.raises(ValueError, match="curricula.adev.stage_data is seed_folds: the preview needs its fold table"):
         build_preview(name="adev", curriculum=cfg, groups=["g0", "g1", "g2"], clip_tables=tables, difficulty=None,
                       steps_per_stage=30, bucket_steps=10, out_table=out, out_plot=png)
