@@ -57,13 +57,15 @@ if TYPE_CHECKING:
         gap_seconds_list,
         model_config,
     )
-    from devcurriculum.config.runs import Run, baseline_runs, expand_runs
+    from devcurriculum.config.runs import Run, baseline_runs, expand_runs, untrained_runs
     from devcurriculum.config.schema import ConfigError, load_schema
     from devcurriculum.config.training import PretrainConfig
     from devcurriculum.config.voe import (
         DEMO_VOE_PROPERTIES,
         VOE_SET_CONFIGS,
         DemoVoESource,
+        GraspVoESource,
+        InflevelVoESource,
         IntPhysVoESource,
         ManifestVoESource,
         VoEConfig,
@@ -100,8 +102,10 @@ __all__ = [
     "DigitsBenchmarkSource",
     "EvaluationConfig",
     "FeaturesConfig",
+    "GraspVoESource",
     "ImageFolderSource",
     "ImageManifestSource",
+    "InflevelVoESource",
     "IntPhysVoESource",
     "KnnReadoutConfig",
     "LabelledSource",
@@ -141,5 +145,6 @@ __all__ = [
     "model_config",
     "runtime",
     "surprise_keys",
+    "untrained_runs",
     "voe_set_config",
 ]

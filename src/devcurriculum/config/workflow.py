@@ -292,7 +292,17 @@ def _weighting_conflict(cfg: WorkflowConfig, model: str) -> str | None:
 
 
 def _check_voe(cfg: WorkflowConfig) -> None:
-    """Every VoE clip must hold at least one window of every model (its clip's ``frames`` frames)."""
+    """Every VoE clip must hold at least one window of every model (its clip's ``frames`` frames), and every
+    context length of the sweep must be whole tubelets of every scored model's window, leaving some to predict."""
+    for model in sorted({m for entry in cfg.runs for m in entry.models if m in cfg.models}):
+        tubelet = int(getattr(cfg.models[model], "tubelet_size", 1))  # SimCLR reads frame by frame
+        frames = cfg.clip_for(model).frames
+        for c in cfg.voe.context_frames or ():
+            if c % tubelet or not tubelet <= c < frames:
+                raise ConfigError(
+                    f"voe.context_frames: {c} does not fit models.{model} ({frames}-frame windows of {tubelet}-frame "
+                    f"tubelets); each context length must be a multiple of {tubelet} below {frames}"
+                )
     windows = [("data.clip.frames", cfg.data.clip.frames)] + [
         (f"models.{m}.clip.frames", cfg.clip_for(m).frames) for m in cfg.models if cfg.view_key(m)
     ]

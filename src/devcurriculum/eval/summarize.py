@@ -2,7 +2,8 @@
 
 ``summary.parquet`` holds one row per (run, after_stage, benchmark, readout, metric). ``after_stage``
 0 is the untrained model: the readouts of ``{model}/init/seed{s}`` appear in every curriculum's curve
-of that (model, seed), because every run of that pair starts from those weights. ``comparisons.parquet``
+of that (model, seed), because every run of that pair starts from those weights; an untrained network
+of a seed no run trains (``voe.untrained_inits``) keeps its own rows (curriculum ``init``). ``comparisons.parquet``
 compares each curriculum with the reference curriculum, paired by seed (``eval.statistics``). The
 number of source videos skipped as unreadable (``videos.parquet`` rows with ``status == "error"``)
 travels in the schema metadata as ``devcurriculum.skipped_videos``, so nothing is silently dropped.
@@ -24,6 +25,7 @@ from devcurriculum.config.runs import run_name
 from devcurriculum.eval import plots
 from devcurriculum.eval.readouts import POINT_KEYS, RUN_KEYS
 from devcurriculum.eval.statistics import compare_curricula
+from devcurriculum.eval.voe import EFFECT_PREFIX as VOE_EFFECT_PREFIX
 from devcurriculum.eval.voe import READOUT as VOE_READOUT
 from devcurriculum.utils.atomic import atomic_path
 from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
@@ -110,7 +112,10 @@ def stage_curves(evals: pd.DataFrame) -> pd.DataFrame:
     for (model, curriculum, seed), _ in trained.groupby(["model", "curriculum", "seed"], sort=False):
         base = baseline[(baseline["model"] == model) & (baseline["seed"] == seed)]
         starts.append(base.assign(curriculum=str(curriculum), after_stage=0, step=0))
-    curves = pd.concat([*starts, trained], ignore_index=True) if starts else trained.copy()
+    # untrained networks of seeds no run trains (voe.untrained_inits beyond the runs' seeds) stay as they are
+    seeds = set(zip(trained["model"], trained["seed"], strict=True))
+    alone = baseline[[(m, s) not in seeds for m, s in zip(baseline["model"], baseline["seed"], strict=True)]]
+    curves = pd.concat([*starts, alone, trained], ignore_index=True) if starts or len(alone) else trained.copy()
     curves.insert(0, "run", [run_name(m, c, s) for m, c, s in zip(curves["model"], curves["curriculum"],
                                                                     curves["seed"], strict=True)])
     order = ["model", "curriculum", "seed", "benchmark", "after_stage", "readout", "metric"]
@@ -199,7 +204,9 @@ def summarize(
     write_table(table, out_summary, metadata=meta)
     if skipped:
         log.warning("%d source videos were unreadable and skipped (status=error in %s)", skipped, videos_parquet)
-    comparisons = write_comparisons(curves, reference_curriculum, out_comparisons)
+    # Hedges' g is one value per (curriculum, stage) on every seed's row: nothing to pair by seed
+    effect = (curves["readout"] == VOE_READOUT) & curves["metric"].str.startswith(VOE_EFFECT_PREFIX)
+    comparisons = write_comparisons(curves[~effect], reference_curriculum, out_comparisons)
 
     plot_dir = Path(plot_dir)
     is_voe = curves["readout"] == VOE_READOUT

@@ -98,14 +98,18 @@ def voe_metrics(table: Any, protocol: str = "garrido2025") -> VoEMetrics:
     if missing:
         raise ValueError(f"surprise table lacks columns {missing}")
     if protocol == "devcurriculum":
-        frame = frame[frame["after_onset"].astype(bool)]
+        after = frame[frame["after_onset"].astype(bool)]
+        lost = sorted(set(frame["pair_id"]) - set(after["pair_id"]))
+        if lost:
+            raise ValueError(f"pair {lost[0]!r} has no window after its onset (protocol 'devcurriculum' reads only those)")
+        frame = after
     clips = clip_matrix(frame, pad=protocol == "garrido2025")
     compute = _garrido2025 if protocol == "garrido2025" else _devcurriculum
     pooled = compute(clips.possible, clips.impossible)
     by_property: dict[str, dict[str, float]] = {}
     if clips.properties is not None:
-        for prop in sorted(set(clips.properties)):  # the reference pads each block to its own longest clip
-            sub = clip_matrix(frame[frame["property"] == prop], pad=protocol == "garrido2025")
+        for prop in sorted(set(clips.properties)):  # the reference runs (and pads) each block alone
+            sub = clips.subset(clips.properties == prop)
             by_property[str(prop)] = compute(sub.possible, sub.impossible)
     property_mean = {m: float(np.mean([v[m] for v in by_property.values()])) for m in METRICS} if by_property else {}
     overall = property_mean if protocol == "garrido2025" and by_property else pooled
@@ -119,58 +123,69 @@ def voe_metrics(table: Any, protocol: str = "garrido2025") -> VoEMetrics:
 class ClipMatrix:
     """Surprise per window of the possible and of the impossible clip of every pair, rows matched.
 
-    ``possible[k]`` and ``impossible[k]`` are pair ``pair_ids[k]``'s clips; windows in ``window`` order,
-    clips with fewer windows than the longest padded with zeros (``pad``) or NaN (ignored by the
-    float64 reductions of the project's protocol).
+    ``possible[k]`` and ``impossible[k]`` are pair ``pair_ids[k]``'s clips, its ``widths[k]`` windows in
+    ``window`` order, then padding up to the longest clip: zeros (``pad``, the reference's) or NaN
+    (ignored by the float64 reductions of the project's protocol).
     """
 
-    pair_ids: list[str]
+    pair_ids: np.ndarray
     possible: np.ndarray
     impossible: np.ndarray
+    widths: np.ndarray
     properties: np.ndarray | None
+
+    def subset(self, keep: np.ndarray) -> ClipMatrix:
+        """The pairs ``keep`` (a boolean mask), padded to their own longest clip (the reference pads a block alone)."""
+        width = int(self.widths[keep].max())
+        return ClipMatrix(self.pair_ids[keep], self.possible[keep, :width], self.impossible[keep, :width],
+                          self.widths[keep], None if self.properties is None else self.properties[keep])
 
 
 def clip_matrix(frame: pd.DataFrame, *, pad: bool) -> ClipMatrix:
-    """The matched ``(n_pairs, n_windows)`` surprise of ``frame``'s pairs, checked pair by pair."""
+    """The matched ``(n_pairs, n_windows)`` surprise of ``frame``'s pairs, checked: every pair one possible and
+    one impossible clip with the same windows (and one property), every surprise finite."""
     if frame.empty:
         raise ValueError("surprise table has no rows (no pairs to score)")
+    frame = frame.assign(possible=frame["possible"].astype(bool)).sort_values(["pair_id", "possible", "window"],
+                                                                               kind="stable")
     surprise = frame["surprise"].to_numpy(dtype=np.float64)
     if not np.isfinite(surprise).all():
         bad = frame.iloc[int(np.flatnonzero(~np.isfinite(surprise))[0])]
         raise ValueError(f"non-finite surprise in pair {bad['pair_id']!r} (window {bad['window']})")
-    frame = frame.assign(possible=frame["possible"].astype(bool))
     duplicated = frame.duplicated(["pair_id", "possible", "window"], keep=False)
     if duplicated.any():
         bad = frame[duplicated].iloc[0]
         raise ValueError(f"pair {bad['pair_id']!r}: window {bad['window']} of its "
                          f"{'possible' if bad['possible'] else 'impossible'} clip appears twice")
-    pair_ids, rows_possible, rows_impossible, properties = [], [], [], []
-    for pair_id, pair in frame.groupby("pair_id", sort=True):
-        sides = {bool(k): g.sort_values("window", kind="stable") for k, g in pair.groupby("possible")}
-        if set(sides) != {True, False}:
-            has = "a possible" if True in sides else "an impossible"
-            raise ValueError(f"pair {pair_id!r}: only {has} clip; a pair has one possible and one impossible clip")
-        if sides[True]["window"].tolist() != sides[False]["window"].tolist():
-            raise ValueError(f"pair {pair_id!r}: its clips have different windows "
-                             f"({sides[True]['window'].tolist()} vs {sides[False]['window'].tolist()})")
-        if "property" in pair.columns:
-            if pair["property"].nunique() != 1:
-                raise ValueError(f"pair {pair_id!r}: clips of different properties {sorted(pair['property'].unique())}")
-            properties.append(pair["property"].iloc[0])
-        pair_ids.append(str(pair_id))
-        rows_possible.append(sides[True]["surprise"].to_numpy(np.float64))
-        rows_impossible.append(sides[False]["surprise"].to_numpy(np.float64))
-    width = max(len(r) for r in rows_possible)
-    fill = 0.0 if pad else np.nan
-
-    def stack(rows: list[np.ndarray]) -> np.ndarray:
-        out = np.full((len(rows), width), fill)
-        for i, r in enumerate(rows):
-            out[i, : len(r)] = r
-        return out
-
-    return ClipMatrix(pair_ids, stack(rows_possible), stack(rows_impossible),
-                      np.asarray(properties, dtype=object) if properties else None)
+    sides = frame.groupby("pair_id", sort=True)["possible"].agg(["nunique", "first"])
+    lonely = sides[sides["nunique"] != 2]
+    if len(lonely):
+        has = "an impossible" if not lonely["first"].iloc[0] else "a possible"
+        raise ValueError(f"pair {lonely.index[0]!r}: only {has} clip; a pair has one possible and one impossible clip")
+    both = frame.groupby(["pair_id", "window"], sort=False)["possible"].transform("size")
+    if (both != 2).any():
+        pair_id = frame.loc[both != 2, "pair_id"].iloc[0]
+        pair = frame[frame["pair_id"] == pair_id]
+        raise ValueError(f"pair {pair_id!r}: its clips have different windows ({pair.loc[pair['possible'], 'window'].tolist()} "
+                         f"vs {pair.loc[~pair['possible'], 'window'].tolist()})")
+    properties = None
+    if "property" in frame.columns:
+        mixed = frame.groupby("pair_id", sort=True)["property"].nunique()
+        if (mixed > 1).any():
+            pair_id = mixed.index[mixed > 1][0]
+            found = sorted(frame.loc[frame["pair_id"] == pair_id, "property"].unique())
+            raise ValueError(f"pair {pair_id!r}: clips of different properties {found}")
+        properties = frame.groupby("pair_id", sort=True)["property"].first().to_numpy(dtype=object)
+    codes, pair_ids = pd.factorize(frame["pair_id"], sort=True)
+    rank = frame.groupby(["pair_id", "possible"], sort=False).cumcount().to_numpy()
+    widths = np.bincount(codes, minlength=len(pair_ids)) // 2
+    matrices = {}
+    for side in (True, False):
+        mine = (frame["possible"] == side).to_numpy()
+        out = np.full((len(pair_ids), int(widths.max())), 0.0 if pad else np.nan)
+        out[codes[mine], rank[mine]] = surprise[mine]
+        matrices[side] = out
+    return ClipMatrix(np.asarray(pair_ids, dtype=object), matrices[True], matrices[False], widths, properties)
 
 
 # ---- garrido2025: the reference's compute_metrics ---------------------------------------------------
