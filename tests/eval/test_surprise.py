@@ -241,3 +241,56 @@ def test_summary_holds_voe_rows_of_every_stage_with_the_untrained_model_as_stage
     assert rows.groupby("after_stage")["value"].first().to_dict() == {0: 0.5, 1: pytest.approx(0.6), 2: pytest.approx(0.7)}
     assert len(rows) == 3 * 2 * 2
     assert written["voe"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+CLIP6 = ClipConfig(frames=6, frame_step=1, stride=6, size=16)
+
+
+@pytest.mark.parametrize("name", ["videomae", "vjepa", "simclr"])
+def test_every_context_length_is_scored_as_its_own_prediction(name: str) -> None:
+    torch.manual_seed(0)
+    obj = build_objective(model_config(TINY[name]), CLIP6).eval()
+    scorer = surprise_model(obj)
+    windows = torch.randn(3, 6, 3, 16, 16).clamp(-2, 2)
+    contexts = [2, 4] if name != "simclr" else [1, 3, 5]
+    with torch.no_grad():
+        swept = scorer.score(windows, contexts)
+        alone = torch.stack([scorer(windows, c) for c in contexts], dim=1)
+    assert swept.shape == (3, len(contexts))
+    assert torch.allclose(swept, alone, rtol=1e-5, atol=1e-6)  # shared work (targets, features) changes nothing
+    assert not torch.allclose(swept[:, 0], swept[:, 1])  # another context is another prediction
+    # the earlier half, as before the sweep: 1 of 3 two-frame slices, 3 of 6 frames
+    assert scorer.default_context == (2 if name != "simclr" else 3)
+    if name == "videomae":  # its own loss with every tubelet from the context on masked
+        with torch.no_grad():
+            loss = obj.model(pixel_values=to_imagenet_normalisation(windows[:1]),
+                             bool_masked_pos=scorer.future_mask(2)[None]).loss
+        assert torch.isclose(swept[0, 0], loss, rtol=1e-5)
+        assert scorer.future_mask(2).tolist() == [False] * 4 + [True] * 8
+    with pytest.raises(ValueError, match=r"voe.context_frames: 6 context frames do not fit a 6-frame window"):
+        scorer.score(windows, [6])
+    if name != "simclr":
+        with pytest.raises(ValueError, match=r"a multiple of 2 below 6"):
+            scorer(windows, 3)
+
+
+def test_pairs_mode_scores_one_pair_and_counts_a_window_after_the_onset_by_its_predicted_frame(tmp_path: Path) -> None:
+    voe = _voe_set(tmp_path, "still", _vanishing_pairs(2))
+    cfg = {**TINY["vjepa"], "mode": "pairs", "gap": 1}
+    torch.manual_seed(0)
+    ckpt = _checkpoint(build_objective(model_config(cfg), CLIP), tmp_path / "after_stage1.safetensors", 1, 5)
+    out = tmp_path / "part.parquet"
+    surprise_run(model=model_config(cfg), clip=CLIP, checkpoints=[ckpt], voe_sets=[voe], window_stride=2, shard=0,
+                 n_shards=1, out_path=out, run_info={"model": "vjepa", "curriculum": "c", "seed": 0}, batch_size=8,
+                 context_frames=[2])
+    windows = pd.read_parquet(out)
+    # 4-frame windows at 0, 2, 4 of 8-frame clips, onset 5: the pair is (start, start + 1), so only the window at
+    # 4 predicts a frame at or after the onset (by its last frame, the window at 2 would have counted too)
+    assert windows.groupby("window_start")["after_onset"].all().to_dict() == {0: False, 2: False, 4: True}
+    assert set(windows["context"]) == {2}
+    torch.manual_seed(0)
+    scorer = surprise_model(build_objective(model_config(cfg), CLIP).eval())
+    batch = torch.randn(2, 4, 3, 16, 16)
+    with torch.no_grad():
+        swept = scorer.score(batch, [2, 2])
+    assert torch.equal(swept[:, 0], swept[:, 1]) and scorer.last_scored_frame(2) == 1

@@ -64,10 +64,6 @@ class Occluder:
     def draw(self, draw: ImageDraw.ImageDraw, size: int) -> None:
         draw.rectangle((self.left, -1, self.right, size), fill=self.colour, outline=darker(self.colour, 0.55))
 
-    def hides(self, x: float, reach: float) -> bool:
-        """Whether a shape centred at ``x`` reaching ``reach`` pixels sideways is entirely behind the panel."""
-        return self.left + 1 <= x - reach and x + reach <= self.right - 1
-
 
 @dataclass(frozen=True)
 class VoETarget(MovingTarget):
@@ -102,12 +98,6 @@ class VoETarget(MovingTarget):
         if self.occluder is not None:
             self.occluder.draw(draw, self.frame_size)
         return x, y
-
-    def hidden(self, t: int) -> bool:
-        """Whether nothing of the target shows at frame ``t`` (behind the occluder, or absent)."""
-        if not self.present:
-            return True
-        return self.occluder is not None and self.occluder.hides(self.centre(t)[0], EXTENT * self.radius)
 
 
 def complementary(colour: RGB) -> RGB:

@@ -253,91 +253,91 @@ def _scale_to_data(ax: object, values: pd.Series, chance: float | None) -> None:
     ax.set_ylim(max(0.0, lo - pad), min(1.0, hi + pad) if hi <= 1.0 else hi + pad)  # type: ignore[attr-defined]
 
 
-#: the VoE readout's headline (eval.voe): pre-registered context solid, best row (chosen on the pairs) dashed
-VOE_HEADLINE = "relative_accuracy_mean"
-VOE_BEST = "_best_row"
-#: the rest of the suite, on each set's overall (mean over properties; pairwise accuracy: the project's, pooled)
-VOE_SUITE: tuple[str, ...] = ("relative_accuracy_max", "absolute_accuracy_max", "auroc_mean", "auroc_max",
-                              "auprc_mean", "auprc_max", "pairwise_accuracy_mean")
-VOE_EFFECT = "hedges_g_relative_accuracy_mean"
+#: the VoE readout's panels (eval.voe): title -> (metric, line style, legend tag) drawn in it. The headline
+#: (relative accuracy on the mean surprise) per property and overall: pre-registered context solid, best
+#: row of the sweep dashed; then, on each set's overall (the mean over properties), the rest of the suite
+VOE_HEADLINE: tuple[tuple[str, str, str], ...] = (("relative_accuracy_mean", "-", ""),
+                                                  ("relative_accuracy_mean_best_row", "--", " best row"))
+VOE_SUITE: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "relative accuracy (max)": (("relative_accuracy_max", "-", ""), ("relative_accuracy_max_best_row", "--", " best row")),
+    "absolute accuracy (max)": (("absolute_accuracy_max", "-", ""),),
+    "AUROC (mean; max dashed)": (("auroc_mean", "-", " mean"), ("auroc_max", "--", " max")),
+    "AUPRC (mean; max dashed)": (("auprc_mean", "-", " mean"), ("auprc_max", "--", " max")),
+    "pairwise, project's protocol": (("pairwise_accuracy_mean", "-", " mean"), ("pairwise_accuracy_max", "--", " max")),
+    "Hedges' g vs untrained": (("hedges_g_relative_accuracy_mean", "-", ""),
+                               ("hedges_g_relative_accuracy_mean_best_row", "--", " best row")),
+}
 VOE_CHANCE = 0.5
 UNTRAINED_SPREAD = 1.96  # the notebook's band: 1.96 standard deviations (ddof 0) of the untrained networks
 
 
-def _voe_panel(ax: Any, rows: pd.DataFrame, metric: str, colors: Mapping[str, Any], stages: list[int],
-               chance: float | None) -> None:
-    """One metric by stage: each curriculum's mean over seeds (solid; its best row dashed when there is one),
-    and the untrained networks' mean and band at stage 0."""
-    for suffix, style in (("", "-"), (VOE_BEST, "--")):
-        sel = rows[rows["metric"] == metric + suffix]
-        untrained = sel[(sel["after_stage"] == 0)].drop_duplicates("seed")["value"]
-        if len(untrained) and not metric.startswith("hedges_g"):
-            mean, spread = float(untrained.mean()), UNTRAINED_SPREAD * float(untrained.std(ddof=0))
-            ax.errorbar([0], [mean], yerr=[spread], color="0.3", marker="s", markersize=4, capsize=3,
-                        linestyle="none", alpha=1.0 if not suffix else 0.5,
-                        label=f"untrained{' best row' if suffix else ''} (n={len(untrained)})")
+def _voe_panel(ax: Any, rows: pd.DataFrame, series: Sequence[tuple[str, str, str]], colors: Mapping[str, Any],
+               stages: list[int], chance: float | None) -> None:
+    """Metrics by stage: each curriculum's mean over seeds, and the untrained networks' mean with a 1.96-sd bar
+    at stage 0 (Hedges' g has none: it is taken against them)."""
+    for metric, style, tag in series:
+        sel = rows[rows["metric"] == metric]
+        untrained = sel[sel["after_stage"] == 0].drop_duplicates("seed")["value"]
+        if len(untrained):
+            ax.errorbar([0], [float(untrained.mean())], yerr=[UNTRAINED_SPREAD * float(untrained.std(ddof=0))],
+                        color="0.3", marker="s" if style == "-" else "D", markersize=4, capsize=3, linestyle="none",
+                        label=f"untrained{tag} (n={len(untrained)})")
         for cur, runs in sel[sel["curriculum"] != INIT].groupby("curriculum", sort=True):
             by_stage = runs.groupby("after_stage")["value"].mean()
             ax.plot(by_stage.index, by_stage.to_numpy(), color=colors[str(cur)], linestyle=style, marker="o",
-                    markersize=3, linewidth=1.4,
-                    label=f"{cur}{' best row' if suffix else ''} (n={runs['seed'].nunique()})")
+                    markersize=3, linewidth=1.4, label=f"{cur}{tag} (n={runs['seed'].nunique()})")
     if chance is not None:
         ax.axhline(chance, color="0.5", linestyle=":", linewidth=1.2)
+        ax.set_ylim(-0.02, 1.02)
+    else:
+        ax.axhline(0.0, color="0.5", linestyle=":", linewidth=1.2)
     ax.set_xticks(stages)
 
 
 def plot_voe(summary: pd.DataFrame, path: PathLike) -> Path:
-    """Violation of expectation after each stage (0 = untrained), two panel rows per learner and VoE set.
+    """Violation of expectation after each stage (0 = untrained): one row of panels per learner and VoE set.
 
-    Top: the headline, relative accuracy on the mean surprise at the pre-registered context (solid) and
-    at the best row of the context sweep (dashed: chosen on the evaluated pairs, optimistic), per
-    property and overall (the mean over properties); one colour per curriculum through the mean over
-    seeds, the untrained networks as a square with a 1.96-sd bar, chance 0.5 dotted. Bottom, on the
-    overall: the rest of the suite (relative accuracy on the max, absolute accuracy, AUROC, AUPRC, the
-    project's pairwise accuracy) and Hedges' g of each stage against the untrained networks.
+    First the headline, relative accuracy on the mean surprise at the pre-registered context (solid) and
+    at the best row of the context sweep (dashed: chosen on the evaluated pairs, so optimistic), per
+    property and overall (the mean over properties); then, on the overall, the rest of the suite
+    (relative accuracy on the max, absolute accuracy, AUROC, AUPRC, the project's pairwise accuracy) and
+    Hedges' g of each stage against the untrained networks. One colour per curriculum through the mean
+    over seeds; the untrained networks as a grey square with a 1.96-sd bar; chance 0.5 dotted.
     """
     _require(summary, ["model", "curriculum", "seed", "after_stage", "benchmark", "metric", "value"], "summary")
     sets = sorted({b.split(":")[0] for b in summary["benchmark"]})
-    models = sorted(summary["model"].unique())
-    groups = [(m, v) for m in models for v in sets]
+    groups = [(m, v) for m in sorted(summary["model"].unique()) for v in sets]
     props = {v: sorted({b for b in summary["benchmark"] if b.startswith(f"{v}:")}, key=lambda b: (b.endswith(":overall"), b))
              for v in sets}
-    ncols = max([len(p) for p in props.values()] + [len(VOE_SUITE) + 1])
+    ncols = max([len(p) for p in props.values()] + [0]) + len(VOE_SUITE)
     colors = curriculum_colors([c for c in summary["curriculum"].unique() if c != INIT])
     stages = sorted(int(s) for s in summary["after_stage"].unique())
-    fig = Figure(figsize=(2.6 * ncols + 1.8, 2.4 * 2 * max(len(groups), 1)), layout="constrained")
-    axes = fig.subplots(2 * max(len(groups), 1), ncols, squeeze=False)
+    fig = Figure(figsize=(2.5 * max(ncols, 1) + 2.2, 2.5 * max(len(groups), 1)), layout="constrained")
+    axes = fig.subplots(max(len(groups), 1), max(ncols, 1), squeeze=False, sharex=True)
     if summary.empty:
         axes[0][0].text(0.5, 0.5, "no VoE sets (voe.sets in config.yaml)", ha="center", va="center",
                         transform=axes[0][0].transAxes)
-    for g, (model, voe) in enumerate(groups):
-        top, bottom = axes[2 * g], axes[2 * g + 1]
+    for r, (model, voe) in enumerate(groups):
         mine = summary[summary["model"] == model]
-        for c in range(ncols):
-            if c < len(props[voe]):
-                bench = props[voe][c]
-                _voe_panel(top[c], mine[mine["benchmark"] == bench], VOE_HEADLINE, colors, stages, VOE_CHANCE)
-                top[c].set_ylim(-0.02, 1.02)
-                top[c].set_title(f"{model} {bench}\nrelative accuracy (mean)", fontsize="small")
-            else:
-                top[c].set_axis_off()
-            overall = mine[mine["benchmark"] == f"{voe}:overall"]
-            metric = (*VOE_SUITE, VOE_EFFECT)[c] if c <= len(VOE_SUITE) else None
-            if metric is None:
-                bottom[c].set_axis_off()
+        panels = [(bench, mine[mine["benchmark"] == bench], VOE_HEADLINE, VOE_CHANCE) for bench in props[voe]]
+        overall = mine[mine["benchmark"] == f"{voe}:overall"]
+        panels += [(f"{voe}:overall\n{title}", overall, series, None if title.startswith("Hedges") else VOE_CHANCE)
+                   for title, series in VOE_SUITE.items()]
+        for c, ax in enumerate(axes[r]):
+            if c >= len(panels):
+                ax.set_axis_off()
                 continue
-            effect = metric == VOE_EFFECT
-            _voe_panel(bottom[c], overall, metric, colors, stages, 0.0 if effect else VOE_CHANCE)
-            if not effect:
-                bottom[c].set_ylim(-0.02, 1.02)
-            bottom[c].set_title(f"{model} {voe}:overall\n{'Hedges g vs untrained' if effect else metric}",
-                                fontsize="small")
-            bottom[c].set_xlabel("after stage (0 = untrained)")
-        handles, labels = top[0].get_legend_handles_labels()
+            title, rows, series, chance = panels[c]
+            _voe_panel(ax, rows, series, colors, stages, chance)
+            ax.set_title(f"{model} {title}", fontsize="small")
+            if r == len(groups) - 1:
+                ax.set_xlabel("after stage (0 = untrained)")
+        handles, labels = axes[r][0].get_legend_handles_labels()
         if handles:
-            top[-1].legend(handles, labels, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.suptitle("violation of expectation (Garrido et al. 2025 suite): solid = pre-registered context, dashed = "
-                 "best row of the sweep (chosen on these pairs: optimistic); chance 0.5 dotted", fontsize="medium")
+            axes[r][-1].legend(handles, labels, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle("violation of expectation (Garrido et al. 2025 suite): relative accuracy per property, solid = "
+                 "pre-registered context, dashed = best row of the sweep (chosen on these pairs: optimistic); "
+                 "chance 0.5 dotted", fontsize="medium")
     return save_figure(fig, path)
 
 

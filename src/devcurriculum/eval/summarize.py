@@ -25,8 +25,8 @@ from devcurriculum.config.runs import run_name
 from devcurriculum.eval import plots
 from devcurriculum.eval.readouts import POINT_KEYS, RUN_KEYS
 from devcurriculum.eval.statistics import compare_curricula
-from devcurriculum.eval.voe import EFFECT_PREFIX as VOE_EFFECT_PREFIX
 from devcurriculum.eval.voe import READOUT as VOE_READOUT
+from devcurriculum.eval.voe import compared as voe_compared
 from devcurriculum.utils.atomic import atomic_path
 from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
@@ -204,9 +204,10 @@ def summarize(
     write_table(table, out_summary, metadata=meta)
     if skipped:
         log.warning("%d source videos were unreadable and skipped (status=error in %s)", skipped, videos_parquet)
-    # Hedges' g is one value per (curriculum, stage) on every seed's row: nothing to pair by seed
-    effect = (curves["readout"] == VOE_READOUT) & curves["metric"].str.startswith(VOE_EFFECT_PREFIX)
-    comparisons = write_comparisons(curves[~effect], reference_curriculum, out_comparisons)
+    # VoE: Hedges' g is one value per (curriculum, stage) on every seed's row (nothing to pair by seed), and
+    # the context sweep's rows are the material of the pre-registered and best rows, compared themselves
+    comparable = ~((curves["readout"] == VOE_READOUT) & curves["metric"].map(voe_compared).eq(False))
+    comparisons = write_comparisons(curves[comparable], reference_curriculum, out_comparisons)
 
     plot_dir = Path(plot_dir)
     is_voe = curves["readout"] == VOE_READOUT

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from devcurriculum.config import INIT
 from devcurriculum.eval.readouts import EVAL_SCHEMA
-from devcurriculum.eval.voe_metrics import METRICS, hedges_g, voe_metrics
+from devcurriculum.eval.voe_metrics import METRICS, hedges_g, suite
 from devcurriculum.utils.io import provenance, read_metadata, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 from devcurriculum.voe_onset import pair_problems
@@ -90,7 +90,7 @@ def _rows(benchmark_of: str, metrics: Any, names: Mapping[str, str], overall: st
 def stage_rows(windows: pd.DataFrame, voe: str, preregistered: int | None) -> list[tuple[str, str, float]]:
     """Every metric of one (stage, set): the sweep rows, Filtered, the pre-registered and the best row, and
     the project's pairwise accuracy. ``windows``: its surprise rows with pair_id, property, possible."""
-    contexts = sorted(windows["context"].unique())
+    contexts = sorted(int(c) for c in windows["context"].unique())
     if preregistered is None:
         if len(contexts) != 1:
             raise ValueError(f"VoE set {voe!r}: surprise at context lengths {contexts}; say which one is "
@@ -102,7 +102,7 @@ def stage_rows(windows: pd.DataFrame, voe: str, preregistered: int | None) -> li
     columns = ["pair_id", "possible", "window", "surprise", "property"]
     sweep = {f"ctx{int(c)}": windows.loc[windows["context"] == c, columns] for c in contexts}
     sweep[FILTERED] = windows.groupby(["pair_id", "possible", "window", "property"], as_index=False)["surprise"].min()
-    scored = {row: voe_metrics(table, protocol="garrido2025") for row, table in sweep.items()}
+    scored = {row: suite(table, "garrido2025", pooled=False) for row, table in sweep.items()}
     out: list[tuple[str, str, float]] = []
     for row, metrics in scored.items():
         out += _rows(voe, metrics, {f"{m}_{row}": m for m in METRICS})
@@ -113,7 +113,7 @@ def stage_rows(windows: pd.DataFrame, voe: str, preregistered: int | None) -> li
         out += [(f"{voe}:{prop}", f"{m}{BEST}", float(values[m])) for m in METRICS]
     out += [(f"{voe}:{OVERALL}", f"{m}{BEST}", float(np.mean([v[m] for v in best.values()]))) for m in METRICS]
     project = windows[windows["context"] == preregistered]
-    out += _rows(voe, voe_metrics(project, protocol="devcurriculum"), PAIRWISE, overall="pooled")
+    out += _rows(voe, suite(project, "devcurriculum", curves=False), PAIRWISE, overall="pooled")
     return out
 
 
@@ -146,6 +146,14 @@ def effect_rows(rows: pd.DataFrame) -> pd.DataFrame:
         g = hedges_g(group["value"].to_numpy(), reference)
         out.append(group.assign(metric=EFFECT_PREFIX + str(metric), value=g))
     return pd.concat(out, ignore_index=True) if out else rows.iloc[:0]
+
+
+def compared(metric: str) -> bool:
+    """Whether curricula are compared on a VoE metric: not on Hedges' g (one value per curriculum and stage,
+    nothing to pair by seed) nor on the sweep's rows (``_ctx{C}``, ``_filtered``: the material of the
+    pre-registered and best rows, which are compared)."""
+    return not (metric.startswith(EFFECT_PREFIX) or metric.endswith(f"_{FILTERED}")
+                or metric.rsplit("_", 1)[-1].removeprefix("ctx").isdigit())
 
 
 def part_run(path: PathLike) -> tuple[str, str, int]:

@@ -89,6 +89,13 @@ class VoEMetrics(Mapping[str, float]):
 def voe_metrics(table: Any, protocol: str = "garrido2025") -> VoEMetrics:
     """The metric suite of a surprise table (see the module docstring); ``table``: anything pandas reads as
     a frame (a DataFrame, a pyarrow Table, a dict of columns)."""
+    return suite(table, protocol)
+
+
+def suite(table: Any, protocol: str = "garrido2025", *, pooled: bool = True, curves: bool = True) -> VoEMetrics:
+    """:func:`voe_metrics` with work left out for callers that do not read it: ``pooled=False`` skips the
+    pooled pairs when the table has properties (``pooled`` is then empty; ``overall`` too under the
+    project's protocol), ``curves=False`` computes only the relative accuracies."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown VoE protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     frame = table.to_pandas() if hasattr(table, "to_pandas") else pd.DataFrame(table)
@@ -104,16 +111,21 @@ def voe_metrics(table: Any, protocol: str = "garrido2025") -> VoEMetrics:
             raise ValueError(f"pair {lost[0]!r} has no window after its onset (protocol 'devcurriculum' reads only those)")
         frame = after
     clips = clip_matrix(frame, pad=protocol == "garrido2025")
-    compute = _garrido2025 if protocol == "garrido2025" else _devcurriculum
-    pooled = compute(clips.possible, clips.impossible)
+    names = METRICS if curves else ("relative_accuracy_mean", "relative_accuracy_max")
+
+    def compute(matrix: ClipMatrix) -> dict[str, float]:
+        if protocol == "garrido2025":
+            return _garrido2025(matrix.possible, matrix.impossible, curves=curves)
+        return _devcurriculum(matrix.possible, matrix.impossible, curves=curves)
+
     by_property: dict[str, dict[str, float]] = {}
     if clips.properties is not None:
         for prop in sorted(set(clips.properties)):  # the reference runs (and pads) each block alone
-            sub = clips.subset(clips.properties == prop)
-            by_property[str(prop)] = compute(sub.possible, sub.impossible)
-    property_mean = {m: float(np.mean([v[m] for v in by_property.values()])) for m in METRICS} if by_property else {}
-    overall = property_mean if protocol == "garrido2025" and by_property else pooled
-    return VoEMetrics(protocol, overall, pooled, by_property, property_mean, len(clips.possible))
+            by_property[str(prop)] = compute(clips.subset(clips.properties == prop))
+    whole = compute(clips) if pooled or not by_property else {}
+    property_mean = {m: float(np.mean([v[m] for v in by_property.values()])) for m in names} if by_property else {}
+    overall = property_mean if protocol == "garrido2025" and by_property else whole
+    return VoEMetrics(protocol, overall, whole, by_property, property_mean, len(clips.possible))
 
 
 # ---- the table as matched rows ----------------------------------------------------------------------
@@ -196,9 +208,10 @@ def threshold_index(n: int) -> int:
     return -(-9 * n // 10)
 
 
-def _garrido2025(possible: np.ndarray, impossible: np.ndarray) -> dict[str, float]:
+def _garrido2025(possible: np.ndarray, impossible: np.ndarray, *, curves: bool = True) -> dict[str, float]:
     """The reference's metrics on matched rows (float32 as there), as fractions."""
     import torch
+    from sklearn import config_context
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
     real = torch.from_numpy(possible.astype(np.float32))
@@ -208,6 +221,8 @@ def _garrido2025(possible: np.ndarray, impossible: np.ndarray) -> dict[str, floa
     # torch: an integer count divided by an int is float32, then * 100 (float32), as in the reference
     out["relative_accuracy_mean"] = (real.mean(1) < fake.mean(1)).sum().div(n).mul(100).item() / 100
     out["relative_accuracy_max"] = (real.max(1)[0] < fake.max(1)[0]).sum().div(n).mul(100).item() / 100
+    if not curves:
+        return out
     d1, d2 = real.max(1)[0], fake.max(1)[0]
     index = threshold_index(len(d1))
     if index >= len(d1):
@@ -220,12 +235,14 @@ def _garrido2025(possible: np.ndarray, impossible: np.ndarray) -> dict[str, floa
         out["absolute_accuracy_max"] = right.div(d1.shape[0] + d2.shape[0]).mul(100).item() / 100
     losses = torch.cat([real, fake])  # every possible, then every impossible clip: the curves ignore row order
     labels = np.r_[np.ones(n), np.zeros(n)]  # 1.0 = possible, as the reference's labels
-    for tag, score in (("mean", losses.mean(1)), ("max", losses.max(1)[0])):
-        negated = (-score).numpy()  # float32, as sklearn receives the reference's tensor
-        precision, recall, _ = precision_recall_curve(labels, negated)
-        out[f"auprc_{tag}"] = float(auc(recall, precision))
-        fpr, tpr, _ = roc_curve(labels, negated)
-        out[f"auroc_{tag}"] = float(auc(fpr, tpr))
+    # the inputs are built here, finite and binary: sklearn's argument checks only cost time
+    with config_context(skip_parameter_validation=True, assume_finite=True):
+        for tag, score in (("mean", losses.mean(1)), ("max", losses.max(1)[0])):
+            negated = (-score).numpy()  # float32, as sklearn receives the reference's tensor
+            precision, recall, _ = precision_recall_curve(labels, negated)
+            out[f"auprc_{tag}"] = float(auc(recall, precision))
+            fpr, tpr, _ = roc_curve(labels, negated)
+            out[f"auroc_{tag}"] = float(auc(fpr, tpr))
     return {m: out[m] for m in METRICS}
 
 
@@ -248,21 +265,23 @@ def calibrated_accuracy(possible: np.ndarray, impossible: np.ndarray, share: flo
     return float(((d1 <= thresh).sum() + (d2 > thresh).sum()) / (len(d1) + len(d2)))
 
 
-def _devcurriculum(possible: np.ndarray, impossible: np.ndarray) -> dict[str, float]:
+def _devcurriculum(possible: np.ndarray, impossible: np.ndarray, *, curves: bool = True) -> dict[str, float]:
+    from sklearn import config_context
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    if np.isnan(possible).all(axis=1).any() or np.isnan(impossible).all(axis=1).any():
-        raise ValueError("a clip has no window after its onset")
     out: dict[str, float] = {}
     labels = np.r_[np.zeros(len(possible)), np.ones(len(impossible))]  # 1 = impossible: the violation to find
     for tag, reduce in (("mean", np.nanmean), ("max", np.nanmax)):
         p, q = reduce(possible, axis=1), reduce(impossible, axis=1)
         out[f"relative_accuracy_{tag}"] = pairwise_accuracy(p, q)
-        out[f"auroc_{tag}"] = float(roc_auc_score(labels, np.r_[p, q]))
-        out[f"auprc_{tag}"] = float(average_precision_score(labels, np.r_[p, q]))
+        if not curves:
+            continue
+        with config_context(skip_parameter_validation=True, assume_finite=True):
+            out[f"auroc_{tag}"] = float(roc_auc_score(labels, np.r_[p, q]))
+            out[f"auprc_{tag}"] = float(average_precision_score(labels, np.r_[p, q]))
         if tag == "max":
             out["absolute_accuracy_max"] = calibrated_accuracy(p, q)
-    return {m: out[m] for m in METRICS}
+    return out if not curves else {m: out[m] for m in METRICS}
 
 
 # ---- effect size against untrained networks ---------------------------------------------------------
