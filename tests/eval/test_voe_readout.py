@@ -119,7 +119,7 @@ def test_which_metrics_curricula_are_compared_on() -> None:
 
 
 def test_a_preregistered_context_that_was_not_scored_is_named(readout, tmp_path: Path) -> None:
-    _, windows, items = readout
+    _, windows, _ = readout
     part = tmp_path / "one.parquet"
     one = windows[("dev", 0)]
     write_table(table_from_columns({c: one[c].tolist() for c in SURPRISE_SCHEMA.names}, SURPRISE_SCHEMA), part,

@@ -319,7 +319,8 @@ def plot_voe(summary: pd.DataFrame, path: PathLike) -> Path:
                         transform=axes[0][0].transAxes)
     for r, (model, voe) in enumerate(groups):
         mine = summary[summary["model"] == model]
-        panels = [(bench, mine[mine["benchmark"] == bench], VOE_HEADLINE, VOE_CHANCE) for bench in props[voe]]
+        panels: list[tuple[str, pd.DataFrame, tuple[tuple[str, str, str], ...], float | None]] = [
+            (bench, mine[mine["benchmark"] == bench], VOE_HEADLINE, VOE_CHANCE) for bench in props[voe]]
         overall = mine[mine["benchmark"] == f"{voe}:overall"]
         panels += [(f"{voe}:overall\n{title}", overall, series, None if title.startswith("Hedges") else VOE_CHANCE)
                    for title, series in VOE_SUITE.items()]

@@ -100,8 +100,9 @@ def stage_rows(windows: pd.DataFrame, voe: str, preregistered: int | None) -> li
         raise ValueError(f"VoE set {voe!r}: voe.preregistered_context {preregistered} is not among the context "
                          f"lengths scored ({contexts})")
     columns = ["pair_id", "possible", "window", "surprise", "property"]
-    sweep = {f"ctx{int(c)}": windows.loc[windows["context"] == c, columns] for c in contexts}
-    sweep[FILTERED] = windows.groupby(["pair_id", "possible", "window", "property"], as_index=False)["surprise"].min()
+    sweep: dict[str, pd.DataFrame] = {f"ctx{c}": windows.loc[windows["context"] == c, columns] for c in contexts}
+    keys = ["pair_id", "possible", "window", "property"]
+    sweep[FILTERED] = windows.groupby(keys)["surprise"].min().reset_index()
     scored = {row: suite(table, "garrido2025", pooled=False) for row, table in sweep.items()}
     out: list[tuple[str, str, float]] = []
     for row, metrics in scored.items():
