@@ -301,7 +301,8 @@ def _check_voe(cfg: WorkflowConfig) -> None:
             if c % tubelet or not tubelet <= c < frames:
                 raise ConfigError(
                     f"voe.context_frames: {c} does not fit models.{model} ({frames}-frame windows of {tubelet}-frame "
-                    f"tubelets); each context length must be a multiple of {tubelet} below {frames}"
+                    f"tubelets); each context length must be a multiple of {tubelet} below {frames}, or set "
+                    "voe.context_frames: null (each model's earlier half)"
                 )
     windows = [("data.clip.frames", cfg.data.clip.frames)] + [
         (f"models.{m}.clip.frames", cfg.clip_for(m).frames) for m in cfg.models if cfg.view_key(m)
