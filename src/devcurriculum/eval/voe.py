@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -87,6 +88,11 @@ def _rows(benchmark_of: str, metrics: Any, names: Mapping[str, str], overall: st
     return out
 
 
+def _best(values: Sequence[float]) -> float:
+    """The largest value; NaN when any is (too few pairs for the threshold: then every row of the property is)."""
+    return math.nan if any(math.isnan(v) for v in values) else max(values)
+
+
 def stage_rows(windows: pd.DataFrame, voe: str, preregistered: int | None) -> list[tuple[str, str, float]]:
     """Every metric of one (stage, set): the sweep rows, Filtered, the pre-registered and the best row, and
     the project's pairwise accuracy. ``windows``: its surprise rows with pair_id, property, possible."""
@@ -108,8 +114,8 @@ def stage_rows(windows: pd.DataFrame, voe: str, preregistered: int | None) -> li
     for row, metrics in scored.items():
         out += _rows(voe, metrics, {f"{m}_{row}": m for m in METRICS})
     out += _rows(voe, scored[f"ctx{preregistered}"], {m: m for m in METRICS})
-    best = {prop: {m: max(s.by_property[prop][m] for s in scored.values()) for m in METRICS}
-            for prop in scored[FILTERED].by_property}  # NaN (too few pairs for the threshold) stays NaN
+    best = {prop: {m: _best([s.by_property[prop][m] for s in scored.values()]) for m in METRICS}
+            for prop in scored[FILTERED].by_property}
     for prop, values in best.items():
         out += [(f"{voe}:{prop}", f"{m}{BEST}", float(values[m])) for m in METRICS]
     out += [(f"{voe}:{OVERALL}", f"{m}{BEST}", float(np.mean([v[m] for v in best.values()]))) for m in METRICS]
