@@ -65,6 +65,7 @@ rule surprise_baseline:
         baseline=baseline_cfg,
         clip=CFG.data.clip.shaping(),
         window_stride=CFG.voe.window_stride,
+        context_frames=voe_context_frames(),
         sets=VOE_SETS,
     script:
         "../scripts/surprise_baseline.py"
@@ -82,5 +83,6 @@ rule voe_readout_baselines:
         ENV
     params:
         sets=VOE_SETS,
+        preregistered_context=CFG.voe.preregistered(),
     script:
         "../scripts/voe_readout.py"

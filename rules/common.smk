@@ -19,6 +19,7 @@ from devcurriculum.config import (
     baseline_runs,
     expand_runs,
     surprise_keys,
+    untrained_runs,
 )
 from devcurriculum.config.runs import RUN_NAME, run_folder
 from devcurriculum.datasets.clip_store import SUFFIX
@@ -465,6 +466,8 @@ def tracking_arg():
 
     block = {**CFG.tracking.to_dict(), "dir": str(tracking_dir(CFG.tracking, RESULTS))}
     return f" --tracking-json {shlex.quote(json.dumps(block))}"
+
+
 def pretrain_script(wildcards, resources):
     """The entry point's absolute path, as a params function of `resources`: Snakemake does not record
     it, so a moved or renamed checkout (home to scratch) does not retrain every run."""
@@ -688,10 +691,21 @@ def surprise_model_cfg(wildcards):
     return surprise_keys(CFG.models[wildcards.model])
 
 
+def voe_runs():
+    """Every trained run plus voe.untrained_inits untrained networks per model (the runs' baselines first)."""
+    return [*RUNS, *untrained_runs(RUNS, CFG.voe.untrained_inits)]
+
+
+def voe_context_frames():
+    """The context lengths of the sweep (None: each model's earlier half of the window)."""
+    frames = CFG.voe.context_frames
+    return list(frames) if frames else None
+
+
 def surprise_parts():
     return [
         f"{RESULTS}/voe/surprise/{run.name}/part-{shard}.parquet"
-        for run in evaluated_runs()
+        for run in voe_runs()
         for shard in range(CFG.voe.shards)
     ]
 

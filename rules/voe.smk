@@ -1,5 +1,6 @@
-# Intuitive physics by violation of expectation: VoE sets -> surprise (sharded, every stage checkpoint)
-# -> pairwise accuracy of every run -> rows in summary.parquet (docs/voe.md).
+# Intuitive physics by violation of expectation: VoE sets -> surprise (sharded, every stage checkpoint, every
+# context length; trained runs and voe.untrained_inits random inits per model) -> the metric suite of every
+# run and Hedges' g against the untrained -> rows in summary.parquet (docs/voe.md).
 
 
 rule prepare_voe:
@@ -40,6 +41,7 @@ rule surprise:
         model=surprise_model_cfg,
         clip=model_clip_cfg,
         window_stride=CFG.voe.window_stride,
+        context_frames=voe_context_frames(),
         sets=VOE_SETS,
         run=run_info,
     script:
@@ -58,5 +60,6 @@ rule voe_readout:
         ENV
     params:
         sets=VOE_SETS,
+        preregistered_context=CFG.voe.preregistered(),
     script:
         "../scripts/voe_readout.py"

@@ -31,4 +31,5 @@ with stage_log(sm.log[0], f"surprise[{sm.wildcards.model}/{sm.wildcards.curricul
         threads=sm.threads,
         run_spec=sm.input.get("spec"),  # trained runs only: checked against params.model
         model_key=f"models.{sm.wildcards.model}",
+        context_frames=sm.params.context_frames,
     )

@@ -27,4 +27,5 @@ with stage_log(sm.log[0], f"surprise_baseline[{name}]"):
         out_path=sm.output.part,
         batch_size=voe.batch_size,
         threads=sm.threads,
+        context_frames=sm.params.context_frames,
     )

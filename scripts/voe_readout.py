@@ -1,4 +1,4 @@
-"""Rule voe_readout: pairwise accuracy of every run at every stage on every VoE set (devcurriculum.eval.voe)."""
+"""Rule voe_readout: the VoE metric suite of every run at every stage on every VoE set (devcurriculum.eval.voe)."""
 
 from devcurriculum.eval.voe import voe_readout
 from devcurriculum.stamps import write_job_stamp
@@ -11,4 +11,5 @@ with stage_log(sm.log[0], "voe_readout"):
         surprise_parts=list(sm.input.parts),
         sets=dict(zip(sm.params.sets, sm.input.tables, strict=True)),
         out_path=sm.output.eval,
+        preregistered_context=sm.params.preregistered_context,
     )

@@ -19,9 +19,9 @@ from PIL import Image
 MOVIE_NAMES = {"A": "3", "B": "1", "AB": "4", "BA": "2"}
 
 
-def possible_movies(n_frames: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def possible_movies(n_frames: int, size: int, seed: int, shared: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A: a bright square sliding right along the top half over a grey ramp; B: the same square resting in
-    the bottom half (so the two never show the same frame)."""
+    the bottom half (so the two never show the same frame), except its first ``shared`` frames, which are A's."""
     rng = np.random.default_rng(seed)
     background = np.tile(np.linspace(60, 120, size, dtype=np.uint8)[None, :, None], (size, 1, 3))
     colour = rng.integers(150, 255, size=3, dtype=np.uint8)
@@ -33,6 +33,7 @@ def possible_movies(n_frames: int, size: int, seed: int) -> tuple[np.ndarray, np
         left = t * (size - side) // max(n_frames - 1, 1)
         a[t, top : top + side, left : left + side] = colour
         b[t, rest_top : rest_top + side, size - side :] = colour
+    b[:shared] = a[:shared]
     return a, b
 
 
@@ -45,17 +46,22 @@ def write_movie(folder: Path, frames: np.ndarray, possible: bool) -> None:
 
 def build_intphys(
     root: Path, *, blocks: tuple[str, ...] = ("O1", "O2"), scenes: int = 2, n_frames: int = 20, size: int = 32,
-    splice: int = 9,
+    splice: int = 9, shared: int = 0, names: dict[str, str] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Write the quadruplets under ``root``; returns each scene's movies (``<block>/<scene>`` -> name -> frames)."""
+    """Write the quadruplets under ``root``; returns each scene's movies (``<block>/<scene>`` -> name -> frames).
+
+    ``shared``: A and B (so all four movies) begin with the same frames; ``names``: movie folders (default
+    :data:`MOVIE_NAMES`).
+    """
+    names = names or MOVIE_NAMES
     movies: dict[str, dict[str, np.ndarray]] = {}
     for b, block in enumerate(blocks):
         for s in range(scenes):
-            a, bb = possible_movies(n_frames, size, seed=10 * b + s)
+            a, bb = possible_movies(n_frames, size, seed=10 * b + s, shared=shared)
             quad = {"A": a, "B": bb, "AB": np.concatenate([a[:splice], bb[splice:]]),
                     "BA": np.concatenate([bb[:splice], a[splice:]])}
             scene = root / block / f"{s + 1:02d}"
             for name, frames in quad.items():
-                write_movie(scene / MOVIE_NAMES[name], frames, possible=name in ("A", "B"))
+                write_movie(scene / names[name], frames, possible=name in ("A", "B"))
             movies[f"{block}/{s + 1:02d}"] = quad
     return movies

@@ -100,6 +100,7 @@ def test_prototype_weighting_is_refused_for_a_model_whose_clips_have_no_difficul
     config: dict, model_key: str, value: object, reason: str
 ) -> None:
     config["models"]["simclr"][model_key] = value
+    config["voe"]["context_frames"] = None  # config.yaml's VoE sweep [4, 2] needs windows of more than 4 frames
     WorkflowConfig.from_mapping(config)  # no run trains simclr with a weighted curriculum yet
     config["runs"][1]["curricula"].append("prototype")
     with pytest.raises(ConfigError) as err:

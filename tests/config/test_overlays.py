@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devcurriculum.workflow import load_workflow_config
+from snakemake.utils import update_config
+
+from devcurriculum.config import WorkflowConfig
+from devcurriculum.workflow import drop_null_entries
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = [REPO / "config.yaml", *sorted((REPO / "configs").rglob("*.yaml"))]
@@ -32,13 +35,38 @@ def merged(*files: Path) -> dict:
     return out
 
 
-def test_the_own_data_overlay_drops_the_demo_voe_set_and_benchmarks(tmp_path: Path) -> None:
-    config = merged(REPO / "config.yaml", REPO / "configs" / "own_data.yaml")
-    config["data"]["manifest"] = str(tmp_path / "manifest.csv")
-    cfg = load_workflow_config(config)
+def as_snakemake_merges(*overlays: Path) -> dict:
+    """What the Snakefile sees for ``--configfile config.yaml <overlays>``: the command-line files merged in
+    order, then laid once more over the Snakefile's own ``configfile: config.yaml`` (snakemake.utils.update_config)."""
+    command_line: dict = {}
+    for f in (REPO / "config.yaml", *overlays):
+        update_config(command_line, yaml.safe_load(f.read_text()) or {})
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    update_config(config, command_line)
+    drop_null_entries(config)
+    return config
+
+
+PRESET_DIR = REPO / "configs" / "presets"
+#: each preset with the files it is laid over (lin2025_prototype extends the VideoMAE preset)
+PRESETS = {p.stem: [PRESET_DIR / "sheybani2023_videomae.yaml"] * p.stem.startswith("lin2025") + [p]
+           for p in sorted(PRESET_DIR.glob("*.yaml"))}
+
+
+@pytest.mark.parametrize("preset", [None, *PRESETS], ids=lambda p: p or "alone")
+def test_the_own_data_overlay_drops_the_demo_voe_set_and_benchmarks(preset: str | None) -> None:
+    """Also under a preset listed after it: a preset naming the demo set (even one key) would bring it back."""
+    config = as_snakemake_merges(REPO / "configs" / "own_data.yaml", *(PRESETS[preset] if preset else []))
+    cfg = WorkflowConfig.from_mapping(config)
     assert dict(cfg.voe.sets) == {}  # no demo_physics rendered into a real-video study
     assert set(cfg.benchmarks) == {"digits"}
     assert all(b.source != "demo" for b in cfg.benchmarks.values())
+
+
+def test_the_demo_voe_set_holds_two_windows_of_the_longest_clip() -> None:
+    assert WorkflowConfig.from_mapping(as_snakemake_merges()).voe.sets["demo_physics"].frames == 8 + 2
+    videomae = REPO / "configs" / "presets" / "sheybani2023_videomae.yaml"
+    assert WorkflowConfig.from_mapping(as_snakemake_merges(videomae)).voe.sets["demo_physics"].frames == 16 + 2
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO)))

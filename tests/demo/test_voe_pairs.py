@@ -1,8 +1,10 @@
-"""The demo world's VoE pairs: identical before the onset, different from it on, on the frames stored in the cache."""
+"""The demo world's VoE quadruplets: two pairs each, identical before the onset and different from it on, on
+the frames stored in the cache; the possible and the impossible movies of a quadruplet show the same frames."""
 
 from __future__ import annotations
 
-import math
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 
 from devcurriculum.config import DEMO_VOE_PROPERTIES, ClipConfig, DemoConfig, DemoVoESource
-from devcurriculum.demo.voe import EVENT_AT, render_voe_pairs
+from devcurriculum.demo.voe import render_voe_pairs, render_voe_quadruplets
 from devcurriculum.evalsets.voe import prepare_voe
 
 AGE_GROUPS = {"g0": (0.0, 120.0), "g1": (120.0, 400.0)}
@@ -46,19 +48,25 @@ def test_stored_pairs_are_identical_before_the_onset_and_differ_after_it(tmp_pat
             assert not np.array_equal(possible[t], impossible[t]), (pair_id, t)
 
 
-def test_onset_is_the_designed_event_frame() -> None:
-    clip, size, fps = SIZES[1]
-    pairs = render_voe_pairs(DemoVoESource(pairs_per_property=3, frames=12), world=DemoConfig().world,
-                             age_groups=AGE_GROUPS, clip=clip, size=size, fps=fps)
-    for pair in pairs:
-        event = pair.target.event_frame
-        if pair.prop == "object_permanence":
-            # it vanishes while fully hidden: the clips differ only later, when the possible one re-emerges
-            assert pair.onset * clip.frame_step > event
-            assert pair.target.occluder is not None
-        else:  # continuity, shape and colour change at the event: the first stored frame at or after it
-            assert event == round(EVENT_AT * (12 * clip.frame_step - 1))
-            assert pair.onset == math.ceil(event / clip.frame_step)
+@pytest.mark.parametrize(("clip", "size", "fps"), SIZES, ids=["test-size", "demo-size"])
+def test_quadruplets_splice_the_two_conditions_behind_the_occluder(clip, size, fps) -> None:
+    frames = 10 if clip.frames == 8 else 8
+    quadruplets = render_voe_quadruplets(DemoVoESource(pairs_per_property=4, frames=frames), world=DemoConfig().world,
+                                         age_groups=AGE_GROUPS, clip=clip, size=size, fps=fps)
+    assert Counter(q.prop for q in quadruplets) == dict.fromkeys(DEMO_VOE_PROPERTIES, 2)
+    for q in quadruplets:
+        m = q.splice
+        # the splice frame is the same picture in both conditions (the target behind the occluder in both),
+        # the first frame is not (the target shows in its condition before it goes behind)
+        assert np.array_equal(q.a[m], q.b[m]) and not np.array_equal(q.a[0], q.b[0]), (q.prop, q.index)
+        assert q.target.occluder is not None and replace(q.target, condition=1).occluder == q.target.occluder
+        assert np.array_equal(q.a_then_b, np.concatenate([q.a[:m], q.b[m:]]))
+        pair_a, pair_b = q.pairs()
+        assert pair_a.onset == pair_b.onset > m  # both pairs part where the target comes out
+        # balanced: possible and impossible movies show the same frames, only the pairing of beginnings and ends differs
+        possible = Counter(frame.tobytes() for movie in (q.a, q.b) for frame in movie)
+        impossible = Counter(frame.tobytes() for movie in (q.a_then_b, q.b_then_a) for frame in movie)
+        assert possible == impossible, (q.prop, q.index)
 
 
 def test_pairs_are_deterministic_and_independent_of_the_other_properties() -> None:
@@ -75,3 +83,10 @@ def test_pairs_are_deterministic_and_independent_of_the_other_properties() -> No
     for a, b in zip(shape_pairs, alone, strict=True):
         assert np.array_equal(a.impossible, b.impossible)
     assert not np.array_equal(alone[0].possible, other_seed[0].possible)
+
+
+def test_an_odd_number_of_pairs_is_refused() -> None:
+    from devcurriculum.config import ConfigError
+
+    with pytest.raises(ConfigError, match="pairs_per_property"):
+        DemoVoESource(pairs_per_property=5)

@@ -42,11 +42,14 @@ def test_voe_rows_are_reported_but_never_a_verdict() -> None:
     voe = []
     for seed in (0, 1, 2):
         for cur in ("dev", "mixed"):
-            voe.append(("m", cur, seed, 0, "physics:overall", "voe", "pairwise_accuracy_mean", 0.4))
-            voe.append(("m", cur, seed, 3, "physics:overall", "voe", "pairwise_accuracy_mean", 0.9))
+            voe.append(("m", cur, seed, 0, "physics:overall", "voe", "relative_accuracy_mean", 0.4 + 0.01 * seed))
+            voe.append(("m", cur, seed, 3, "physics:overall", "voe", "relative_accuracy_mean", 0.9))
+            voe.append(("m", cur, seed, 3, "physics:overall", "voe", "hedges_g_relative_accuracy_mean",
+                        12.5 if cur == "dev" else 12.0))
+    voe.append(("m", "init", 7, 0, "physics:overall", "voe", "relative_accuracy_mean", 0.37))  # an extra untrained init
     both = pd.concat([summary, pd.DataFrame(voe, columns=summary.columns)], ignore_index=True)
     (verdict,) = learner_verdicts(both)
     assert verdict.readout == "linear" and verdict.min_margin == pytest.approx(0.08)  # the +0.5 VoE gain is not it
     text = report(both)
-    assert "  m          physics:overall: untrained 0.400 -> dev 0.900, mixed 0.900" in text
+    assert "  m          physics:overall: untrained 0.400 (4 init(s)) -> dev 0.900 (g +12.50), mixed 0.900 (g +12.00)" in text
     assert "chance 0.5" in text

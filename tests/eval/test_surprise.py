@@ -21,7 +21,8 @@ from devcurriculum.eval.surprise import (
     surprise_run,
     window_starts,
 )
-from devcurriculum.eval.voe import accuracy_rows, clip_surprise, pair_scores, pairwise_accuracy, voe_readout
+from devcurriculum.eval.voe import run_rows, voe_readout
+from devcurriculum.eval.voe_metrics import METRICS, pairwise_accuracy, voe_metrics
 from devcurriculum.evalsets.voe import VOE_SCHEMA
 from devcurriculum.models.registry import build_objective
 from devcurriculum.models.videomae import to_imagenet_normalisation
@@ -85,25 +86,27 @@ def test_a_nothing_changes_predictor_finds_the_impossible_clip_more_surprising(t
     ids, rows, cache = voe.rows()
     model = PersistenceSurprise(frames=CLIP.frames, tubelet_size=2)
     starts = window_starts(cache.shape[1], model.frames, 2)
-    scores = score_windows(model, cache, rows, starts, batch_size=32)
+    scores = score_windows(model, cache, rows, starts, batch_size=32)[:, :, 0]
     onsets = pd.read_parquet(voe.table)["onset_frame"].to_numpy()
     after = starts[None, :] + model.frames - 1 >= onsets[:, None]
     windows = pd.DataFrame({
         "after_stage": 0, "step": 0, "voe": "still", "item_id": np.repeat(ids.to_pylist(), len(starts)),
-        "window_start": np.tile(starts, len(rows)), "after_onset": after.ravel(), "surprise": scores.ravel(),
+        "window_start": np.tile(starts, len(rows)), "context": 2, "after_onset": after.ravel(),
+        "surprise": scores.ravel(),
     })
     # before the onset the clips are the same: equal surprise; after it the possible clip is still (no error)
     assert np.array_equal(scores[0::2][~after[0::2]], scores[1::2][~after[1::2]])
     assert (scores[0::2] == 0).all() and (scores[1::2][after[1::2]] > 0).any()
-    items = pd.read_parquet(voe.table).assign(voe="still")
-    rows_out = accuracy_rows(pair_scores(clip_surprise(windows), items))
-    assert {(r["benchmark"], r["metric"]): r["value"] for r in rows_out} == {
-        ("still:permanence", "pairwise_accuracy_mean"): 1.0, ("still:permanence", "pairwise_accuracy_max"): 1.0,
-        ("still:overall", "pairwise_accuracy_mean"): 1.0, ("still:overall", "pairwise_accuracy_max"): 1.0,
-    }
+    items = pd.read_parquet(voe.table).assign(voe="still")[["voe", "item_id", "pair_id", "property", "possible"]]
+    values = {(r["benchmark"], r["metric"]): r["value"] for r in run_rows(windows, items, preregistered=None)}
+    for bench in ("still:permanence", "still:overall"):
+        assert values[(bench, "pairwise_accuracy_mean")] == 1.0 and values[(bench, "pairwise_accuracy_max")] == 1.0
+        # the reference's reading (every window, strict <) agrees: the windows before the onset tie in both clips
+        assert values[(bench, "relative_accuracy_mean")] == 1.0 and values[(bench, "auroc_max")] == 1.0
     # the same clips with the labels swapped: the readout says the "impossible" one is never more surprising
     swapped = items.assign(possible=~items["possible"])
-    assert {r["value"] for r in accuracy_rows(pair_scores(clip_surprise(windows), swapped))} == {0.0}
+    values = {(r["benchmark"], r["metric"]): r["value"] for r in run_rows(windows, swapped, preregistered=None)}
+    assert values[("still:overall", "pairwise_accuracy_mean")] == 0.0 and values[("still:overall", "auroc_mean")] == 0.0
 
 
 def test_pairwise_accuracy_counts_ties_as_one_half() -> None:
@@ -182,22 +185,28 @@ def test_surprise_run_scores_every_stage_in_shards_and_the_readout_writes_summar
     pd.testing.assert_frame_equal(windows.sort_values(keys, ignore_index=True),
                                   pd.read_parquet(whole).sort_values(keys, ignore_index=True), check_exact=False, rtol=1e-5)
     # 6 clips x windows at 0, 2, 4 x 2 checkpoints; onset 5: the window at 0 (frames 0-3) is before it
-    assert len(windows) == 6 * 3 * 2
+    assert len(windows) == 6 * 3 * 2 and set(windows["context"]) == {2}
     assert windows.groupby("window_start")["after_onset"].all().to_dict() == {0: False, 2: True, 4: True}
     out = tmp_path / "voe_eval.parquet"
-    assert voe_readout(surprise_parts=parts, sets={"still": voe.table}, out_path=out) == 2 * 2 * 2
+    # per stage and benchmark: 7 metrics x (the one context's row, Filtered, pre-registered, best row) + 2 pairwise
+    assert voe_readout(surprise_parts=parts, sets={"still": voe.table}, out_path=out) == 2 * 2 * (7 * 4 + 2)
     table = pd.read_parquet(out)
     assert set(table["readout"]) == {"voe"} and set(table["after_stage"]) == {1, 2}
     assert set(table["benchmark"]) == {"still:permanence", "still:overall"}
-    assert set(table["metric"]) == {"pairwise_accuracy_mean", "pairwise_accuracy_max"}
-    assert table["value"].between(0, 1).all() and set(table["model"]) == {"vjepa"}
+    assert set(table["metric"]) == {"pairwise_accuracy_mean", "pairwise_accuracy_max", *METRICS,
+                                    *(f"{m}_{row}" for m in METRICS for row in ("ctx2", "filtered", "best_row"))}
+    # 3 pairs: too few for the reference's threshold (n >= 10), absolute accuracy is NaN
+    absolute = table["metric"].str.startswith("absolute_accuracy_max")
+    assert table.loc[absolute, "value"].isna().all()
+    assert table.loc[~absolute, "value"].between(0, 1).all() and set(table["model"]) == {"vjepa"}
 
 
-def test_a_clip_without_a_window_after_its_onset_is_named() -> None:
-    windows = pd.DataFrame({"after_stage": 1, "step": 4, "voe": "s", "item_id": ["a", "a", "b"],
-                            "window_start": [0, 2, 0], "after_onset": [False, True, False], "surprise": 1.0})
-    with pytest.raises(ValueError, match="VoE clip 'b' of 's' has no window after its onset"):
-        clip_surprise(windows)
+def test_a_pair_without_a_window_after_its_onset_is_named() -> None:
+    windows = pd.DataFrame({"pair_id": ["a", "a", "a", "a", "b", "b"], "possible": [True, True, False, False, True, False],
+                            "window": [0, 2, 0, 2, 0, 0], "after_onset": [False, True, False, True, False, False],
+                            "surprise": 1.0})
+    with pytest.raises(ValueError, match="pair 'b' has no window after its onset"):
+        voe_metrics(windows, protocol="devcurriculum")
 
 
 def _readout_table(path: Path, rows: list[dict]) -> Path:
@@ -232,3 +241,56 @@ def test_summary_holds_voe_rows_of_every_stage_with_the_untrained_model_as_stage
     assert rows.groupby("after_stage")["value"].first().to_dict() == {0: 0.5, 1: pytest.approx(0.6), 2: pytest.approx(0.7)}
     assert len(rows) == 3 * 2 * 2
     assert written["voe"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+CLIP6 = ClipConfig(frames=6, frame_step=1, stride=6, size=16)
+
+
+@pytest.mark.parametrize("name", ["videomae", "vjepa", "simclr"])
+def test_every_context_length_is_scored_as_its_own_prediction(name: str) -> None:
+    torch.manual_seed(0)
+    obj = build_objective(model_config(TINY[name]), CLIP6).eval()
+    scorer = surprise_model(obj)
+    windows = torch.randn(3, 6, 3, 16, 16).clamp(-2, 2)
+    contexts = [2, 4] if name != "simclr" else [1, 3, 5]
+    with torch.no_grad():
+        swept = scorer.score(windows, contexts)
+        alone = torch.stack([scorer(windows, c) for c in contexts], dim=1)
+    assert swept.shape == (3, len(contexts))
+    assert torch.allclose(swept, alone, rtol=1e-5, atol=1e-6)  # shared work (targets, features) changes nothing
+    assert not torch.allclose(swept[:, 0], swept[:, 1])  # another context is another prediction
+    # the earlier half, as before the sweep: 1 of 3 two-frame slices, 3 of 6 frames
+    assert scorer.default_context == (2 if name != "simclr" else 3)
+    if name == "videomae":  # its own loss with every tubelet from the context on masked
+        with torch.no_grad():
+            loss = obj.model(pixel_values=to_imagenet_normalisation(windows[:1]),
+                             bool_masked_pos=scorer.future_mask(2)[None]).loss
+        assert torch.isclose(swept[0, 0], loss, rtol=1e-5)
+        assert scorer.future_mask(2).tolist() == [False] * 4 + [True] * 8
+    with pytest.raises(ValueError, match=r"voe.context_frames: 6 context frames do not fit a 6-frame window"):
+        scorer.score(windows, [6])
+    if name != "simclr":
+        with pytest.raises(ValueError, match=r"a multiple of 2 below 6"):
+            scorer(windows, 3)
+
+
+def test_pairs_mode_scores_one_pair_and_counts_a_window_after_the_onset_by_its_predicted_frame(tmp_path: Path) -> None:
+    voe = _voe_set(tmp_path, "still", _vanishing_pairs(2))
+    cfg = {**TINY["vjepa"], "mode": "pairs", "gap": 1}
+    torch.manual_seed(0)
+    ckpt = _checkpoint(build_objective(model_config(cfg), CLIP), tmp_path / "after_stage1.safetensors", 1, 5)
+    out = tmp_path / "part.parquet"
+    surprise_run(model=model_config(cfg), clip=CLIP, checkpoints=[ckpt], voe_sets=[voe], window_stride=2, shard=0,
+                 n_shards=1, out_path=out, run_info={"model": "vjepa", "curriculum": "c", "seed": 0}, batch_size=8,
+                 context_frames=[2])
+    windows = pd.read_parquet(out)
+    # 4-frame windows at 0, 2, 4 of 8-frame clips, onset 5: the pair is (start, start + 1), so only the window at
+    # 4 predicts a frame at or after the onset (by its last frame, the window at 2 would have counted too)
+    assert windows.groupby("window_start")["after_onset"].all().to_dict() == {0: False, 2: False, 4: True}
+    assert set(windows["context"]) == {2}
+    torch.manual_seed(0)
+    scorer = surprise_model(build_objective(model_config(cfg), CLIP).eval())
+    batch = torch.randn(2, 4, 3, 16, 16)
+    with torch.no_grad():
+        swept = scorer.score(batch, [2, 2])
+    assert torch.equal(swept[:, 0], swept[:, 1]) and scorer.last_scored_frame(2) == 1

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
         gap_seconds_list,
         model_config,
     )
-    from devcurriculum.config.runs import Run, baseline_runs, expand_runs
+    from devcurriculum.config.runs import Run, baseline_runs, expand_runs, untrained_runs
     from devcurriculum.config.schema import ConfigError, load_schema
     from devcurriculum.config.tracking import TrackingConfig
     from devcurriculum.config.training import PretrainConfig
@@ -75,6 +75,8 @@ if TYPE_CHECKING:
         DEMO_VOE_PROPERTIES,
         VOE_SET_CONFIGS,
         DemoVoESource,
+        GraspVoESource,
+        InflevelVoESource,
         IntPhysVoESource,
         ManifestVoESource,
         VoEConfig,
@@ -115,8 +117,10 @@ __all__ = [
     "DigitsBenchmarkSource",
     "EvaluationConfig",
     "FeaturesConfig",
+    "GraspVoESource",
     "ImageFolderSource",
     "ImageManifestSource",
+    "InflevelVoESource",
     "InitFromConfig",
     "IntPhysVoESource",
     "KnnReadoutConfig",
@@ -159,5 +163,6 @@ __all__ = [
     "model_config",
     "runtime",
     "surprise_keys",
+    "untrained_runs",
     "voe_set_config",
 ]

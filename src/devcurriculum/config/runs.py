@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from devcurriculum.config.workflow import INIT, WorkflowConfig
@@ -59,3 +60,15 @@ def expand_runs(cfg: WorkflowConfig) -> list[Run]:
 def baseline_runs(runs: list[Run]) -> list[Run]:
     """The untrained baseline of every (model, seed) that has a trained run."""
     return [Run(model, INIT, seed) for model, seed in sorted({(r.model, r.seed) for r in runs})]
+
+
+def untrained_runs(runs: list[Run], n: int) -> list[Run]:
+    """Per model, the untrained networks (random inits) the VoE readout compares its trained stages with: the
+    baseline of every seed its runs have, plus the smallest free seeds until there are ``n`` (``voe.untrained_inits``)."""
+    out = []
+    for model in sorted({r.model for r in runs}):
+        seeds = {r.seed for r in runs if r.model == model}
+        free = (s for s in itertools.count() if s not in seeds)
+        seeds |= {next(free) for _ in range(max(n - len(seeds), 0))}
+        out += [Run(model, INIT, seed) for seed in sorted(seeds)]
+    return out

@@ -61,7 +61,12 @@ class WorkflowConfig(ConfigBlock):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _fill_demo_voe_frames(self)
         _check_workflow(self)
+
+    def voe_window(self) -> int:
+        """The longest window a VoE set is scored in: ``data.clip.frames`` or a learner's own clip frames."""
+        return max([self.data.clip.frames] + [self.clip_for(m).frames for m in self.models if self.view_key(m)])
 
     def pretrain_for(self, model: str) -> PretrainConfig:
         """The ``pretrain`` block with ``models.<model>.pretrain`` laid over it: what that model's runs use."""
@@ -166,6 +171,15 @@ def clip_setting_key(clip: ClipConfig, *, stride: bool = True) -> str:
 
 
 # ---- checks that span blocks (the schema checks each key alone) ---------------------------------
+
+
+def _fill_demo_voe_frames(cfg: WorkflowConfig) -> None:
+    """A demo VoE set's ``frames: null`` becomes the longest window + ``voe.window_stride`` (two windows)."""
+    if not any(getattr(s, "frames", 0) is None for s in cfg.voe.sets.values()):
+        return
+    frames = cfg.voe_window() + cfg.voe.window_stride
+    sets = {name: dataclasses.replace(s, frames=frames) if s.frames is None else s for name, s in cfg.voe.sets.items()}
+    object.__setattr__(cfg, "voe", dataclasses.replace(cfg.voe, sets=sets))
 
 
 def _check_workflow(cfg: WorkflowConfig) -> None:
@@ -359,13 +373,24 @@ def _complexity_conflict(cfg: WorkflowConfig, model: str) -> str | None:
 
 
 def _check_voe(cfg: WorkflowConfig) -> None:
-    """Every VoE clip must hold at least one window of every model (its clip's ``frames`` frames)."""
+    """Every VoE clip must hold at least one window of every model (its clip's ``frames`` frames), and every
+    context length of the sweep must be whole tubelets of every scored model's window, leaving some to predict."""
+    for model in sorted({m for entry in cfg.runs for m in entry.models if m in cfg.models}):
+        tubelet = int(getattr(cfg.models[model], "tubelet_size", 1))  # SimCLR reads frame by frame
+        frames = cfg.clip_for(model).frames
+        for c in cfg.voe.context_frames or ():
+            if c % tubelet or not tubelet <= c < frames:
+                raise ConfigError(
+                    f"voe.context_frames: {c} does not fit models.{model} ({frames}-frame windows of {tubelet}-frame "
+                    f"tubelets); each context length must be a multiple of {tubelet} below {frames}, or set "
+                    "voe.context_frames: null (each model's earlier half)"
+                )
     windows = [("data.clip.frames", cfg.data.clip.frames)] + [
         (f"models.{m}.clip.frames", cfg.clip_for(m).frames) for m in cfg.models if cfg.view_key(m)
     ]
     for name, voe_set in cfg.voe.sets.items():
         for where, frames in windows:
-            if voe_set.frames < frames:
+            if (voe_set.frames or 0) < frames:
                 raise ConfigError(
                     f"voe.sets.{name}.frames: {voe_set.frames} is shorter than the models' window "
                     f"{where}={frames}; set it to at least {frames} "

@@ -4,9 +4,9 @@ For every learner and every (benchmark, readout metric): the untrained model's m
 curriculum's final-stage mean, and the smallest margin over curricula (final - untrained, paired by
 seed, ``eval.statistics.learning_margins``). A learner *shows learning* on a benchmark and readout when
 every curriculum's margin exceeds ``threshold`` (0.05 absolute). Only the representation readouts
-(linear, kNN) count: the violation-of-expectation rows (``readout: voe``) ask another question, on a
-handful of pairs, and are reported on a line of their own (overall pairwise accuracy, chance 0.5),
-never picked as a learner's best. And for every run whose curriculum has
+(linear, kNN) count: the violation-of-expectation rows (``readout: voe``) ask another question and
+are reported on a line of their own (relative accuracy at the pre-registered context, mean over
+properties, chance 0.5, with Hedges' g against the untrained networks), never picked as a learner's best. And for every run whose curriculum has
 one stage throughout (``mixed``: one data distribution, so its loss is comparable from start to end),
 the mean loss of its last 20 steps over its first 20.
 
@@ -29,7 +29,8 @@ THRESHOLD = 0.05
 LOSS_WINDOW = 20
 #: readouts of the VoE suite (eval.voe): reported, never a learner's verdict
 VOE_READOUT = "voe"
-VOE_METRIC = "pairwise_accuracy_mean"
+VOE_METRIC = "relative_accuracy_mean"
+VOE_EFFECT = "hedges_g_relative_accuracy_mean"
 
 
 @dataclass(frozen=True)
@@ -80,18 +81,25 @@ def mixed_loss_ratios(metrics: pd.DataFrame, window: int = LOSS_WINDOW) -> pd.Da
 
 
 def voe_lines(summary: pd.DataFrame) -> list[str]:
-    """Per learner and VoE set: overall pairwise accuracy (mean-window surprise), untrained -> each curriculum."""
-    voe = summary[(summary["readout"] == VOE_READOUT) & (summary["metric"] == VOE_METRIC)
-                  & summary["benchmark"].str.endswith(":overall")]
-    if voe.empty:
+    """Per learner and VoE set: relative accuracy (mean-window surprise, pre-registered context, mean over
+    properties), the untrained networks -> each curriculum's final stage, and its Hedges' g against them."""
+    voe = summary[(summary["readout"] == VOE_READOUT) & summary["benchmark"].str.endswith(":overall")]
+    accuracy = voe[voe["metric"] == VOE_METRIC]
+    if accuracy.empty:
         return []
-    lines = ["Violation of expectation (overall pairwise accuracy, mean over seeds; chance 0.5):"]
-    for (model, bench), rows in voe.groupby(["model", "benchmark"], sort=True):
-        untrained = rows[rows["after_stage"] == 0].drop_duplicates(["seed"])["value"].mean()
+    lines = ["Violation of expectation (relative accuracy on the mean surprise, pre-registered context, mean over "
+             "properties and seeds; chance 0.5; g = Hedges' g of the final stage against the untrained networks):"]
+    for (model, bench), rows in accuracy.groupby(["model", "benchmark"], sort=True):
+        untrained = rows[rows["after_stage"] == 0].drop_duplicates(["seed"])["value"]
         last = rows.groupby(["curriculum", "seed"])["after_stage"].transform("max")
-        final = rows[rows["after_stage"] == last].groupby("curriculum")["value"].mean()
-        trained = ", ".join(f"{c} {x:.3f}" for c, x in final.items())
-        lines.append(f"  {model:<10} {bench}: untrained {untrained:.3f} -> {trained}")
+        final = rows[(rows["after_stage"] == last) & (last > 0)]
+        effects = voe[(voe["model"] == model) & (voe["benchmark"] == bench) & (voe["metric"] == VOE_EFFECT)]
+        parts = []
+        for curriculum, runs in final.groupby("curriculum", sort=True):
+            g = effects[(effects["curriculum"] == curriculum) & (effects["after_stage"] == runs["after_stage"].max())]
+            parts.append(f"{curriculum} {runs['value'].mean():.3f}" + (f" (g {g['value'].iloc[0]:+.2f})" if len(g) else ""))
+        lines.append(f"  {model:<10} {bench}: untrained {untrained.mean():.3f} ({len(untrained)} init(s)) -> "
+                     + ", ".join(parts))
     return lines
 
 

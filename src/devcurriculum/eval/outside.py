@@ -31,7 +31,7 @@ from torch import nn
 
 from devcurriculum.config import BASELINE, BaselineConfig, ClipConfig
 from devcurriculum.eval.embed import BenchmarkFiles, embed_rows, embedding_schema
-from devcurriculum.eval.surprise import SURPRISE_SCHEMA, SurpriseModel, context_frames, score_windows, window_starts
+from devcurriculum.eval.surprise import SURPRISE_SCHEMA, SurpriseModel, score_windows, window_starts
 from devcurriculum.utils.config import set_threads
 from devcurriculum.utils.embeddings import embedding_array
 from devcurriculum.utils.io import provenance, read_table, table_from_columns, write_table
@@ -164,19 +164,31 @@ class OutsideEncoder(nn.Module):
 
 
 class OutsideProxySurprise(SurpriseModel):
-    """Feature-change proxy: cosine distance of each later frame's features to the last context frame's."""
+    """Feature-change proxy: cosine distance of each frame after the context to the last context frame's,
+    averaged (SimCLR's proxy, on the outside model's frame features); any context length from 1 frame."""
 
     def __init__(self, encoder: OutsideEncoder, frames: int) -> None:
         self.encoder = encoder
         self.frames = frames
-        self.context = context_frames(frames)
+        self.tubelet_size = 1
 
     @torch.no_grad()
-    def __call__(self, windows: torch.Tensor) -> torch.Tensor:
-        seen = windows[:, self.context - 1 :]
+    def __call__(self, windows: torch.Tensor, context: int | None = None) -> torch.Tensor:
+        return self.score(windows, [self.check_context(context)])[:, 0]
+
+    @torch.no_grad()
+    def score(self, windows: torch.Tensor, contexts: Sequence[int]) -> torch.Tensor:
+        """Every frame's features once (from the earliest last-context frame on), a proxy per context length."""
+        cs = [self.check_context(c) for c in contexts]
+        first = min(cs) - 1
+        seen = windows[:, first:]
         b, t = seen.shape[:2]
         features = self.encoder.frame_features(seen.flatten(0, 1)).view(b, t, -1)
-        return (1 - F.cosine_similarity(features[:, 1:], features[:, :1], dim=-1)).mean(dim=1)
+        proxies = []
+        for c in cs:
+            last = c - 1 - first
+            proxies.append((1 - F.cosine_similarity(features[:, last + 1 :], features[:, last : last + 1], dim=-1)).mean(dim=1))
+        return torch.stack(proxies, dim=1)
 
 
 def embed_baseline(
@@ -226,30 +238,37 @@ def surprise_baseline(
     out_path: PathLike,
     batch_size: int,
     threads: int | None = None,
+    context_frames: Sequence[int] | None = None,
 ) -> int:
-    """The feature-change proxy surprise of every VoE clip's windows (``data.clip.frames`` frames), as a learner's table."""
+    """The feature-change proxy surprise of every VoE clip's windows (``data.clip.frames`` frames), as a learner's
+    table: one row per window and context length of ``context_frames`` (``voe.context_frames``; default: the
+    earlier half of the window)."""
 
     if threads is not None:
         set_threads(threads)
     scorer = OutsideProxySurprise(OutsideEncoder(baseline, model_ref), clip.frames)
+    contexts = [scorer.check_context(c) for c in context_frames] if context_frames else [scorer.default_context]
     columns: dict[str, list] = {k: [] for k in SURPRISE_SCHEMA.names}
     for voe in voe_sets:
         ids, rows, cache = voe.rows()
         onsets = read_table(voe.table, columns=["onset_frame"]).column("onset_frame").to_numpy()
         starts = window_starts(cache.shape[1], scorer.frames, window_stride)
-        scores = score_windows(scorer, cache, rows, starts, batch_size)
+        scores = score_windows(scorer, cache, rows, starts, batch_size, contexts)
+        n = len(starts) * len(contexts)
         for k, item in enumerate(ids.to_pylist()):
-            n = len(starts)
             columns["after_stage"] += [0] * n
             columns["step"] += [0] * n
             columns["voe"] += [voe.name] * n
             columns["item_id"] += [item] * n
-            columns["window_start"] += starts.tolist()
-            columns["after_onset"] += (starts + scorer.frames - 1 >= onsets[k]).tolist()
-            columns["surprise"] += scores[k].tolist()
+            columns["window_start"] += np.repeat(starts, len(contexts)).tolist()
+            columns["context"] += contexts * len(starts)
+            # the proxy scores every frame to the window's last: a window is after the onset if its last frame is
+            columns["after_onset"] += np.repeat(starts + scorer.frames - 1 >= onsets[k], len(contexts)).tolist()
+            columns["surprise"] += scores[k].ravel().tolist()
     table = table_from_columns(columns, SURPRISE_SCHEMA)
     write_table(table, out_path, metadata=provenance("surprise_baseline", baseline.shaping(), run=baseline_run_info(name),
-                                                     model=str(model_ref), window_stride=window_stride))
+                                                     model=str(model_ref), window_stride=window_stride,
+                                                     context_frames=contexts))
     log.info("baselines.%s: scored %d windows -> %s", name, table.num_rows, out_path)
     return table.num_rows
 

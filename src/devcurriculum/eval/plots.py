@@ -10,7 +10,6 @@ own subsets of ``summary.parquet``.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -333,54 +332,97 @@ def _scale_to_data(ax: object, values: pd.Series, chance: float | None) -> None:
     ax.set_ylim(max(0.0, lo - pad), min(1.0, hi + pad) if hi <= 1.0 else hi + pad)  # type: ignore[attr-defined]
 
 
-#: the VoE readout's metrics (eval.voe), drawn solid and dashed
-VOE_METRICS: tuple[tuple[str, str], ...] = (("pairwise_accuracy_mean", "-"), ("pairwise_accuracy_max", "--"))
+#: the VoE readout's panels (eval.voe): title -> (metric, line style, legend tag) drawn in it. The headline
+#: (relative accuracy on the mean surprise) per property and overall: pre-registered context solid, best
+#: row of the sweep dashed; then, on each set's overall (the mean over properties), the rest of the suite
+VOE_HEADLINE: tuple[tuple[str, str, str], ...] = (("relative_accuracy_mean", "-", ""),
+                                                  ("relative_accuracy_mean_best_row", "--", " best row"))
+VOE_SUITE: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "relative accuracy (max)": (("relative_accuracy_max", "-", ""), ("relative_accuracy_max_best_row", "--", " best row")),
+    "absolute accuracy (max)": (("absolute_accuracy_max", "-", ""),),
+    "AUROC (mean; max dashed)": (("auroc_mean", "-", " mean"), ("auroc_max", "--", " max")),
+    "AUPRC (mean; max dashed)": (("auprc_mean", "-", " mean"), ("auprc_max", "--", " max")),
+    "pairwise, project's protocol": (("pairwise_accuracy_mean", "-", " mean"), ("pairwise_accuracy_max", "--", " max")),
+    "Hedges' g vs untrained": (("hedges_g_relative_accuracy_mean", "-", ""),
+                               ("hedges_g_relative_accuracy_mean_best_row", "--", " best row")),
+}
 VOE_CHANCE = 0.5
+UNTRAINED_SPREAD = 1.96  # the notebook's band: 1.96 standard deviations (ddof 0) of the untrained networks
+
+
+def _voe_panel(ax: Any, rows: pd.DataFrame, series: Sequence[tuple[str, str, str]], colors: Mapping[str, Any],
+               stages: list[int], chance: float | None) -> None:
+    """Metrics by stage: each curriculum's mean over seeds, and the untrained networks' mean with a 1.96-sd bar
+    at stage 0 (Hedges' g has none: it is taken against them)."""
+    for metric, style, tag in series:
+        sel = rows[rows["metric"] == metric]
+        untrained = sel[sel["after_stage"] == 0].drop_duplicates("seed")["value"]
+        if len(untrained):
+            ax.errorbar([0], [float(untrained.mean())], yerr=[UNTRAINED_SPREAD * float(untrained.std(ddof=0))],
+                        color="0.3", marker="s" if style == "-" else "D", markersize=4, capsize=3, linestyle="none",
+                        label=f"untrained{tag} (n={len(untrained)})")
+        for cur, runs in sel[sel["curriculum"] != INIT].groupby("curriculum", sort=True):
+            by_stage = runs.groupby("after_stage")["value"].mean()
+            ax.plot(by_stage.index, by_stage.to_numpy(), color=colors[str(cur)], linestyle=style, marker="o",
+                    markersize=3, linewidth=1.4, label=f"{cur}{tag} (n={runs['seed'].nunique()})")
+    if chance is not None:
+        ax.axhline(chance, color="0.5", linestyle=":", linewidth=1.2)
+        ax.set_ylim(-0.02, 1.02)
+    else:
+        ax.axhline(0.0, color="0.5", linestyle=":", linewidth=1.2)
+    ax.set_xticks(stages)
 
 
 def plot_voe(summary: pd.DataFrame, path: PathLike, baselines: pd.DataFrame | None = None) -> Path:
-    """Violation of expectation: pairwise accuracy after each stage (0 = untrained), per learner and VoE benchmark.
+    """Violation of expectation after each stage (0 = untrained): one row of panels per learner and VoE set.
 
-    Rows are learners, columns the VoE benchmarks (``<set>:<property>``, each set's ``overall`` last);
-    one colour per curriculum through the mean over seeds, solid for the mean-over-windows surprise,
-    dashed for the max; chance (0.5) is a grey line, and said so on each panel. ``baselines`` (outside
-    models' VoE rows: the feature-change proxy) are dash-dot reference lines of their mean-over-windows
-    accuracy.
+    First the headline, relative accuracy on the mean surprise at the pre-registered context (solid) and
+    at the best row of the context sweep (dashed: chosen on the evaluated pairs, so optimistic), per
+    property and overall (the mean over properties); then, on the overall, the rest of the suite
+    (relative accuracy on the max, absolute accuracy, AUROC, AUPRC, the project's pairwise accuracy) and
+    Hedges' g of each stage against the untrained networks. One colour per curriculum through the mean
+    over seeds; the untrained networks as a grey square with a 1.96-sd bar; chance 0.5 dotted.
+    ``baselines`` (outside models' VoE rows: the feature-change proxy) are dash-dot reference lines of
+    their headline metric in the per-property panels.
     """
     _require(summary, ["model", "curriculum", "seed", "after_stage", "benchmark", "metric", "value"], "summary")
-    benchmarks = sorted(summary["benchmark"].unique(), key=lambda b: (b.split(":")[0], b.endswith(":overall"), b))
-    models = sorted(summary["model"].unique())
-    colors = curriculum_colors(list(summary["curriculum"].unique()))
+    sets = sorted({b.split(":")[0] for b in summary["benchmark"]})
+    groups = [(m, v) for m in sorted(summary["model"].unique()) for v in sets]
+    props = {v: sorted({b for b in summary["benchmark"] if b.startswith(f"{v}:")}, key=lambda b: (b.endswith(":overall"), b))
+             for v in sets}
+    ncols = max([len(p) for p in props.values()] + [0]) + len(VOE_SUITE)
+    colors = curriculum_colors([c for c in summary["curriculum"].unique() if c != INIT])
     outside = baseline_colors(list(baselines["model"].unique())) if baselines is not None else {}
-    fig = Figure(figsize=(3.2 * max(len(benchmarks), 1) + 1.8, 2.7 * max(len(models), 1)), layout="constrained")
-    axes = fig.subplots(max(len(models), 1), max(len(benchmarks), 1), squeeze=False, sharex=True, sharey=True)
+    stages = sorted(int(s) for s in summary["after_stage"].unique())
+    fig = Figure(figsize=(2.5 * max(ncols, 1) + 2.2, 2.5 * max(len(groups), 1)), layout="constrained")
+    axes = fig.subplots(max(len(groups), 1), max(ncols, 1), squeeze=False, sharex=True)
     if summary.empty:
         axes[0][0].text(0.5, 0.5, "no VoE sets (voe.sets in config.yaml)", ha="center", va="center",
                         transform=axes[0][0].transAxes)
-    for r, model in enumerate(models):
-        for c, bench in enumerate(benchmarks):
-            ax = axes[r][c]
-            sel = summary[(summary["model"] == model) & (summary["benchmark"] == bench)]
-            for (cur, runs), (metric, style) in itertools.product(sel.groupby("curriculum", sort=True), VOE_METRICS):
-                by_stage = runs[runs["metric"] == metric].groupby("after_stage")["value"].mean()
-                agg = metric.rsplit("_", 1)[-1]
-                ax.plot(by_stage.index, by_stage.to_numpy(), color=colors[cur], linestyle=style, marker="o",
-                        markersize=3, linewidth=1.4, label=f"{cur} ({agg}, n={runs['seed'].nunique()})")
-            draw_baselines(ax, baselines, outside, benchmark=bench, metric=VOE_METRICS[0][0])
-            ax.axhline(VOE_CHANCE, color="0.5", linestyle=":", linewidth=1.2)
-            ax.text(0.02, VOE_CHANCE + 0.02, "chance 0.5", color="0.4", fontsize="x-small", transform=ax.get_yaxis_transform())
-            ax.set_ylim(-0.02, 1.02)
-            ax.set_xticks(sorted(summary["after_stage"].unique()))
-            ax.set_title(f"{model}\n{bench}", fontsize="medium")
-            if c == 0:
-                ax.set_ylabel("pairwise accuracy")
-            if r == len(models) - 1:
+    for r, (model, voe) in enumerate(groups):
+        mine = summary[summary["model"] == model]
+        panels: list[tuple[str, pd.DataFrame, tuple[tuple[str, str, str], ...], float | None]] = [
+            (bench, mine[mine["benchmark"] == bench], VOE_HEADLINE, VOE_CHANCE) for bench in props[voe]]
+        overall = mine[mine["benchmark"] == f"{voe}:overall"]
+        panels += [(f"{voe}:overall\n{title}", overall, series, None if title.startswith("Hedges") else VOE_CHANCE)
+                   for title, series in VOE_SUITE.items()]
+        for c, ax in enumerate(axes[r]):
+            if c >= len(panels):
+                ax.set_axis_off()
+                continue
+            title, rows, series, chance = panels[c]
+            _voe_panel(ax, rows, series, colors, stages, chance)
+            if series is VOE_HEADLINE:
+                draw_baselines(ax, baselines, outside, benchmark=title, metric=VOE_HEADLINE[0][0])
+            ax.set_title(f"{model} {title}", fontsize="small")
+            if r == len(groups) - 1:
                 ax.set_xlabel("after stage (0 = untrained)")
-        if benchmarks:
-            handles, labels = axes[r][-1].get_legend_handles_labels()
+        handles, labels = axes[r][0].get_legend_handles_labels()
+        if handles:
             axes[r][-1].legend(handles, labels, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.suptitle("violation of expectation: impossible clip more surprising than its possible twin "
-                 "(solid: mean over windows, dashed: max; chance 0.5)", fontsize="medium")
+    fig.suptitle("violation of expectation (Garrido et al. 2025 suite): relative accuracy per property, solid = "
+                 "pre-registered context, dashed = best row of the sweep (chosen on these pairs: optimistic); "
+                 "chance 0.5 dotted", fontsize="medium")
     return save_figure(fig, path)
 
 

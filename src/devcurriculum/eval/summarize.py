@@ -2,7 +2,8 @@
 
 ``summary.parquet`` holds one row per (run, after_stage, benchmark, readout, metric). ``after_stage``
 0 is the untrained model: the readouts of ``{model}/init/seed{s}`` appear in every curriculum's curve
-of that (model, seed), because every run of that pair starts from those weights. ``comparisons.parquet``
+of that (model, seed), because every run of that pair starts from those weights; an untrained network
+of a seed no run trains (``voe.untrained_inits``) keeps its own rows (curriculum ``init``). ``comparisons.parquet``
 compares each curriculum with the reference curriculum, paired by seed, with Holm-adjusted p-values per
 learner (``eval.statistics``). The
 number of source videos skipped as unreadable (``videos.parquet`` rows with ``status == "error"``)
@@ -25,6 +26,7 @@ from devcurriculum.eval import plots
 from devcurriculum.eval.readouts import POINT_KEYS, RUN_KEYS
 from devcurriculum.eval.statistics import FAMILY_KEYS, compare_curricula
 from devcurriculum.eval.voe import READOUT as VOE_READOUT
+from devcurriculum.eval.voe import compared as voe_compared
 from devcurriculum.utils.atomic import atomic_path
 from devcurriculum.utils.io import provenance, read_metadata, read_table, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
@@ -113,7 +115,10 @@ def stage_curves(evals: pd.DataFrame) -> pd.DataFrame:
     for (model, curriculum, seed), _ in trained.groupby(["model", "curriculum", "seed"], sort=False):
         base = baseline[(baseline["model"] == model) & (baseline["seed"] == seed)]
         starts.append(base.assign(curriculum=str(curriculum), after_stage=0, step=0))
-    curves = pd.concat([*starts, trained], ignore_index=True) if starts else trained.copy()
+    # untrained networks of seeds no run trains (voe.untrained_inits beyond the runs' seeds) stay as they are
+    seeds = set(zip(trained["model"], trained["seed"], strict=True))
+    alone = baseline[[(m, s) not in seeds for m, s in zip(baseline["model"], baseline["seed"], strict=True)]]
+    curves = pd.concat([*starts, alone, trained], ignore_index=True) if starts or len(alone) else trained.copy()
     curves.insert(0, "run", [run_name(m, c, s) for m, c, s in zip(curves["model"], curves["curriculum"],
                                                                     curves["seed"], strict=True)])
     order = ["model", "curriculum", "seed", "benchmark", "after_stage", "readout", "metric"]
@@ -241,7 +246,10 @@ def summarize(
     write_table(table, out_summary, metadata=meta)
     if skipped:
         log.warning("%d source videos were unreadable and skipped (status=error in %s)", skipped, videos_parquet)
-    comparisons = write_comparisons(curves, reference_curriculum, out_comparisons)
+    # VoE: Hedges' g is one value per (curriculum, stage) on every seed's row (nothing to pair by seed), and
+    # the context sweep's rows are the material of the pre-registered and best rows, compared themselves
+    comparable = ~((curves["readout"] == VOE_READOUT) & curves["metric"].map(voe_compared).eq(False))
+    comparisons = write_comparisons(curves[comparable], reference_curriculum, out_comparisons)
 
     plot_dir = Path(plot_dir)
     is_voe = curves["readout"] == VOE_READOUT

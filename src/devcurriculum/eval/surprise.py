@@ -3,26 +3,30 @@
 The seed protocol (Garrido, Assran et al. 2025): show the model the past, let it predict what comes
 next, and call its error on the actual future its *surprise*. Models are used as trained, never
 fine-tuned. A window of ``data.clip.frames`` frames (the models' input) slides over each VoE clip,
-one start every ``voe.window_stride`` stored frames (the last window ends on the clip's last frame);
-in a window the earlier half of the temporal token slices is the context and the later half is
-predicted (``masks.multiblock.split_slices``, the split V-JEPA trains with):
+one start every ``voe.window_stride`` stored frames (the last window ends on the clip's last frame).
+In a window the first ``C`` frames are the context and the rest is predicted, for every context
+length ``C`` of ``voe.context_frames`` (the reference's sweep; default: the earlier half of the
+temporal token slices, ``masks.multiblock.split_slices``, the split V-JEPA trains with):
 
-- V-JEPA: the context encoder sees the earlier slices, the predictor predicts every token of the
-  later slices; surprise is the mean L1 distance to the EMA target encoder's (LayerNorm-ed) features
-  of the whole window at those tokens — the error its loss trains, in representation space;
-- VideoMAE: every tubelet of the later slices is masked, the visible earlier ones are encoded and the
+- V-JEPA: the context encoder sees the first ``C / tubelet`` slices, the predictor predicts every
+  token of the others; surprise is the mean L1 distance to the EMA target encoder's (LayerNorm-ed)
+  features of the whole window at those tokens — the error its loss trains, in representation space.
+  In ``mode: pairs`` the window is its frame pair (frame 0 and frame ``gap``): one context whatever
+  ``C``, the same surprise on every context's row;
+- VideoMAE: every tubelet from frame ``C`` on is masked, the visible earlier ones are encoded and the
   decoder reconstructs the masked ones; surprise is the mean squared error against the model's own
   reconstruction target (per-patch normalised pixels when ``norm_pix_loss``);
 - SimCLR has no predictor, so its surprise is a **proxy**: the cosine distance between the backbone's
-  features of each later frame and of the last context frame, averaged over the later frames — it
-  measures how much the representation changes (a "nothing changes" predictor in feature space),
-  not a prediction the model learnt to make;
+  features of each frame from ``C`` on and of the last context frame ``C - 1``, averaged — it measures
+  how much the representation changes (a "nothing changes" predictor in feature space), not a
+  prediction the model learnt to make;
 - :class:`PersistenceSurprise` is the same "nothing changes" predictor in pixel space (no learnt
   part): a reference, and the test that the readout detects what it claims to.
 
-The output is one long table: ``after_stage, step, voe, item_id, window_start, after_onset, surprise``;
-``after_onset`` marks the windows that hold a frame at or after the clip's violation onset, the only
-ones the readout (:mod:`devcurriculum.eval.voe`) compares.
+The output is one long table: ``after_stage, step, voe, item_id, window_start, context, after_onset,
+surprise``; ``after_onset`` marks the windows whose scored (predicted) frames reach the clip's violation
+onset, the only ones the project's protocol compares (the reference's reads every window:
+:mod:`devcurriculum.eval.voe_metrics`).
 """
 
 from __future__ import annotations
@@ -60,20 +64,12 @@ SURPRISE_SCHEMA = pa.schema(
         pa.field("voe", pa.string(), nullable=False),
         pa.field("item_id", pa.string(), nullable=False),
         pa.field("window_start", pa.int64(), nullable=False),
+        pa.field("context", pa.int64(), nullable=False),
         pa.field("after_onset", pa.bool_(), nullable=False),
         pa.field("surprise", pa.float64(), nullable=False),
     ]
 )
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.25  # the batches' normalisation (datasets.clip_dataset.to_model_batch)
-
-
-class SurpriseModel(abc.ABC):
-    """Scores windows ``(B, frames, C, H, W)`` (normalised like training batches) -> surprise ``(B,)``."""
-
-    frames: int
-
-    @abc.abstractmethod
-    def __call__(self, windows: torch.Tensor) -> torch.Tensor: ...
 
 
 def context_frames(frames: int, tubelet_size: int = 1) -> int:
@@ -82,16 +78,48 @@ def context_frames(frames: int, tubelet_size: int = 1) -> int:
     return earlier.stop * tubelet_size
 
 
+class SurpriseModel(abc.ABC):
+    """Scores windows ``(B, frames, C, H, W)`` (normalised like training batches) -> surprise ``(B,)`` given
+    the first ``context`` frames (default: the earlier half of the temporal slices, :func:`context_frames`)."""
+
+    frames: int
+    tubelet_size: int = 1
+
+    @abc.abstractmethod
+    def __call__(self, windows: torch.Tensor, context: int | None = None) -> torch.Tensor: ...
+
+    @property
+    def default_context(self) -> int:
+        return context_frames(self.frames, self.tubelet_size)
+
+    def check_context(self, context: int | None) -> int:
+        """``context`` (or the default), checked: whole tubelets, at least one, and something left to predict."""
+        c = self.default_context if context is None else int(context)
+        if not (self.tubelet_size <= c < self.frames) or c % self.tubelet_size:
+            raise ValueError(f"voe.context_frames: {c} context frames do not fit a {self.frames}-frame window of "
+                             f"{self.tubelet_size}-frame tubelets (a multiple of {self.tubelet_size} below {self.frames})")
+        return c
+
+    def score(self, windows: torch.Tensor, contexts: Sequence[int]) -> torch.Tensor:
+        """Surprise ``(B, len(contexts))`` of every window at every context length."""
+        return torch.stack([self(windows, c) for c in contexts], dim=1)
+
+    def last_scored_frame(self, context: int | None = None) -> int:
+        """The last frame of a window whose prediction enters its surprise (the window's last frame)."""
+        return self.frames - 1
+
+
 class PersistenceSurprise(SurpriseModel):
     """Predicts that nothing changes: every later frame equals the last context frame (mean squared error)."""
 
     def __init__(self, frames: int, tubelet_size: int = 1) -> None:
         self.frames = frames
-        self.context = context_frames(frames, tubelet_size)
+        self.tubelet_size = tubelet_size
 
-    def __call__(self, windows: torch.Tensor) -> torch.Tensor:
-        last = windows[:, self.context - 1 : self.context]
-        return (windows[:, self.context :] - last).pow(2).mean(dim=(1, 2, 3, 4))
+    def __call__(self, windows: torch.Tensor, context: int | None = None) -> torch.Tensor:
+        c = self.check_context(context)
+        last = windows[:, c - 1 : c]
+        return (windows[:, c:] - last).pow(2).mean(dim=(1, 2, 3, 4))
 
 
 def patch_targets(pixels: torch.Tensor, tubelet: int, patch: int, normalise: bool) -> torch.Tensor:
@@ -119,6 +147,7 @@ class LearnerSurprise(SurpriseModel):
             raise TypeError(f"{type(self).__name__} needs a {self.objective_name} objective, got {objective.name!r}")
         self.objective = objective
         self.frames = objective.frames
+        self.tubelet_size = int(getattr(objective, "tubelet_size", 1))
 
 
 class VideoMAESurprise(LearnerSurprise):
@@ -127,18 +156,22 @@ class VideoMAESurprise(LearnerSurprise):
     objective_name = "videomae"
     objective: VideoMAEObjective
 
-    def __init__(self, objective: Objective) -> None:
-        super().__init__(objective)
+    def future_mask(self, context: int | None = None) -> torch.Tensor:
+        """Every token of the tubelets from frame ``context`` on (default: the later half of the slices)."""
         per_slice = self.objective.grid * self.objective.grid
-        _, later = split_slices(self.objective.temporal_slices)
-        self.mask = torch.zeros(self.objective.num_tokens, dtype=torch.bool)
-        self.mask[later.start * per_slice :] = True
+        mask = torch.zeros(self.objective.num_tokens, dtype=torch.bool)
+        mask[self.check_context(context) // self.tubelet_size * per_slice :] = True
+        return mask
 
-    def __call__(self, windows: torch.Tensor) -> torch.Tensor:
+    @property
+    def mask(self) -> torch.Tensor:
+        return self.future_mask()
+
+    def __call__(self, windows: torch.Tensor, context: int | None = None) -> torch.Tensor:
         from devcurriculum.models.videomae import to_imagenet_normalisation
 
         obj = self.objective
-        mask = self.mask.to(windows.device).expand(windows.shape[0], -1)
+        mask = self.future_mask(context).to(windows.device).expand(windows.shape[0], -1)
         logits = obj.model(pixel_values=to_imagenet_normalisation(windows), bool_masked_pos=mask).logits
         targets = patch_targets(windows * PIXEL_STD + PIXEL_MEAN, obj.tubelet_size, obj.patch_size,
                                 obj.model.config.norm_pix_loss)
@@ -152,18 +185,42 @@ class VJEPASurprise(LearnerSurprise):
     objective_name = "vjepa"
     objective: VJEPAObjective
 
-    def __call__(self, windows: torch.Tensor) -> torch.Tensor:
+    @property
+    def pairs(self) -> bool:
+        return self.objective.mode == "pairs"
+
+    def last_scored_frame(self, context: int | None = None) -> int:
+        """The predicted frame of a pair (``gap`` clamped to the window) in pairs mode, else the last."""
+        return min(self.objective.gap, self.frames - 1) if self.pairs else self.frames - 1
+
+    def _slices(self, video: torch.Tensor, context: int | None) -> tuple[range, range]:
+        if self.pairs:  # the pair's first slice predicts its second, whatever the context length
+            return split_slices(video.shape[1] // self.tubelet_size)
+        c = self.check_context(context) // self.tubelet_size
+        return range(0, c), range(c, video.shape[1] // self.tubelet_size)
+
+    def _error(self, video: torch.Tensor, features: torch.Tensor, context: int | None) -> torch.Tensor:
         obj = self.objective
-        video = obj.pretext_input(windows)  # the clip, or V-JEPA's frame pair (mode: pairs)
         per_slice = obj.grid * obj.grid
-        earlier, later = split_slices(video.shape[1] // obj.tubelet_size)
-        batch = windows.shape[0]
-        context = torch.arange(earlier.start * per_slice, earlier.stop * per_slice, device=windows.device).expand(batch, -1)
-        target = torch.arange(later.start * per_slice, later.stop * per_slice, device=windows.device).expand(batch, -1)
-        predicted = obj.predict(video, context, target)
-        features = obj.target_features(video)
+        earlier, later = self._slices(video, context)
+        batch, device = video.shape[0], video.device
+        ctx = torch.arange(earlier.start * per_slice, earlier.stop * per_slice, device=device).expand(batch, -1)
+        target = torch.arange(later.start * per_slice, later.stop * per_slice, device=device).expand(batch, -1)
+        predicted = obj.predict(video, ctx, target)
         expected = torch.gather(features, 1, target.unsqueeze(-1).expand(-1, -1, features.shape[-1]))
         return (predicted - expected).abs().mean(dim=(1, 2))
+
+    def __call__(self, windows: torch.Tensor, context: int | None = None) -> torch.Tensor:
+        video = self.objective.pretext_input(windows)  # the clip, or V-JEPA's frame pair (mode: pairs)
+        return self._error(video, self.objective.target_features(video), context)
+
+    def score(self, windows: torch.Tensor, contexts: Sequence[int]) -> torch.Tensor:
+        """The targets (the whole window through the EMA encoder) once, a prediction per context length."""
+        video = self.objective.pretext_input(windows)
+        features = self.objective.target_features(video)
+        if self.pairs:
+            return self._error(video, features, None)[:, None].expand(-1, len(contexts)).clone()
+        return torch.stack([self._error(video, features, c) for c in contexts], dim=1)
 
 
 class SimCLRProxySurprise(LearnerSurprise):
@@ -174,13 +231,24 @@ class SimCLRProxySurprise(LearnerSurprise):
 
     def __init__(self, objective: Objective) -> None:
         super().__init__(objective)
-        self.context = context_frames(self.frames)
+        self.tubelet_size = 1  # frame by frame: any context length from 1 frame
 
-    def __call__(self, windows: torch.Tensor) -> torch.Tensor:
-        seen = windows[:, self.context - 1 :]  # the last context frame and the later frames
+    def __call__(self, windows: torch.Tensor, context: int | None = None) -> torch.Tensor:
+        return self.score(windows, [self.check_context(context)])[:, 0]
+
+    def score(self, windows: torch.Tensor, contexts: Sequence[int]) -> torch.Tensor:
+        """Every frame's features once (from the earliest last-context frame on), a proxy per context length."""
+        cs = [self.check_context(c) for c in contexts]
+        first = min(cs) - 1
+        seen = windows[:, first:]
         b, t = seen.shape[:2]
         features = self.objective.backbone(seen.flatten(0, 1)).view(b, t, -1)
-        return (1 - F.cosine_similarity(features[:, 1:], features[:, :1], dim=-1)).mean(dim=1)
+        proxies = []
+        for c in cs:
+            last = c - 1 - first  # the last context frame, among the frames seen
+            change = 1 - F.cosine_similarity(features[:, last + 1 :], features[:, last : last + 1], dim=-1)
+            proxies.append(change.mean(dim=1))
+        return torch.stack(proxies, dim=1)
 
 
 def surprise_model(objective: Objective) -> SurpriseModel:
@@ -202,21 +270,24 @@ def window_starts(n_frames: int, window: int, stride: int) -> np.ndarray:
 
 
 def score_windows(
-    model: SurpriseModel, cache: np.ndarray, rows: np.ndarray, starts: np.ndarray, batch_size: int
+    model: SurpriseModel, cache: np.ndarray, rows: np.ndarray, starts: np.ndarray, batch_size: int,
+    contexts: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Surprise ``(len(rows), len(starts))`` of every window of the clips ``cache[rows]`` (uint8 ``(N, L, H, W, 3)``)."""
+    """Surprise ``(len(rows), len(starts), len(contexts))`` of every window of the clips ``cache[rows]``
+    (uint8 ``(N, L, H, W, 3)``) at every context length (default: the model's one, :func:`context_frames`)."""
     from devcurriculum.datasets.clip_dataset import to_model_batch
 
+    contexts = [model.check_context(c) for c in contexts] if contexts else [model.default_context]
     jobs = [(i, int(s)) for i in range(len(rows)) for s in starts]
-    scores = np.empty(len(jobs), dtype=np.float64)
+    scores = np.empty((len(jobs), len(contexts)), dtype=np.float64)
     with torch.no_grad():
         for lo in range(0, len(jobs), batch_size):
             chunk = jobs[lo : lo + batch_size]
             windows = np.stack([cache[rows[i], s : s + model.frames] for i, s in chunk])
-            scores[lo : lo + len(chunk)] = model(to_model_batch(windows)).double().cpu().numpy()
+            scores[lo : lo + len(chunk)] = model.score(to_model_batch(windows), contexts).double().cpu().numpy()
     if not np.isfinite(scores).all():
         raise ValueError("non-finite surprise")
-    return scores.reshape(len(rows), len(starts))
+    return scores.reshape(len(rows), len(starts), len(contexts))
 
 
 def surprise_run(
@@ -234,12 +305,14 @@ def surprise_run(
     threads: int | None = None,
     run_spec: PathLike | None = None,
     model_key: str = "the model config",
+    context_frames: Sequence[int] | None = None,
 ) -> int:
     """Surprise of this shard of every VoE set's clips under every checkpoint of a run; returns the rows written.
 
     ``run_info`` (model, curriculum, seed) goes into the table's metadata, where the readout finds it.
     The weights are verified like ``embed_run``'s (``run_spec`` of a trained run, every file's sha256).
-    ``batch_size``: windows per forward pass (``voe.batch_size``).
+    ``batch_size``: windows per forward pass (``voe.batch_size``). ``context_frames``: the context
+    lengths of the sweep (``voe.context_frames``; default: the earlier half of the window).
     """
     from devcurriculum.models.registry import build_objective
 
@@ -248,27 +321,32 @@ def surprise_run(
     stages = read_stages(checkpoints, out_path, network=model.network(), model_key=model_key, run_spec=run_spec)
     objective = build_objective(model, clip)
     columns: dict[str, list] = {name: [] for name in SURPRISE_SCHEMA.names}
+    scorer = surprise_model(objective.eval())  # reads the objective, whose weights each stage replaces
+    contexts = [scorer.check_context(c) for c in context_frames] if context_frames else [scorer.default_context]
+    # rows per window: one per context length (windows outer, context lengths inner)
+    last_scored = np.asarray([scorer.last_scored_frame(c) for c in contexts], dtype=np.int64)
     for ckpt in stages:
         load_weights_strict(objective, ckpt.path)
-        scorer = surprise_model(objective.eval())
         for voe in voe_sets:
             ids, rows, cache = voe.rows()
             onsets = read_table(voe.table, columns=["onset_frame"]).column("onset_frame").to_numpy()
             start, stop = shard_bounds(len(rows), shard, n_shards)
             starts = window_starts(cache.shape[1], scorer.frames, window_stride)
-            scores = score_windows(scorer, cache, rows[start:stop], starts, batch_size)
+            scores = score_windows(scorer, cache, rows[start:stop], starts, batch_size, contexts)
+            n = len(starts) * len(contexts)
             for k, item in enumerate(ids.slice(start, stop - start).to_pylist()):
-                columns["after_stage"] += [ckpt.after_stage] * len(starts)
-                columns["step"] += [ckpt.step] * len(starts)
-                columns["voe"] += [voe.name] * len(starts)
-                columns["item_id"] += [item] * len(starts)
-                columns["window_start"] += starts.tolist()
-                columns["after_onset"] += (starts + scorer.frames - 1 >= onsets[start + k]).tolist()
-                columns["surprise"] += scores[k].tolist()
+                columns["after_stage"] += [ckpt.after_stage] * n
+                columns["step"] += [ckpt.step] * n
+                columns["voe"] += [voe.name] * n
+                columns["item_id"] += [item] * n
+                columns["window_start"] += np.repeat(starts, len(contexts)).tolist()
+                columns["context"] += contexts * len(starts)
+                columns["after_onset"] += (starts[:, None] + last_scored[None, :] >= onsets[start + k]).ravel().tolist()
+                columns["surprise"] += scores[k].ravel().tolist()
     table = table_from_columns(columns, SURPRISE_SCHEMA)
     meta = provenance("surprise", surprise_keys(model), run=dict(run_info), checkpoints=[str(c.path) for c in stages],
                       voe_sets={v.name: str(v.table) for v in voe_sets}, window_stride=window_stride,
-                      shard=f"{shard}/{n_shards}")
+                      context_frames=contexts, shard=f"{shard}/{n_shards}")
     write_table(table, out_path, metadata=meta)
     log.info("scored %d windows (%d checkpoint(s) x %d VoE set(s)) -> %s", table.num_rows, len(stages), len(voe_sets), out_path)
     return table.num_rows

@@ -10,14 +10,13 @@ A VoE set is written like a benchmark, an item table plus an uncompressed uint8 
 Every pair_id has exactly two clips, one possible and one impossible, of one property
 (:func:`devcurriculum.voe_onset.pair_problems`). Sources:
 
-- ``demo``: rendered by the demo world (:mod:`devcurriculum.demo.voe`); the onset is the first frame
-  at which the two clips differ and every later frame differs too (:func:`devcurriculum.voe_onset.check_pair_frames`);
+- ``demo``: IntPhys-style quadruplets rendered by the demo world (:mod:`devcurriculum.demo.voe`); the
+  onset is the first frame at which the two clips of a pair differ and every later frame differs too
+  (:func:`devcurriculum.voe_onset.check_pair_frames`);
 - ``manifest``: a CSV/Parquet file with ``path`` (a video or a folder of frame images), ``pair_id``,
   ``possible``, ``property`` and an optional ``onset_frame`` (in source frames);
-- ``intphys``: an IntPhys-style folder ``<root>/<block>/<scene>/<movie>/`` (``status.json`` with
-  ``header.is_possible``, frames in ``scene/``); each scene's 2 possible + 2 impossible movies become
-  two pairs, each impossible movie matched with the possible one whose first frame it resembles most
-  (the impossible movies of a quadruplet are built from the possible ones' beginnings).
+- ``intphys``, ``grasp``, ``inflevel``: those benchmarks' folders (:mod:`devcurriculum.evalsets.voe_layouts`);
+  an IntPhys quadruplet's movies are paired by where they diverge, as the reference pairs them.
 
 Without a given onset the onset is the first stored frame at which the pair's clips differ (0 when
 they differ from the start, so surprise is then read over the whole clip).
@@ -25,7 +24,6 @@ they differ from the start, so surprise is then read over the whole clip).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping
@@ -39,11 +37,20 @@ from devcurriculum.config import (
     ClipConfig,
     DemoConfig,
     DemoVoESource,
+    GraspVoESource,
+    InflevelVoESource,
     IntPhysVoESource,
     ManifestVoESource,
     VoESetConfig,
 )
 from devcurriculum.datasets.manifest import ManifestError
+from devcurriculum.evalsets.voe_layouts import (
+    frame_images,
+    grasp_items,
+    inflevel_items,
+    intphys_items,
+    intphys_movies,
+)
 from devcurriculum.utils.io import provenance, table_from_columns, write_table
 from devcurriculum.utils.manifest_files import read_table_file
 from devcurriculum.utils.paths import PathLike
@@ -63,7 +70,6 @@ VOE_SCHEMA = pa.schema(
     ]
 )
 MANIFEST_COLUMNS = ("path", "pair_id", "possible", "property")
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
 _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 
 
@@ -137,67 +143,6 @@ def _listed(rows: np.ndarray | list[int], limit: int = 10) -> str:
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-# ---- IntPhys-style folders ----------------------------------------------------------------------
-
-
-def _is_possible(movie: Path) -> bool:
-    status = movie / "status.json"
-    if not status.is_file():
-        raise ManifestError(f"IntPhys movie {movie}: no status.json (it says whether the movie is possible)")
-    try:
-        return bool(json.loads(status.read_text())["header"]["is_possible"])
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{status}: cannot read header.is_possible ({exc})") from exc
-
-
-def intphys_movies(root: PathLike, blocks: Mapping[str, str]) -> pd.DataFrame:
-    """One row per movie of the listed blocks: path (its ``scene/`` folder), block, scene, movie, property, possible.
-
-    Every scene must be a quadruplet of 2 possible + 2 impossible movies; the error names the scene.
-    """
-    folder = Path(root)
-    if not folder.is_dir():
-        raise ManifestError(f"IntPhys folder {folder}: not found")
-    rows = []
-    for block, prop in blocks.items():
-        for scene in sorted(p for p in (folder / block).glob("*") if p.is_dir()):
-            movies = sorted(p for p in scene.iterdir() if p.is_dir())
-            flags = [_is_possible(m) for m in movies]
-            if len(movies) != 4 or sum(flags) != 2:
-                raise ManifestError(f"IntPhys scene {scene}: expected a quadruplet of 2 possible + 2 impossible movies, "
-                                    f"found {sum(flags)} possible and {len(flags) - sum(flags)} impossible")
-            rows += [{"path": str(m / "scene"), "block": block, "scene": scene.name, "movie": m.name,
-                      "property": prop, "possible": f} for m, f in zip(movies, flags, strict=True)]
-    if not rows:
-        raise ManifestError(f"IntPhys folder {folder}: no scenes in blocks {list(blocks)}")
-    return pd.DataFrame(rows)
-
-
-def match_quadruplet(first_frames: Mapping[str, np.ndarray], possible: list[str], impossible: list[str]) -> list[tuple[str, str]]:
-    """Pair each impossible movie with the possible one whose first frame it resembles most (least total
-    mean absolute difference over the two pairings; ties keep the movies' order)."""
-    def distance(a: str, b: str) -> float:
-        return float(np.mean(np.abs(first_frames[a].astype(np.int16) - first_frames[b].astype(np.int16))))
-
-    straight = distance(possible[0], impossible[0]) + distance(possible[1], impossible[1])
-    crossed = distance(possible[0], impossible[1]) + distance(possible[1], impossible[0])
-    order = impossible if straight <= crossed else impossible[::-1]
-    return list(zip(possible, order, strict=True))
-
-
-def intphys_items(movies: pd.DataFrame, clips: np.ndarray) -> pd.DataFrame:
-    """Rows of :func:`intphys_movies` (in cache order) paired within each scene: adds pair_id."""
-    pair_ids = [""] * len(movies)
-    for (block, scene), group in movies.groupby(["block", "scene"], sort=True):
-        rows = {str(i): i for i in group.index}
-        first = {key: clips[i][0] for key, i in rows.items()}
-        possible = [str(i) for i in group.index if group.at[i, "possible"]]
-        impossible = [str(i) for i in group.index if not group.at[i, "possible"]]
-        for k, (p, q) in enumerate(match_quadruplet(first, possible, impossible), start=1):
-            pair_ids[rows[p]] = pair_ids[rows[q]] = f"{block}/{scene}/{k}"
-    return movies.assign(pair_id=pair_ids, onset_frame=None)
-
-
 # ---- reading clips ------------------------------------------------------------------------------
 
 
@@ -209,7 +154,7 @@ def read_clip(path: PathLike, indices: np.ndarray, size: int, *, where: str) -> 
 
     source = Path(path)
     if source.is_dir():
-        images = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        images = frame_images(source)
         if len(images) <= indices[-1]:
             raise ValueError(f"{where} ({source}): {len(images)} frame images, needs {indices[-1] + 1}")
         raw = np.stack([np.asarray(Image.open(images[i]).convert("RGB")) for i in indices])
@@ -223,10 +168,12 @@ def read_clip(path: PathLike, indices: np.ndarray, size: int, *, where: str) -> 
     return resize_short_side_and_center_crop(raw, size)
 
 
-def _read_clips(paths: list[str], frames: int, frame_step: int, size: int, where: str) -> np.ndarray:
-    indices = np.arange(frames, dtype=np.int64) * frame_step
+def _read_clips(paths: list[str], frames: int, frame_step: int, size: int, where: str,
+                starts: list[int] | None = None) -> np.ndarray:
+    """``frames`` frames of each path, ``frame_step`` source frames apart from its start (default: its first)."""
     clips = np.empty((len(paths), frames, size, size, 3), dtype=np.uint8)
     for i, path in enumerate(paths):
+        indices = (starts[i] if starts else 0) + np.arange(frames, dtype=np.int64) * frame_step
         clips[i] = read_clip(path, indices, size, where=f"{where}: clip {i + 1} (frames, frame_step)")
     return clips
 
@@ -264,11 +211,18 @@ def load_voe_set(
         items = read_voe_manifest(voe_set.manifest).sort_values(["pair_id", "possible"], ascending=[True, False])
         items = items.reset_index(drop=True)
         clips = _read_clips(items["path"].tolist(), voe_set.frames, step, clip.size, where)
-    else:
-        assert isinstance(voe_set, IntPhysVoESource)
+    elif isinstance(voe_set, IntPhysVoESource):
         movies = intphys_movies(voe_set.root, voe_set.blocks)
         clips = _read_clips(movies["path"].tolist(), voe_set.frames, step, clip.size, where)
-        items = intphys_items(movies, clips)
+        items = intphys_items(movies, clips).assign(onset_frame=None)
+    else:
+        if isinstance(voe_set, GraspVoESource):
+            items = grasp_items(voe_set.root, voe_set.properties)
+        else:
+            assert isinstance(voe_set, InflevelVoESource)
+            items = inflevel_items(voe_set.root, voe_set.metadata, voe_set.properties)
+        clips = _read_clips(items["path"].tolist(), voe_set.frames, step, clip.size, where, items["start"].tolist())
+        items = items.assign(onset_frame=None)
     items = items.assign(onset_frame=_stored_onsets(items, clips, step, where))
     return items[["pair_id", "property", "possible", "onset_frame"]], clips
 
