@@ -366,7 +366,8 @@ def torchrun_launcher(wildcards, resources):
 
 
 def pretrain_runtime_args(wildcards, threads, resources):
-    """Runtime-only flags of the entry point (threads per process, checkpoint and log cadence, TensorBoard).
+    """Runtime-only flags of the entry point (threads per process, checkpoint and log cadence, TensorBoard,
+    loader workers).
 
     A params function of `threads`/`resources`, so Snakemake never reruns training when they change.
     """
@@ -376,6 +377,11 @@ def pretrain_runtime_args(wildcards, threads, resources):
         f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every}"
         f" --log-every {pretrain.log_every}"
         + (" --tensorboard" if pretrain.tensorboard else "")
+        + (
+            f" --loader-workers {pretrain.loader_workers} --loader-kind {pretrain.loader_kind}"
+            if pretrain.loader_workers
+            else ""
+        )
     )
 
 

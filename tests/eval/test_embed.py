@@ -53,9 +53,9 @@ class TinyObjective(Objective):
         return [list(self.proj.parameters())]
 
 
-def _to_batch(clips: np.ndarray) -> torch.Tensor:
+def _to_batch(clips: torch.Tensor | np.ndarray) -> torch.Tensor:
     """(B, T, H, W, 3) uint8 -> normalised (B, T, C, H, W) float, the shared pixel contract."""
-    x = torch.from_numpy(np.asarray(clips)).float().div(255.0).sub(0.5).div(0.25)
+    x = torch.as_tensor(np.asarray(clips)).float().div(255.0).sub(0.5).div(0.25)
     return x.permute(0, 1, 4, 2, 3).contiguous()
 
 
