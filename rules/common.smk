@@ -373,16 +373,17 @@ def pretrain_runtime_args(wildcards, threads, resources):
     """
     per_proc = max(1, threads // nproc_per_node(wildcards, resources))
     pretrain = CFG.pretrain_for(wildcards.model)
-    return (
-        f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every}"
-        f" --log-every {pretrain.log_every}"
-        + (" --tensorboard" if pretrain.tensorboard else "")
-        + (
-            f" --loader-workers {pretrain.loader_workers} --loader-kind {pretrain.loader_kind}"
-            if pretrain.loader_workers
-            else ""
-        )
-    )
+    flags = [
+        f"--threads {per_proc}",
+        f"--checkpoint-every {pretrain.checkpoint_every}",
+        f"--log-every {pretrain.log_every}",
+    ]
+    if pretrain.tensorboard:
+        flags.append("--tensorboard")
+    if pretrain.loader_workers:
+        flags.append(f"--loader-workers {pretrain.loader_workers}")
+        flags.append(f"--loader-kind {pretrain.loader_kind}")
+    return " ".join(flags)
 
 
 def pretrain_threads(wildcards):
@@ -414,6 +415,11 @@ def model_network(wildcards):
 def model_readout(wildcards):
     """The network plus how its weights are read out (embedding pooling): what embed depends on."""
     return CFG.models[wildcards.model].network(readout=True)
+
+
+def model_precision(wildcards):
+    """The model's pretrain.precision: embed and surprise run under bf16 autocast on a GPU where it trains so."""
+    return CFG.pretrain_for(wildcards.model).precision
 
 
 # ---- evaluation -------------------------------------------------------------------------------

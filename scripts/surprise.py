@@ -3,12 +3,13 @@
 from pathlib import Path
 
 from devcurriculum.config import ClipConfig, VoEConfig, model_config
+from devcurriculum.eval.batches import Loading
 from devcurriculum.eval.embed import BenchmarkFiles, stage_weights
 from devcurriculum.eval.surprise import surprise_run
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
-voe = VoEConfig.from_mapping(sm.config["voe"])  # runtime-only: shards, batch size
+voe = VoEConfig.from_mapping(sm.config["voe"])  # runtime-only: shards, batch size, loader
 checkpoints = stage_weights(sm.input.get("checkpoints"), sm.input.get("weights"))  # init: its one weights file
 voe_sets = [
     BenchmarkFiles(name, Path(table), Path(cache))
@@ -29,4 +30,6 @@ with stage_log(sm.log[0], f"surprise[{sm.wildcards.model}/{sm.wildcards.curricul
         threads=sm.threads,
         run_spec=sm.input.get("spec"),  # trained runs only: checked against params.model
         model_key=f"models.{sm.wildcards.model}",
+        loading=Loading(voe.loader_workers),
+        precision=sm.params.precision,
     )
