@@ -111,3 +111,14 @@ def test_the_gpu_batch_matches_the_cpu_batch_within_float_tolerance() -> None:
         gpu = device_batch(clips, torch.device("cuda"), s)
         torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-5)
     assert np.isfinite(cpu.numpy()).all()
+
+
+def test_the_training_log_shows_samples_per_second_and_an_eta(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="devcurriculum.train.loop"):
+        run_tiny(tmp_path, total=8, pretrain={"log_every": 4, "loader_workers": 2})
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert [line.split(" loss")[0] for line in lines] == ["step 4/8", "step 8/8"]
+    assert all(" samples/s, ETA " in line for line in lines)
+    assert lines[-1].endswith("samples/s, ETA 0 s")
