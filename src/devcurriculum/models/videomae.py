@@ -58,7 +58,7 @@ def videomae_config(model: VideoMAEModelConfig, clip: ClipConfig) -> VideoMAECon
         decoder_num_attention_heads=model.decoder_num_attention_heads,
         decoder_intermediate_size=model.decoder_intermediate_size,
         norm_pix_loss=model.norm_pix_loss,
-        attn_implementation=ATTENTION,
+        attn_implementation=ATTENTION,  # type: ignore[call-arg]  # PretrainedConfig takes it via **kwargs
     )
 
 

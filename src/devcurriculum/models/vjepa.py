@@ -89,7 +89,7 @@ def vjepa2_config(model: VJEPAModelConfig, clip: ClipConfig) -> VJEPA2Config:
         pred_num_attention_heads=model.pred_num_attention_heads,
         pred_mlp_ratio=model.pred_mlp_ratio,
         pred_num_mask_tokens=1,
-        attn_implementation=ATTENTION,
+        attn_implementation=ATTENTION,  # type: ignore[call-arg]  # PretrainedConfig takes it via **kwargs
     )
 
 
