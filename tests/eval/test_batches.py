@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from transformers import PreTrainedModel
 
 from devcurriculum.config import RandomVitConfig
 from devcurriculum.eval.batches import EvalDevice, Loading, device_batches, to_host
@@ -45,11 +46,14 @@ def test_surprise_is_the_same_whatever_the_loader(loading: Loading) -> None:
     assert np.array_equal(score_windows(model, CLIPS, rows, starts, batch_size=4, loading=loading), reference)
 
 
-@pytest.mark.parametrize("loading", WORKERS, ids=["none", "2 threads", "2 processes"])
-def test_features_are_the_same_whatever_the_loader(loading: Loading, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    vit = load_feature_model(save_random_vit(cfg=RandomVitConfig(hidden_size=16, num_hidden_layers=1,
-                                                                 num_attention_heads=2, intermediate_size=32),
-                                             image_size=8, out_dir=tmp_path / "vit"))
+@pytest.fixture(scope="module")
+def vit(tmp_path_factory: pytest.TempPathFactory) -> PreTrainedModel:
+    cfg = RandomVitConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    return load_feature_model(save_random_vit(cfg=cfg, image_size=8, out_dir=tmp_path_factory.mktemp("vit") / "vit"))
+
+
+def test_features_are_the_same_whatever_the_loader(vit: PreTrainedModel) -> None:
     reference = extract_features(vit, CLIPS, frames="mean", batch_size=7, progress=False)
-    got = extract_features(vit, CLIPS, frames="mean", batch_size=7, progress=False, loading=loading)
-    assert got.shape == (5, 16) and np.array_equal(got, reference)
+    for loading in WORKERS:
+        got = extract_features(vit, CLIPS, frames="mean", batch_size=7, progress=False, loading=loading)
+        assert got.shape == (5, 16) and np.array_equal(got, reference), loading
