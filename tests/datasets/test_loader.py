@@ -3,7 +3,6 @@ that name the worker and the job (a killed worker process included), no worker l
 
 from __future__ import annotations
 
-import glob
 import os
 import signal
 import threading
@@ -97,7 +96,6 @@ def test_a_killed_worker_process_fails_the_loop_naming_it_and_its_job() -> None:
                               f"(SIGKILL) while reading step 3 (clips {JOBS[3]})")
     assert "rerun it" in message
     _gone(pids)  # the other worker was stopped too
-    assert not _slot_files()  # shared-memory slots are removed whoever dies
 
 
 def test_closing_stops_the_worker_processes() -> None:
@@ -106,7 +104,6 @@ def test_closing_stops_the_worker_processes() -> None:
     pids = loader.worker_pids
     loader.close()
     _gone(pids)
-    assert not _slot_files()
     with pytest.raises(StopIteration):
         next(loader)
 
@@ -123,12 +120,6 @@ def test_how_a_process_ended_is_said_in_words() -> None:
     assert how_it_died(-9) == "was killed by signal 9 (SIGKILL)"
     assert how_it_died(1) == "exited with code 1"
     assert how_it_died(None) == "is running"
-
-
-def _slot_files() -> list[str]:
-    from devcurriculum.datasets.loader import _shared_dir
-
-    return glob.glob(os.path.join(_shared_dir(), f"devcurriculum-loader-{os.getpid()}-*"))
 
 
 def _gone(pids: list[int]) -> None:

@@ -16,10 +16,11 @@ reached the device (``train/batch.py``, ``eval/batches.py``), where it is cheap 
 - ``kind = "thread"``: a thread pool; a worker writes the batch into pinned memory itself when
   ``pin_memory`` (CUDA), so the host-to-device copy can be non-blocking. The reads release the GIL
   (memory-map copies, libjpeg-turbo decoding), so threads run in parallel.
-- ``kind = "process"``: forked worker processes (they die with the loop's process,
+- ``kind = "process"`` (Linux): forked worker processes (they die with the loop's process,
   :mod:`devcurriculum.utils.lifeline`); job ``i`` goes to worker ``i % workers``, which copies the
-  batch into one of its shared-memory slots (allocated once and reused: a fresh shared allocation per
-  batch costs more than the read) and sends back only the slot's number. A batch from a process is a
+  batch into one of its shared-memory slots (anonymous memory files, allocated once and reused: a
+  fresh shared allocation per batch costs more than the read; nothing is named, so a killed job
+  leaves nothing in ``/dev/shm``) and sends back only the slot's number. A batch from a process is a
   view of its slot, **valid until the next batch is taken** (the slot is then reused); the training
   loop and the inference stages use a batch before they take the next one. With ``pin_memory`` the
   loop's thread copies the batch into pinned memory instead and frees the slot at once. A worker that
@@ -35,14 +36,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import glob
 import logging
 import mmap
 import os
 import pickle
 import signal
-import sys
-import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -102,58 +100,53 @@ def _portable_error(exc: BaseException) -> tuple[bytes | None, str, str]:
     return payload, f"{type(exc).__name__}: {exc}", text
 
 
-def _shared_dir() -> str:
-    """Where slot files live: the RAM file system when there is one."""
-    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
-
-
-def _map_slot(path: str, nbytes: int, *, create: bool) -> np.ndarray:
-    """A shared uint8 mapping of the file ``path`` (``nbytes`` long; created when ``create``)."""
-    fd = os.open(path, os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0), 0o600)
-    try:
-        if create:
-            os.ftruncate(fd, nbytes)
-        return np.frombuffer(mmap.mmap(fd, nbytes), dtype=np.uint8)
-    finally:
-        os.close(fd)
+def _map(fd: int, nbytes: int) -> np.ndarray:
+    """A shared uint8 mapping of ``nbytes`` of the file ``fd`` (the mapping outlives the descriptor)."""
+    return np.frombuffer(mmap.mmap(fd, nbytes), dtype=np.uint8)
 
 
 def _process_worker(index: int, read: Callable[[Any], np.ndarray], inbox: Any, outbox: Any) -> None:
     """A worker process: read each ``(seq, slot, job)`` of ``inbox`` into its shared-memory slot ``slot``.
 
-    It sends ``(seq, index, slot, shape, new_slot, payload)`` through its own pipe ``outbox`` before it
-    takes the next job (a worker that dies has delivered all it finished). ``new_slot`` is the path of
-    the slot's file when the slot is new (or grew; the loop maps it and removes the name, so nothing is
-    left behind whoever dies first), None after. ``payload`` is an error, or a non-uint8 array, which
-    travels whole (``slot`` -1).
+    It sends ``(seq, index, slot, shape, new_slot, payload)`` through its own socket ``outbox`` before
+    it takes the next job (a worker that dies has delivered all it finished). A slot is an anonymous
+    memory file (``memfd_create``): when it is new (or grew), ``new_slot`` is True and its descriptor
+    follows the message; the loop maps it. Nothing has a name, so nothing is left behind whoever dies
+    first. ``payload`` is an error, or a non-uint8 array, which travels whole (``slot`` -1).
     """
+    from multiprocessing import reduction
+
     from devcurriculum.utils.lifeline import tie_to_parent
 
     tie_to_parent()  # never outlive the loop (a SIGKILLed trainer must not leave readers behind)
     torch.set_num_threads(1)
     slots: dict[int, np.ndarray] = {}
-    made = 0
     while True:
         item = inbox.get()
         if item is None:
             return
         seq, slot, job = item
+        fd = None
         try:
             array = np.ascontiguousarray(read(job))
             if array.dtype != np.uint8:
-                outbox.send((seq, index, -1, array.shape, None, array))
+                outbox.send((seq, index, -1, array.shape, False, array))
                 continue
             buffer = slots.get(slot)
-            path = None
             if buffer is None or buffer.size < array.size:
-                made += 1
-                path = os.path.join(_shared_dir(), f"devcurriculum-loader-{os.getppid()}-{os.getpid()}-{slot}-{made}")
-                buffer = slots[slot] = _map_slot(path, array.nbytes, create=True)
+                fd = os.memfd_create(f"devcurriculum-loader-slot-{slot}")
+                os.ftruncate(fd, array.nbytes)
+                buffer = slots[slot] = _map(fd, array.nbytes)
             np.copyto(buffer[: array.size].reshape(array.shape), array)
         except BaseException as exc:  # every failure goes back to the loop, which raises it
-            outbox.send((seq, index, slot, None, None, _portable_error(exc)))
+            outbox.send((seq, index, slot, None, False, _portable_error(exc)))
         else:
-            outbox.send((seq, index, slot, array.shape, path, None))
+            outbox.send((seq, index, slot, array.shape, fd is not None, None))
+            if fd is not None:
+                reduction.send_handle(outbox, fd, os.getppid())
+        finally:
+            if fd is not None:
+                os.close(fd)
 
 
 class BatchLoader(Generic[J]):
@@ -219,11 +212,13 @@ class BatchLoader(Generic[J]):
     def _start_processes(self) -> None:
         import multiprocessing as mp
 
+        if not hasattr(os, "memfd_create"):
+            raise RuntimeError(f"{self.name}: loader processes need Linux (fork, memfd_create); use loader threads")
         # fork: the children inherit `read` (clip caches, memory maps) without pickling it
-        ctx: Any = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        ctx: Any = mp.get_context("fork")
         for index in range(self.workers):
             inbox = ctx.SimpleQueue()
-            results, outbox = ctx.Pipe(duplex=False)
+            results, outbox = ctx.Pipe(duplex=True)  # a socket pair: it can carry the slots' descriptors
             proc = ctx.Process(target=_process_worker, args=(index, self.read, inbox, outbox),
                                name=f"{self.name}-worker-{index}", daemon=True)
             proc.start()
@@ -301,19 +296,25 @@ class BatchLoader(Generic[J]):
         return batch
 
     def _receive(self, worker: int) -> bool:
-        """Take the next message of ``worker``'s pipe (its results come in its jobs' order); False at its end."""
+        """Take the next message of ``worker``'s socket (its results come in its jobs' order); False at its end."""
+        from multiprocessing import reduction
+
+        conn = self._results[worker]
         try:
-            got, sender, slot, shape, path, payload = self._results[worker].recv()
-        except EOFError:  # the worker is gone: its end of the pipe closed with it
+            got, sender, slot, shape, new_slot, payload = conn.recv()
+            fd = reduction.recv_handle(conn) if new_slot else None
+        except (EOFError, OSError):  # the worker is gone: its end of the socket closed with it
             return False
         self._outstanding[sender].popleft()
         error = None
         if slot < 0:  # a non-uint8 batch, whole
             self._slots[(sender, slot)] = torch.from_numpy(payload)
-        elif path is not None:  # a new slot: map it, then drop its name (the mappings keep it)
-            self._slots[(sender, slot)] = torch.from_numpy(_map_slot(path, int(np.prod(shape)), create=False))
-            os.unlink(path)
-        else:
+        elif fd is not None:  # a new slot: map it (the mapping keeps the memory once both descriptors close)
+            try:
+                self._slots[(sender, slot)] = torch.from_numpy(_map(fd, int(np.prod(shape))))
+            finally:
+                os.close(fd)
+        elif payload is not None:
             error = payload
         self._arrived[got] = (sender, slot, shape, error)
         return True
@@ -395,10 +396,6 @@ class BatchLoader(Generic[J]):
                 proc.join(timeout=5)
         for results in self._results:
             results.close()
-        if self._procs:  # slots a worker made that the loop never mapped (batches still in flight)
-            for path in glob.glob(os.path.join(_shared_dir(), f"devcurriculum-loader-{os.getpid()}-*")):
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
         self._arrived.clear()
         self._slots.clear()
 

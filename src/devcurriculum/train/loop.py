@@ -317,7 +317,8 @@ def _loss_readback(loss_mean: torch.Tensor) -> Callable[[], float]:
     """
     if loss_mean.device.type != "cuda":
         return lambda: float(loss_mean)
-    host = loss_mean.to("cpu", non_blocking=True)
+    host = torch.empty((), dtype=loss_mean.dtype, pin_memory=True)  # pinned: the copy does not block the host
+    host.copy_(loss_mean, non_blocking=True)
     copied = torch.cuda.Event()
     copied.record()
 
