@@ -43,7 +43,7 @@ from devcurriculum.curriculum.blur import BlurSchedule
 from devcurriculum.datasets.clip_dataset import ClipCache
 from devcurriculum.datasets.clip_store import FORMATS
 from devcurriculum.datasets.loader import BatchLoader
-from devcurriculum.train.batch import ReadClips, blur_sigmas, device_batch, make_batch
+from devcurriculum.train.batch import ReadClips, StepJob, blur_sigmas, device_batch, make_batch
 from devcurriculum.train.loop import step_jobs
 
 #: clips/s per GPU: VideoMAE ViT-B pre-training on a V100 (docs/performance.md), and 2.5x / 5x of it
@@ -85,18 +85,22 @@ def feed(source: PoolOverCache, args: argparse.Namespace, *, workers: int, kind:
         loader = BatchLoader(ReadClips(source), step_jobs(sampler, 0, 10**9, states), workers=workers, kind=kind,
                              name="gpu_feed")
         it = enumerate(loader)
+    def host_work(step: int, clips: torch.Tensor) -> None:
+        """The step's host-side work when the float work runs on the device."""
+        if not host_float:
+            sigmas = blur_sigmas(blur, step, seed=0, rank=0, world_size=1, per_rank=len(clips))
+            device_batch(clips, META, sigmas, kernel)
+
     try:
-        for _ in range(2):  # warm-up: first bucket, page cache, workers started
-            next(it)
+        for _ in range(2):  # warm-up: first bucket, page cache, workers started, meta kernels loaded
+            host_work(*next(it))
         waited, steps, start = 0.0, 0, time.perf_counter()
         while time.perf_counter() - start < args.seconds:
             t0 = time.perf_counter()
             step, clips = next(it)
             got = time.perf_counter()
             waited += got - t0
-            if not host_float:  # the step's host-side work when the float work runs on the device
-                sigmas = blur_sigmas(blur, step, seed=0, rank=0, world_size=1, per_rank=len(clips))
-                device_batch(clips, META, sigmas, kernel)
+            host_work(step, clips)
             remaining = got + hold - time.perf_counter()
             if remaining > 0:
                 time.sleep(remaining)  # the device computing: the GIL is released
@@ -106,6 +110,22 @@ def feed(source: PoolOverCache, args: argparse.Namespace, *, workers: int, kind:
         if loader is not None:
             loader.close()
     return waited / wall, steps * args.batch / wall
+
+
+def cpu_ms_per_clip(source: PoolOverCache, args: argparse.Namespace) -> float:
+    """CPU milliseconds one read costs per clip (this thread's CPU time, so waiting for a core is not counted)."""
+    sampler = make_sampler(args.pool, args.batch)
+    read = ReadClips(source)
+    read(StepJob(0, tuple(sampler.batch(0))))  # warm up
+    cpu, clips, start, step = 0.0, 0, time.perf_counter(), 1
+    while time.perf_counter() - start < args.seconds:
+        job = StepJob(step, tuple(sampler.batch(step)))
+        t0 = time.thread_time()
+        read(job)
+        cpu += time.thread_time() - t0
+        clips += len(job.indices)
+        step += 1
+    return 1000.0 * cpu / clips
 
 
 def reuse_caches(work: Path) -> tuple[str, dict[str, ClipCache]] | None:
@@ -185,16 +205,22 @@ def main(argv: Sequence[str] | None = None) -> None:
                     ratio = base / at if at > 0 else math.inf
                     print(f"{fmt:>7} {'σ 2' if blur_on else 'none':>6} {best[fmt]:>8} {rate:>6.0f} {base:>9.3f} "
                           + " ".join(f"{w:>8.3f}" for w in waits) + f" {ratio:>8.1f}", flush=True)
-        print(f"\nworkers per GPU = ceil(rate / one worker's clips/s); a {args.node_cores}-core node with G GPUs "
-              f"feeds them when G x (workers + 1 training process) <= {args.node_cores}")
-        print(f"{'format':>7} {'1 worker':>9} " + " ".join(f"{f'{r:g}/s':>16}" for r in args.rates))
+        print("\nread cost: CPU ms per clip of one read (thread CPU time: waiting for a core is not counted), "
+              "the clips/s one worker core reads at that cost, and the measured delivery of 1 worker above")
+        cost = {fmt: best_of(args.repeats, lambda fmt=fmt: (cpu_ms_per_clip(PoolOverCache(caches[fmt], args.pool), args),
+                                                             0.0))[0] for fmt in formats}
+        for fmt in formats:
+            print(f"{fmt:>7} {cost[fmt]:>8.2f} ms/clip {1000 / cost[fmt]:>9.1f} clips/s per core "
+                  f"{per_worker[fmt]:>9.1f} clips/s measured", flush=True)
+        print(f"\nworkers per GPU = ceil(rate x CPU s per clip); a {args.node_cores}-core node with G GPUs feeds "
+              f"them when G x (workers + 1 training process) <= {args.node_cores}: the most GPUs it feeds")
+        print(f"{'format':>7} " + " ".join(f"{f'{r:g}/s':>16}" for r in args.rates))
         for fmt in formats:
             cells = []
             for rate in args.rates:
-                need = math.ceil(rate / per_worker[fmt]) if per_worker[fmt] > 0 else 0
-                gpus = args.node_cores // (need + 1)
-                cells.append(f"{need} w., {gpus} GPUs")
-            print(f"{fmt:>7} {per_worker[fmt]:>9.1f} " + " ".join(f"{c:>16}" for c in cells), flush=True)
+                need = math.ceil(rate * cost[fmt] / 1000)
+                cells.append(f"{need} w., {args.node_cores // (need + 1)} GPUs")
+            print(f"{fmt:>7} " + " ".join(f"{c:>16}" for c in cells), flush=True)
         print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
