@@ -11,7 +11,12 @@ from devcurriculum.config import ClipConfig, DemoConfig
 from devcurriculum.demo import render_demo
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_VIDEOS = REPO.parent / "shared" / "data" / "real_videos"
+#: ../shared/data/real_videos seen from the checkout; a git worktree (/work/wt/<name>) sits one level deeper
+REAL_VIDEOS = next(
+    (p / "shared" / "data" / "real_videos" for p in (REPO.parent, REPO.parent.parent)
+     if (p / "shared" / "data" / "real_videos").is_dir()),
+    REPO.parent / "shared" / "data" / "real_videos",
+)
 #: the seed study's clips: 16 frames (every 2nd) at 224 px
 SEED_STUDY_CLIP = ClipConfig(frames=16, frame_step=2, stride=16, size=224)
 

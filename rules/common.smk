@@ -437,7 +437,8 @@ def torchrun_launcher(wildcards, resources):
 
 
 def pretrain_runtime_args(wildcards, threads, resources):
-    """Runtime-only flags of the entry point (threads per process, checkpoint and log cadence, TensorBoard).
+    """Runtime-only flags of the entry point (threads per process, checkpoint and log cadence, TensorBoard,
+    loader workers).
 
     A params function of `threads`/`resources`, so Snakemake never reruns training when they change.
     """
@@ -445,17 +446,19 @@ def pretrain_runtime_args(wildcards, threads, resources):
     pretrain = CFG.pretrain_for(wildcards.model)
     # the readout pooling, for export/README.md only (never part of the run spec)
     embedding = getattr(CFG.models[wildcards.model], "embedding", None)
-    return (
-        f"--threads {per_proc} --checkpoint-every {pretrain.checkpoint_every}"
-        f" --log-every {pretrain.log_every}"
-        + (" --tensorboard" if pretrain.tensorboard else "")
-        + (
-            f" --embedding-json {shlex.quote(json.dumps(embedding.to_dict()))}"
-            if embedding is not None
-            else ""
-        )
-        + tracking_arg()
-    )
+    flags = [
+        f"--threads {per_proc}",
+        f"--checkpoint-every {pretrain.checkpoint_every}",
+        f"--log-every {pretrain.log_every}",
+    ]
+    if pretrain.tensorboard:
+        flags.append("--tensorboard")
+    if pretrain.loader_workers:
+        flags.append(f"--loader-workers {pretrain.loader_workers}")
+        flags.append(f"--loader-kind {pretrain.loader_kind}")
+    if embedding is not None:
+        flags.append(f"--embedding-json {shlex.quote(json.dumps(embedding.to_dict()))}")
+    return " ".join(flags) + tracking_arg()
 
 
 def tracking_arg():
@@ -510,6 +513,11 @@ def init_from_files(wildcards):
 def model_readout(wildcards):
     """The network plus how its weights are read out (embedding pooling): what embed depends on."""
     return CFG.models[wildcards.model].network(readout=True)
+
+
+def model_precision(wildcards):
+    """The model's pretrain.precision: embed and surprise run under bf16 autocast on a GPU where it trains so."""
+    return CFG.pretrain_for(wildcards.model).precision
 
 
 # ---- evaluation -------------------------------------------------------------------------------

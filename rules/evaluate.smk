@@ -35,9 +35,10 @@ rule embed:
         ENV
     threads: CFG.evaluation.embed_threads
     params:
-        # shard count and batch size are runtime-only: the script reads them from the config
+        # shard count, batch size and loader workers are runtime-only: the script reads them from the config
         model=model_readout,
         clip=model_clip_cfg,
+        precision=model_precision,
         benchmarks=BENCHMARKS,
     script:
         "../scripts/embed.py"

@@ -37,9 +37,10 @@ rule surprise:
         ENV
     threads: CFG.voe.threads
     params:
-        # shard count and batch size are runtime-only: the script reads them from the config
+        # shard count, batch size and loader workers are runtime-only: the script reads them from the config
         model=surprise_model_cfg,
         clip=model_clip_cfg,
+        precision=model_precision,
         window_stride=CFG.voe.window_stride,
         context_frames=voe_context_frames(),
         sets=VOE_SETS,

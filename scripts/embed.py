@@ -3,13 +3,14 @@
 from pathlib import Path
 
 from devcurriculum.config import ClipConfig, EvaluationConfig, model_config
+from devcurriculum.eval.batches import Loading
 from devcurriculum.eval.embed import BenchmarkFiles, embed_run, stage_weights
 from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
 write_job_stamp(sm)
-evaluation = EvaluationConfig.from_mapping(sm.config["evaluation"])  # runtime-only: shards, batch size
+evaluation = EvaluationConfig.from_mapping(sm.config["evaluation"])  # runtime-only: shards, batch size, loader
 checkpoints = stage_weights(sm.input.get("checkpoints"), sm.input.get("weights"))  # init: its one weights file
 # status tables (each item's source fps) only for an embedding in seconds (V-JEPA pairs with gap_seconds)
 statuses = sm.input.get("statuses") or [None] * len(sm.params.benchmarks)
@@ -30,4 +31,6 @@ with stage_log(sm.log[0], f"embed[{sm.wildcards.model}/{sm.wildcards.curriculum}
         threads=sm.threads,
         run_spec=sm.input.get("spec"),  # trained runs only: checked against params.model
         model_key=f"models.{sm.wildcards.model}",
+        loading=Loading(evaluation.embed_loader_workers),
+        precision=sm.params.precision,
     )

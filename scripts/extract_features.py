@@ -3,13 +3,14 @@
 import dataclasses
 
 from devcurriculum.config import FeaturesConfig
+from devcurriculum.eval.batches import Loading
 from devcurriculum.features.extract import extract_shard
 from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
 write_job_stamp(sm)
-# The rule's params hold the keys that shape the features; batch size and shard count are runtime-only.
+# The rule's params hold the keys that shape the features; batch size, shard count and loader are runtime-only.
 runtime = FeaturesConfig.from_mapping(sm.config["features"])
 features = dataclasses.replace(FeaturesConfig.from_mapping(sm.params.features), batch_size=runtime.batch_size)
 with stage_log(sm.log[0], f"extract_features[{sm.wildcards.shard}]"):
@@ -22,4 +23,5 @@ with stage_log(sm.log[0], f"extract_features[{sm.wildcards.shard}]"):
         n_shards=runtime.shards,
         out_path=sm.output.part,
         threads=sm.threads,
+        loading=Loading(runtime.loader_workers),
     )

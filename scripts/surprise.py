@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from devcurriculum.config import ClipConfig, VoEConfig, model_config
+from devcurriculum.eval.batches import Loading
 from devcurriculum.eval.embed import BenchmarkFiles, stage_weights
 from devcurriculum.eval.surprise import surprise_run
 from devcurriculum.stamps import write_job_stamp
@@ -10,7 +11,7 @@ from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
 write_job_stamp(sm)
-voe = VoEConfig.from_mapping(sm.config["voe"])  # runtime-only: shards, batch size
+voe = VoEConfig.from_mapping(sm.config["voe"])  # runtime-only: shards, batch size, loader
 checkpoints = stage_weights(sm.input.get("checkpoints"), sm.input.get("weights"))  # init: its one weights file
 voe_sets = [
     BenchmarkFiles(name, Path(table), Path(cache))
@@ -32,4 +33,6 @@ with stage_log(sm.log[0], f"surprise[{sm.wildcards.model}/{sm.wildcards.curricul
         run_spec=sm.input.get("spec"),  # trained runs only: checked against params.model
         model_key=f"models.{sm.wildcards.model}",
         context_frames=sm.params.context_frames,
+        loading=Loading(voe.loader_workers),
+        precision=sm.params.precision,
     )

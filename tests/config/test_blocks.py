@@ -182,8 +182,10 @@ def test_model_config_dispatches_on_objective() -> None:
 
 
 def test_runtime_keys_are_declared_once_and_left_out_of_shaping() -> None:
-    assert set(PretrainConfig.runtime_keys()) == {"nproc", "threads", "checkpoint_every", "log_every", "tensorboard"}
-    assert set(EvaluationConfig.runtime_keys()) == {"embed_shards", "embed_batch_size", "embed_threads"}
+    assert set(PretrainConfig.runtime_keys()) == {"nproc", "threads", "checkpoint_every", "log_every", "tensorboard",
+                                                  "loader_workers", "loader_kind"}
+    assert set(EvaluationConfig.runtime_keys()) == {"embed_shards", "embed_batch_size", "embed_threads",
+                                                    "embed_loader_workers"}
     shaping = PretrainConfig().shaping()
     assert not set(shaping) & set(PretrainConfig.runtime_keys())
     assert PretrainConfig(threads=7).shaping() == PretrainConfig(threads=1).shaping()

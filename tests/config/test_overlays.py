@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from snakemake.utils import update_config
 
 from devcurriculum.config import WorkflowConfig

@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from devcurriculum.config import ClipConfig, DemoConfig, DemoVoESource, model_config
+from devcurriculum.config import ClipConfig, DemoConfig, DemoVoESource, WorkflowConfig, model_config
 from devcurriculum.demo.voe import render_voe_quadruplets
 from devcurriculum.eval.embed import BenchmarkFiles
 from devcurriculum.eval.surprise import PersistenceSurprise, SurpriseModel, score_windows, surprise_model, window_starts
@@ -22,7 +22,8 @@ from devcurriculum.evalsets.voe import prepare_voe
 REPO = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
 CLIP = ClipConfig.from_mapping(DEMO["data"]["clip"])
-VOE = DemoVoESource.from_mapping(DEMO["voe"]["sets"]["demo_physics"])
+VOE = WorkflowConfig.from_mapping(DEMO).voe.sets["demo_physics"]  # frames: null filled in (two windows)
+assert isinstance(VOE, DemoVoESource)
 CONTEXTS = DEMO["voe"]["context_frames"]
 AGE_GROUPS = {name: (float(lo), float(hi)) for name, (lo, hi) in DEMO["data"]["age_groups"].items()}
 

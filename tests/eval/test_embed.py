@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -53,9 +55,9 @@ class TinyObjective(Objective):
         return [list(self.proj.parameters())]
 
 
-def _to_batch(clips: np.ndarray) -> torch.Tensor:
+def _to_batch(clips: torch.Tensor | np.ndarray) -> torch.Tensor:
     """(B, T, H, W, 3) uint8 -> normalised (B, T, C, H, W) float, the shared pixel contract."""
-    x = torch.from_numpy(np.asarray(clips)).float().div(255.0).sub(0.5).div(0.25)
+    x = torch.as_tensor(np.asarray(clips)).float().div(255.0).sub(0.5).div(0.25)
     return x.permute(0, 1, 4, 2, 3).contiguous()
 
 
@@ -91,7 +93,7 @@ def bench(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
 
 def _embed(
     weights: PathLike, table: PathLike, cache: PathLike, shard: int, n_shards: int, out: PathLike,
-    model: ModelConfig = TINY_MODEL, **runtime: int,
+    model: ModelConfig = TINY_MODEL, **runtime: Any,
 ) -> int:
     return embed_run(model=model, clip=CLIP, checkpoints=[weights], benchmarks=[BenchmarkFiles("b", Path(table), Path(cache))],
                      shard=shard, n_shards=n_shards, out_path=out, **{"batch_size": 64, **runtime})
@@ -204,3 +206,22 @@ def test_real_videomae_round_trip(tmp_path: Path, bench) -> None:
     assert emb.shape == (7, 32)
     np.testing.assert_allclose(emb, expected, rtol=1e-5, atol=1e-6)
     assert json.loads(read_metadata(out)["devcurriculum.config"]) == model_cfg.network(readout=True)
+
+
+def test_loader_workers_give_the_same_embeddings_and_the_log_shows_progress(
+    tmp_path: Path, bench, fake_registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    from devcurriculum.eval.batches import Loading
+
+    table, cache_path, _ = bench
+    weights, _ = _weights(tmp_path)
+    with caplog.at_level(logging.INFO, logger="devcurriculum.eval.embed"):
+        _embed(weights, table, cache_path, 0, 1, tmp_path / "p0.parquet", batch_size=2)
+    _embed(weights, table, cache_path, 0, 1, tmp_path / "p3.parquet", batch_size=2, loading=Loading(3))
+    _embed(weights, table, cache_path, 0, 1, tmp_path / "pp.parquet", batch_size=2, loading=Loading(2, "process"))
+    plain = embedding_matrix(pq.read_table(tmp_path / "p0.parquet").column("embedding"))
+    for other in ("p3", "pp"):
+        assert np.array_equal(embedding_matrix(pq.read_table(tmp_path / f"{other}.parquet").column("embedding")), plain), other
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(line.startswith("embed p0.parquet: 7/7 clips (100 %), ") and "clips/s, ETA 0 s" in line for line in lines)
+    assert any(line.startswith("embedding 7 clip(s) x 1 checkpoint(s) on cpu, 0 loader worker(s)") for line in lines)

@@ -113,8 +113,8 @@ def test_embed_rows_hands_each_batch_its_rates() -> None:
     cache = ((clips.permute(0, 1, 3, 4, 2).numpy() * 0.25 + 0.5) * 255).round().clip(0, 255).astype(np.uint8)
     fps = np.array([2.0, 3.0, 5.0, 8.0, 13.0])
 
-    def to_batch(c: np.ndarray) -> torch.Tensor:
-        return (torch.from_numpy(c).permute(0, 1, 4, 2, 3).float() / 255 - 0.5) / 0.25
+    def to_batch(c: torch.Tensor) -> torch.Tensor:  # uint8 clips, on the device
+        return (c.permute(0, 1, 4, 2, 3).float() / 255 - 0.5) / 0.25
 
     rows = np.arange(5)
     whole = embed_rows(obj, cache, rows, to_batch, batch_size=5, clip_fps=fps)

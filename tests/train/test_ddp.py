@@ -34,8 +34,10 @@ TORCHRUN = Path(sys.executable).with_name("torchrun")
 def child(tmp: str) -> None:
     """Entry point under torchrun (one launch, two runs, to pay the start-up once):
 
-    1. the tiny objective through the loop: the same global batch, each rank takes half;
-    2. the real pretrain CLI (tiny VideoMAE, blur, LeRaC) with the same pretrain.batch_size (global).
+    1. the tiny objective through the loop: the same global batch, each rank takes half (read ahead
+       by 2 loader threads per rank; the 1-process reference reads without);
+    2. the real pretrain CLI (tiny VideoMAE, blur, LeRaC) with the same pretrain.batch_size (global),
+       each rank with a loader process.
     """
     from devcurriculum.train.run import main
     from devcurriculum.utils import distributed as du
@@ -44,13 +46,14 @@ def child(tmp: str) -> None:
     info = du.init_distributed("cpu")
     try:
         run_tiny(Path(tmp), total=TOTAL, noise=0.0, batch_size=GLOBAL_BATCH,
-                 rank=info.rank, world_size=info.world_size, dist_info=info, out="ddp", resume="resume-ddp")
+                 rank=info.rank, world_size=info.world_size, dist_info=info, out="ddp", resume="resume-ddp",
+                 pretrain={"loader_workers": 2})
     except BaseException:
         du.cleanup()
         raise
     # main() keeps the process group already joined (re-creating it on torchrun's store port races)
     # and leaves it at the end.
-    main(cli_args(Path(tmp), "cli-ddp", GLOBAL_BATCH))
+    main([*cli_args(Path(tmp), "cli-ddp", GLOBAL_BATCH), "--loader-workers", "1", "--loader-kind", "process"])
 
 
 def cli_args(tmp: Path, name: str, batch_size: int) -> list[str]:

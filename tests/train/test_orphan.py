@@ -26,11 +26,11 @@ from devcurriculum.train.checkpoint import resume_path
 SLOW_ENTRY = """\
 import time
 import devcurriculum.train.loop as loop
-_make_batch = loop.make_batch
+_device_batch = loop.device_batch
 def slow(*args, **kwargs):
     time.sleep(1.0)
-    return _make_batch(*args, **kwargs)
-loop.make_batch = slow
+    return _device_batch(*args, **kwargs)
+loop.device_batch = slow
 from devcurriculum.train.run import main
 main()
 """

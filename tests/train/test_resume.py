@@ -95,9 +95,9 @@ def spawn_cli(args: list[str], slow: bool = False, step_delay_s: float = 0.3) ->
     # python -m devcurriculum.train.run
     code = "import sys\n"
     if slow:  # the same CLI with every step slowed down, so the kill lands between checkpoints
-        code += ("import time, devcurriculum.train.loop as L; f = L.make_batch\n"
+        code += ("import time, devcurriculum.train.loop as L; f = L.device_batch\n"
                  f"def slow(*a, **k):\n    time.sleep({step_delay_s}); return f(*a, **k)\n"
-                 "L.make_batch = slow\n")
+                 "L.device_batch = slow\n")
     code += "from devcurriculum.train.run import main; main(sys.argv[1:])"
     return subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
@@ -110,10 +110,15 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("objective", list(MODELS))
 def test_sigkill_then_rerun_gives_bit_identical_weights(tmp_path: Path, restore_globals: None, objective: str) -> None:
-    """``python -m devcurriculum.train.run`` killed after a checkpoint, rerun: same weights, same curve."""
+    """``python -m devcurriculum.train.run`` killed after a checkpoint, rerun: same weights, same curve.
+
+    The killed run reads ahead with 2 loader processes (which die with it), the rerun with 1 loader
+    thread, the reference with none: the worker count never changes a batch.
+    """
     model = MODELS[objective]
     make_run_inputs(tmp_path, model=model)
-    killed = spawn_cli(cli(tmp_path, "kill", model=model), slow=True)
+    killed = spawn_cli(cli(tmp_path, "kill", ["--loader-workers", "2", "--loader-kind", "process"], model=model),
+                       slow=True)
     from devcurriculum.train.run import main
 
     assert main(cli(tmp_path, "ref", model=model)) == 0  # the uninterrupted reference, in this process meanwhile
@@ -132,7 +137,8 @@ def test_sigkill_then_rerun_gives_bit_identical_weights(tmp_path: Path, restore_
     assert saved_step in (3, 6, 9)
 
     # other runtime-only settings on the rerun: the resume state stays valid
-    rerun = spawn_cli(cli(tmp_path, "kill", ["--checkpoint-every", "5", "--log-every", "1"], model=model))
+    rerun = spawn_cli(cli(tmp_path, "kill", ["--checkpoint-every", "5", "--log-every", "1", "--loader-workers", "1"],
+                          model=model))
     out, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, out.decode()[-3000:]
     assert f"resuming from step {saved_step}" in (tmp_path / "kill.log").read_text()

@@ -3,8 +3,9 @@
 Fake ``sbatch``/``squeue``/``sinfo``/``scontrol``/``sacct`` executables go first on PATH: ``sbatch``
 records its command line and prints a job id, ``squeue`` reports every job FAILED so Snakemake stops
 right after submission. Snakemake then runs with the real profile files on a tiny self-contained
-Snakefile whose rule names match the workflow's (``pretrain``, ``extract_features``), so the test
-exercises the executor plugin's own translation of resources into sbatch options.
+Snakefile whose rule names match the workflow's (``pretrain`` and ``extract_features`` on GPUs,
+``score_difficulty`` on CPUs), so the test exercises the executor plugin's own translation of
+resources into sbatch options.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ rule all:
     input:
         "pretrain.done",
         "features.done",
+        "difficulty.done",
 
 
 rule pretrain:
@@ -70,6 +72,14 @@ rule pretrain:
 rule extract_features:
     output:
         "features.done",
+    threads: 2
+    shell:
+        "touch {output}"
+
+
+rule score_difficulty:
+    output:
+        "difficulty.done",
     threads: 2
     shell:
         "touch {output}"
@@ -208,6 +218,37 @@ def test_default_profile_never_contradicts_slurm() -> None:
         assert not clashes, f"{profile}: {clashes}"
 
 
+def _job_rules() -> tuple[set[str], set[str]]:
+    """(every rule and checkpoint of rules/*.smk that runs a job, the local target rules)."""
+    jobs, local = set(), set()
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        blocks = re.split(r"^(?=(?:rule|checkpoint) \w+:)", smk.read_text(), flags=re.M)
+        for block in blocks:
+            head = re.match(r"(?:rule|checkpoint) (\w+):", block)
+            if head:
+                (local if re.search(r"^\s+localrule: True", block, flags=re.M) else jobs).add(head.group(1))
+    return jobs, local
+
+
+def test_every_job_rule_has_resources_and_no_entry_names_a_non_rule() -> None:
+    jobs, local = _job_rules()
+    assert {"pretrain", "embed", "surprise", "readout", "voe_readout", "prepare_voe", "import_dinov2",
+            "index_videos"} <= jobs and "evaluate" in local
+    for profile in (SLURM, MULTINODE):
+        listed = set(load(profile)["set-resources"])
+        assert not jobs - listed, f"{profile}: no resources for {sorted(jobs - listed)}"
+        assert not listed - jobs, f"{profile}: entries for what is not a job rule: {sorted(listed - jobs)}"
+    for profile in (SLURM, MULTINODE, LOCAL_TEST):
+        cfg = load(profile)
+        assert not set(cfg["set-threads"]) - jobs, profile
+        assert not set(cfg["set-resources"]) - jobs, profile
+
+
+def test_the_inference_rules_ask_for_a_gpu() -> None:
+    res = load(SLURM)["set-resources"]
+    assert {rule for rule, r in res.items() if r.get("gpu")} == {"pretrain", "embed", "surprise", "extract_features"}
+
+
 def test_local_test_layer_fits_a_small_cpu_node() -> None:
     cfg = load(LOCAL_TEST)
     assert "executor" not in cfg, "the test layer rides on profiles/slurm; it must not replace the executor"
@@ -221,25 +262,25 @@ def test_local_test_layer_fits_a_small_cpu_node() -> None:
 
 @pytest.fixture(scope="module")
 def base_calls(tmp_path_factory: pytest.TempPathFactory) -> list[list[str]]:
-    """profiles/slurm alone, one retry: both rules at attempt 1, then again at attempt 2."""
-    return submit(tmp_path_factory.mktemp("slurm"), SLURM, expect=4, retries=1)
+    """profiles/slurm alone, one retry: the three rules at attempt 1, then again at attempt 2."""
+    return submit(tmp_path_factory.mktemp("slurm"), SLURM, expect=6, retries=1)
 
 
 @pytest.fixture(scope="module")
 def with_default_calls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     """profiles/slurm plus profiles/default, which Snakemake applies to the real workflow by itself."""
     root = tmp_path_factory.mktemp("with_default")
-    return first_call_per_rule(submit(root, SLURM, expect=2, workflow_profile=DEFAULT))
+    return first_call_per_rule(submit(root, SLURM, expect=3, workflow_profile=DEFAULT))
 
 
 @pytest.fixture(scope="module")
 def multinode_calls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
-    return first_call_per_rule(submit(tmp_path_factory.mktemp("multinode"), SLURM, MULTINODE, expect=2))
+    return first_call_per_rule(submit(tmp_path_factory.mktemp("multinode"), SLURM, MULTINODE, expect=3))
 
 
 @pytest.fixture(scope="module")
 def local_test_calls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
-    return first_call_per_rule(submit(tmp_path_factory.mktemp("local"), SLURM, LOCAL_TEST, expect=2))
+    return first_call_per_rule(submit(tmp_path_factory.mktemp("local"), SLURM, LOCAL_TEST, expect=3))
 
 
 def test_gpu_pretrain_sbatch_options(base_calls: list[list[str]]) -> None:
@@ -256,11 +297,20 @@ def test_gpu_pretrain_sbatch_options(base_calls: list[list[str]]) -> None:
     assert not has(argv, "--nodes")
 
 
-def test_cpu_rule_sbatch_options(base_calls: list[list[str]]) -> None:
+def test_gpu_inference_rule_sbatch_options(base_calls: list[list[str]]) -> None:
     argv = first_call_per_rule(base_calls)["extract_features"]
-    assert opt(argv, "--cpus-per-task") == "8"  # from set-threads, via cpus_per_task: threads
+    assert opt(argv, "--gpus") == "1"
+    assert opt(argv, "--cpus-per-task") == "8"  # from set-threads, via cpus_per_task: threads (loader workers)
     assert opt(argv, "--mem") == "16000"
     assert opt(argv, "-t") == "120"
+    assert not has(argv, "--ntasks-per-gpu") and not has(argv, "--ntasks")
+
+
+def test_cpu_rule_sbatch_options(base_calls: list[list[str]]) -> None:
+    argv = first_call_per_rule(base_calls)["score_difficulty"]
+    assert opt(argv, "--cpus-per-task") == "8"  # from set-threads, via cpus_per_task: threads
+    assert opt(argv, "--mem") == "32000"
+    assert opt(argv, "-t") == "60"
     assert opt(argv, "--ntasks") == "1"
     assert not has(argv, "--gpus") and not has(argv, "--gres")
 
@@ -271,6 +321,8 @@ def test_runtime_and_memory_grow_with_attempt(base_calls: list[list[str]]) -> No
     assert [(opt(a, "-t"), opt(a, "--mem")) for a in pretrain] == [("720", "64000"), ("1440", "128000")]
     features = [a for a in base_calls if rule_of(a) == "extract_features"]
     assert [(opt(a, "-t"), opt(a, "--mem")) for a in features] == [("120", "16000"), ("240", "32000")]
+    difficulty = [a for a in base_calls if rule_of(a) == "score_difficulty"]
+    assert [(opt(a, "-t"), opt(a, "--mem")) for a in difficulty] == [("60", "32000"), ("120", "64000")]
 
 
 def test_default_profile_keeps_slurm_requests(with_default_calls: dict[str, list[str]]) -> None:
@@ -290,8 +342,10 @@ def test_multinode_pretrain_sbatch_options(multinode_calls: dict[str, list[str]]
     assert opt(argv, "--cpus-per-task") == "32"
     assert opt(argv, "--mem") == "256000"
     assert opt(argv, "-t") == "720"
-    # The CPU rules are untouched by the layer.
+    # The other rules are untouched by the layer.
     assert opt(multinode_calls["extract_features"], "--cpus-per-task") == "8"
+    assert opt(multinode_calls["extract_features"], "--gpus") == "1"
+    assert opt(multinode_calls["score_difficulty"], "--cpus-per-task") == "8"
 
 
 def test_local_test_layer_requests_no_gpu(local_test_calls: dict[str, list[str]]) -> None:

@@ -122,6 +122,11 @@ def test_steps_per_stage_change_reruns_pretraining_and_after_only(finished: Path
         {"voe.threads": 2},
         {"features.batch_size": 5},
         {"tracking": {"backend": "mlflow", "project": "lab"}},
+        {"pretrain.loader_workers": 2},
+        {"pretrain.loader_kind": "process"},
+        {"evaluation.embed_loader_workers": 2},
+        {"voe.loader_workers": 2},
+        {"features.loader_workers": 2},
     ],
     ids=lambda change: next(iter(change)),
 )

@@ -269,6 +269,7 @@ class EvaluationConfig(ConfigBlock):
     embed_shards: int = runtime(1, why="the gathered embeddings are the same for any number of shards")
     embed_batch_size: int = runtime(64, why="clips per forward pass of inference (every clip is embedded alone)")
     embed_threads: int = runtime(2, why="intra-op threads change speed, not results")
+    embed_loader_workers: int = runtime(0, why="loader threads only read the clips ahead")
     reference_curriculum: str = "mixed"
     linear: LinearReadoutConfig = field(default_factory=LinearReadoutConfig)
     knn: KnnReadoutConfig = field(default_factory=KnnReadoutConfig)

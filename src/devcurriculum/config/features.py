@@ -40,6 +40,7 @@ class FeaturesConfig(ConfigBlock):
     frames: Literal["middle", "mean"] = "middle"
     batch_size: int = runtime(64, why="frames per forward pass of pure inference")
     shards: int = runtime(2, why="the gathered table is the same for any number of shards")
+    loader_workers: int = runtime(0, why="loader threads only read the frames ahead")
     random_vit: RandomVitConfig = field(default_factory=RandomVitConfig)
 
     @property

@@ -113,6 +113,8 @@ class ModelPretrainConfig(ConfigBlock):
     checkpoint_every: int | Inherit = INHERIT
     log_every: int | Inherit = INHERIT
     tensorboard: bool | Inherit = INHERIT
+    loader_workers: int | Inherit = INHERIT
+    loader_kind: Literal["thread", "process"] | Inherit = INHERIT
     bucket_steps: int | Literal["auto"] | Inherit = INHERIT
     deterministic: bool | Inherit = INHERIT
 

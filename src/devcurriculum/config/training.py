@@ -33,5 +33,7 @@ class PretrainConfig(ConfigBlock):
     checkpoint_every: int = runtime(100, why="resume states are bit-identical to an uninterrupted run")
     log_every: int = runtime(10, why="how often the log prints a loss line and metrics.parquet is rewritten")
     tensorboard: bool = runtime(False, why="TensorBoard events repeat what metrics.parquet records")
+    loader_workers: int = runtime(0, why="a batch is a pure function of (step, rank, seed): workers only read it ahead")
+    loader_kind: Literal["thread", "process"] = runtime("thread", why="threads and processes read the same bytes")
     bucket_steps: int | Literal["auto"] = "auto"
     deterministic: bool = True

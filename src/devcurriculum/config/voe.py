@@ -127,6 +127,7 @@ class VoEConfig(ConfigBlock):
     shards: int = runtime(1, why="the gathered surprise table is the same for any number of shards")
     batch_size: int = runtime(32, why="windows per forward pass of inference (every window is scored alone)")
     threads: int = runtime(1, why="intra-op threads change speed, not results")
+    loader_workers: int = runtime(0, why="loader threads only read the windows ahead")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -112,11 +112,11 @@ def apply_blur(
         )
 
     n = active.numel()
-    idx = active.to(clips.device)
+    idx = active.to(clips.device, non_blocking=True)  # a small pageable copy: no device sync
     # (n, T, C, H, W) -> (T, n*C, H, W): frames become the conv batch, each clip's channels a group
     # that shares that clip's kernel.
     x = clips.index_select(0, idx).permute(1, 0, 2, 3, 4).reshape(t, n * c, h, w)
-    kernels = bank.to(device=clips.device, dtype=clips.dtype).repeat_interleave(c, dim=0)
+    kernels = bank.to(device=clips.device, dtype=clips.dtype, non_blocking=True).repeat_interleave(c, dim=0)
     x = F.pad(x, [pad, pad, pad, pad], mode="reflect")
     x = F.conv2d(x, kernels.view(n * c, 1, 1, size), groups=n * c)  # along W
     x = F.conv2d(x, kernels.view(n * c, 1, size, 1), groups=n * c)  # along H

@@ -6,10 +6,16 @@ one per curriculum stage (``checkpoints/after_stage{k}.safetensors``). Each chec
 strictly into the objective rebuilt from its config, and every benchmark's items of this shard
 (``shard_bounds`` per benchmark) are embedded with ``Objective.embed`` (docs/evaluation.md "Embeddings"). The output is one
 long table: ``after_stage, step, benchmark, item_id, embedding``.
+
+Clips go through the inference data path (:mod:`devcurriculum.eval.batches`): uint8 batches read ahead
+by ``evaluation.embed_loader_workers``, normalised on the device training would use (the GPU when
+there is one), under bf16 autocast when the model trains in bf16. The log gets a progress line with
+rate and ETA at least every 30 s (``utils.progress.ProgressLog``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,14 +26,15 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from devcurriculum.config import ClipConfig, ModelConfig
+from devcurriculum.config import ClipConfig, ModelConfig, PretrainConfig
+from devcurriculum.eval.batches import NO_WORKERS, EvalDevice, Loading, device_batches, to_host
 from devcurriculum.models.objective import Objective
 from devcurriculum.train.checkpoint import verify_run
 from devcurriculum.utils.config import set_threads
 from devcurriculum.utils.embeddings import embedding_array
-from devcurriculum.utils.io import provenance, read_table, shard_bounds, table_from_columns, write_table
+from devcurriculum.utils.io import count_rows, provenance, read_table, shard_bounds, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
-from devcurriculum.utils.progress import progress_bar
+from devcurriculum.utils.progress import ProgressLog, progress_bar
 from devcurriculum.utils.safe_load import load_npy, load_safetensors, safetensors_metadata
 
 log = logging.getLogger("devcurriculum.eval.embed")
@@ -102,6 +109,10 @@ class BenchmarkFiles:
 
         return benchmark_clip_fps(self.table, self.status)
 
+    def n_items(self) -> int:
+        """Items in the benchmark's table (from its Parquet footer)."""
+        return count_rows(self.table)
+
     def rows(self) -> tuple[pa.Array, np.ndarray, np.ndarray]:
         """(item ids, cache rows, the memory-mapped cache), checked against each other."""
         items = read_table(self.table, columns=["item_id", "cache_row"])
@@ -153,12 +164,17 @@ def embed_run(
     threads: int | None = None,
     run_spec: PathLike | None = None,
     model_key: str = "the model config",
+    loading: Loading = NO_WORKERS,
+    precision: str = PretrainConfig.precision,
+    device: torch.device | str | None = None,
 ) -> int:
     """Embed this shard of every benchmark under every checkpoint; returns the rows written.
 
     A trained run's ``run_spec`` is checked against ``model`` (named ``model_key`` in errors) and
     every checkpoint against its sha256 before anything is loaded. ``batch_size``: clips per forward
-    pass (``evaluation.embed_batch_size``).
+    pass (``evaluation.embed_batch_size``); ``loading``: the loader workers
+    (``evaluation.embed_loader_workers``); ``precision``: the model's ``pretrain.precision`` (bf16
+    autocast on CUDA); ``device``: default the one training would use.
     """
     from devcurriculum.datasets.clip_dataset import to_model_batch
     from devcurriculum.models.registry import build_objective
@@ -166,8 +182,13 @@ def embed_run(
     if threads is not None:
         set_threads(threads)
     stages = read_stages(checkpoints, out_path, network=model.network(), model_key=model_key, run_spec=run_spec)
-    objective = build_objective(model, clip)
+    dev = EvalDevice.choose(precision, device)
+    objective = build_objective(model, clip).to(dev.device)
     rates = clip_rates(objective, benchmarks)
+    counts = {b.name: len(range(*shard_bounds(b.n_items(), shard, n_shards))) for b in benchmarks}
+    progress = ProgressLog(log, len(stages) * sum(counts.values()), what=f"embed {Path(out_path).name}", unit="clips")
+    log.info("embedding %d clip(s) x %d checkpoint(s) on %s%s, %d loader worker(s)", sum(counts.values()),
+             len(stages), dev.device, " (bf16)" if dev.bf16 else "", loading.workers)
     columns: dict[str, list] = {name: [] for name in ("after_stage", "step", "benchmark", "item_id")}
     matrices: list[np.ndarray] = []
     for ckpt in stages:
@@ -178,7 +199,8 @@ def embed_run(
             start, stop = shard_bounds(len(rows), shard, n_shards)
             desc = f"embed {bench.name} after stage {ckpt.after_stage}"
             fps = rates[bench.name][start:stop] if bench.name in rates else None
-            matrix = embed_rows(objective, cache, rows[start:stop], to_model_batch, batch_size, desc=desc, clip_fps=fps)
+            matrix = embed_rows(objective, cache, rows[start:stop], to_model_batch, batch_size, desc=desc, clip_fps=fps,
+                                device=dev, loading=loading, progress=progress)
             if not np.isfinite(matrix).all():
                 raise ValueError(f"non-finite embeddings from weights {ckpt.path} on {bench.table} rows {start}:{stop}")
             n = len(matrix)
@@ -225,40 +247,73 @@ def clip_rates(objective: Objective, benchmarks: Sequence[BenchmarkFiles]) -> di
     return rates
 
 
+class ReadRows:
+    """``cache[rows[lo:hi]]`` for a job ``(lo, hi)``: the loader's read of a batch of benchmark clips."""
+
+    def __init__(self, cache: np.ndarray, rows: np.ndarray) -> None:
+        self.cache, self.rows = cache, rows
+
+    def __call__(self, job: tuple[int, int]) -> np.ndarray:
+        lo, hi = job
+        return np.ascontiguousarray(self.cache[self.rows[lo:hi]])
+
+
 def embed_rows(
     objective: Objective,
     cache: np.ndarray,
     rows: np.ndarray,
-    to_batch: Callable[[np.ndarray], torch.Tensor],
+    to_batch: Callable[[torch.Tensor], torch.Tensor],
     batch_size: int,
     desc: str = "embed",
     clip_fps: np.ndarray | None = None,
+    *,
+    device: EvalDevice | None = None,
+    loading: Loading = NO_WORKERS,
+    progress: ProgressLog | None = None,
 ) -> np.ndarray:
     """``objective.embed`` of clips ``cache[rows]`` in batches, as a float32 ``(len(rows), D)`` matrix.
 
-    With ``clip_fps`` (one rate per row) the objective's :meth:`~Objective.embed_clips` gets each
-    batch's rates. Only one batch of clips is materialised at a time, so a memory-mapped cache of any
-    size works. The caller sets eval mode; gradients are off here.
+    ``to_batch`` turns a uint8 ``(B, T, H, W, 3)`` tensor, already on the device, into the model's
+    input. With ``clip_fps`` (one rate per row) the objective's :meth:`~Objective.embed_clips` gets
+    each batch's rates. Only the batches in flight are materialised, so a memory-mapped cache of any
+    size works. ``device`` (default: the objective's parameters' device, fp32), ``loading`` and
+    ``progress`` (counted in clips) come from :func:`embed_run`. The caller sets eval mode; gradients
+    are off here.
     """
-    chunks: list[np.ndarray] = []
-    with torch.no_grad():
-        for lo in progress_bar(range(0, len(rows), batch_size), desc=desc, unit="batch", leave=False):
-            clips = np.ascontiguousarray(cache[rows[lo : lo + batch_size]])
-            if clip_fps is not None:
-                emb = objective.embed_clips(to_batch(clips), clip_fps[lo : lo + batch_size])
-            else:
-                emb = objective.embed(to_batch(clips))
-            if emb.ndim != 2 or emb.shape[0] != len(clips):
-                raise ValueError(f"{type(objective).__name__}.embed returned shape {tuple(emb.shape)} for {len(clips)} clips")
-            chunks.append(emb.detach().to(torch.float32).cpu().numpy())
+    dev = device or EvalDevice(_device_of(objective))
+    jobs = [(lo, min(lo + batch_size, len(rows))) for lo in range(0, len(rows), batch_size)]
+    chunks: list[torch.Tensor] = []
+    batches = device_batches(ReadRows(cache, rows), jobs, device=dev.device, loading=loading,
+                             describe=lambda job: f"{desc}: rows {job[0]}..{job[1]}", name=desc)
+    with torch.no_grad(), contextlib.closing(batches):
+        for (lo, hi), clips in zip(jobs, progress_bar(batches, total=len(jobs), desc=desc, unit="batch", leave=False),
+                                   strict=True):
+            with dev.autocast():
+                if clip_fps is not None:
+                    emb = objective.embed_clips(to_batch(clips), clip_fps[lo:hi])
+                else:
+                    emb = objective.embed(to_batch(clips))
+            if emb.ndim != 2 or emb.shape[0] != hi - lo:
+                raise ValueError(f"{type(objective).__name__}.embed returned shape {tuple(emb.shape)} for {hi - lo} clips")
+            chunks.append(emb.detach())
+            if progress is not None:
+                progress.update(hi - lo)
         if not chunks:
             # An empty shard (more shards than items) still needs the width so the schemas of all
             # shards agree when they are gathered: embed one clip and keep none of it.
             if len(cache) == 0:
                 raise ValueError("cannot infer the embedding size from an empty benchmark cache")
-            dim = int(objective.embed(to_batch(np.array(cache[:1]))).shape[1])
+            one = torch.from_numpy(np.array(cache[:1])).to(dev.device)
+            with dev.autocast():
+                dim = int(objective.embed(to_batch(one)).shape[1])
             return np.zeros((0, dim), dtype=np.float32)
-    return np.concatenate(chunks)
+    return to_host(chunks)
+
+
+def _device_of(module: torch.nn.Module) -> torch.device:
+    """The device of ``module``'s first parameter (the CPU for a module without parameters)."""
+    first = next(iter(module.parameters()), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 def _head(keys: list[str], n: int = 5) -> str:

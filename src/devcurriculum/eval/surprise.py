@@ -32,8 +32,10 @@ onset, the only ones the project's protocol compares (the reference's reads ever
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -41,7 +43,8 @@ import pyarrow as pa
 import torch
 import torch.nn.functional as F
 
-from devcurriculum.config import ClipConfig, ModelConfig, surprise_keys
+from devcurriculum.config import ClipConfig, ModelConfig, PretrainConfig, surprise_keys
+from devcurriculum.eval.batches import NO_WORKERS, EvalDevice, Loading, device_batches, to_host
 from devcurriculum.eval.embed import BenchmarkFiles, load_weights_strict, read_stages
 from devcurriculum.masks.multiblock import split_slices
 from devcurriculum.models.common import ClipObjective
@@ -49,6 +52,8 @@ from devcurriculum.models.objective import Objective
 from devcurriculum.utils.config import set_threads
 from devcurriculum.utils.io import provenance, read_table, shard_bounds, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
+from devcurriculum.utils.progress import ProgressLog
+from devcurriculum.utils.safe_load import load_npy
 
 if TYPE_CHECKING:  # the learners' modules import transformers / torchvision: only what a job needs is loaded
     from devcurriculum.models.simclr import SimCLRObjective
@@ -269,25 +274,57 @@ def window_starts(n_frames: int, window: int, stride: int) -> np.ndarray:
     return np.asarray(starts, dtype=np.int64)
 
 
+class ReadWindows:
+    """The loader's read of a batch of windows: job ``(lo, hi)`` -> windows ``lo..hi`` of ``windows`` stacked."""
+
+    def __init__(self, cache: np.ndarray, rows: np.ndarray, windows: Sequence[tuple[int, int]], frames: int) -> None:
+        self.cache, self.rows, self.windows, self.frames = cache, rows, windows, frames
+
+    def __call__(self, job: tuple[int, int]) -> np.ndarray:
+        lo, hi = job
+        return np.stack([self.cache[self.rows[i], s : s + self.frames] for i, s in self.windows[lo:hi]])
+
+
 def score_windows(
     model: SurpriseModel, cache: np.ndarray, rows: np.ndarray, starts: np.ndarray, batch_size: int,
-    contexts: Sequence[int] | None = None,
+    contexts: Sequence[int] | None = None, *,
+    device: EvalDevice | None = None, loading: Loading = NO_WORKERS, progress: ProgressLog | None = None,
 ) -> np.ndarray:
     """Surprise ``(len(rows), len(starts), len(contexts))`` of every window of the clips ``cache[rows]``
-    (uint8 ``(N, L, H, W, 3)``) at every context length (default: the model's one, :func:`context_frames`)."""
+    (uint8 ``(N, L, H, W, 3)``) at every context length (default: the model's one, :func:`context_frames`).
+
+    Windows are read ahead and normalised on the device (:mod:`devcurriculum.eval.batches`: ``device``
+    default the CPU, ``loading`` the loader workers); ``progress`` counts windows.
+    """
     from devcurriculum.datasets.clip_dataset import to_model_batch
 
     contexts = [model.check_context(c) for c in contexts] if contexts else [model.default_context]
-    jobs = [(i, int(s)) for i in range(len(rows)) for s in starts]
-    scores = np.empty((len(jobs), len(contexts)), dtype=np.float64)
-    with torch.no_grad():
-        for lo in range(0, len(jobs), batch_size):
-            chunk = jobs[lo : lo + batch_size]
-            windows = np.stack([cache[rows[i], s : s + model.frames] for i, s in chunk])
-            scores[lo : lo + len(chunk)] = model.score(to_model_batch(windows), contexts).double().cpu().numpy()
+    dev = device or EvalDevice(torch.device("cpu"))
+    windows = [(i, int(s)) for i in range(len(rows)) for s in starts]
+    jobs = [(lo, min(lo + batch_size, len(windows))) for lo in range(0, len(windows), batch_size)]
+    chunks: list[torch.Tensor] = []
+    batches = device_batches(ReadWindows(cache, rows, windows, model.frames), jobs, device=dev.device, loading=loading,
+                             describe=lambda job: f"windows {job[0]}..{job[1]}", name="surprise")
+    with torch.no_grad(), contextlib.closing(batches):
+        for (lo, hi), clips in zip(jobs, batches, strict=True):
+            with dev.autocast():
+                chunks.append(model.score(to_model_batch(clips), contexts).detach())
+            if progress is not None:
+                progress.update(hi - lo)
+    scores = to_host(chunks).reshape(-1, len(contexts)).astype(np.float64)
     if not np.isfinite(scores).all():
         raise ValueError("non-finite surprise")
     return scores.reshape(len(rows), len(starts), len(contexts))
+
+
+def surprise_windows(voe_sets: Sequence[BenchmarkFiles], frames: int, window_stride: int, shard: int, n_shards: int) -> int:
+    """Windows one checkpoint scores in this shard of ``voe_sets`` (for the progress log's total)."""
+    total = 0
+    for voe in voe_sets:
+        n_frames = int(load_npy(voe.cache).shape[1])
+        items = len(range(*shard_bounds(voe.n_items(), shard, n_shards)))
+        total += items * len(window_starts(n_frames, frames, window_stride)) if n_frames >= frames else 0
+    return total
 
 
 def surprise_run(
@@ -306,20 +343,28 @@ def surprise_run(
     run_spec: PathLike | None = None,
     model_key: str = "the model config",
     context_frames: Sequence[int] | None = None,
+    loading: Loading = NO_WORKERS,
+    precision: str = PretrainConfig.precision,
+    device: torch.device | str | None = None,
 ) -> int:
     """Surprise of this shard of every VoE set's clips under every checkpoint of a run; returns the rows written.
 
     ``run_info`` (model, curriculum, seed) goes into the table's metadata, where the readout finds it.
     The weights are verified like ``embed_run``'s (``run_spec`` of a trained run, every file's sha256).
     ``batch_size``: windows per forward pass (``voe.batch_size``). ``context_frames``: the context
-    lengths of the sweep (``voe.context_frames``; default: the earlier half of the window).
+    lengths of the sweep (``voe.context_frames``; default: the earlier half of the window). How windows
+    are read and where they are scored as :func:`~devcurriculum.eval.embed.embed_run` (``loading``:
+    ``voe.loader_workers``).
     """
     from devcurriculum.models.registry import build_objective
 
     if threads is not None:
         set_threads(threads)
     stages = read_stages(checkpoints, out_path, network=model.network(), model_key=model_key, run_spec=run_spec)
-    objective = build_objective(model, clip)
+    dev = EvalDevice.choose(precision, device)
+    objective = build_objective(model, clip).to(dev.device)
+    progress = ProgressLog(log, len(stages) * surprise_windows(voe_sets, clip.frames, window_stride, shard, n_shards),
+                           what=f"surprise {Path(out_path).name}", unit="windows")
     columns: dict[str, list] = {name: [] for name in SURPRISE_SCHEMA.names}
     scorer = surprise_model(objective.eval())  # reads the objective, whose weights each stage replaces
     contexts = [scorer.check_context(c) for c in context_frames] if context_frames else [scorer.default_context]
@@ -332,7 +377,8 @@ def surprise_run(
             onsets = read_table(voe.table, columns=["onset_frame"]).column("onset_frame").to_numpy()
             start, stop = shard_bounds(len(rows), shard, n_shards)
             starts = window_starts(cache.shape[1], scorer.frames, window_stride)
-            scores = score_windows(scorer, cache, rows[start:stop], starts, batch_size, contexts)
+            scores = score_windows(scorer, cache, rows[start:stop], starts, batch_size, contexts, device=dev,
+                                   loading=loading, progress=progress)
             n = len(starts) * len(contexts)
             for k, item in enumerate(ids.slice(start, stop - start).to_pylist()):
                 columns["after_stage"] += [ckpt.after_stage] * n

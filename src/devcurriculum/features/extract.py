@@ -5,8 +5,10 @@ its frames: ``hidden_states[layer]`` of shape (B, L, D) after the final norm (be
 tokens (``cls``: token 0; ``mean``: the average of the patch tokens, i.e. over dim 1 of (B, L, D),
 never over D), from the clip's middle frame or averaged over all its frames.
 
-Frames are read from the memory-mapped clip cache (never from the videos), scaled to [0, 1], resized
-to the model's input size, then normalised per channel.
+Frames are read from the memory-mapped clip cache (never from the videos) as uint8 batches, ahead of
+the model by ``features.loader_workers`` (:mod:`devcurriculum.eval.batches`, training's loader), then,
+on the device training would use (the GPU when there is one), scaled to [0, 1], resized to the
+model's input size and normalised per channel.
 
 - Input size: the image processor's (``preprocessor_config.json``: ``crop_size`` when it centre-crops,
   else ``size``), which is what the checkpoint was evaluated at (224 for DINO ViT-S/16 and for DINOv2
@@ -26,6 +28,7 @@ to the model's input size, then normalised per channel.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -42,10 +45,11 @@ from transformers.image_processing_utils import ImageProcessingMixin
 
 from devcurriculum.config import FeaturesConfig
 from devcurriculum.datasets.clip_dataset import GroupCache, check_declared_caches
+from devcurriculum.eval.batches import NO_WORKERS, EvalDevice, Loading, device_batches, to_host
 from devcurriculum.utils.checksums import verify_folder
 from devcurriculum.utils.embeddings import embedding_array
 from devcurriculum.utils.io import provenance, read_table, shard_bounds, table_from_columns, write_table
-from devcurriculum.utils.progress import progress_bar
+from devcurriculum.utils.progress import ProgressLog, progress_bar
 
 log = logging.getLogger("devcurriculum.features.extract")
 
@@ -202,10 +206,10 @@ def _frame_indices(n_frames: int, frames: str) -> np.ndarray:
 
 
 def _preprocess(
-    frames_u8: np.ndarray, size: tuple[int, int], mean: torch.Tensor, std: torch.Tensor
+    frames_u8: torch.Tensor, size: tuple[int, int], mean: torch.Tensor, std: torch.Tensor
 ) -> torch.Tensor:
-    """uint8 (B, H, W, 3) -> normalised float32 (B, 3, h, w) at the model's image size."""
-    x = torch.from_numpy(np.ascontiguousarray(frames_u8)).permute(0, 3, 1, 2).float().div_(255.0)
+    """uint8 (B, H, W, 3) -> normalised float32 (B, 3, h, w) at the model's image size (on the frames' device)."""
+    x = frames_u8.permute(0, 3, 1, 2).float().div_(255.0)
     if tuple(x.shape[-2:]) != size:
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True).clamp_(0.0, 1.0)
     return (x - mean) / std
@@ -221,6 +225,9 @@ def extract_features(
     rows: np.ndarray | Sequence[int] | None = None,
     normalization: Normalization | None = None,
     progress: bool = True,
+    *,
+    loading: Loading = NO_WORKERS,
+    progress_log: ProgressLog | None = None,
 ) -> np.ndarray:
     """``(N, D)`` float32 features of uint8 clips ``(N, T, H, W, 3)`` (a memory-mapped cache is fine).
 
@@ -230,6 +237,9 @@ def extract_features(
     image-processor config (see :func:`image_normalization`). Frames are resized to
     :func:`model_input_size`; the hidden state ``layer`` is pooled after the model's final LayerNorm
     (``layer=-1``: ``last_hidden_state``, the DINO image feature with ``pooling="cls"``).
+
+    Frames are read ahead by ``loading`` (the loader workers) and preprocessed on the model's device;
+    ``progress_log`` counts frames.
     """
     if clips.ndim != 5 or clips.shape[-1] != 3:
         raise ValueError(f"clips must be uint8 (N, T, H, W, 3), got shape {clips.shape}")
@@ -252,8 +262,9 @@ def extract_features(
     n, per_clip, dim = len(row_idx), len(frame_idx), int(model.config.hidden_size)
     if normalization is None:
         normalization = image_normalization(model.name_or_path) if model.name_or_path else (FALLBACK_MEAN, FALLBACK_STD)
-    mean = torch.tensor(normalization[0], dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(normalization[1], dtype=torch.float32).view(1, -1, 1, 1)
+    device = next(iter(model.parameters())).device
+    mean = torch.tensor(normalization[0], dtype=torch.float32).view(1, -1, 1, 1).to(device)
+    std = torch.tensor(normalization[1], dtype=torch.float32).view(1, -1, 1, 1).to(device)
     size, forward_kwargs = model_input_size(model)
     skip = _prefix_tokens(model)
     last = layer in (-1, n_layers)
@@ -263,16 +274,14 @@ def extract_features(
             "feature model %s has no final `layernorm`: layer %d is pooled un-normalised", model.name_or_path, layer
         )
 
-    out = np.empty((n * per_clip, dim), dtype=np.float32)
     total = n * per_clip
-    starts = range(0, total, batch_size)
-    with torch.no_grad():
-        for start in progress_bar(starts, desc="features", unit="batch", enabled=progress and total > 0):
-            flat = np.arange(start, min(start + batch_size, total))
-            clip_pos, frame_pos = np.divmod(flat, per_clip)
-            # Gather only this batch's frames; reading a memmap by (row, frame) index pairs keeps
-            # memory at one batch whatever the cache size.
-            batch = clips[row_idx[clip_pos], frame_idx[frame_pos]]
+    jobs = [(start, min(start + batch_size, total)) for start in range(0, total, batch_size)]
+    chunks: list[torch.Tensor] = []
+    batches = device_batches(ReadFrames(clips, row_idx, frame_idx), jobs, device=device, loading=loading,
+                             describe=lambda job: f"frames {job[0]}..{job[1]}", name="features")
+    with torch.no_grad(), contextlib.closing(batches):
+        for (start, stop), batch in zip(jobs, progress_bar(batches, total=len(jobs), desc="features", unit="batch",
+                                                           enabled=progress and total > 0), strict=True):
             pixels = _preprocess(batch, size, mean, std)
             if last:  # already through the final norm
                 hidden = model(pixel_values=pixels, **forward_kwargs).last_hidden_state  # (B, L, D)
@@ -280,8 +289,26 @@ def extract_features(
                 hidden = model(pixel_values=pixels, output_hidden_states=True, **forward_kwargs).hidden_states[layer]
                 hidden = norm(hidden) if norm is not None else hidden
             pooled = hidden[:, 0] if pooling == "cls" else hidden[:, skip:].mean(dim=1)
-            out[start : start + len(flat)] = pooled.float().numpy()
+            chunks.append(pooled.detach())
+            if progress_log is not None:
+                progress_log.update(stop - start)
+    out = to_host(chunks, dim)
     return out.reshape(n, per_clip, dim).mean(axis=1, dtype=np.float64).astype(np.float32) if per_clip > 1 else out
+
+
+class ReadFrames:
+    """The loader's read of a batch of frames: job ``(start, stop)`` of the flat (clip, frame) list.
+
+    Only the batch's frames are gathered; reading a memmap by (row, frame) index pairs keeps memory at
+    one batch whatever the cache size.
+    """
+
+    def __init__(self, clips: np.ndarray | GroupCache, rows: np.ndarray, frames: np.ndarray) -> None:
+        self.clips, self.rows, self.frames = clips, rows, frames
+
+    def __call__(self, job: tuple[int, int]) -> np.ndarray:
+        clip_pos, frame_pos = np.divmod(np.arange(*job), len(self.frames))
+        return np.ascontiguousarray(self.clips[self.rows[clip_pos], self.frames[frame_pos]])
 
 
 def _read_clip_table(path: str | os.PathLike[str], n_cache: int) -> pa.Table:
@@ -306,13 +333,16 @@ def extract_shard(
     n_shards: int,
     out_path: str | os.PathLike[str],
     threads: int | None = None,
+    loading: Loading = NO_WORKERS,
+    device: torch.device | str | None = None,
 ) -> int:
     """Features of shard ``shard``/``n_shards`` of all clips; writes ``clip_id, embedding`` Parquet.
 
     Clips are the concatenation of the clip indexes ``clip_tables`` in the order given (read through
     ``datasets.clip_dataset.GroupCache``: any cache format; ``clip_caches`` must be exactly the shard
     files they name); the shard is the row range ``utils.io.shard_bounds`` of that concatenation,
-    so the gathered shards equal an unsharded run. Returns the number of rows written.
+    so the gathered shards equal an unsharded run. Returns the number of rows written. ``loading``:
+    the loader workers (``features.loader_workers``); ``device``: default the one training would use.
     """
     if threads:
         torch.set_num_threads(int(threads))
@@ -323,12 +353,17 @@ def extract_shard(
     total = sum(t.num_rows for t in tables)
     start, stop = shard_bounds(total, shard, n_shards)
 
+    dev = EvalDevice.choose(device=device)
     model = load_feature_model(model_dir)
+    torch.nn.Module.to(model, dev.device)  # in place: a module moves its own parameters
     normalization = image_normalization(model_dir)
     log.info(
-        "shard %d/%d: clips %d..%d of %d; model %s, layer %s, pooling %s, frames %s, normalisation mean %s std %s",
-        shard, n_shards, start, stop, total, model_dir, features.layer, features.pooling, features.frames, *normalization,
+        "shard %d/%d: clips %d..%d of %d; model %s, layer %s, pooling %s, frames %s, normalisation mean %s std %s; "
+        "on %s, %d loader worker(s)", shard, n_shards, start, stop, total, model_dir, features.layer,
+        features.pooling, features.frames, *normalization, dev.device, loading.workers,
     )
+    per_clip = len(_frame_indices(caches[0].clip_shape[0], features.frames)) if caches else 1
+    progress = ProgressLog(log, (stop - start) * per_clip, what=f"features {Path(out_path).name}", unit="frames")
     ids: list[pa.Array] = []
     feats: list[np.ndarray] = []
     offset = 0
@@ -349,6 +384,8 @@ def extract_shard(
                 batch_size=features.batch_size,
                 rows=part.column("cache_row").to_numpy(),
                 normalization=normalization,
+                loading=loading,
+                progress_log=progress,
             )
         )
         ids.append(part.column("clip_id").combine_chunks())

@@ -14,6 +14,11 @@ from devcurriculum.config import ClipConfig
 from devcurriculum.models.objective import Objective
 
 RANK_SEED_STRIDE = 1000
+#: the attention of the ViT learners: torch.nn.functional.scaled_dot_product_attention (fused / flash
+#: kernels on GPU). transformers already picks it by default for VideoMAE and VJEPA2; naming it makes a
+#: transformers version that would not (or an architecture without it) fail instead of falling back
+#: to the eager attention (docs/performance.md "Attention kernels").
+ATTENTION = "sdpa"
 
 
 def current_rank() -> int:

@@ -23,7 +23,7 @@ from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT
 
 from devcurriculum.config import ClipConfig, VideoMAEModelConfig
 from devcurriculum.masks.tube import future_mask, tube_mask
-from devcurriculum.models.common import rank_generator
+from devcurriculum.models.common import ATTENTION, rank_generator
 from devcurriculum.models.video_objective import MaskedVideoObjective
 
 log = logging.getLogger("devcurriculum.models.videomae")
@@ -35,8 +35,9 @@ PIXEL_STD = 0.25
 
 def to_imagenet_normalisation(batch: torch.Tensor) -> torch.Tensor:
     """Map ``(x - 0.5) / 0.25`` pixels to ``(x - imagenet_mean) / imagenet_std`` (per channel)."""
-    mean = torch.tensor(IMAGENET_DEFAULT_MEAN, dtype=batch.dtype, device=batch.device)[None, None, :, None, None]
-    std = torch.tensor(IMAGENET_DEFAULT_STD, dtype=batch.dtype, device=batch.device)[None, None, :, None, None]
+    # built on the host and copied without blocking: a blocking copy would wait for the device's queue
+    mean = torch.tensor(IMAGENET_DEFAULT_MEAN, dtype=batch.dtype).to(batch.device, non_blocking=True)[None, None, :, None, None]
+    std = torch.tensor(IMAGENET_DEFAULT_STD, dtype=batch.dtype).to(batch.device, non_blocking=True)[None, None, :, None, None]
     return (batch * PIXEL_STD + PIXEL_MEAN - mean) / std
 
 
@@ -57,6 +58,7 @@ def videomae_config(model: VideoMAEModelConfig, clip: ClipConfig) -> VideoMAECon
         decoder_num_attention_heads=model.decoder_num_attention_heads,
         decoder_intermediate_size=model.decoder_intermediate_size,
         norm_pix_loss=model.norm_pix_loss,
+        attn_implementation=ATTENTION,  # type: ignore[call-arg]  # PretrainedConfig takes it via **kwargs
     )
 
 
@@ -109,7 +111,7 @@ class VideoMAEObjective(MaskedVideoObjective):
 
     def loss(self, batch: torch.Tensor, step: int) -> torch.Tensor:
         self.check_batch(batch)
-        mask = self.draw_mask(batch.shape[0]).to(batch.device)
+        mask = self.draw_mask(batch.shape[0]).to(batch.device, non_blocking=True)  # no host sync
         out = self.model(pixel_values=to_imagenet_normalisation(batch), bool_masked_pos=mask)
         return out.loss
 

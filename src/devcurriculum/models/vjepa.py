@@ -54,7 +54,7 @@ from transformers import VJEPA2Config, VJEPA2Model
 
 from devcurriculum.config import ClipConfig, VJEPAModelConfig, gap_seconds_list
 from devcurriculum.masks.multiblock import multiblock_masks, per_target_masks
-from devcurriculum.models.common import rank_generator
+from devcurriculum.models.common import ATTENTION, rank_generator
 from devcurriculum.models.objective import StepContext
 from devcurriculum.models.video_objective import MaskedVideoObjective
 
@@ -94,6 +94,7 @@ def vjepa2_config(model: VJEPAModelConfig, clip: ClipConfig) -> VJEPA2Config:
         pred_num_attention_heads=model.pred_num_attention_heads,
         pred_mlp_ratio=model.pred_mlp_ratio,
         pred_num_mask_tokens=1,
+        attn_implementation=ATTENTION,  # type: ignore[call-arg]  # PretrainedConfig takes it via **kwargs
     )
 
 

@@ -1,12 +1,20 @@
 """The one training loop shared by every objective (VideoMAE, V-JEPA, SimCLR).
 
-Per step: ask the curriculum sampler for this rank's share of the global batch, read the clips from
-the clip cache, blur them (before normalisation) when a blur curriculum is active, set every param
-group's learning rate (main schedule x LeRaC scale of its depth group), take one optimiser step, run the
-objective's ``after_step`` hook (EMA), log a metrics row (rank 0 rewrites ``metrics.parquet`` every
-``pretrain.log_every`` steps, see ``train/live.py``), and save the resume state every
-``pretrain.checkpoint_every`` steps. See ``docs/training.md`` for the resume contract and the DDP
-construction.
+Per step: ask the curriculum sampler for this rank's share of the global batch (in the main process,
+in step order), read the uint8 clips from the clip cache (``pretrain.loader_workers`` threads or
+processes read ahead, :mod:`devcurriculum.datasets.loader`), copy them to the training device and
+there blur them (before normalisation) when a blur curriculum is active and normalise them
+(:func:`devcurriculum.train.batch.device_batch`), set every param group's learning rate (main schedule
+x LeRaC scale of its depth group), take one optimiser step, run the objective's ``after_step`` hook
+(EMA), log a metrics row (rank 0 rewrites ``metrics.parquet`` every ``pretrain.log_every`` steps, see
+``train/live.py``), and save the resume state every ``pretrain.checkpoint_every`` steps. See
+``docs/training.md`` for the resume contract and the DDP construction.
+
+Host syncs: one per step, to read the loss mean before the optimiser updates (a non-finite loss stops
+the run before the update). The loss is copied to the host right after the forward pass and the
+backward pass is queued before the host waits for that copy, so on a GPU the wait overlaps the
+backward and the device never idles for it; nothing else in the loop reads a device value
+(docs/performance.md "Host syncs").
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,8 +40,9 @@ from devcurriculum.config import PretrainConfig
 from devcurriculum.curriculum.blur import BlurSchedule
 from devcurriculum.curriculum.lerac import LeracSchedule
 from devcurriculum.curriculum.sampler import SamplerStepInfo, rank_share
+from devcurriculum.datasets.loader import BatchLoader
 from devcurriculum.models.objective import Objective, StepContext
-from devcurriculum.train.batch import ClipSource, make_batch
+from devcurriculum.train.batch import ClipSource, ReadClips, StepJob, blur_sigmas, device_batch
 from devcurriculum.train.checkpoint import (
     ResumeState,
     capture_rng,
@@ -54,7 +63,7 @@ from devcurriculum.utils.atomic import atomic_dir, link_file
 from devcurriculum.utils.config import config_hash
 from devcurriculum.utils.io import provenance
 from devcurriculum.utils.paths import PathLike
-from devcurriculum.utils.progress import progress_bar
+from devcurriculum.utils.progress import format_duration, progress_bar
 from devcurriculum.utils.serialize import atomic_write_json
 
 log = logging.getLogger("devcurriculum.train.loop")
@@ -237,7 +246,13 @@ def train(
     _log_start(plan, progress.start)
 
     objective.train()
-    batches = iter(sampler)
+    # sampler state after each step's draw: the loader draws ahead, a checkpoint needs the state at its step
+    sampler_states: dict[int, dict[str, Any]] = {}
+    loader = BatchLoader(
+        ReadClips(clip_cache), step_jobs(sampler, progress.start, plan.total_steps, sampler_states),
+        workers=pretrain.loader_workers, kind=pretrain.loader_kind, pin_memory=parts.device.type == "cuda",
+        name=f"pretrain loader (rank {info.rank})",
+    )
     t_start = time.perf_counter()
     losses: list[float] = []
     main_process = info.rank == 0
@@ -247,29 +262,33 @@ def train(
     try:
         for step in range(progress.start, plan.total_steps):
             t0 = time.perf_counter()
-            indices = next(batches, None)
-            if indices is None:
+            clips = next(loader, None)
+            if clips is None:
                 raise RuntimeError(f"the sampler ran out of batches at step {step} of {plan.total_steps}")
             if pretrain.reset_optimizer_each_stage and step > 0 and step % pretrain.steps_per_stage == 0:
                 parts.optimizer.state.clear()  # a fresh optimiser per stage (the moments restart)
-            record = _checked_step(parts, plan, step, indices, sampler.info(step), progress, resume_dir)
+            record = _checked_step(parts, plan, step, clips, sampler.info(step), progress, resume_dir)
             wall_s = progress.wall_offset + time.perf_counter() - t_start
             row = metrics_row(record, plan, seconds=time.perf_counter() - t0, wall_s=wall_s)
             progress.metrics.append(row)
             losses.append(record.loss)
             bar.update(1)
             done = step + 1
+            sampler_state = sampler_states.pop(done)
             if live is not None:
-                _report_step(live, row, progress.metrics, done, plan, pretrain.log_every)
+                elapsed = time.perf_counter() - t_start
+                _report_step(live, row, progress.metrics, done, plan, pretrain.log_every,
+                             rate=(done - progress.start) * plan.global_batch / elapsed if elapsed > 0 else math.nan)
             if main_process and done % pretrain.steps_per_stage == 0:
                 log.info("stage %d/%d done at step %d: its weights are after_stage %d", done // plan.steps_per_stage,
                          plan.n_blocks, done, done // plan.steps_per_stage)
                 if done < plan.total_steps:
                     save_stage_weights(objective, resume_dir / PENDING_STAGES_DIR, done // pretrain.steps_per_stage, done)
             if done % pretrain.checkpoint_every == 0 or done == plan.total_steps:
-                _checkpoint(parts, sampler, progress.metrics, done, run_hash, resume_dir, wall_s, main_process)
+                _checkpoint(parts, sampler_state, progress.metrics, done, run_hash, resume_dir, wall_s, main_process)
                 progress.last_good = done
     finally:
+        loader.close()
         bar.close()
         if live is not None:
             live.close()
@@ -285,8 +304,45 @@ def train(
                        losses)
 
 
-def _train_step(parts: _Parts, plan: TrainPlan, step: int, indices: Sequence[int], info: SamplerStepInfo) -> StepRecord:
-    """One optimiser step on this rank's ``indices``; raises :class:`NonFiniteLossError` before updating."""
+def step_jobs(
+    sampler: BatchSampler, start: int, total: int, states: dict[int, dict[str, Any]]
+) -> Iterator[StepJob]:
+    """The loader's jobs: each step's indices from ``sampler``, drawn in step order (in the main process).
+
+    ``states[step + 1]`` is the sampler's state right after step ``step``'s draw, i.e. what a resume
+    state written after that step must hold, however far ahead the loader has drawn meanwhile.
+    """
+    batches = iter(sampler)
+    for step in range(start, total):
+        indices = next(batches, None)
+        if indices is None:
+            return
+        states[step + 1] = sampler.state_dict()
+        yield StepJob(step, tuple(int(i) for i in indices))
+
+
+def _loss_readback(loss_mean: torch.Tensor) -> Callable[[], float]:
+    """Start copying the 0-d ``loss_mean`` to the host; the returned call waits for it (the step's host sync).
+
+    On CUDA the copy goes into pinned memory behind the forward pass and an event marks it, so work
+    queued after this call (the backward pass) keeps the device busy while the host waits.
+    """
+    if loss_mean.device.type != "cuda":
+        return lambda: float(loss_mean)
+    host = torch.empty((), dtype=loss_mean.dtype, pin_memory=True)  # pinned: the copy does not block the host
+    host.copy_(loss_mean, non_blocking=True)
+    copied = torch.cuda.Event()
+    copied.record()
+
+    def wait() -> float:
+        copied.synchronize()
+        return float(host)
+
+    return wait
+
+
+def _train_step(parts: _Parts, plan: TrainPlan, step: int, clips: torch.Tensor, info: SamplerStepInfo) -> StepRecord:
+    """One optimiser step on this rank's uint8 ``clips``; raises :class:`NonFiniteLossError` before updating."""
     blur_state = parts.blur.at(step) if parts.blur is not None else None
     stage_step, stage_steps = plan.stage_block(step)
     context = StepContext(
@@ -304,21 +360,23 @@ def _train_step(parts: _Parts, plan: TrainPlan, step: int, indices: Sequence[int
     for group, lr in zip(parts.optimizer.param_groups, lrs, strict=True):
         group["lr"] = lr
     parts.objective.set_step_context(context)
-    batch = make_batch(
-        parts.clip_cache, indices, step, blur=parts.blur, seed=plan.seed, rank=parts.rank, world_size=plan.world_size
-    ).to(parts.device, non_blocking=True)
+    sigmas = blur_sigmas(parts.blur, step, seed=plan.seed, rank=parts.rank, world_size=plan.world_size,
+                         per_rank=int(clips.shape[0]))
+    batch = device_batch(clips, parts.device, sigmas, parts.blur.kernel_size if parts.blur is not None else None)
 
     parts.optimizer.zero_grad(set_to_none=True)
     with torch.autocast(device_type=parts.device.type, dtype=torch.bfloat16, enabled=parts.use_bf16):
         loss = parts.runner(batch, step)
-    loss_mean = float(du.all_reduce_mean(loss.detach().float()).item())
+    read_loss = _loss_readback(du.all_reduce_mean(loss.detach().float()))
+    # Backward before the check: it changes no weights, and on a GPU it is queued while the host waits.
+    loss.backward()
+    if parts.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(parts.objective.parameters(), parts.grad_clip)
+    loss_mean = read_loss()
     if not math.isfinite(loss_mean):
         raise NonFiniteLossError(
             f"non-finite loss {loss_mean} at step {step} (mean over {plan.world_size} rank(s)); training stopped"
         )
-    loss.backward()
-    if parts.grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(parts.objective.parameters(), parts.grad_clip)
     parts.optimizer.step()
     parts.objective.after_step(step, plan.total_steps)
     blur_prob = blur_state.prob if blur_state is not None else 0.0
@@ -341,19 +399,24 @@ def _live_metrics(
 
 
 def _report_step(
-    live: LiveMetrics, row: Mapping[str, Any], metrics: MetricsLog, done: int, plan: TrainPlan, log_every: int
+    live: LiveMetrics, row: Mapping[str, Any], metrics: MetricsLog, done: int, plan: TrainPlan, log_every: int,
+    rate: float = math.nan,
 ) -> None:
     """Rank 0 after a step: TensorBoard scalars; every ``log_every`` steps a loss line and a metrics flush.
 
     The line's ``stage k/n`` counts blocks of ``steps_per_stage`` steps from 1: the block whose end gives
     the weights ``after_stage k`` (checkpoints/, summary.parquet). metrics.parquet's ``stage`` column is
     the curriculum stage's index from 0 (a ``mixed`` run has one stage, 0, and several blocks).
+    ``rate`` is the global samples per second since this process started training; the line shows it
+    and the time left at that rate.
     """
     live.record(row)
     total = plan.total_steps
     if done % log_every == 0 or done == total:
         block = (done - 1) // plan.steps_per_stage + 1
-        log.info("step %d/%d loss %.6f lr %.3g stage %d/%d", done, total, row["loss"], row["lr"], block, plan.n_blocks)
+        eta = (total - done) * row["global_batch"] / rate if rate > 0 else math.nan
+        log.info("step %d/%d loss %.6f lr %.3g stage %d/%d, %.1f samples/s, ETA %s", done, total, row["loss"],
+                 row["lr"], block, plan.n_blocks, rate, format_duration(eta))
         if done < total:  # the final table is written with the weights
             live.flush(metrics)
 
@@ -362,14 +425,14 @@ def _checked_step(
     parts: _Parts,
     plan: TrainPlan,
     step: int,
-    indices: Sequence[int],
+    clips: torch.Tensor,
     info: SamplerStepInfo,
     progress: _Progress,
     resume_dir: Path,
 ) -> StepRecord:
     """:func:`_train_step`, with a non-finite loss reported together with the resume state that is kept."""
     try:
-        return _train_step(parts, plan, step, indices, info)
+        return _train_step(parts, plan, step, clips, info)
     except NonFiniteLossError as exc:
         kept = (
             f"the last good resume state (step {progress.last_good}) is kept at {resume_path(resume_dir)}"
@@ -421,7 +484,7 @@ def _build_parts(
             f"rank {info.rank}/{info.world_size}: call init_distributed() before train() (no process group)"
         )
     if device is None:
-        device = torch.device(f"cuda:{info.local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+        device = du.default_device(info)
     device = torch.device(device)
     use_bf16 = pretrain.precision == "bf16" and device.type == "cuda"
     if pretrain.precision == "bf16" and not use_bf16:
@@ -475,7 +538,7 @@ def _log_start(plan: TrainPlan, start: int) -> None:
 
 def _checkpoint(
     parts: _Parts,
-    sampler: BatchSampler,
+    sampler_state: Mapping[str, Any],
     metrics: MetricsLog,
     step: int,
     run_hash: str,
@@ -483,9 +546,10 @@ def _checkpoint(
     wall_s: float,
     main_process: bool,
 ) -> None:
-    """Gather every rank's sampler and RNG state; rank 0 writes ``last.pt``."""
+    """Gather every rank's sampler state (``sampler_state``: after this step's draw) and RNG state; rank 0
+    writes ``last.pt``."""
     rngs = du.all_gather_objects(capture_rng(parts.objective))
-    samplers = du.all_gather_objects(sampler.state_dict())
+    samplers = du.all_gather_objects(dict(sampler_state))
     if not main_process:
         return
     state = ResumeState(

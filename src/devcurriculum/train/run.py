@@ -3,8 +3,8 @@
     torchrun --standalone --nproc_per_node N scripts/pretrain.py --spec-json '<json>' \
         --clip-tables g0.parquet g1.parquet ... --clip-caches g0/shard-0-of-2.npy ... [--difficulty d.parquet] \
         --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume \
-        --threads T [--checkpoint-every N] [--log-every N] [--tensorboard] --log-file LOG [--no-progress] \
-        [--job-stamp-file STAGED]
+        --threads T [--checkpoint-every N] [--log-every N] [--tensorboard] [--loader-workers N]
+        [--loader-kind thread|process] --log-file LOG [--no-progress] [--job-stamp-file STAGED]
 
 Also runnable as ``python -m devcurriculum.train.run`` (one process). Under torchrun it first ties
 itself to the launcher (it dies with it: no orphan trainer, :mod:`devcurriculum.utils.lifeline`),
@@ -67,6 +67,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="the tracking block (W&B / MLflow, train/tracking.py) with its dir resolved; rank 0 logs to it")
     p.add_argument("--embedding-json", default=None,
                    help="models.<name>.embedding (readout only): the pooling export/README.md shows")
+    p.add_argument("--loader-workers", type=int, default=None,
+                   help="threads/processes per process reading batches ahead (pretrain.loader_workers)")
+    p.add_argument("--loader-kind", choices=("thread", "process"), default=None,
+                   help="whether loader workers are threads or processes (pretrain.loader_kind)")
     # not "--log": torchrun's parser would take it as an abbreviation of its own --log-dir
     p.add_argument("--log-file", default=None, help="also log here (rank 0 logs INFO, other ranks warnings)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (off a terminal there is none anyway)")
@@ -158,7 +162,7 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
 
     spec = RunSpec.from_json(args.spec_json).with_runtime(
         threads=args.threads, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-        tensorboard=args.tensorboard,
+        tensorboard=args.tensorboard, loader_workers=args.loader_workers, loader_kind=args.loader_kind,
         embedding=json.loads(args.embedding_json) if args.embedding_json else None,
     )
     pretrain = spec.pretrain
@@ -233,7 +237,6 @@ def open_run_tracker(tracking_json: str | None, spec: dict, out_dir: str) -> Tra
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns 0 on success (errors are logged with the rank, then re-raised)."""
     tie_to_launcher()  # before the seconds of torch imports below
-    import torch
 
     from devcurriculum.stamps import write_stamp_file
     from devcurriculum.train.loop import WEIGHTS_FILE
@@ -243,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     info = du.discover_rank()
     setup_logging(args.log_file, level=logging.INFO if info.is_main else logging.WARNING)
-    device = torch.device(f"cuda:{info.local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    device = du.default_device(info)
     try:
         # only rank 0 writes the run folder, so only rank 0 locks it
         with folder_lock(args.out_dir) if info.is_main else contextlib.nullcontext():

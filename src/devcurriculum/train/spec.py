@@ -1,7 +1,7 @@
 """The run spec of one pretraining run: the typed config blocks that shape it, parsed from ``--spec-json``.
 
 The ``pretrain`` rule passes the run-shaping part of each block (``block.shaping()``); runtime-only
-settings (threads, checkpoint and log cadence) come as CLI flags and are applied with
+settings (threads, checkpoint and log cadence, loader workers) come as CLI flags and are applied with
 :meth:`RunSpec.with_runtime`. :meth:`RunSpec.shaping` is what ``run_spec.json`` records and the resume
 hash sees: parsing fills the schema's defaults and drops runtime-only and readout-only keys, so a spec
 that spells a default out, or carries a runtime key, hashes the same as one that does not, and
@@ -15,7 +15,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from devcurriculum.config import (
     ClipConfig,
@@ -79,6 +79,8 @@ class RunSpec:
         log_every: int | None = None,
         tensorboard: bool | None = None,
         embedding: Mapping[str, Any] | None = None,
+        loader_workers: int | None = None,
+        loader_kind: Literal["thread", "process"] | None = None,
     ) -> RunSpec:
         """The spec with runtime-only ``pretrain`` settings replaced (None keeps the spec's value).
 
@@ -98,6 +100,8 @@ class RunSpec:
             checkpoint_every=p.checkpoint_every if checkpoint_every is None else checkpoint_every,
             log_every=p.log_every if log_every is None else log_every,
             tensorboard=p.tensorboard if tensorboard is None else tensorboard,
+            loader_workers=p.loader_workers if loader_workers is None else loader_workers,
+            loader_kind=p.loader_kind if loader_kind is None else loader_kind,
         )
         return dataclasses.replace(self, pretrain=pretrain, model=model)
 

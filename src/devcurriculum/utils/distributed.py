@@ -85,6 +85,19 @@ def discover_rank(env: Mapping[str, str] | None = None) -> DistInfo:
     return DistInfo(0, 1, 0, "single")
 
 
+def default_device(info: DistInfo | None = None) -> torch.device:
+    """The device a stage of this process computes on: ``cuda:<local rank>`` when CUDA is available, else the CPU.
+
+    Training, embedding, surprise and feature extraction all choose it here (``info`` defaults to
+    :func:`discover_rank`: local rank 0 outside torchrun). Its type picks the process-group backend
+    (:func:`backend_for`).
+    """
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    info = discover_rank() if info is None else info
+    return torch.device(f"cuda:{info.local_rank}")
+
+
 def backend_for(device: torch.device | str) -> str:
     """NCCL for CUDA devices, gloo otherwise (CPU runs and tests)."""
     return "nccl" if torch.device(device).type == "cuda" else "gloo"

@@ -105,6 +105,12 @@ def read_schema(path: PathLike) -> pa.Schema:
         return pq.ParquetFile(handle).schema_arrow
 
 
+def count_rows(path: PathLike) -> int:
+    """Rows of a Parquet file, from its footer alone (a progress total; :func:`read_table` verifies the pages)."""
+    with open(path, "rb") as handle:
+        return int(pq.ParquetFile(handle).metadata.num_rows)
+
+
 def read_metadata(path: PathLike) -> dict[str, str]:
     """The devcurriculum provenance metadata of a Parquet file, decoded."""
     meta = read_schema(path).metadata or {}
