@@ -23,6 +23,7 @@ from devcurriculum.config import (
 from devcurriculum.config.runs import RUN_NAME, run_folder
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
+from devcurriculum.datasets.fractions import epoch_steps, parse_fraction_key
 
 RESULTS = CFG.results
 LOGS = f"{RESULTS}/logs"
@@ -40,9 +41,10 @@ RUNS = expand_runs(CFG)
 BENCHMARKS = list(CFG.benchmarks)
 VOE_SETS = list(CFG.voe.sets)
 NOT_INIT = rf"(?!{INIT}(?![A-Za-z0-9_-]))[A-Za-z0-9_-]+"
-#: one run's folder; every per-run path is built from it
-RUN = run_folder(RESULTS, "{model}", "{curriculum}", "{seed}")
-#: the untrained model's folder (init_model writes its weights there)
+#: one run's folder; every per-run path is built from it. `{fraction}` is empty for a run on the whole
+#: corpus (so those paths never change) and `@frac0.125` (`-epochs`) for runs[].data_fractions
+RUN = run_folder(RESULTS, "{model}", "{curriculum}", "{seed}", "{fraction}")
+#: the untrained model's folder (init_model writes its weights there); it trains on no data: no fraction
 INIT_RUN = run_folder(RESULTS, "{model}", INIT, "{seed}")
 RUN_ID = RUN_NAME
 
@@ -53,6 +55,8 @@ wildcard_constraints:
     shard=r"\d+",
     model=r"[A-Za-z0-9_-]+",
     curriculum=r"[A-Za-z0-9_-]+",
+    # empty (the whole corpus) or a corpus fraction: @frac0.125, @frac0.125-epochs
+    fraction=r"(@frac(0\.[0-9]+)(-epochs)?)?",
     benchmark=r"[A-Za-z0-9_-]+",
     voe=r"[A-Za-z0-9_-]+",
     extractor=r"[A-Za-z0-9_.-]+",
@@ -325,6 +329,8 @@ def pretrain_inputs(wildcards):
     inputs["init"] = (
         f"{run_folder(RESULTS, wildcards.model, INIT, wildcards.seed)}/model.safetensors"
     )
+    if wildcards.fraction:  # a fraction of the corpus: its videos are drawn from the video index
+        inputs["videos"] = f"{RESULTS}/data/videos.parquet"
     return inputs
 
 
@@ -340,15 +346,24 @@ def pretrain_spec(wildcards):
         "groups": GROUPS,
         "clip": CFG.clip_for(wildcards.model).shaping(),
     }
+    fraction, budget = parse_fraction_key(wildcards.fraction)
+    if fraction < 1.0:  # only fraction runs carry the key: whole-corpus runs keep their spec
+        spec["data_fraction"] = fraction
+        if budget == "epochs":  # as many passes over the fraction as the whole corpus gets
+            steps = spec["pretrain"]["steps_per_stage"]
+            spec["pretrain"]["steps_per_stage"] = epoch_steps(steps, fraction)
     return json.dumps(spec, sort_keys=True)
 
 
 def pretrain_difficulty_arg(wildcards, input):
-    return (
-        f"--difficulty {shlex.quote(input.difficulty)}"
-        if "difficulty" in input.keys()
-        else ""
-    )
+    """The optional input flags of the entry point: --difficulty (weighting curricula) and --videos
+    (fraction runs); empty for a whole-corpus run without weighting. Derived from `input`, so untracked."""
+    flags = [
+        f"--{key} {shlex.quote(input[key])}"
+        for key in ("difficulty", "videos")
+        if key in input.keys()
+    ]
+    return " ".join(flags)
 
 
 def nproc_per_node(wildcards, resources):
@@ -388,14 +403,23 @@ def pretrain_threads(wildcards):
 
 
 def run_id(wildcards):
-    """``{model}/{curriculum}/seed{seed}`` of a job's wildcards (the run's folder below runs/)."""
+    """``{model}/{curriculum}{fraction}/seed{seed}`` of a job's wildcards (the run's folder below runs/)."""
     return RUN_ID.format(
-        model=wildcards.model, curriculum=wildcards.curriculum, seed=wildcards.seed
+        model=wildcards.model,
+        curriculum=wildcards.curriculum,
+        fraction=wildcards.fraction,
+        seed=wildcards.seed,
     )
 
 
 def run_dir(wildcards):
-    return run_folder(RESULTS, wildcards.model, wildcards.curriculum, wildcards.seed)
+    return run_folder(
+        RESULTS,
+        wildcards.model,
+        wildcards.curriculum,
+        wildcards.seed,
+        wildcards.fraction,
+    )
 
 
 def resume_dir(wildcards):
@@ -512,11 +536,16 @@ def readout_cfg(wildcards):
 
 
 def run_info(wildcards):
-    return {
+    """The run's identity for its tables; a fraction run adds data_fraction and fraction_budget."""
+    info = {
         "model": wildcards.model,
         "curriculum": wildcards.curriculum,
         "seed": int(wildcards.seed),
     }
+    fraction, budget = parse_fraction_key(wildcards.fraction)
+    if fraction < 1.0:  # whole-corpus runs keep their params
+        info.update(data_fraction=fraction, fraction_budget=budget)
+    return info
 
 
 def evaluated_runs():
@@ -593,9 +622,12 @@ def surprise_model_cfg(wildcards):
 
 
 def surprise_parts():
+    """Surprise of the whole-corpus runs (VoE is not part of the corpus-fraction sweep: its readout
+    groups runs by model, curriculum and seed)."""
     return [
         f"{RESULTS}/voe/surprise/{run.name}/part-{shard}.parquet"
         for run in evaluated_runs()
+        if not run.on_fraction
         for shard in range(CFG.voe.shards)
     ]
 

@@ -2,7 +2,7 @@
 
     torchrun --standalone --nproc_per_node N scripts/pretrain.py --spec-json '<json>' \
         --clip-tables g0.parquet g1.parquet ... --clip-caches g0/shard-0-of-2.npy ... [--difficulty d.parquet] \
-        --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume \
+        --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume [--videos videos.parquet] \
         --threads T [--checkpoint-every N] [--log-every N] [--tensorboard] --log-file LOG [--no-progress]
 
 Also runnable as ``python -m devcurriculum.train.run`` (one process). Under torchrun it first ties
@@ -48,6 +48,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clip-tables", nargs="+", required=True, help="clip index {group}.parquet, one per group, spec order")
     p.add_argument("--clip-caches", nargs="+", required=True, help="every shard file the clip indexes name")
     p.add_argument("--difficulty", default=None, help="difficulty table (curricula with a weighting block)")
+    p.add_argument("--videos", default=None,
+                   help="video index videos.parquet (runs on a fraction of the corpus: spec key data_fraction)")
     p.add_argument("--init", required=True, help="initial weights (safetensors) written by init_model")
     p.add_argument("--out-dir", required=True, help="receives model.safetensors, metrics.parquet, run_spec.json")
     p.add_argument("--resume-dir", required=True, help="undeclared folder for last.pt (resume state)")
@@ -126,6 +128,20 @@ def pair_stage_rows(
     return rows
 
 
+def fraction_pools(
+    table: pd.DataFrame, pools: dict[str, np.ndarray], videos: str | None, fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Each group's pool restricted to the run's fraction of its videos (:mod:`devcurriculum.datasets.fractions`)."""
+    from devcurriculum.datasets.fractions import read_videos, subset_pools
+
+    if videos is None:
+        raise ValueError(f"the run spec has data_fraction {fraction:g}: pass the video index with --videos")
+    subset = subset_pools(table, pools, read_videos(videos), fraction, seed)
+    log.info("data fraction %g (seed %d): %s of %s clips per group", fraction, seed,
+             {g: len(p) for g, p in subset.items()}, {g: len(p) for g, p in pools.items()})
+    return subset
+
+
 def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> TrainResult:
     """Build every part from the spec and train; returns the loop's :class:`TrainResult`."""
     import torch
@@ -159,8 +175,11 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
     difficulty = difficulty_for(clip_cache.table, args.difficulty) if args.difficulty else None
     if plan.prototype_weighting is not None and difficulty is None:
         raise ValueError(f"curricula.{plan.name} has a weighting block: pass --difficulty")
+    pools = {g: clip_cache.indices_of(g) for g in plan.groups}
+    if spec.data_fraction < 1.0:
+        pools = fraction_pools(clip_cache.table, pools, args.videos, spec.data_fraction, spec.seed)
     sampler = CurriculumSampler(
-        plan, {g: clip_cache.indices_of(g) for g in plan.groups}, pretrain.batch_size, spec.seed,
+        plan, pools, pretrain.batch_size, spec.seed,
         rank=info.rank, world_size=info.world_size, difficulty=difficulty, bucket_steps=pretrain.bucket_steps,
         stage_rows=pair_stage_rows(spec.model, clip_cache.table, spec.model_name,
                                    blocks=math.ceil(plan.total_steps / pretrain.steps_per_stage)),
@@ -188,7 +207,7 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
         objective=objective, sampler=sampler, clip_cache=clip_cache, pretrain=pretrain,
         total_steps=plan.total_steps, seed=spec.seed, out_dir=args.out_dir, resume_dir=args.resume_dir,
         spec=spec.shaping(), blur=blur, lerac=lerac, device=device, dist_info=info,
-        inputs=input_fingerprint([*args.clip_tables, *args.clip_caches, args.difficulty, args.init]),
+        inputs=input_fingerprint([*args.clip_tables, *args.clip_caches, args.difficulty, args.init, args.videos]),
         show_progress=not args.no_progress,
     )
 
