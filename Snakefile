@@ -24,6 +24,8 @@ include: "rules/curriculum.smk"
 include: "rules/pretrain.smk"
 include: "rules/evaluate.smk"
 include: "rules/voe.smk"
+include: "rules/ocp.smk"
+include: "rules/sweeps.smk"
 include: "rules/targets.smk"
 
 

@@ -40,6 +40,7 @@ CACHE_SUFFIX = SUFFIX[CFG.data.cache.format]
 RUNS = expand_runs(CFG)
 BENCHMARKS = list(CFG.benchmarks)
 VOE_SETS = list(CFG.voe.sets)
+OCP_SETS = list(CFG.ocp.sets)
 NOT_INIT = rf"(?!{INIT}(?![A-Za-z0-9_-]))[A-Za-z0-9_-]+"
 #: one run's folder; every per-run path is built from it. `{fraction}` is empty for a run on the whole
 #: corpus (so those paths never change) and `@frac0.125` (`-epochs`) for runs[].data_fractions
@@ -59,6 +60,7 @@ wildcard_constraints:
     fraction=r"(@frac(0\.[0-9]+)(-epochs)?)?",
     benchmark=r"[A-Za-z0-9_-]+",
     voe=r"[A-Za-z0-9_-]+",
+    ocp=r"[A-Za-z0-9_-]+",
     extractor=r"[A-Za-z0-9_.-]+",
     # empty (data.clip: the paths of a config without models.<name>.clip) or @ and a clip setting key
     clipset=r"(@[A-Za-z0-9]+)?",
@@ -554,7 +556,10 @@ def evaluated_runs():
 
 
 def eval_files():
-    return [f"{RESULTS}/eval/{run.name}.parquet" for run in evaluated_runs()]
+    """Every readout table of every run: the probes', and the few-shot and OCP readouts' when configured
+    (summarize reads them all as one list)."""
+    probes = [f"{RESULTS}/eval/{run.name}.parquet" for run in evaluated_runs()]
+    return probes + few_shot_files() + ocp_files()
 
 
 def metrics_files():
@@ -637,5 +642,73 @@ def voe_evals():
     return [f"{RESULTS}/voe/eval.parquet"] if VOE_SETS else []
 
 
+# ---- the sweeps: corpus fractions, few-shot readouts, object contact prediction -----------------
+
+
+def few_shot_cfg():
+    """evaluation.few_shot (what a few_shot job's result depends on); None when it is off."""
+    few_shot = CFG.evaluation.few_shot
+    return None if few_shot is None else few_shot.shaping()
+
+
+def few_shot_files():
+    """The few-shot readout of every run, when evaluation.few_shot is set."""
+    if CFG.evaluation.few_shot is None:
+        return []
+    return [f"{RESULTS}/few_shot/{run.name}.parquet" for run in evaluated_runs()]
+
+
+def ocp_set_cfg(wildcards):
+    return CFG.ocp.sets[wildcards.ocp].shaping()
+
+
+def ocp_set_inputs(wildcards):
+    """A Physion set's folder; nothing for demo sets (rendered here)."""
+    ocp_set = CFG.ocp.sets[wildcards.ocp]
+    return {"root": ocp_set.root} if ocp_set.source == "physion" else {}
+
+
+def ocp_demo_cfg(wildcards):
+    """Only what a demo set's pixels depend on: the world, frame size and rate."""
+    if CFG.ocp.sets[wildcards.ocp].source != "demo":
+        return None
+    return {key: CFG.demo.shaping()[key] for key in ("world", "size", "fps")}
+
+
+def ocp_age_groups(wildcards):
+    return age_groups() if CFG.ocp.sets[wildcards.ocp].source == "demo" else None
+
+
+def ocp_inputs(wildcards):
+    """The run's weights (run_weights) and every OCP set, at the model's clip setting (view_key)."""
+    sets = f"{RESULTS}/ocp/sets{at(view_key(wildcards.model))}"
+    return {
+        "tables": expand(f"{sets}/{{o}}.parquet", o=OCP_SETS),
+        "caches": expand(f"{sets}/{{o}}.npy", o=OCP_SETS),
+        **run_weights(wildcards),
+    }
+
+
+def ocp_readout_cfg():
+    return CFG.ocp.readout.shaping()
+
+
+def ocp_files():
+    """The OCP readout of every run, when there are OCP sets."""
+    if not OCP_SETS:
+        return []
+    return [f"{RESULTS}/ocp/eval/{run.name}.parquet" for run in evaluated_runs()]
+
+
+def sweep_plots():
+    """The sweeps' figures a config asks for: scaling (corpus fractions), few_shot, ocp."""
+    sweeps = [
+        ("scaling", any(run.on_fraction for run in RUNS)),
+        ("few_shot", CFG.evaluation.few_shot is not None),
+        ("ocp", bool(OCP_SETS)),
+    ]
+    return [f"{RESULTS}/plots/{name}.png" for name, wanted in sweeps if wanted]
+
+
 def all_targets():
-    return [f"{RESULTS}/summary.parquet", *curriculum_previews()]
+    return [f"{RESULTS}/summary.parquet", *curriculum_previews(), *sweep_plots()]

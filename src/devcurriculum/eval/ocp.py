@@ -47,13 +47,14 @@ def ocp_classifier(
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    _, counts = np.unique(train_y, return_counts=True)
+    values, counts = np.unique(train_y, return_counts=True)
     if len(counts) < 2:
         raise ValueError("the OCP readout needs both labels (touch and no touch) in the train split")
     folds = min(readout.folds, int(counts.min()))
     if folds < 2:
+        found = ", ".join(f"{'touch' if v else 'no touch'} {int(n)}" for v, n in zip(values, counts, strict=True))
         raise ValueError(f"the OCP readout needs at least 2 train items of each label for {readout.folds}-fold CV, "
-                         f"got {counts.tolist()}")
+                         f"got {found}")
     pipeline = Pipeline([("scaler", StandardScaler()), ("clf", LogisticRegression(max_iter=readout.max_iter))])
     grid = GridSearchCV(pipeline, {"clf__C": list(readout.c_grid)},
                         cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=readout.cv_seed))

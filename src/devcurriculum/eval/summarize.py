@@ -7,7 +7,7 @@ compares each curriculum with the reference curriculum, paired by seed (``eval.s
 number of source videos skipped as unreadable (``videos.parquet`` rows with ``status == "error"``)
 travels in the schema metadata as ``devcurriculum.skipped_videos``, so nothing is silently dropped.
 
-Columns after ``value`` (docs/evaluation.md "The summary table"): ``data_fraction`` (the fraction of the
+Columns after ``value`` (docs/evaluation.md "The summary"): ``data_fraction`` (the fraction of the
 corpus the run trained on, 1.0 for the whole corpus; read from the eval tables' ``run`` metadata),
 ``hours`` (the hours of video in that subset, from ``videos.parquet``; null without a video index
 that has durations), ``fraction_budget`` (``steps`` or ``epochs``; ``steps`` for whole-corpus runs),
@@ -148,14 +148,19 @@ def with_voe_rows(evals: pd.DataFrame, voe_paths: Sequence[PathLike]) -> pd.Data
 def stage_curves(evals: pd.DataFrame) -> pd.DataFrame:
     """Each trained run's readouts with its untrained model's as after_stage 0 (step 0).
 
-    A trained run without its untrained baseline among ``evals`` keeps only its own stages.
+    A trained run without its untrained baseline among ``evals`` keeps only its own stages; a readout
+    of the baseline that the run lacks (say, few-shot rows read on the whole corpus only) is not added.
     """
     baseline = evals[evals["curriculum"] == INIT]
     trained = evals[evals["curriculum"] != INIT]
     starts = []
     keys = ["model", "curriculum", "seed", *SUBSET_KEYS]
-    for (model, curriculum, seed, fraction, budget), _ in trained.groupby(keys, sort=False):
+    point = ["benchmark", "readout", "metric", "shots"]
+    for (model, curriculum, seed, fraction, budget), run in trained.groupby(keys, sort=False):
         base = baseline[(baseline["model"] == model) & (baseline["seed"] == seed)]
+        # only the readouts the run has (a fraction run may skip some that its untrained model has)
+        has = pd.MultiIndex.from_frame(run[point].drop_duplicates())
+        base = base[pd.MultiIndex.from_frame(base[point]).isin(has)]
         starts.append(base.assign(curriculum=str(curriculum), after_stage=0, step=0, data_fraction=fraction,
                                   fraction_budget=budget))
     curves = pd.concat([*starts, trained], ignore_index=True) if starts else trained.copy()
