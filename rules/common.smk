@@ -331,7 +331,8 @@ def pretrain_inputs(wildcards):
     inputs["init"] = (
         f"{run_folder(RESULTS, wildcards.model, INIT, wildcards.seed)}/model.safetensors"
     )
-    if wildcards.fraction:  # a fraction of the corpus: its videos are drawn from the video index
+    # a fraction of the corpus: its videos are drawn from the video index
+    if wildcards.fraction:
         inputs["videos"] = f"{RESULTS}/data/videos.parquet"
     return inputs
 
@@ -349,9 +350,11 @@ def pretrain_spec(wildcards):
         "clip": CFG.clip_for(wildcards.model).shaping(),
     }
     fraction, budget = parse_fraction_key(wildcards.fraction)
-    if fraction < 1.0:  # only fraction runs carry the key: whole-corpus runs keep their spec
+    # only fraction runs carry the key: whole-corpus runs keep their spec
+    if fraction < 1.0:
         spec["data_fraction"] = fraction
-        if budget == "epochs":  # as many passes over the fraction as the whole corpus gets
+        # epochs: as many passes over the fraction as the whole corpus gets
+        if budget == "epochs":
             steps = spec["pretrain"]["steps_per_stage"]
             spec["pretrain"]["steps_per_stage"] = epoch_steps(steps, fraction)
     return json.dumps(spec, sort_keys=True)
@@ -359,7 +362,8 @@ def pretrain_spec(wildcards):
 
 def pretrain_difficulty_arg(wildcards, input):
     """The optional input flags of the entry point: --difficulty (weighting curricula) and --videos
-    (fraction runs); empty for a whole-corpus run without weighting. Derived from `input`, so untracked."""
+    (fraction runs); empty for a whole-corpus run without weighting. Derived from `input`, so untracked.
+    """
     flags = [
         f"--{key} {shlex.quote(input[key])}"
         for key in ("difficulty", "videos")

@@ -17,7 +17,7 @@ from typing import Any
 from devcurriculum.config import ConfigError, WorkflowConfig
 
 #: mappings of named entries: in an overlay, ``name: null`` removes that entry of an earlier file
-NAMED_ENTRIES = (("data", "age_groups"), ("curricula",), ("models",), ("benchmarks",))
+NAMED_ENTRIES = (("data", "age_groups"), ("curricula",), ("models",), ("benchmarks",), ("voe", "sets"), ("ocp", "sets"))
 
 
 def drop_null_entries(config: MutableMapping[str, Any]) -> None:
@@ -38,8 +38,8 @@ def drop_null_entries(config: MutableMapping[str, Any]) -> None:
 def load_workflow_config(config: MutableMapping[str, Any]) -> WorkflowConfig:
     """Validate Snakemake's ``config`` dict, fill in every default in place, and return it typed.
 
-    ``name: null`` entries of ``data.age_groups``, ``curricula``, ``models`` and ``benchmarks`` are
-    removed first (:func:`drop_null_entries`). On a config mistake: print
+    ``name: null`` entries of ``data.age_groups``, ``curricula``, ``models``, ``benchmarks``, ``voe.sets``
+    and ``ocp.sets`` are removed first (:func:`drop_null_entries`). On a config mistake: print
     ``config error: <key>: <what is wrong>`` and exit with status 1.
     """
     drop_null_entries(config)

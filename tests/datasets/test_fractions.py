@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -43,7 +44,7 @@ def chosen(videos: pd.DataFrame, fraction: float, seed: int) -> dict[str, list[s
 def test_a_fractions_videos_contain_every_smaller_fractions_in_each_group(seed: int) -> None:
     videos = corpus({"g0": 8, "g1": 13, "g2": 5})
     subsets = [chosen(videos, f, seed) for f in FRACTIONS]
-    for small, large in zip(subsets, subsets[1:], strict=False):
+    for small, large in itertools.pairwise(subsets):
         for group, ids in small.items():
             assert set(ids) <= set(large[group]), (group, ids, large[group])
             assert large[group][: len(ids)] == ids  # the same order, a longer prefix
@@ -51,8 +52,8 @@ def test_a_fractions_videos_contain_every_smaller_fractions_in_each_group(seed: 
         for group, n in {"g0": 8, "g1": 13, "g2": 5}.items():
             assert len(subset[group]) == math.ceil(fraction * n)
     # fraction 1 is every usable video: the error row and the video outside every group are never drawn
-    assert sorted(sum(subsets[-1].values(), [])) == sorted(videos.loc[videos["status"].eq("ok")
-                                                                      & videos["age_group"].notna(), "video_id"])
+    every = sorted(v for ids in subsets[-1].values() for v in ids)
+    assert every == sorted(videos.loc[videos["status"].eq("ok") & videos["age_group"].notna(), "video_id"])
 
 
 def test_the_order_is_seeded_by_video_and_does_not_depend_on_the_other_videos() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ def test_draws_are_reproducible_and_differ_between_repeats_and_seeds() -> None:
 def test_draws_are_nested_over_shots() -> None:
     for repeat in range(4):
         draws = [set(few_shot_draw(LABELS, n, repeat, seed=3).tolist()) for n in (1, 2, 5, 7)]
-        for small, large in zip(draws, draws[1:], strict=False):
+        for small, large in itertools.pairwise(draws):
             assert small < large
 
 

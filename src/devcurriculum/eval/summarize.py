@@ -22,6 +22,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -161,10 +162,10 @@ def stage_curves(evals: pd.DataFrame) -> pd.DataFrame:
         # only the readouts the run has (a fraction run may skip some that its untrained model has)
         has = pd.MultiIndex.from_frame(run[point].drop_duplicates())
         base = base[pd.MultiIndex.from_frame(base[point]).isin(has)]
-        starts.append(base.assign(curriculum=str(curriculum), after_stage=0, step=0, data_fraction=fraction,
-                                  fraction_budget=budget))
+        starts.append(base.assign(curriculum=str(curriculum), after_stage=0, step=0, data_fraction=float(fraction),  # type: ignore[arg-type]
+                                  fraction_budget=str(budget)))
     curves = pd.concat([*starts, trained], ignore_index=True) if starts else trained.copy()
-    curves.insert(0, "run", [_run_label(row) for row in curves.itertuples(index=False)])
+    curves.insert(0, "run", [_run_label(row) for _, row in curves.iterrows()])
     order = ["model", "curriculum", *SUBSET_KEYS, "seed", "benchmark", "after_stage", "readout", "metric", "shots"]
     return curves.sort_values(order, kind="stable", ignore_index=True)
 
@@ -300,10 +301,12 @@ def write_comparisons(curves: pd.DataFrame, reference: str, out_path: PathLike) 
     fraction of the corpus against the reference at the same fraction.
     """
     parts = []
-    for (fraction, budget, shots), part in curves.groupby([*SUBSET_KEYS, "shots"], dropna=False, sort=True):
+    for key, part in curves.groupby([*SUBSET_KEYS, "shots"], dropna=False, sort=True):
+        fraction, budget, shots = cast(tuple[Any, Any, Any], key)  # three group keys
         compared = compare_curricula(part, reference=reference)
+        shots_value = None if pd.isna(shots) else int(shots)
         parts.append(compared.assign(data_fraction=float(fraction), fraction_budget=str(budget),
-                                     shots=pd.array([None if pd.isna(shots) else int(shots)] * len(compared), "Int64")))
+                                     shots=pd.Series([shots_value] * len(compared), dtype="Int64", index=compared.index)))
     columns = list(COMPARISON_SCHEMA.names)
     comparisons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     table = table_from_columns({n: _nullable(comparisons[n]) for n in columns}, COMPARISON_SCHEMA)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ def _reference_lines(ax: object, untrained: pd.Series, chance: float | None) -> 
 
 
 def _legend(fig: Figure, axes: np.ndarray) -> None:
-    entries: dict[str, object] = {}
+    entries: dict[str, Any] = {}
     for ax in axes.ravel():
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             entries.setdefault(label, handle)
@@ -109,7 +110,8 @@ def plot_scaling(summary: pd.DataFrame, path: PathLike, chance: Mapping[str, flo
                 label = f"{cur} (n={line['seed'].nunique()})" + (", same epochs" if budget == "epochs" else "")
                 ax.plot(x, mean.to_numpy(), color=colors[cur], linestyle=style, marker="o", markersize=3.5,
                         linewidth=1.5, label=label)
-            for fraction, part in final.groupby("data_fraction"):
+            for fraction in sorted(final["data_fraction"].unique()):
+                part = final[final["data_fraction"] == fraction]
                 ax.annotate(fraction_label(float(fraction)), (float(part[x_col].mean()), float(part["value"].max())),
                             textcoords="offset points", xytext=(0, 4), ha="center", fontsize="x-small", color="0.3")
             _reference_lines(ax, start.drop_duplicates(subset=["seed"])["value"], (chance or {}).get(bench))
@@ -148,9 +150,9 @@ def plot_few_shot(summary: pd.DataFrame, path: PathLike, chance: Mapping[str, fl
                 for cur, line in final[(final["readout"] == readout) & (final["metric"] == metric)].groupby("curriculum"):
                     by = line.groupby("shots")
                     x = by["value"].mean().index.to_numpy(float)
-                    ax.fill_between(x, by["ci_low"].mean(), by["ci_high"].mean(), color=colors[cur], alpha=0.12,
-                                    linewidth=0)
-                    ax.plot(x, by["value"].mean().to_numpy(), color=colors[cur], linestyle=style, marker="o",
+                    color = colors[str(cur)]
+                    ax.fill_between(x, by["ci_low"].mean(), by["ci_high"].mean(), color=color, alpha=0.12, linewidth=0)
+                    ax.plot(x, by["value"].mean().to_numpy(), color=color, linestyle=style, marker="o",
                             markersize=3.5, linewidth=1.5,
                             label=f"{cur} {readout.split('_')[0]} (n={line['seed'].nunique()})")
                 base = start[(start["readout"] == readout) & (start["metric"] == metric)]
@@ -199,8 +201,9 @@ def plot_ocp(summary: pd.DataFrame, path: PathLike, chance: Mapping[str, float] 
             for cur, runs in sel.groupby("curriculum", sort=True):
                 by = runs.groupby("after_stage")["value"]
                 x = by.mean().index.to_numpy(float)
-                ax.fill_between(x, by.min(), by.max(), color=colors[cur], alpha=0.18, linewidth=0)
-                ax.plot(x, by.mean().to_numpy(), color=colors[cur], marker="o", markersize=3.5, linewidth=1.5,
+                color = colors[str(cur)]
+                ax.fill_between(x, by.min(), by.max(), color=color, alpha=0.18, linewidth=0)
+                ax.plot(x, by.mean().to_numpy(), color=color, marker="o", markersize=3.5, linewidth=1.5,
                         label=f"{cur} (n={runs['seed'].nunique()})")
             if chance and bench in chance:
                 ax.axhline(chance[bench], color="0.6", linestyle=":", linewidth=1.2, label="chance")

@@ -54,38 +54,49 @@ LABELS_FILE = "all_video_labels.json"
 #: the OCP cutoffs: the last frame a learner may see (frame 45 = 1.5 s at 30 fps; Collide 15)
 CUTOFF, COLLIDE_CUTOFF = 45, 15
 #: test stimuli the official v1.5 evaluator drops as buggy (physion_evaluator/dataloader_mp4s.py, MIT licence)
-BLACKLIST: frozenset[str] = frozenset("""
-pilot-containment-cone-plate_0017 pilot-containment-cone-plate_0022 pilot-containment-cone-plate_0029
-pilot-containment-cone-plate_0034 pilot-containment-multi-bowl_0042 pilot-containment-multi-bowl_0048
-pilot-containment-vase_torus_0031 pilot_dominoes_SJ020_d3chairs_o1plants_tdwroom_0005
-pilot_it2_collision_non-sphere_box_0002 pilot_it2_collision_non-sphere_tdw_1_dis_1_occ_0004
-pilot_it2_collision_non-sphere_tdw_1_dis_1_occ_0007 pilot_it2_drop_simple_box_0000 pilot_it2_drop_simple_box_0042
-pilot_it2_drop_simple_tdw_1_dis_1_occ_0003 pilot_it2_rollingSliding_simple_collision_box_0008
-pilot_it2_rollingSliding_simple_collision_box_large_force_0009
-pilot_it2_rollingSliding_simple_collision_tdw_1_dis_1_occ_0002
-pilot_it2_rollingSliding_simple_ledge_tdw_1_dis_1_occ_sphere_small_zone_0022
-pilot_it2_rollingSliding_simple_ramp_box_small_zone_0006
-pilot_it2_rollingSliding_simple_ramp_tdw_1_dis_1_occ_small_zone_0004
-pilot_it2_rollingSliding_simple_ramp_tdw_1_dis_1_occ_small_zone_0017
-pilot_linking_nl1-8_mg000_aCyl_bCyl_tdwroom1_long_a_0022 pilot_linking_nl1-8_mg000_aCylcap_bCyl_tdwroom1_0012
-pilot_linking_nl1-8_mg000_aCylcap_bCyl_tdwroom_small_rings_0006
-pilot_linking_nl1-8_mg000_aCylcap_bCyl_tdwroom_small_rings_0010
-pilot_linking_nl1-8_mg000_aCylcap_bCyl_tdwroom_small_rings_0029
-pilot_linking_nl1-8_mg000_aCylcap_bCyl_tdwroom_small_rings_0036 pilot_linking_nl6_aNone_bCone_occ1_dis1_boxroom_0028
-pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0000
-pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0002
-pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0003
-pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0010
-pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0013
-pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0017
-pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0018
-pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0032
-pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0036
-pilot_towers_nb4_fr015_SJ000_gr01_mono0_dis1_occ1_tdwroom_unstable_0021
-pilot_towers_nb4_fr015_SJ000_gr01_mono0_dis1_occ1_tdwroom_unstable_0041
-pilot_towers_nb5_fr015_SJ030_mono0_dis0_occ0_boxroom_unstable_0006
-pilot_towers_nb5_fr015_SJ030_mono0_dis0_occ0_boxroom_unstable_0009
-""".split())
+BLACKLIST: frozenset[str] = frozenset({
+    "pilot-containment-cone-plate_0017",
+    "pilot-containment-cone-plate_0022",
+    "pilot-containment-cone-plate_0029",
+    "pilot-containment-cone-plate_0034",
+    "pilot-containment-multi-bowl_0042",
+    "pilot-containment-multi-bowl_0048",
+    "pilot-containment-vase_torus_0031",
+    "pilot_dominoes_SJ020_d3chairs_o1plants_tdwroom_0005",
+    "pilot_it2_collision_non-sphere_box_0002",
+    "pilot_it2_collision_non-sphere_tdw_1_dis_1_occ_0004",
+    "pilot_it2_collision_non-sphere_tdw_1_dis_1_occ_0007",
+    "pilot_it2_drop_simple_box_0000",
+    "pilot_it2_drop_simple_box_0042",
+    "pilot_it2_drop_simple_tdw_1_dis_1_occ_0003",
+    "pilot_it2_rollingSliding_simple_collision_box_0008",
+    "pilot_it2_rollingSliding_simple_collision_box_large_force_0009",
+    "pilot_it2_rollingSliding_simple_collision_tdw_1_dis_1_occ_0002",
+    "pilot_it2_rollingSliding_simple_ledge_tdw_1_dis_1_occ_sphere_small_zone_0022",
+    "pilot_it2_rollingSliding_simple_ramp_box_small_zone_0006",
+    "pilot_it2_rollingSliding_simple_ramp_tdw_1_dis_1_occ_small_zone_0004",
+    "pilot_it2_rollingSliding_simple_ramp_tdw_1_dis_1_occ_small_zone_0017",
+    "pilot_linking_nl1-8_mg000_aCyl_bCyl_tdwroom1_long_a_0022",
+    "pilot_linking_nl1-8_mg000_aCylcap_bCyl_tdwroom1_0012",
+    "pilot_linking_nl1-8_mg000_aCylcap_bCyl_tdwroom_small_rings_0006",
+    "pilot_linking_nl1-8_mg000_aCylcap_bCyl_tdwroom_small_rings_0010",
+    "pilot_linking_nl1-8_mg000_aCylcap_bCyl_tdwroom_small_rings_0029",
+    "pilot_linking_nl1-8_mg000_aCylcap_bCyl_tdwroom_small_rings_0036",
+    "pilot_linking_nl6_aNone_bCone_occ1_dis1_boxroom_0028",
+    "pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0000",
+    "pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0002",
+    "pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0003",
+    "pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0010",
+    "pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0013",
+    "pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0017",
+    "pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0018",
+    "pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0032",
+    "pilot_towers_nb4_fr015_SJ000_gr000sph_mono1_dis0_occ0_tdwroom_stable_0036",
+    "pilot_towers_nb4_fr015_SJ000_gr01_mono0_dis1_occ1_tdwroom_unstable_0021",
+    "pilot_towers_nb4_fr015_SJ000_gr01_mono0_dis1_occ1_tdwroom_unstable_0041",
+    "pilot_towers_nb5_fr015_SJ030_mono0_dis0_occ0_boxroom_unstable_0006",
+    "pilot_towers_nb5_fr015_SJ030_mono0_dis0_occ0_boxroom_unstable_0009",
+})
 _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 
 
