@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from devcurriculum.config import PhysionOCPSource
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.evalsets.physion")
@@ -186,7 +187,9 @@ def read_labels(path: Path) -> dict[str, bool]:
     return labels
 
 
-def physion_items(root: PathLike, *, scenarios: Sequence[str] = SCENARIO_KEYS, blacklist: bool = True) -> pd.DataFrame:
+def physion_items(
+    root: PathLike, *, scenarios: Sequence[str] = SCENARIO_KEYS, blacklist: bool = PhysionOCPSource.blacklist,
+) -> pd.DataFrame:
     """Every stimulus of both splits: ``item_id`` (``<split>/<stem>``), stimulus, scenario, label, split, path.
 
     Files are listed sorted by name; a file whose stem is missing from its split's labels is an error
