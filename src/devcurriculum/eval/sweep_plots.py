@@ -90,6 +90,11 @@ def plot_scaling(summary: pd.DataFrame, path: PathLike, chance: Mapping[str, flo
     axes = fig.subplots(len(models), max(len(panels), 1), squeeze=False)
     use_hours = "hours" in rows and rows["hours"].notna().all() and len(rows)
     x_col = "hours" if use_hours else "data_fraction"
+    # a corpus under an hour (the demo's 3 minutes) reads in minutes
+    minutes = bool(use_hours) and float(rows["hours"].max()) < 1.0
+    if minutes:
+        rows = rows.assign(minutes=rows["hours"] * 60.0)
+        x_col = "minutes"
     for r, model in enumerate(models):
         for c, (bench, readout, metric) in enumerate(panels or [("(none)", "", "")]):
             ax = axes[r][c]
@@ -116,12 +121,16 @@ def plot_scaling(summary: pd.DataFrame, path: PathLike, chance: Mapping[str, flo
                             textcoords="offset points", xytext=(0, 4), ha="center", fontsize="x-small", color="0.3")
             _reference_lines(ax, start.drop_duplicates(subset=["seed"])["value"], (chance or {}).get(bench))
             ax.set_xscale("log")
-            ax.set_xlabel("hours of video (log)" if use_hours else "fraction of the corpus (log)")
+            ticks = sorted({round(float(v), 6) for v in final.groupby("data_fraction")[x_col].mean()})
+            ax.set_xticks(ticks, [f"{t:.3g}" for t in ticks])
+            ax.minorticks_off()
+            ax.set_xlabel(f"{x_col} of video (log)" if use_hours else "fraction of the corpus (log)")
             ax.set_title(f"{model} · {bench}\n{readout} {metric.replace('_', ' ')}", fontsize="medium")
             if c == 0:
                 ax.set_ylabel("after the last stage")
     _legend(fig, axes)
-    fig.suptitle("corpus size: score vs hours of child video (labels: fraction of the corpus)", fontsize="medium")
+    fig.suptitle("corpus size: score after the last stage vs the video a run was given\n(points labelled with their "
+                 "fraction of the corpus; band: seeds' range)", fontsize="medium")
     return save_figure(fig, path)
 
 
@@ -170,8 +179,8 @@ def plot_few_shot(summary: pd.DataFrame, path: PathLike, chance: Mapping[str, fl
             if c == 0:
                 ax.set_ylabel("test score after the last stage")
     _legend(fig, axes)
-    fig.suptitle("few-shot readouts: linear top-1 (solid), kNN top-1 (dashed); band: interval over draws",
-                 fontsize="medium")
+    fig.suptitle("few-shot readouts after the last stage: linear top-1 (solid), kNN top-1 (dashed)\n"
+                 "band: the interval over draws of labelled items", fontsize="medium")
     return save_figure(fig, path)
 
 
@@ -215,8 +224,8 @@ def plot_ocp(summary: pd.DataFrame, path: PathLike, chance: Mapping[str, float] 
             if r == len(models) - 1:
                 ax.set_xlabel("after stage (0 = untrained)")
     _legend(fig, axes)
-    fig.suptitle("object contact prediction: will the red object touch the yellow one? (logistic readout "
-                 "of the frozen encoder on the first frames)", fontsize="medium")
+    fig.suptitle("object contact prediction: will the red object touch the yellow one?\n"
+                 "(Physion's logistic readout of the frozen encoder on the first frames)", fontsize="medium")
     return save_figure(fig, path)
 
 
