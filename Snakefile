@@ -25,6 +25,8 @@ include: "rules/pretrain.smk"
 include: "rules/evaluate.smk"
 include: "rules/voe.smk"
 include: "rules/baselines.smk"
+include: "rules/ocp.smk"
+include: "rules/sweeps.smk"
 include: "rules/targets.smk"
 # last: it goes over every rule above (and rule all has no outputs)
 include: "rules/stamps.smk"

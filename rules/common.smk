@@ -25,6 +25,7 @@ from devcurriculum.config.runs import RUN_NAME, run_folder
 from devcurriculum.datasets.clip_store import SUFFIX
 from devcurriculum.datasets.clips import assign_shards, group_videos
 from devcurriculum.workflow import register_report_types
+from devcurriculum.datasets.fractions import epoch_steps, parse_fraction_key
 from devcurriculum.datasets.video_paths import rebase_video_paths, recorded_manifest_dir
 from devcurriculum.workflow_checks import check_interpreter_path, refuse_if_training
 
@@ -47,10 +48,12 @@ CACHE_SUFFIX = SUFFIX[CFG.data.cache.format]
 RUNS = expand_runs(CFG)
 BENCHMARKS = list(CFG.benchmarks)
 VOE_SETS = list(CFG.voe.sets)
+OCP_SETS = list(CFG.ocp.sets)
 NOT_INIT = rf"(?!{INIT}(?![A-Za-z0-9_-]))[A-Za-z0-9_-]+"
-#: one run's folder; every per-run path is built from it
-RUN = run_folder(RESULTS, "{model}", "{curriculum}", "{seed}")
-#: the untrained model's folder (init_model writes its weights there)
+#: one run's folder; every per-run path is built from it. `{fraction}` is empty for a run on the whole
+#: corpus (so those paths never change) and `@frac0.125` (`-epochs`) for runs[].data_fractions
+RUN = run_folder(RESULTS, "{model}", "{curriculum}", "{seed}", "{fraction}")
+#: the untrained model's folder (init_model writes its weights there); it trains on no data: no fraction
 INIT_RUN = run_folder(RESULTS, "{model}", INIT, "{seed}")
 RUN_ID = RUN_NAME
 # summary.parquet in the report: a Parquet download, not text/plain
@@ -63,8 +66,11 @@ wildcard_constraints:
     shard=r"\d+",
     model=r"[A-Za-z0-9_-]+",
     curriculum=r"[A-Za-z0-9_-]+",
+    # empty (the whole corpus) or a corpus fraction: @frac0.125, @frac0.125-epochs
+    fraction=r"(@frac(0\.[0-9]+)(-epochs)?)?",
     benchmark=r"[A-Za-z0-9_-]+",
     voe=r"[A-Za-z0-9_-]+",
+    ocp=r"[A-Za-z0-9_-]+",
     extractor=r"[A-Za-z0-9_.-]+",
     # empty (data.clip: the paths of a config without models.<name>.clip) or @ and a clip setting key
     clipset=r"(@[A-Za-z0-9]+)?",
@@ -380,8 +386,9 @@ def pretrain_inputs(wildcards):
     inputs["init"] = (
         f"{run_folder(RESULTS, wildcards.model, INIT, wildcards.seed)}/model.safetensors"
     )
-    # seed_folds: the trainer places its own rows (clips or pairs) in folds from the video index
-    if inputs.pop("folds", None):
+    # seed_folds: the trainer places its own rows (clips or pairs) in folds from the video index;
+    # a fraction of the corpus: its videos are drawn from the video index
+    if inputs.pop("folds", None) or wildcards.fraction:
         inputs["videos"] = f"{RESULTS}/data/videos.parquet"
     return inputs
 
@@ -398,6 +405,14 @@ def pretrain_spec(wildcards):
         "groups": GROUPS,
         "clip": CFG.clip_for(wildcards.model).shaping(),
     }
+    fraction, budget = parse_fraction_key(wildcards.fraction)
+    # only fraction runs carry the key: whole-corpus runs keep their spec
+    if fraction < 1.0:
+        spec["data_fraction"] = fraction
+        # epochs: as many passes over the fraction as the whole corpus gets
+        if budget == "epochs":
+            steps = spec["pretrain"]["steps_per_stage"]
+            spec["pretrain"]["steps_per_stage"] = epoch_steps(steps, fraction)
     return json.dumps(spec, sort_keys=True)
 
 
@@ -483,14 +498,23 @@ def pretrain_threads(wildcards):
 
 
 def run_id(wildcards):
-    """``{model}/{curriculum}/seed{seed}`` of a job's wildcards (the run's folder below runs/)."""
+    """``{model}/{curriculum}{fraction}/seed{seed}`` of a job's wildcards (the run's folder below runs/)."""
     return RUN_ID.format(
-        model=wildcards.model, curriculum=wildcards.curriculum, seed=wildcards.seed
+        model=wildcards.model,
+        curriculum=wildcards.curriculum,
+        fraction=wildcards.fraction,
+        seed=wildcards.seed,
     )
 
 
 def run_dir(wildcards):
-    return run_folder(RESULTS, wildcards.model, wildcards.curriculum, wildcards.seed)
+    return run_folder(
+        RESULTS,
+        wildcards.model,
+        wildcards.curriculum,
+        wildcards.seed,
+        wildcards.fraction,
+    )
 
 
 def resume_dir(wildcards):
@@ -619,11 +643,16 @@ def readout_cfg(wildcards):
 
 
 def run_info(wildcards):
-    return {
+    """The run's identity for its tables; a fraction run adds data_fraction and fraction_budget."""
+    info = {
         "model": wildcards.model,
         "curriculum": wildcards.curriculum,
         "seed": int(wildcards.seed),
     }
+    fraction, budget = parse_fraction_key(wildcards.fraction)
+    if fraction < 1.0:  # whole-corpus runs keep their params
+        info.update(data_fraction=fraction, fraction_budget=budget)
+    return info
 
 
 def evaluated_runs():
@@ -632,7 +661,10 @@ def evaluated_runs():
 
 
 def eval_files():
-    return [f"{RESULTS}/eval/{run.name}.parquet" for run in evaluated_runs()]
+    """Every readout table of every run: the probes', and the few-shot and OCP readouts' when configured
+    (summarize reads them all as one list)."""
+    probes = [f"{RESULTS}/eval/{run.name}.parquet" for run in evaluated_runs()]
+    return probes + few_shot_files() + ocp_files()
 
 
 def metrics_files():
@@ -700,8 +732,10 @@ def surprise_model_cfg(wildcards):
 
 
 def voe_runs():
-    """Every trained run plus voe.untrained_inits untrained networks per model (the runs' baselines first)."""
-    return [*RUNS, *untrained_runs(RUNS, CFG.voe.untrained_inits)]
+    """Every whole-corpus run plus voe.untrained_inits untrained networks per model (the runs' baselines
+    first). VoE is not part of the corpus-fraction sweep: its readout groups runs by model, curriculum and seed."""
+    whole = [run for run in RUNS if not run.on_fraction]
+    return [*whole, *untrained_runs(whole, CFG.voe.untrained_inits)]
 
 
 def voe_context_frames():
@@ -711,6 +745,8 @@ def voe_context_frames():
 
 
 def surprise_parts():
+    """Surprise of the whole-corpus runs (VoE is not part of the corpus-fraction sweep: its readout
+    groups runs by model, curriculum and seed)."""
     return [
         f"{RESULTS}/voe/surprise/{run.name}/part-{shard}.parquet"
         for run in voe_runs()
@@ -723,8 +759,76 @@ def voe_evals():
     return [f"{RESULTS}/voe/eval.parquet"] if VOE_SETS else []
 
 
+# ---- the sweeps: corpus fractions, few-shot readouts, object contact prediction -----------------
+
+
+def few_shot_cfg():
+    """evaluation.few_shot (what a few_shot job's result depends on); None when it is off."""
+    few_shot = CFG.evaluation.few_shot
+    return None if few_shot is None else few_shot.shaping()
+
+
+def few_shot_files():
+    """The few-shot readout of every run, when evaluation.few_shot is set."""
+    if CFG.evaluation.few_shot is None:
+        return []
+    return [f"{RESULTS}/few_shot/{run.name}.parquet" for run in evaluated_runs()]
+
+
+def ocp_set_cfg(wildcards):
+    return CFG.ocp.sets[wildcards.ocp].shaping()
+
+
+def ocp_set_inputs(wildcards):
+    """A Physion set's folder; nothing for demo sets (rendered here)."""
+    ocp_set = CFG.ocp.sets[wildcards.ocp]
+    return {"root": ocp_set.root} if ocp_set.source == "physion" else {}
+
+
+def ocp_demo_cfg(wildcards):
+    """Only what a demo set's pixels depend on: the world, frame size and rate."""
+    if CFG.ocp.sets[wildcards.ocp].source != "demo":
+        return None
+    return {key: CFG.demo.shaping()[key] for key in ("world", "size", "fps")}
+
+
+def ocp_age_groups(wildcards):
+    return age_groups() if CFG.ocp.sets[wildcards.ocp].source == "demo" else None
+
+
+def ocp_inputs(wildcards):
+    """The run's weights (run_weights) and every OCP set, at the model's clip setting (view_key)."""
+    sets = f"{RESULTS}/ocp/sets{at(view_key(wildcards.model))}"
+    return {
+        "tables": expand(f"{sets}/{{o}}.parquet", o=OCP_SETS),
+        "caches": expand(f"{sets}/{{o}}.npy", o=OCP_SETS),
+        **run_weights(wildcards),
+    }
+
+
+def ocp_readout_cfg():
+    return CFG.ocp.readout.shaping()
+
+
+def ocp_files():
+    """The OCP readout of every run, when there are OCP sets."""
+    if not OCP_SETS:
+        return []
+    return [f"{RESULTS}/ocp/eval/{run.name}.parquet" for run in evaluated_runs()]
+
+
+def sweep_plots():
+    """The sweeps' figures a config asks for: scaling (corpus fractions), few_shot, ocp."""
+    sweeps = [
+        ("scaling", any(run.on_fraction for run in RUNS)),
+        ("few_shot", CFG.evaluation.few_shot is not None),
+        ("ocp", bool(OCP_SETS)),
+    ]
+    return [f"{RESULTS}/plots/{name}.png" for name, wanted in sweeps if wanted]
+
+
 def all_targets():
-    return [f"{RESULTS}/summary.parquet", *curriculum_previews()]
+    return [f"{RESULTS}/summary.parquet", *curriculum_previews(), *sweep_plots()]
 
 
 # ---- outside models as baselines (rules/baselines.smk) ---------------------------------------

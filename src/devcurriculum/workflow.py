@@ -21,7 +21,9 @@ from devcurriculum.config import ConfigError, WorkflowConfig
 PARQUET_MIMETYPE = "application/vnd.apache.parquet"
 
 #: mappings of named entries: in an overlay, ``name: null`` removes that entry of an earlier file
-NAMED_ENTRIES = (("data", "age_groups"), ("curricula",), ("models",), ("benchmarks",), ("voe", "sets"), ("baselines",))
+NAMED_ENTRIES = (
+    ("data", "age_groups"), ("curricula",), ("models",), ("benchmarks",), ("voe", "sets"), ("ocp", "sets"), ("baselines",)
+)
 
 
 def drop_null_entries(config: MutableMapping[str, Any]) -> None:
@@ -42,8 +44,8 @@ def drop_null_entries(config: MutableMapping[str, Any]) -> None:
 def load_workflow_config(config: MutableMapping[str, Any]) -> WorkflowConfig:
     """Validate Snakemake's ``config`` dict, fill in every default in place, and return it typed.
 
-    ``name: null`` entries of ``data.age_groups``, ``curricula``, ``models``, ``benchmarks``,
-    ``voe.sets`` and ``baselines`` are removed first (:func:`drop_null_entries`). On a config mistake: print
+    ``name: null`` entries of ``data.age_groups``, ``curricula``, ``models``, ``benchmarks``, ``voe.sets``,
+    ``ocp.sets`` and ``baselines`` are removed first (:func:`drop_null_entries`). On a config mistake: print
     ``config error: <key>: <what is wrong>`` and exit with status 1.
     """
     drop_null_entries(config)

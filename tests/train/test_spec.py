@@ -73,3 +73,15 @@ def test_the_run_spec_claims_no_pooling_and_the_export_gets_the_configured_one()
     assert resume_hash(grid) == resume_hash(base)  # never a reason to retrain
     with pytest.raises(ConfigError, match=r"models\.mae\.embedding\.pooling"):
         base.with_runtime(embedding={"pooling": "max"})
+
+
+def test_a_fraction_run_adds_data_fraction_and_a_whole_corpus_spec_is_unchanged() -> None:
+    base = RunSpec.from_json(spec_json())
+    assert base.data_fraction == 1.0 and "data_fraction" not in base.shaping()
+    half = RunSpec.from_json(spec_json(data_fraction=0.5))
+    assert half.data_fraction == 0.5 and half.shaping() == {**base.shaping(), "data_fraction": 0.5}
+    assert resume_hash(half) != resume_hash(base)
+    assert RunSpec.from_json(spec_json(data_fraction=1)).shaping() == base.shaping()
+    for bad in (0, 1.5, "1/2", True):
+        with pytest.raises(ValueError, match=r"data_fraction must be a number in \(0, 1\]"):
+            RunSpec.from_json(spec_json(data_fraction=bad))

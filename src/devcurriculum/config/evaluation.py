@@ -262,6 +262,19 @@ class KnnReadoutConfig(ConfigBlock):
 
 
 @dataclasses.dataclass(frozen=True)
+class FewShotConfig(ConfigBlock):
+    """``evaluation.few_shot``: linear and kNN readouts trained on n labelled items per class (docs/evaluation.md)."""
+
+    SCHEMA: ClassVar[str] = "#/$defs/few_shot"
+    WHERE: ClassVar[str] = "evaluation.few_shot"
+
+    shots: tuple[int, ...] = (1, 5, 10, 20)
+    repeats: int = 10
+    seed: int = 0
+    confidence: float = 0.95
+
+
+@dataclasses.dataclass(frozen=True)
 class EvaluationConfig(ConfigBlock):
     SCHEMA: ClassVar[str] = "#/properties/evaluation"
     WHERE: ClassVar[str] = "evaluation"
@@ -275,3 +288,5 @@ class EvaluationConfig(ConfigBlock):
     knn: KnnReadoutConfig = field(default_factory=KnnReadoutConfig)
     #: a matplotlib style (name or .mplstyle file) the summary's figures are drawn in; None: matplotlib's defaults
     figure_style: str | None = field(default=None, metadata={OMIT_NONE: True})
+    # null (off) is left out of the block's dicts, so configs without it keep their params
+    few_shot: FewShotConfig | None = None

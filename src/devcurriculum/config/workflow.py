@@ -7,19 +7,21 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from devcurriculum.config.baselines import BASELINE, BaselineConfig
-from devcurriculum.config.block import ConfigBlock
+from devcurriculum.config.block import OMIT_NONE, ConfigBlock
 from devcurriculum.config.curricula import CurriculumConfig
 from devcurriculum.config.data import ClipConfig, DataConfig, DemoConfig
 from devcurriculum.config.evaluation import BenchmarkConfig, BenchmarkSamplingConfig, EvaluationConfig, LabelledSource
 from devcurriculum.config.features import BUILT_EXTRACTORS, DifficultyConfig, FeaturesConfig
 from devcurriculum.config.models import ModelConfig, VideoMAEModelConfig, VJEPAModelConfig, gap_seconds_list
+from devcurriculum.config.ocp import OCPConfig
 from devcurriculum.config.schema import ConfigError
 from devcurriculum.config.tracking import TrackingConfig
 from devcurriculum.config.training import PretrainConfig
 from devcurriculum.config.voe import VoEConfig
+from devcurriculum.datasets.fractions import parse_fraction
 
 #: the pseudo-curriculum of the untrained model ("after stage 0" of every run)
 INIT = "init"
@@ -27,7 +29,7 @@ INIT = "init"
 
 @dataclasses.dataclass(frozen=True)
 class RunsEntry(ConfigBlock):
-    """One entry of ``runs``: the cross product of its models, curricula and seeds."""
+    """One entry of ``runs``: the cross product of its models, curricula, seeds (and data fractions)."""
 
     SCHEMA: ClassVar[str] = "#/properties/runs/items"
     WHERE: ClassVar[str] = "runs[*]"
@@ -35,6 +37,16 @@ class RunsEntry(ConfigBlock):
     models: tuple[str, ...]
     curricula: tuple[str, ...]
     seeds: tuple[int, ...] = (0,)
+    # numbers or "a/b" strings as written; :attr:`fractions` parses them (null: the whole corpus only)
+    data_fractions: tuple[float | str, ...] | None = field(default=None, metadata={OMIT_NONE: True})
+    fraction_budget: Literal["steps", "epochs"] = "steps"
+
+    @property
+    def fractions(self) -> tuple[float, ...]:
+        """The corpus fractions this entry trains on, as numbers in (0, 1] (``(1.0,)`` without ``data_fractions``)."""
+        if self.data_fractions is None:
+            return (1.0,)
+        return tuple(parse_fraction(v, f"{self.WHERE}.data_fractions[{j}]") for j, v in enumerate(self.data_fractions))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +70,7 @@ class WorkflowConfig(ConfigBlock):
     voe: VoEConfig = field(default_factory=VoEConfig)
     baselines: Mapping[str, BaselineConfig] = field(default_factory=dict)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    ocp: OCPConfig = field(default_factory=OCPConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -327,8 +340,23 @@ def _check_benchmarks(cfg: WorkflowConfig) -> None:
             )
 
 
+def _check_fractions(entry: RunsEntry, i: int) -> None:
+    """``runs[i].data_fractions``: each in (0, 1] (``"a/b"`` strings too), none listed twice."""
+    seen: dict[float, int] = {}
+    for j, value in enumerate(entry.data_fractions or ()):
+        where = f"runs[{i}].data_fractions[{j}]"
+        try:
+            fraction = parse_fraction(value, where)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if fraction in seen:
+            raise ConfigError(f"{where}: {value!r} is the fraction of runs[{i}].data_fractions[{seen[fraction]}] again")
+        seen[fraction] = j
+
+
 def _check_runs(cfg: WorkflowConfig) -> None:
     for i, entry in enumerate(cfg.runs):
+        _check_fractions(entry, i)
         for model in entry.models:
             if model not in cfg.models:
                 raise ConfigError(f"runs[{i}].models: {model!r} is not defined under models ({list(cfg.models)})")

@@ -35,9 +35,10 @@ import numpy as np
 from devcurriculum.config import DemoWorldConfig
 
 # Independent random streams: the first entry after the seed of every SeedSequence, so that the
-# frames do not depend on rendering order and the benchmark, the view clips and the
-# violation-of-expectation pairs never overlap the training videos.
+# frames do not depend on rendering order and the benchmark, the view clips, the
+# violation-of-expectation pairs and the object-contact-prediction trials never overlap the training videos.
 STREAM_PEOPLE, STREAM_VIDEO, STREAM_BENCHMARK, STREAM_AGES, STREAM_VIEWS, STREAM_VOE = 0, 1, 2, 3, 4, 5
+STREAM_OCP = 6
 
 
 def stream_rng(seed: int, stream: int, *index: int) -> np.random.Generator:

@@ -53,7 +53,10 @@ class LearnerVerdict:
 
 def learner_verdicts(summary: pd.DataFrame) -> list[LearnerVerdict]:
     """Per learner, the (benchmark, readout metric) where the worst curriculum gains most over untrained."""
-    margins = learning_margins(summary[summary["readout"] != VOE_READOUT])
+    rows = summary[summary["readout"] != VOE_READOUT]
+    if "data_fraction" in rows:  # the whole-corpus runs' full readouts (not a sweep's fractions or few shots)
+        rows = rows[(rows["data_fraction"] == 1.0) & rows["shots"].isna()]
+    margins = learning_margins(rows)
     verdicts = []
     for model, rows in margins.groupby("model", sort=True):
         worst = rows.groupby(["benchmark", "readout", "metric"])["margin"].min()

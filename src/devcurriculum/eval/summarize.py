@@ -8,6 +8,14 @@ compares each curriculum with the reference curriculum, paired by seed, with Hol
 learner (``eval.statistics``). The
 number of source videos skipped as unreadable (``videos.parquet`` rows with ``status == "error"``)
 travels in the schema metadata as ``devcurriculum.skipped_videos``, so nothing is silently dropped.
+
+Columns after ``value`` (docs/evaluation.md "The summary"): ``data_fraction`` (the fraction of the
+corpus the run trained on, 1.0 for the whole corpus; read from the eval tables' ``run`` metadata),
+``hours`` (the hours of video in that subset, from ``videos.parquet``; null without a video index
+that has durations), ``fraction_budget`` (``steps`` or ``epochs``; ``steps`` for whole-corpus runs),
+``shots`` (labelled items per class of a few-shot readout, null for every other row) and ``ci_low`` /
+``ci_high`` (a few-shot value's interval over its draws, null otherwise). The comparisons pair
+curricula within each (data_fraction, fraction_budget, shots).
 """
 
 from __future__ import annotations
@@ -16,19 +24,21 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 import pyarrow as pa
 
 from devcurriculum.config import BASELINE, INIT
 from devcurriculum.config.runs import run_name
+from devcurriculum.datasets.fractions import fraction_hours, fraction_key, usable_videos
 from devcurriculum.eval import plots
 from devcurriculum.eval.readouts import POINT_KEYS, RUN_KEYS
 from devcurriculum.eval.statistics import FAMILY_KEYS, compare_curricula
 from devcurriculum.eval.voe import READOUT as VOE_READOUT
 from devcurriculum.eval.voe import compared as voe_compared
 from devcurriculum.utils.atomic import atomic_path
-from devcurriculum.utils.io import provenance, read_metadata, read_table, table_from_columns, write_table
+from devcurriculum.utils.io import provenance, read_metadata, read_schema, read_table, table_from_columns, write_table
 from devcurriculum.utils.paths import PathLike
 
 log = logging.getLogger("devcurriculum.eval.summarize")
@@ -46,6 +56,12 @@ SUMMARY_SCHEMA = pa.schema(
         pa.field("readout", pa.string(), nullable=False),
         pa.field("metric", pa.string(), nullable=False),
         pa.field("value", pa.float64(), nullable=False),
+        pa.field("data_fraction", pa.float64(), nullable=False),
+        pa.field("hours", pa.float64()),
+        pa.field("fraction_budget", pa.string(), nullable=False),
+        pa.field("shots", pa.int64()),
+        pa.field("ci_low", pa.float64()),
+        pa.field("ci_high", pa.float64()),
     ]
 )
 COMPARISON_SCHEMA = pa.schema(
@@ -64,14 +80,34 @@ COMPARISON_SCHEMA = pa.schema(
         pa.field("p_value", pa.float64()),
         pa.field("p_holm", pa.float64()),
         pa.field("n_tests", pa.int64(), nullable=False),
+        pa.field("data_fraction", pa.float64(), nullable=False),
+        pa.field("fraction_budget", pa.string(), nullable=False),
+        pa.field("shots", pa.int64()),
     ]
 )
 PLOT_NAMES = ("stage_curves.png", "readouts.png", "loss_curves.png", "schedules.png", "voe.png")
 EVAL_KEYS = (*RUN_KEYS, *POINT_KEYS, "readout", "metric")
+#: what tells two runs of one (model, curriculum, seed) apart, and a few-shot row from another
+SUBSET_KEYS = ("data_fraction", "fraction_budget")
+#: columns some eval tables carry (few-shot readouts); null in the others' rows
+OPTIONAL_COLUMNS = ("shots", "ci_low", "ci_high")
+
+
+def _run_meta(path: PathLike, meta: dict[str, str]) -> dict:
+    """The ``run`` a readout job recorded (model, curriculum, seed, and a fraction run's data_fraction)."""
+    try:
+        run = json.loads(meta.get("devcurriculum.run", "{}"))
+    except json.JSONDecodeError:
+        raise ValueError(f"eval table {path}: its devcurriculum.run metadata is not JSON") from None
+    return run if isinstance(run, dict) else {}
 
 
 def load_evals(eval_paths: Sequence[PathLike]) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Every readout row, plus each benchmark's majority-class chance level from the tables' metadata."""
+    """Every readout row, plus each benchmark's majority-class chance level from the tables' metadata.
+
+    Each row gains ``data_fraction`` and ``fraction_budget`` from its table's ``run`` metadata (1.0 and
+    ``steps`` when absent: the whole corpus) and the few-shot columns (null where a table has none).
+    """
     needed = [*EVAL_KEYS, "value"]
     frames, chance = [], {}
     for path in eval_paths:
@@ -79,21 +115,33 @@ def load_evals(eval_paths: Sequence[PathLike]) -> tuple[pd.DataFrame, dict[str, 
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise ValueError(f"eval table {path} lacks columns {missing}")
-        frames.append(frame[needed])
         meta = read_metadata(path)
+        run = _run_meta(path, meta)
+        frame = frame[needed + [c for c in OPTIONAL_COLUMNS if c in frame.columns]].assign(
+            data_fraction=float(run.get("data_fraction", 1.0)), fraction_budget=str(run.get("fraction_budget", "steps"))
+        )
+        frames.append(frame)
         if "devcurriculum.chance_top1" in meta:
             chance.update({str(k): float(v) for k, v in json.loads(meta["devcurriculum.chance_top1"]).items()})
+    columns = [*needed, *SUBSET_KEYS, *OPTIONAL_COLUMNS]
     if not frames:
-        return pd.DataFrame(columns=needed), chance
-    evals = pd.concat(frames, ignore_index=True)
-    dup = evals.duplicated(subset=list(EVAL_KEYS), keep=False)
+        return pd.DataFrame(columns=columns), chance
+    evals = pd.concat(frames, ignore_index=True).reindex(columns=columns)
+    evals["shots"] = evals["shots"].astype("Int64")
+    evals[["ci_low", "ci_high"]] = evals[["ci_low", "ci_high"]].astype("float64")
+    dup = evals.duplicated(subset=[*EVAL_KEYS, *SUBSET_KEYS, "shots"], keep=False)
     if dup.any():
         first = evals[dup].iloc[0]
+        shots = "" if pd.isna(first.shots) else f" at {first.shots} shots"
         raise ValueError(
-            f"the same readout appears twice: {run_name(first.model, first.curriculum, first.seed)} "
-            f"{first.benchmark} after stage {first.after_stage} {first.readout}/{first.metric}"
+            f"the same readout appears twice: {_run_label(first)} "
+            f"{first.benchmark} after stage {first.after_stage} {first.readout}/{first.metric}{shots}"
         )
     return evals, chance
+
+
+def _run_label(row: pd.Series) -> str:
+    return run_name(row.model, row.curriculum, row.seed, fraction_key(row.data_fraction, row.fraction_budget))
 
 
 def with_voe_rows(evals: pd.DataFrame, voe_paths: Sequence[PathLike]) -> pd.DataFrame:
@@ -107,22 +155,41 @@ def with_voe_rows(evals: pd.DataFrame, voe_paths: Sequence[PathLike]) -> pd.Data
 def stage_curves(evals: pd.DataFrame) -> pd.DataFrame:
     """Each trained run's readouts with its untrained model's as after_stage 0 (step 0).
 
-    A trained run without its untrained baseline among ``evals`` keeps only its own stages.
+    A trained run without its untrained baseline among ``evals`` keeps only its own stages; a readout
+    of the baseline that the run lacks (say, few-shot rows read on the whole corpus only) is not added.
     """
     baseline = evals[evals["curriculum"] == INIT]
     trained = evals[evals["curriculum"] != INIT]
     starts = []
-    for (model, curriculum, seed), _ in trained.groupby(["model", "curriculum", "seed"], sort=False):
+    keys = ["model", "curriculum", "seed", *SUBSET_KEYS]
+    point = ["benchmark", "readout", "metric", "shots"]
+    for (model, curriculum, seed, fraction, budget), run in trained.groupby(keys, sort=False):
         base = baseline[(baseline["model"] == model) & (baseline["seed"] == seed)]
-        starts.append(base.assign(curriculum=str(curriculum), after_stage=0, step=0))
+        # only the readouts the run has (a fraction run may skip some that its untrained model has)
+        has = pd.MultiIndex.from_frame(run[point].drop_duplicates())
+        base = base[pd.MultiIndex.from_frame(base[point]).isin(has)]
+        starts.append(base.assign(curriculum=str(curriculum), after_stage=0, step=0, data_fraction=float(fraction),  # type: ignore[arg-type]
+                                  fraction_budget=str(budget)))
     # untrained networks of seeds no run trains (voe.untrained_inits beyond the runs' seeds) stay as they are
     seeds = set(zip(trained["model"], trained["seed"], strict=True))
     alone = baseline[[(m, s) not in seeds for m, s in zip(baseline["model"], baseline["seed"], strict=True)]]
     curves = pd.concat([*starts, alone, trained], ignore_index=True) if starts or len(alone) else trained.copy()
-    curves.insert(0, "run", [run_name(m, c, s) for m, c, s in zip(curves["model"], curves["curriculum"],
-                                                                    curves["seed"], strict=True)])
-    order = ["model", "curriculum", "seed", "benchmark", "after_stage", "readout", "metric"]
+    curves.insert(0, "run", [_run_label(row) for _, row in curves.iterrows()])
+    order = ["model", "curriculum", *SUBSET_KEYS, "seed", "benchmark", "after_stage", "readout", "metric", "shots"]
     return curves.sort_values(order, kind="stable", ignore_index=True)
+
+
+def run_hours(videos_parquet: PathLike | None, runs: pd.DataFrame) -> dict[tuple[float, int], float]:
+    """Hours of video per (data_fraction, seed) of ``runs`` (:func:`~devcurriculum.datasets.fractions.fraction_hours`);
+    empty without a video index that has ``age_group`` and ``duration_s``."""
+    if videos_parquet is None:
+        return {}
+    needed = ["video_id", "age_group", "duration_s", "status"]
+    if not set(needed) <= set(read_schema(videos_parquet).names):
+        return {}
+    videos = usable_videos(read_table(videos_parquet, columns=needed).to_pandas())
+    pairs = runs[["data_fraction", "seed"]].drop_duplicates().itertuples(index=False)
+    return {(float(f), int(s)): fraction_hours(videos, float(f), int(s)) for f, s in pairs}
 
 
 def baseline_rows(baseline_paths: Sequence[PathLike]) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -229,12 +296,13 @@ def summarize(
     metrics = load_metrics(metrics_paths)
     skipped = count_skipped_videos(videos_parquet)
     curves = stage_curves(evals)
+    hours = run_hours(videos_parquet, curves)
+    curves["hours"] = [hours.get((float(f), int(s))) for f, s in zip(curves["data_fraction"], curves["seed"], strict=True)]
     outside, outside_chance = baseline_rows(baseline_paths)
     chance = {**outside_chance, **chance}
-    rows = pd.concat([curves, outside[curves.columns]], ignore_index=True) if len(outside) else curves
-    table = table_from_columns(
-        {name: [None if pd.isna(v) else v for v in rows[name].tolist()] for name in SUMMARY_SCHEMA.names}, SUMMARY_SCHEMA
-    )
+    rows = pd.concat([curves, outside.assign(hours=None)[curves.columns]], ignore_index=True) if len(outside) else curves
+    table = table_from_columns({name: _nullable(rows[name], name in NULL_WHEN_NAN) for name in SUMMARY_SCHEMA.names},
+                               SUMMARY_SCHEMA)
     meta = provenance(
         "summarize",
         skipped_videos=str(skipped),
@@ -253,7 +321,12 @@ def summarize(
 
     plot_dir = Path(plot_dir)
     is_voe = curves["readout"] == VOE_READOUT
-    voe, curves = curves[is_voe], curves[~is_voe]  # the probes' figures; VoE has its own
+    voe = curves[is_voe]
+    # the stage figures show the whole-corpus runs' full probes; fractions, few-shot and OCP rows have
+    # their own figures (eval.sweep_plots, rules plot_scaling / plot_few_shot / plot_ocp)
+    curves = curves[~is_voe & (curves["data_fraction"] == 1.0) & curves["shots"].isna() & (curves["readout"] != "ocp")]
+    # a fraction run's metrics table names its curriculum with the fraction (its folder): not in these figures
+    metrics = metrics[~metrics["curriculum"].astype(str).str.contains("@", regex=False)]
     outside_voe = outside[outside["readout"] == VOE_READOUT] if len(outside) else None
     outside_probes = outside[outside["readout"] != VOE_READOUT] if len(outside) else None
     final = curves[curves["after_stage"] == curves.groupby("run")["after_stage"].transform("max")]
@@ -274,17 +347,40 @@ def summarize(
 
 
 def write_comparisons(curves: pd.DataFrame, reference: str, out_path: PathLike) -> pd.DataFrame:
-    """``comparisons.parquet`` (typed) and a CSV copy beside it for the report."""
-    comparisons = compare_curricula(curves, reference=reference)
-    table = table_from_columns({n: comparisons[n].tolist() for n in COMPARISON_SCHEMA.names}, COMPARISON_SCHEMA)
+    """``comparisons.parquet`` (typed) and a CSV copy beside it for the report.
+
+    Curricula are compared within each (data_fraction, fraction_budget, shots): a curriculum at a
+    fraction of the corpus against the reference at the same fraction.
+    """
+    parts = []
+    for key, part in curves.groupby([*SUBSET_KEYS, "shots"], dropna=False, sort=True):
+        fraction, budget, shots = cast(tuple[Any, Any, Any], key)  # three group keys
+        compared = compare_curricula(part, reference=reference)
+        shots_value = None if pd.isna(shots) else int(shots)
+        parts.append(compared.assign(data_fraction=float(fraction), fraction_budget=str(budget),
+                                     shots=pd.Series([shots_value] * len(compared), dtype="Int64", index=compared.index)))
+    columns = list(COMPARISON_SCHEMA.names)
+    comparisons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    table = table_from_columns({n: _nullable(comparisons[n]) for n in columns}, COMPARISON_SCHEMA)
     meta = provenance("summarize", reference_curriculum=reference, confidence=0.95,
-                      p_adjust={"method": "holm", "family": list(FAMILY_KEYS), "tests": "after_stage >= 1, p_value not NaN"})
+                      p_adjust={"method": "holm", "family": [*FAMILY_KEYS, *SUBSET_KEYS, "shots"],
+                                "tests": "after_stage >= 1, p_value not NaN"})
     write_table(table, out_path, metadata=meta)
     with atomic_path(Path(out_path).with_suffix(".csv")) as tmp:
         comparisons.round(4).to_csv(tmp, index=False)
     if comparisons.empty:
         log.warning("no comparisons: no curriculum shares seeds with the reference curriculum %r", reference)
     return comparisons
+
+
+#: summary columns whose NaN means "not applicable" (null in the table), not a computed NaN
+NULL_WHEN_NAN = frozenset({"hours", "ci_low", "ci_high"})
+
+
+def _nullable(column: pd.Series, nan_is_null: bool = False) -> list:
+    """A column as a list for pyarrow: pandas' NA as None, and NaN too when ``nan_is_null``."""
+    return [None if v is pd.NA or v is None or (nan_is_null and isinstance(v, float) and v != v) else v
+            for v in column.tolist()]
 
 
 def _unquote(value: object) -> object:

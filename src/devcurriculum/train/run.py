@@ -2,7 +2,7 @@
 
     torchrun --standalone --nproc_per_node N scripts/pretrain.py --spec-json '<json>' \
         --clip-tables g0.parquet g1.parquet ... --clip-caches g0/shard-0-of-2.npy ... [--difficulty d.parquet] \
-        --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume \
+        --init init/model.safetensors --out-dir RUN --resume-dir RUN/resume [--videos videos.parquet] \
         --threads T [--checkpoint-every N] [--log-every N] [--tensorboard] [--loader-workers N]
         [--loader-kind thread|process] --log-file LOG [--no-progress] [--job-stamp-file STAGED]
 
@@ -51,7 +51,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clip-tables", nargs="+", required=True, help="clip index {group}.parquet, one per group, spec order")
     p.add_argument("--clip-caches", nargs="+", required=True, help="every shard file the clip indexes name")
     p.add_argument("--difficulty", default=None, help="difficulty table (curricula with a weighting block)")
-    p.add_argument("--videos", default=None, help="the video index videos.parquet (curricula with stage_data: seed_folds)")
+    p.add_argument("--videos", default=None,
+                   help="the video index videos.parquet (curricula with stage_data: seed_folds; runs on a fraction of "
+                        "the corpus: spec key data_fraction)")
     p.add_argument("--complexity", default=None, help="per-clip complexity table (curricula with control.match)")
     p.add_argument("--init", required=True, help="initial weights (safetensors) written by init_model")
     p.add_argument("--out-dir", required=True, help="receives model.safetensors, metrics.parquet, run_spec.json")
@@ -142,6 +144,20 @@ def pair_stage_rows(
     return rows
 
 
+def fraction_pools(
+    table: pd.DataFrame, pools: dict[str, np.ndarray], videos: str | None, fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Each group's pool restricted to the run's fraction of its videos (:mod:`devcurriculum.datasets.fractions`)."""
+    from devcurriculum.datasets.fractions import read_videos, subset_pools
+
+    if videos is None:
+        raise ValueError(f"the run spec has data_fraction {fraction:g}: pass the video index with --videos")
+    subset = subset_pools(table, pools, read_videos(videos), fraction, seed)
+    log.info("data fraction %g (seed %d): %s of %s clips per group", fraction, seed,
+             {g: len(p) for g, p in subset.items()}, {g: len(p) for g, p in pools.items()})
+    return subset
+
+
 def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> TrainResult:
     """Build every part from the spec and train; returns the loop's :class:`TrainResult`."""
     import torch
@@ -181,6 +197,8 @@ def run(args: argparse.Namespace, info: du.DistInfo, device: torch.device) -> Tr
     blocks = math.ceil(plan.total_steps / pretrain.steps_per_stage)
     # a complexity control: matched pools and/or static frames (the clip source the loop reads)
     pools, clip_source = run_control(spec.curriculum, clip_cache, args.complexity, spec.groups, name=spec.curriculum_name)
+    if spec.data_fraction < 1.0:
+        pools = fraction_pools(clip_cache.table, pools, args.videos, spec.data_fraction, spec.seed)
     sampler = CurriculumSampler(
         plan, pools, pretrain.batch_size, spec.seed,
         rank=info.rank, world_size=info.world_size, difficulty=difficulty, bucket_steps=pretrain.bucket_steps,

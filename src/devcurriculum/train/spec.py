@@ -7,6 +7,9 @@ hash sees: parsing fills the schema's defaults and drops runtime-only and readou
 that spells a default out, or carries a runtime key, hashes the same as one that does not, and
 ``run_spec.json`` never claims an embedding pooling (a readout setting: it can change without
 retraining, and ``embed`` takes it from the config).
+
+A run on a fraction of the corpus (``runs[].data_fractions``) adds the optional key ``data_fraction``;
+a whole-corpus run's spec has no such key, so its ``run_spec.json`` and resume hash are unchanged.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from devcurriculum.config import (
 )
 
 SPEC_KEYS = ("model_name", "model", "curriculum_name", "curriculum", "pretrain", "seed", "groups", "clip")
+#: keys a spec may carry: the fraction of each age group's videos a run trains on (absent: all of them)
+OPTIONAL_SPEC_KEYS = ("data_fraction",)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class RunSpec:
     seed: int
     groups: tuple[str, ...]
     clip: ClipConfig
+    data_fraction: float = 1.0
 
     @classmethod
     def from_json(cls, text: str) -> RunSpec:
@@ -56,9 +62,12 @@ class RunSpec:
         missing = [k for k in SPEC_KEYS if k not in raw]
         if missing:
             raise ValueError(f"--spec-json lacks key(s) {missing} (needs {list(SPEC_KEYS)})")
-        unknown = sorted(set(raw) - set(SPEC_KEYS))
+        unknown = sorted(set(raw) - set(SPEC_KEYS) - set(OPTIONAL_SPEC_KEYS))
         if unknown:
-            raise ValueError(f"--spec-json has unknown key(s) {unknown} (knows {list(SPEC_KEYS)})")
+            raise ValueError(f"--spec-json has unknown key(s) {unknown} (knows {[*SPEC_KEYS, *OPTIONAL_SPEC_KEYS]})")
+        fraction = raw.get("data_fraction", 1.0)
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0.0 < fraction <= 1.0:
+            raise ValueError(f"--spec-json: data_fraction must be a number in (0, 1], got {fraction!r}")
         model_name, curriculum_name = str(raw["model_name"]), str(raw["curriculum_name"])
         return cls(
             model_name=model_name,
@@ -69,6 +78,7 @@ class RunSpec:
             seed=int(raw["seed"]),
             groups=tuple(str(g) for g in raw["groups"]),
             clip=ClipConfig.from_mapping(raw["clip"]),
+            data_fraction=float(fraction),
         )
 
     def with_runtime(
@@ -107,7 +117,7 @@ class RunSpec:
 
     def shaping(self) -> dict[str, Any]:
         """The keys that shape the run (recorded in ``run_spec.json`` and hashed for resume)."""
-        return {
+        shaping = {
             "model_name": self.model_name,
             # training(): without readout-only keys (embedding pooling), which never change the weights
             "model": self.model.training(),
@@ -118,3 +128,6 @@ class RunSpec:
             "groups": list(self.groups),
             "clip": self.clip.shaping(),
         }
+        if self.data_fraction < 1.0:  # whole-corpus runs keep the spec (and resume hash) they had
+            shaping["data_fraction"] = self.data_fraction
+        return shaping

@@ -1,0 +1,18 @@
+"""Rule prepare_ocp: the first frames of physical scenes and whether they end in contact (devcurriculum.evalsets.ocp)."""
+
+from devcurriculum.config import ClipConfig, DemoConfig, ocp_set_config
+from devcurriculum.evalsets.ocp import prepare_ocp
+from devcurriculum.utils.logging import stage_log
+
+sm = snakemake
+name = sm.wildcards.ocp
+with stage_log(sm.log[0], f"prepare_ocp[{name}]"):
+    prepare_ocp(
+        name=name,
+        ocp=ocp_set_config(sm.params.ocp, where=f"ocp.sets.{name}"),
+        clip=ClipConfig.from_mapping(sm.params.clip),
+        demo=DemoConfig.from_mapping(sm.params.demo) if sm.params.demo else None,
+        age_groups=sm.params.age_groups or None,
+        out_table=sm.output.table,
+        out_cache=sm.output.cache,
+    )
