@@ -733,7 +733,8 @@ def surprise_model_cfg(wildcards):
 
 def voe_runs():
     """Every whole-corpus run plus voe.untrained_inits untrained networks per model (the runs' baselines
-    first). VoE is not part of the corpus-fraction sweep: its readout groups runs by model, curriculum and seed."""
+    first). VoE is not part of the corpus-fraction sweep: its readout groups runs by model, curriculum and seed.
+    """
     whole = [run for run in RUNS if not run.on_fraction]
     return [*whole, *untrained_runs(whole, CFG.voe.untrained_inits)]
 

@@ -2,9 +2,11 @@
 
 from devcurriculum.config import EvaluationConfig, FewShotConfig
 from devcurriculum.eval.few_shot import few_shot_run
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 readouts = EvaluationConfig.from_mapping(sm.params.evaluation)
 with stage_log(sm.log[0], "few_shot"):
     few_shot_run(

@@ -5,9 +5,11 @@ from pathlib import Path
 from devcurriculum.config import ClipConfig, OCPConfig, OCPReadoutConfig, model_config
 from devcurriculum.eval.embed import BenchmarkFiles, stage_weights
 from devcurriculum.eval.ocp import ocp_run
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 ocp = OCPConfig.from_mapping(sm.config.get("ocp", {}))  # runtime-only: batch size
 checkpoints = stage_weights(sm.input.get("checkpoints"), sm.input.get("weights"))  # init: its one weights file
 sets = [BenchmarkFiles(name, Path(table), Path(cache))

@@ -1,8 +1,10 @@
 """Rule plot_sweep: the figure of one sweep (scaling, few_shot, ocp) from summary.parquet (devcurriculum.eval.sweep_plots)."""
 
 from devcurriculum.eval.sweep_plots import plot_sweep
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 with stage_log(sm.log[0], f"plot_sweep[{sm.wildcards.sweep}]"):
     plot_sweep(sm.wildcards.sweep, sm.input.summary, sm.output.plot)

@@ -2,9 +2,11 @@
 
 from devcurriculum.config import ClipConfig, DemoConfig, ocp_set_config
 from devcurriculum.evalsets.ocp import prepare_ocp
+from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import stage_log
 
 sm = snakemake
+write_job_stamp(sm)
 name = sm.wildcards.ocp
 with stage_log(sm.log[0], f"prepare_ocp[{name}]"):
     prepare_ocp(

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from devcurriculum.eval.learning import learner_verdicts, mixed_loss_ratios, report
+from devcurriculum.eval.learning import (
+    LEARNS,
+    NOT_LEARNING,
+    WITHIN_NOISE,
+    LearnerVerdict,
+    learner_verdicts,
+    mixed_loss_ratios,
+    report,
+)
 
 
 def _summary() -> pd.DataFrame:
@@ -53,3 +61,44 @@ def test_voe_rows_are_reported_but_never_a_verdict() -> None:
     text = report(both)
     assert "  m          physics:overall: untrained 0.400 (4 init(s)) -> dev 0.900 (g +12.50), mixed 0.900 (g +12.00)" in text
     assert "chance 0.5" in text
+
+
+def _noisy(gains: dict[str, list[float]]) -> pd.DataFrame:
+    """One benchmark; per curriculum a gain per seed (the untrained values differ by seed too)."""
+    rows = []
+    for cur, per_seed in gains.items():
+        for seed, gain in enumerate(per_seed):
+            rows.append(("m", cur, seed, 0, "a", "linear", "top1_accuracy", 0.4 + 0.02 * seed))
+            rows.append(("m", cur, seed, 3, "a", "linear", "top1_accuracy", 0.4 + 0.02 * seed + gain))
+    return pd.DataFrame(rows, columns=["model", "curriculum", "seed", "after_stage", "benchmark", "readout", "metric",
+                                       "value"])
+
+
+def test_a_gain_within_the_seeds_spread_is_no_verdict_either_way() -> None:
+    # mean 0.06 > 0.05, but the seeds spread from 0.00 to 0.12: t interval (df 2) about [-0.09, +0.21]
+    (verdict,) = learner_verdicts(_noisy({"dev": [0.00, 0.06, 0.12], "mixed": [0.10, 0.11, 0.12]}))
+    assert verdict.min_margin == pytest.approx(0.06) and verdict.ci_low < 0 < verdict.ci_high
+    assert verdict.verdict == WITHIN_NOISE and not verdict.learns
+    # the same mean with a tight spread: the gain is real
+    (tight,) = learner_verdicts(_noisy({"dev": [0.059, 0.06, 0.061], "mixed": [0.10, 0.11, 0.12]}))
+    assert tight.ci_low > 0 and tight.verdict == LEARNS
+    # some curriculum clearly below the bar: does not learn
+    (flat,) = learner_verdicts(_noisy({"dev": [0.00, 0.01, 0.02], "mixed": [0.10, 0.11, 0.12]}))
+    assert flat.ci_high < 0.05 and flat.verdict == NOT_LEARNING
+    assert "within seed noise" in report(_noisy({"dev": [0.00, 0.06, 0.12]}))
+
+
+def test_a_verdict_moves_only_when_a_run_moves_by_more_than_the_seeds_spread() -> None:
+    """A float-order change moves each run about as a new seed does: a verdict away from its boundaries
+    stays when every run shifts by a few hundredths."""
+    base = {"dev": [0.00, 0.06, 0.12], "mixed": [0.02, 0.08, 0.10]}
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        shifted = {c: list(np.asarray(g) + rng.normal(0, 0.01, size=3)) for c, g in base.items()}
+        assert learner_verdicts(_noisy(shifted))[0].verdict == WITHIN_NOISE
+
+
+def test_one_seed_gives_no_interval_and_never_a_learning_verdict() -> None:
+    (one,) = learner_verdicts(_noisy({"dev": [0.3]}))
+    assert one.n_seeds == 1 and np.isnan(one.ci_low) and one.verdict == WITHIN_NOISE
+    assert LearnerVerdict("m", "a", "linear", "x", 0.5, {}, 0.3, 1).verdict == WITHIN_NOISE

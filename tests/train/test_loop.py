@@ -429,7 +429,8 @@ def test_the_log_numbers_stages_as_after_stage_does(tmp_path: Path, caplog) -> N
     with caplog.at_level(logging.INFO, logger="devcurriculum.train.loop"):
         run_tiny(tmp_path, total=9, pretrain={"steps_per_stage": 3, "log_every": 1})
     lines = [r.getMessage() for r in caplog.records]
-    assert any(re.fullmatch(r"step 3/9 loss \S+ lr \S+ stage 1/3", m) for m in lines)
-    assert any(re.fullmatch(r"step 4/9 loss \S+ lr \S+ stage 2/3", m) for m in lines)
+    rate = r", \S+ samples/s, ETA (\?|\d+ s|\d+m\d\ds|\d+h\d\dm)"  # the rate since training started and the time left at it
+    assert any(re.fullmatch(rf"step 3/9 loss \S+ lr \S+ stage 1/3{rate}", m) for m in lines)
+    assert any(re.fullmatch(rf"step 4/9 loss \S+ lr \S+ stage 2/3{rate}", m) for m in lines)
     assert "stage 2/3 done at step 6: its weights are after_stage 2" in lines
     assert "stage 3/3 done at step 9: its weights are after_stage 3" in lines

@@ -36,7 +36,8 @@ def test_whole_dag_leaves_every_artifact(finished: Path) -> None:
         assert len(clips) > 0 and set(clips["age_group"]) == {group}
     summary = pd.read_parquet(res / "summary.parquet")
     assert list(summary.columns) == ["run", "model", "curriculum", "seed", "after_stage", "step", "benchmark",
-                                     "readout", "metric", "value"]
+                                     "readout", "metric", "value", "data_fraction", "hours", "fraction_budget",
+                                     "shots", "ci_low", "ci_high"]
     assert set(summary["curriculum"]) == {"developmental", "prototype"}
     # 3 stages of 4 steps: after stage 0 (untrained) .. 3, for the mixed prototype run too
     assert sorted(set(zip(summary["after_stage"], summary["step"], strict=True))) == [(0, 0), (1, 4), (2, 8), (3, 12)]

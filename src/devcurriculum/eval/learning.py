@@ -1,9 +1,16 @@
 """Did training teach anything? The check ``make demo`` prints at its end.
 
 For every learner and every (benchmark, readout metric): the untrained model's mean over seeds, each
-curriculum's final-stage mean, and the smallest margin over curricula (final - untrained, paired by
-seed, ``eval.statistics.learning_margins``). A learner *shows learning* on a benchmark and readout when
-every curriculum's margin exceeds ``threshold`` (0.05 absolute). Only the representation readouts
+curriculum's final-stage mean, and each curriculum's margin (final - untrained, paired by seed, with
+its 95 % t interval over the seeds, ``eval.statistics.learning_margins``). The verdict has three
+outcomes, so that it does not hang on the last digits of a machine's float kernels (a new reduction
+order moves a run about as much as a new seed does):
+
+- ``LEARNS``: every curriculum's margin exceeds ``THRESHOLD`` (0.05 absolute) *and* its interval lies
+  above 0 (the gain is larger than the seeds' spread);
+- ``does NOT learn``: some curriculum's whole interval lies below ``THRESHOLD``;
+- ``within seed noise``: neither; the gain cannot be told from the seeds' spread (one seed gives no
+  interval, so never more than this). Only the representation readouts
 (linear, kNN) count: the violation-of-expectation rows (``readout: voe``) ask another question and
 are reported on a line of their own (relative accuracy at the pre-registered context, mean over
 properties, chance 0.5, with Hedges' g against the untrained networks), never picked as a learner's best. And for every run whose curriculum has
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +34,7 @@ from devcurriculum.eval.statistics import learning_margins
 from devcurriculum.utils.io import read_table
 
 THRESHOLD = 0.05
+LEARNS, NOT_LEARNING, WITHIN_NOISE = "LEARNS", "does NOT learn", "within seed noise"
 LOSS_WINDOW = 20
 #: readouts of the VoE suite (eval.voe): reported, never a learner's verdict
 VOE_READOUT = "voe"
@@ -45,10 +54,22 @@ class LearnerVerdict:
     trained: dict[str, float]
     min_margin: float
     n_seeds: int
+    #: the smallest lower and upper ends of the curricula's 95 % intervals of the margin (NaN: one seed)
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+
+    @property
+    def verdict(self) -> str:
+        """``LEARNS``, ``does NOT learn`` or ``within seed noise`` (the module docstring)."""
+        if self.min_margin > THRESHOLD and self.ci_low > 0:
+            return LEARNS
+        if self.ci_high < THRESHOLD:
+            return NOT_LEARNING
+        return WITHIN_NOISE
 
     @property
     def learns(self) -> bool:
-        return self.min_margin > THRESHOLD
+        return self.verdict == LEARNS
 
 
 def learner_verdicts(summary: pd.DataFrame) -> list[LearnerVerdict]:
@@ -67,6 +88,7 @@ def learner_verdicts(summary: pd.DataFrame) -> list[LearnerVerdict]:
             str(model), str(benchmark), str(readout), str(metric), float(best["untrained"].mean()),
             {str(c): float(v) for c, v in zip(best["curriculum"], best["trained"], strict=True)},
             float(worst.max()), int(best["n_seeds"].min()),
+            ci_low=float(best["ci_low"].min(skipna=False)), ci_high=float(best["ci_high"].min(skipna=False)),
         ))
     return verdicts
 
@@ -109,12 +131,14 @@ def voe_lines(summary: pd.DataFrame) -> list[str]:
 def report(summary: pd.DataFrame, metrics: pd.DataFrame | None = None) -> str:
     """The printed check: one block per learner, then the loss ratios of mixed runs."""
     lines = [f"Learning check (final stage vs untrained, mean over seeds; a learner learns when every "
-             f"curriculum gains more than {THRESHOLD:.2f}):"]
+             f"curriculum gains more than {THRESHOLD:.2f} and its 95% interval over the seeds lies above 0; "
+             f"it does not when some curriculum's interval lies below {THRESHOLD:.2f}; else the gain is "
+             "within seed noise):"]
     for v in learner_verdicts(summary):
         trained = ", ".join(f"{c} {x:.3f}" for c, x in sorted(v.trained.items()))
         lines.append(f"  {v.model:<10} {v.benchmark} {v.readout}/{v.metric}: untrained {v.untrained:.3f} -> "
-                     f"{trained}; smallest margin {v.min_margin:+.3f} over {v.n_seeds} seed(s): "
-                     f"{'LEARNS' if v.learns else 'does NOT clear the margin'}")
+                     f"{trained}; smallest margin {v.min_margin:+.3f}, intervals from {v.ci_low:+.3f} (lowest "
+                     f"lower end) / {v.ci_high:+.3f} (lowest upper end) over {v.n_seeds} seed(s): {v.verdict}")
     lines.extend(voe_lines(summary))
     if metrics is not None and len(metrics):
         ratios = mixed_loss_ratios(metrics)
