@@ -529,9 +529,12 @@ def model_network(wildcards):
 
 def init_from_files(wildcards):
     """The weights files models.<name>.init_from reads (none for random init): a replaced file reruns init_model."""
+    init = CFG.models[wildcards.model].init_source
+    if init is None:  # random init: no need to import torch (train.init_from) while planning
+        return []
     from devcurriculum.train.init_from import init_weights_files
 
-    return init_weights_files(CFG.models[wildcards.model].init_source)
+    return init_weights_files(init)
 
 
 def model_readout(wildcards):

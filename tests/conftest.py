@@ -42,9 +42,15 @@ LONGEST_FIRST = (
     "tests/test_documented_commands.py",
     "tests/workflow/test_workflow.py",
     "tests/workflow/test_voe_workflow.py",
-    "tests/workflow/test_scale.py",
     "tests/workflow/test_presets.py",
+    "tests/workflow/test_results_provenance.py",
+    "tests/workflow/test_sweeps_workflow.py",
     "tests/train/test_orphan.py",
+    "tests/features/test_onnx_dinov2.py",
+    "tests/workflow/test_folds_controls_workflow.py",
+    "tests/train/test_resume.py",
+    "tests/workflow/test_scale.py",
+    "tests/workflow/test_shell_safety.py",
 )
 
 

@@ -173,6 +173,8 @@ def tiny_config(results: str = "results") -> dict:
     cfg["benchmarks"] = {"digits": {"source": "sklearn_digits", "test_fraction": 0.5, "seed": 0, "per_class": 4}}
     cfg["evaluation"].update(embed_shards=1, reference_curriculum="developmental")
     cfg["features"]["shards"] = 1
+    cfg["data"]["chunk_shards"] = 1
+    cfg["voe"]["shards"] = 1
     return cfg
 
 

@@ -31,6 +31,8 @@ def _overrides(workdir: Path, **more: object) -> dict:
         "runs": [{"models": ["videomae", "vjepa", "simclr"], "curricula": ["developmental"], "seeds": [0]}],
         "voe.sets.intphys": {**INTPHYS, "root": str(workdir / "intphys")},
         "voe.untrained_inits": 2,  # seed 0's baseline and one more random init per learner
+        # one job per stage: sharding is the main workflow test's (tests/workflow/test_workflow.py)
+        "data.chunk_shards": 1, "features.shards": 1, "evaluation.embed_shards": 1, "voe.shards": 1,
         **more,
     }
 
@@ -94,7 +96,7 @@ def _changed_jobs(workdir: Path, **more: object) -> list[tuple[str, dict[str, st
 @pytest.mark.parametrize("change", [{"voe.window_stride": 1}, {"voe.context_frames": [2]}])
 def test_window_stride_and_context_frames_rescore_surprise_only(finished: Path, change: dict) -> None:
     counts = job_counts(_changed_jobs(finished, **change))
-    assert counts["surprise"] == 9 * 2  # 3 trained runs + 2 untrained inits per learner, 2 shards each
+    assert counts["surprise"] == 9  # 3 trained runs + 2 untrained inits per learner, one shard each
     assert counts["voe_readout"] == 1 and counts["summarize"] == 1
     for rule in ("prepare_voe", "pretrain", "embed", "readout", "make_demo_videos", "init_model"):
         assert counts[rule] == 0, rule
@@ -105,7 +107,7 @@ def test_more_untrained_inits_score_only_the_new_ones(finished: Path) -> None:
     counts = job_counts(jobs)
     assert sorted(w["model"] for rule, w in jobs if rule == "init_model") == ["simclr", "videomae", "vjepa"]
     assert {w["seed"] for rule, w in jobs if rule in ("init_model", "surprise")} == {"2"}
-    assert counts["surprise"] == 3 * 2 and counts["voe_readout"] == 1
+    assert counts["surprise"] == 3 and counts["voe_readout"] == 1
     for rule in ("prepare_voe", "pretrain", "embed", "readout"):
         assert counts[rule] == 0, rule
 
@@ -114,7 +116,7 @@ def test_changing_one_voe_set_reprepares_only_that_set(finished: Path) -> None:
     jobs = _changed_jobs(finished, **{"voe.sets.demo_physics": {"source": "demo", "pairs_per_property": 4, "frames": 8}})
     assert [w["voe"] for rule, w in jobs if rule == "prepare_voe"] == ["demo_physics"]
     counts = job_counts(jobs)
-    assert counts["surprise"] == 18 and counts["embed"] == 0 and counts["pretrain"] == 0
+    assert counts["surprise"] == 9 and counts["embed"] == 0 and counts["pretrain"] == 0
 
 
 def test_demo_videos_and_benchmark_changes_leave_the_voe_set_alone(finished: Path) -> None:

@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from devcurriculum.utils.paths import PathLike
 
@@ -414,6 +412,11 @@ def resize_short_side_and_center_crop(frames: np.ndarray, size: int) -> np.ndarr
     new_h, new_w = resized_shape(h, w, size)
     if t == 0:
         return np.empty((0, size, size, 3), dtype=np.uint8)
+    # torch is imported here, not with the module: the Snakefile plans with this package and would pay
+    # for importing torch at every snakemake start (and every dry run)
+    import torch
+    import torch.nn.functional as F
+
     x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)  # channels_last view of NCHW
     if (new_h, new_w) != (h, w):
         x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
