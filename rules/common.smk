@@ -530,7 +530,9 @@ def model_network(wildcards):
 def init_from_files(wildcards):
     """The weights files models.<name>.init_from reads (none for random init): a replaced file reruns init_model."""
     init = CFG.models[wildcards.model].init_source
-    if init is None:  # random init: no need to import torch (train.init_from) while planning
+    if (
+        init is None
+    ):  # random init: no need to import torch (train.init_from) while planning
         return []
     from devcurriculum.train.init_from import init_weights_files
 
