@@ -102,7 +102,7 @@ def test_prototype_weighting_is_refused_for_a_model_whose_clips_have_no_difficul
     config["models"]["simclr"][model_key] = value
     config["voe"]["context_frames"] = None  # config.yaml's VoE sweep [4, 2] needs windows of more than 4 frames
     WorkflowConfig.from_mapping(config)  # no run trains simclr with a weighted curriculum yet
-    config["runs"][1]["curricula"].append("prototype")
+    config["runs"].append({"models": ["simclr"], "curricula": ["prototype"], "seeds": [0]})  # runs[1]
     with pytest.raises(ConfigError) as err:
         WorkflowConfig.from_mapping(config)
     message = str(err.value)

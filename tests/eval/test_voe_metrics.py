@@ -210,3 +210,12 @@ def test_hedges_g_is_the_notebooks() -> None:
     assert g == pytest.approx((3.0 - 9.5) / math.sqrt((4 * 2.5 + 19 * 35.0) / 23) * (1 - 3 / 91))
     assert hedges_g_interval(g, 5, 20) == pytest.approx(1.959963984540054 * math.sqrt(25 / 100 + g**2 / 50))
     assert math.isnan(hedges_g([0.6], [0.5, 0.4])) and math.isnan(hedges_g([0.5, 0.5], [0.5, 0.5]))
+
+
+def test_hedges_g_is_undefined_when_the_spread_is_only_float_rounding() -> None:
+    from devcurriculum.eval.voe_metrics import hedges_g
+
+    # means of 0.5 taken in another order differ in the last bit: no spread, no effect size (was ~1e13)
+    rounding = np.array([0.5, 0.5 + 2**-53, 0.5 - 2**-53])
+    assert math.isnan(hedges_g(rounding, np.array([0.5, 0.5, 0.5])))
+    assert hedges_g(np.array([0.6, 0.62, 0.64]), np.array([0.5, 0.51, 0.52])) > 3

@@ -292,7 +292,8 @@ def hedges_g(trained: Sequence[float] | np.ndarray, untrained: Sequence[float] |
 
     ``d = (mean1 - mean2) / s_pooled`` with each group's standard deviation at ``ddof=1``, corrected by
     ``J = 1 - 3 / (4 (n1 + n2) - 9)``. NaN when a group has fewer than two values (no spread to pool)
-    or the pooled spread is zero.
+    or the pooled spread is zero at float precision: accuracies of exactly 0.5 averaged in another
+    order differ in the last bit, and dividing by that spread gave g of 1e13.
     """
     d1, d2 = np.asarray(trained, np.float64), np.asarray(untrained, np.float64)
     n1, n2 = len(d1), len(d2)
@@ -300,7 +301,8 @@ def hedges_g(trained: Sequence[float] | np.ndarray, untrained: Sequence[float] |
         return math.nan
     s1, s2 = np.std(d1, ddof=1), np.std(d2, ddof=1)
     pooled = math.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / (n1 + n2 - 2))
-    if pooled == 0.0:
+    scale = max(1.0, float(np.abs(d1).max()), float(np.abs(d2).max()))
+    if pooled <= 1e-9 * scale:  # no spread beyond float rounding
         return math.nan
     d = (float(np.mean(d1)) - float(np.mean(d2))) / pooled
     return d * (1 - 3 / (4 * (n1 + n2) - 9))
