@@ -32,6 +32,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from devcurriculum.config import INIT
@@ -89,7 +90,8 @@ def seed_gains(summary: pd.DataFrame) -> pd.DataFrame:
         if final == 0:
             continue
         wide = run.pivot_table(index="seed", columns="after_stage", values="value", aggfunc="first")[[0, final]].dropna()
-        rows += [(*key, int(seed), float(wide.at[seed, final] - wide.at[seed, 0])) for seed in wide.index]
+        gains = wide[final].to_numpy(np.float64) - wide[0].to_numpy(np.float64)
+        rows += [(*key, int(seed), float(g)) for seed, g in zip(wide.index, gains, strict=True)]
     return pd.DataFrame(rows, columns=[*keys, "seed", "gain"])
 
 
