@@ -30,7 +30,7 @@ demo: venv
 	@echo "Done: results/summary.parquet, results/comparisons.parquet, results/plots/ (stage_curves.png first), results/report.html"
 
 test: venv
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests scripts benchmarks

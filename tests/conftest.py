@@ -34,22 +34,25 @@ def real_videos_dir() -> Path:
     return REAL_VIDEOS
 
 
-#: the longest test files, longest first (measured with --durations): ``make test`` runs files on two
-#: workers (pytest-xdist, --dist loadfile) in collection order, so starting these first keeps one
-#: long file from running alone at the end
+#: the longest test files, longest first (measured with --durations on 2 cores, 2026-12-06): ``make test``
+#: runs files on two workers (pytest-xdist, --dist loadfile, --no-loadscope-reorder: without it xdist
+#: hands out the files with the most tests first, and the SLURM file, 3 tests and 5 minutes, ran alone
+#: at the end), so starting these first keeps one long file from running alone at the end
 LONGEST_FIRST = (
     "tests/workflow/test_slurm_cluster.py",
-    "tests/test_documented_commands.py",
     "tests/workflow/test_workflow.py",
     "tests/workflow/test_voe_workflow.py",
-    "tests/workflow/test_presets.py",
-    "tests/workflow/test_results_provenance.py",
+    "tests/test_documented_commands.py",
     "tests/workflow/test_sweeps_workflow.py",
     "tests/train/test_orphan.py",
+    "tests/train/test_resume.py",
     "tests/features/test_onnx_dinov2.py",
     "tests/workflow/test_folds_controls_workflow.py",
-    "tests/train/test_resume.py",
+    "tests/workflow/test_results_provenance.py",
     "tests/workflow/test_scale.py",
+    "tests/workflow/test_presets.py",
+    "tests/train/test_run_lock.py",
+    "tests/workflow/test_labelled_benchmarks.py",
     "tests/workflow/test_shell_safety.py",
 )
 
