@@ -66,6 +66,8 @@ def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Route embed_shard's objective factory and batch conversion to the tiny versions above."""
     registry = types.ModuleType("devcurriculum.models.registry")
     registry.build_objective = lambda model, clip: TinyObjective(dim=model.hidden_size, seed=99)
+    registry.build_network_objective = registry.build_objective
+    registry.describe_network = lambda model, objective: f"tiny network, width {model.hidden_size}"
     clip_dataset = types.ModuleType("devcurriculum.datasets.clip_dataset")
     clip_dataset.to_model_batch = _to_batch
     monkeypatch.setitem(sys.modules, "devcurriculum.models.registry", registry)

@@ -177,13 +177,14 @@ def embed_run(
     autocast on CUDA); ``device``: default the one training would use.
     """
     from devcurriculum.datasets.clip_dataset import to_model_batch
-    from devcurriculum.models.registry import build_objective
+    from devcurriculum.models.registry import build_network_objective, describe_network
 
     if threads is not None:
         set_threads(threads)
     stages = read_stages(checkpoints, out_path, network=model.network(), model_key=model_key, run_spec=run_spec)
     dev = EvalDevice.choose(precision, device)
-    objective = build_objective(model, clip).to(dev.device)
+    objective = build_network_objective(model, clip).to(dev.device)
+    log.info(describe_network(model, objective))
     rates = clip_rates(objective, benchmarks)
     counts = {b.name: len(range(*shard_bounds(b.n_items(), shard, n_shards))) for b in benchmarks}
     progress = ProgressLog(log, len(stages) * sum(counts.values()), what=f"embed {Path(out_path).name}", unit="clips")

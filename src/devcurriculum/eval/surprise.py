@@ -356,13 +356,14 @@ def surprise_run(
     are read and where they are scored as :func:`~devcurriculum.eval.embed.embed_run` (``loading``:
     ``voe.loader_workers``).
     """
-    from devcurriculum.models.registry import build_objective
+    from devcurriculum.models.registry import build_network_objective, describe_network
 
     if threads is not None:
         set_threads(threads)
     stages = read_stages(checkpoints, out_path, network=model.network(), model_key=model_key, run_spec=run_spec)
     dev = EvalDevice.choose(precision, device)
-    objective = build_objective(model, clip).to(dev.device)
+    objective = build_network_objective(model, clip).to(dev.device)
+    log.info(describe_network(model, objective))
     progress = ProgressLog(log, len(stages) * surprise_windows(voe_sets, clip.frames, window_stride, shard, n_shards),
                            what=f"surprise {Path(out_path).name}", unit="windows")
     columns: dict[str, list] = {name: [] for name in SURPRISE_SCHEMA.names}

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from devcurriculum.config import ClipConfig, ModelConfig
-from devcurriculum.models.registry import build_objective
+from devcurriculum.models.registry import build_network_objective, describe_network
 from devcurriculum.train.checkpoint import save_weights
 from devcurriculum.train.run_marker import mark_run_folder
 from devcurriculum.utils.paths import PathLike
@@ -34,7 +34,8 @@ def save_initial_model(
     loads strictly before training.
     """
     torch.manual_seed(seed)
-    objective = build_objective(model, clip)
+    objective = build_network_objective(model, clip)
+    log.info(describe_network(model, objective))
     metadata = None
     init = model.init_source
     if init is not None:  # published or earlier weights over the random init (train/init_from.py)
