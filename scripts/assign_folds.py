@@ -2,7 +2,7 @@
 
 from devcurriculum.curriculum.folds import write_fold_table
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -15,3 +15,4 @@ with stage_log(sm.log[0], f"assign_folds[{name}]"):
         curriculum=name,
         out_path=sm.output.folds,
     )
+exit_job()

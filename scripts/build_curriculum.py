@@ -3,7 +3,7 @@
 from devcurriculum.config import CurriculumConfig
 from devcurriculum.curriculum.preview import build_preview
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -23,3 +23,4 @@ with stage_log(sm.log[0], f"build_curriculum[{name}]"):
         complexity=sm.input.get("complexity"),
         learners=sm.params.learners,  # each learner's own steps_per_stage / bucket_steps
     )
+exit_job()

@@ -3,7 +3,7 @@
 from devcurriculum.config import CacheConfig, ClipConfig
 from devcurriculum.datasets.clips import chunk_shard
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -18,3 +18,4 @@ with stage_log(sm.log[0], f"chunk_clips[{sm.wildcards.group}, shard {sm.wildcard
         out_cache=sm.output.cache,
         where=where,
     )
+exit_job()

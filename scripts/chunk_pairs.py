@@ -3,7 +3,7 @@
 from devcurriculum.config import CacheConfig, PairConfig
 from devcurriculum.datasets.pairs import chunk_pair_shard
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -20,3 +20,4 @@ with stage_log(sm.log[0], f"chunk_pairs[{sm.wildcards.group}, shard {sm.wildcard
         out_cache=sm.output.cache,
         where=where,
     )
+exit_job()

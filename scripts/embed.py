@@ -6,7 +6,7 @@ from devcurriculum.config import ClipConfig, EvaluationConfig, model_config
 from devcurriculum.eval.batches import Loading
 from devcurriculum.eval.embed import BenchmarkFiles, embed_run, stage_weights
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -34,3 +34,4 @@ with stage_log(sm.log[0], f"embed[{sm.wildcards.model}/{sm.wildcards.curriculum}
         loading=Loading(evaluation.embed_loader_workers),
         precision=sm.params.precision,
     )
+exit_job()

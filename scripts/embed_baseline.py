@@ -6,7 +6,7 @@ from devcurriculum.config import BaselineConfig, EvaluationConfig
 from devcurriculum.eval.embed import BenchmarkFiles
 from devcurriculum.eval.outside import embed_baseline
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -26,3 +26,4 @@ with stage_log(sm.log[0], f"embed_baseline[{name}]"):
         batch_size=evaluation.embed_batch_size,
         threads=sm.threads,
     )
+exit_job()

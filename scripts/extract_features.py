@@ -6,7 +6,7 @@ from devcurriculum.config import FeaturesConfig
 from devcurriculum.eval.batches import Loading
 from devcurriculum.features.extract import extract_shard
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -25,3 +25,4 @@ with stage_log(sm.log[0], f"extract_features[{sm.wildcards.shard}]"):
         threads=sm.threads,
         loading=Loading(runtime.loader_workers),
     )
+exit_job()

@@ -3,7 +3,7 @@
 from devcurriculum.config import EvaluationConfig, FewShotConfig
 from devcurriculum.eval.few_shot import few_shot_run
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -20,3 +20,4 @@ with stage_log(sm.log[0], "few_shot"):
         network=sm.params.model,  # each embedding shard must come from this network config
         model_key=f"models.{sm.wildcards.model}",
     )
+exit_job()

@@ -2,7 +2,7 @@
 
 from devcurriculum.datasets.pairs import gather_pair_index
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -13,3 +13,4 @@ with stage_log(sm.log[0], f"gather_pairs[{sm.wildcards.group}]"):
         group=sm.wildcards.group,
         out_index=sm.output.index,
     )
+exit_job()

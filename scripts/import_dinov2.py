@@ -2,9 +2,10 @@
 
 from devcurriculum.features.onnx_dinov2 import import_imgfocus_dinov2
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
 with stage_log(sm.log[0], "import_dinov2"):
     import_imgfocus_dinov2(sm.output.model)
+exit_job()

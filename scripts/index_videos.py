@@ -2,7 +2,7 @@
 
 from devcurriculum.datasets.video_index import index_videos
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -12,3 +12,4 @@ with stage_log(sm.log[0], "index_videos"):
         out_path=sm.output.videos,
         age_groups=sm.params.age_groups,
     )
+exit_job()

@@ -3,7 +3,7 @@
 from devcurriculum.config import ClipConfig, model_config
 from devcurriculum.stamps import write_job_stamp
 from devcurriculum.train.init import save_initial_model
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -15,3 +15,4 @@ with stage_log(sm.log[0], f"init_model[{sm.wildcards.model}]"):
         out_path=sm.output.weights,
         where=f"models.{sm.wildcards.model}.init_from",
     )
+exit_job()

@@ -5,7 +5,7 @@ from pathlib import Path
 from devcurriculum.config import DemoConfig
 from devcurriculum.demo import render_demo
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -15,3 +15,4 @@ with stage_log(sm.log[0], "make_demo_videos"):
         age_groups=sm.params.age_groups,
         out_dir=Path(sm.output.manifest).parent,
     )
+exit_job()

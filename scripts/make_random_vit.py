@@ -3,7 +3,7 @@
 from devcurriculum.config import RandomVitConfig
 from devcurriculum.features.random_vit import save_random_vit
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -13,3 +13,4 @@ with stage_log(sm.log[0], "make_random_vit"):
         image_size=int(sm.params.image_size),
         out_dir=sm.output.model,
     )
+exit_job()

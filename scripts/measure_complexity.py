@@ -2,7 +2,7 @@
 
 from devcurriculum.curriculum.controls import measure_complexity
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -13,3 +13,4 @@ with stage_log(sm.log[0], "measure_complexity"):
         groups=list(sm.params.groups),
         out_path=sm.output.complexity,
     )
+exit_job()

@@ -6,7 +6,7 @@ from devcurriculum.config import ClipConfig, OCPConfig, OCPReadoutConfig, model_
 from devcurriculum.eval.embed import BenchmarkFiles, stage_weights
 from devcurriculum.eval.ocp import ocp_run
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -29,3 +29,4 @@ with stage_log(sm.log[0], f"ocp_readout[{sm.wildcards.model}/{sm.wildcards.curri
         run_spec=sm.input.get("spec"),  # trained runs only: checked against params.model
         model_key=f"models.{sm.wildcards.model}",
     )
+exit_job()

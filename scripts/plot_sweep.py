@@ -2,9 +2,10 @@
 
 from devcurriculum.eval.sweep_plots import plot_sweep
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
 with stage_log(sm.log[0], f"plot_sweep[{sm.wildcards.sweep}]"):
     plot_sweep(sm.wildcards.sweep, sm.input.summary, sm.output.plot)
+exit_job()

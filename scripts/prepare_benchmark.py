@@ -3,7 +3,7 @@
 from devcurriculum.config import ClipConfig, benchmark_config
 from devcurriculum.evalsets.benchmarks import prepare_benchmark
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -18,3 +18,4 @@ with stage_log(sm.log[0], f"prepare_benchmark[{name}]"):
         out_cache=sm.output.cache,
         out_status=sm.output.status,
     )
+exit_job()

@@ -3,7 +3,7 @@
 from devcurriculum.config import ClipConfig, DemoConfig, ocp_set_config
 from devcurriculum.evalsets.ocp import prepare_ocp
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -18,3 +18,4 @@ with stage_log(sm.log[0], f"prepare_ocp[{name}]"):
         out_table=sm.output.table,
         out_cache=sm.output.cache,
     )
+exit_job()

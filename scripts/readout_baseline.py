@@ -3,7 +3,7 @@
 from devcurriculum.config import EvaluationConfig
 from devcurriculum.eval.readouts import evaluate_run
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -17,3 +17,4 @@ with stage_log(sm.log[0], f"readout_baseline[{sm.wildcards.baseline}]"):
         out_path=sm.output.eval,
         run_info=sm.params.run,
     )
+exit_job()

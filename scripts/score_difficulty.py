@@ -3,7 +3,7 @@
 from devcurriculum.config import DifficultyConfig
 from devcurriculum.difficulty.stage import run_score_difficulty
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -16,3 +16,4 @@ with stage_log(sm.log[0], "score_difficulty"):
         out_k_table=sm.output.k_table,
         threads=sm.threads,
     )
+exit_job()

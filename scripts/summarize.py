@@ -8,7 +8,7 @@ from devcurriculum.eval.summarize import summarize
 from devcurriculum.stamps import write_job_stamp
 from devcurriculum.train.tracking import log_readouts
 from devcurriculum.utils.io import read_table
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -28,3 +28,4 @@ with stage_log(sm.log[0], "summarize"):
     )
     if tracking.enabled:
         log_readouts(tracking, results=sm.config["results"], summary=read_table(sm.output.summary).to_pandas())
+exit_job()

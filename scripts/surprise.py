@@ -7,7 +7,7 @@ from devcurriculum.eval.batches import Loading
 from devcurriculum.eval.embed import BenchmarkFiles, stage_weights
 from devcurriculum.eval.surprise import surprise_run
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -36,3 +36,4 @@ with stage_log(sm.log[0], f"surprise[{sm.wildcards.model}/{sm.wildcards.curricul
         loading=Loading(voe.loader_workers),
         precision=sm.params.precision,
     )
+exit_job()

@@ -6,7 +6,7 @@ from devcurriculum.config import BaselineConfig, ClipConfig, VoEConfig
 from devcurriculum.eval.embed import BenchmarkFiles
 from devcurriculum.eval.outside import surprise_baseline
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -29,3 +29,4 @@ with stage_log(sm.log[0], f"surprise_baseline[{name}]"):
         threads=sm.threads,
         context_frames=sm.params.context_frames,
     )
+exit_job()

@@ -2,7 +2,7 @@
 
 from devcurriculum.eval.voe import voe_readout
 from devcurriculum.stamps import write_job_stamp
-from devcurriculum.utils.logging import stage_log
+from devcurriculum.utils.logging import exit_job, stage_log
 
 sm = snakemake
 write_job_stamp(sm)
@@ -13,3 +13,4 @@ with stage_log(sm.log[0], "voe_readout"):
         out_path=sm.output.eval,
         preregistered_context=sm.params.preregistered_context,
     )
+exit_job()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, NoReturn
 
 from devcurriculum.utils.progress import quiet_library_progress
 
@@ -58,3 +60,22 @@ class stage_log:
         else:
             self.logger.info("stage %s finished", self.stage)
         return False
+
+
+def exit_job() -> NoReturn:
+    """End a stage script's process after its outputs are written: flush logs and stdio, then exit 0
+    without the interpreter's teardown.
+
+    Every script ends with this after its ``with stage_log(...)`` block (an exception there still ends
+    the process the usual way, with its traceback and a non-zero status). Why: at teardown, Arrow's native
+    thread pools can abort a process that has finished its work (SIGABRT, "terminate called without an
+    active exception"; apache/arrow#34314, intermittent), and Snakemake would count the job as failed
+    and delete its outputs (seen once in a full test run: a ``gather_clips`` job). Nothing a stage needs
+    happens at teardown: outputs are written atomically before this point, and loader workers and
+    temporary folders are closed by their context managers.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
