@@ -32,6 +32,27 @@ include: "rules/targets.smk"
 include: "rules/stamps.smk"
 
 
+# Local runs: stage jobs fork from one process that imported torch and the model libraries
+# (config warm_jobs, devcurriculum.utils.warm_jobs); cluster jobs run as before.
+onstart:
+    print(
+        warm_jobs.start_for_workflow(
+            enabled=CFG.warm_jobs,
+            local=local_executor(workflow),
+            state_dir=".snakemake/devcurriculum",
+            log_path=f"{LOGS}/warm_jobs.log",
+        )
+    )
+
+
+onsuccess:
+    warm_jobs.stop_for_workflow()
+
+
+onerror:
+    warm_jobs.stop_for_workflow()
+
+
 rule all:
     default_target: True
     input:

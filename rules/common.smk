@@ -13,6 +13,7 @@ import shlex
 import sys
 
 from devcurriculum import launch
+from devcurriculum.utils import warm_jobs
 from devcurriculum.config import (
     INIT,
     VJEPAModelConfig,
@@ -33,6 +34,15 @@ from devcurriculum.workflow_checks import check_interpreter_path, refuse_if_trai
 check_interpreter_path(sys.executable)
 
 RESULTS = CFG.results
+
+
+def local_executor(workflow):
+    """True when Snakemake runs the jobs itself on this machine (not a cluster executor, not a remote job, not --touch)."""
+    plugin = workflow.executor_plugin
+    name = "local" if plugin is None else plugin.cli_prefix
+    return bool(workflow.local_exec and not workflow.remote_exec and name == "local")
+
+
 LOGS = f"{RESULTS}/logs"
 TIMINGS = f"{RESULTS}/timings"
 ENV = "../envs/devcurriculum.yaml"

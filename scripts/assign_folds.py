@@ -1,5 +1,9 @@
 """Rule assign_folds: every clip's segment and fold for a seed_folds curriculum (devcurriculum.curriculum.folds)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.curriculum.folds import write_fold_table
 from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import exit_job, stage_log

@@ -1,5 +1,9 @@
 """Rule build_curriculum: the per-step preview of one curriculum (devcurriculum.curriculum.preview)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.config import CurriculumConfig
 from devcurriculum.curriculum.preview import build_preview
 from devcurriculum.stamps import write_job_stamp

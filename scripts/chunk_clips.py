@@ -1,5 +1,9 @@
 """Rule chunk_clips: decode one shard of an age group's videos into the clip cache (devcurriculum.datasets.clips)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.config import CacheConfig, ClipConfig
 from devcurriculum.datasets.clips import chunk_shard
 from devcurriculum.stamps import write_job_stamp

@@ -1,5 +1,9 @@
 """Rule chunk_pairs: decode one shard of an age group's videos into the frame-pair cache (devcurriculum.datasets.pairs)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.config import CacheConfig, PairConfig
 from devcurriculum.datasets.pairs import chunk_pair_shard
 from devcurriculum.stamps import write_job_stamp

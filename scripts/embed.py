@@ -1,5 +1,9 @@
 """Rule embed: one shard of a run's embeddings, every stage checkpoint x every benchmark (devcurriculum.eval.embed)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from pathlib import Path
 
 from devcurriculum.config import ClipConfig, EvaluationConfig, model_config

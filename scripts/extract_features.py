@@ -1,5 +1,9 @@
 """Rule extract_features: one shard of ViT features from the clip cache (devcurriculum.features.extract)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 import dataclasses
 
 from devcurriculum.config import FeaturesConfig

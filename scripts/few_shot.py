@@ -1,5 +1,9 @@
 """Rule few_shot: linear and kNN readouts on n labelled items per class, every stage, every benchmark (devcurriculum.eval.few_shot)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.config import EvaluationConfig, FewShotConfig
 from devcurriculum.eval.few_shot import few_shot_run
 from devcurriculum.stamps import write_job_stamp

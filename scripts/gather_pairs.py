@@ -1,5 +1,9 @@
 """Rule gather_pairs: one frame-pair index per age group over its shards (devcurriculum.datasets.pairs)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.datasets.pairs import gather_pair_index
 from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import exit_job, stage_log

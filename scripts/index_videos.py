@@ -1,5 +1,9 @@
 """Rule index_videos: probe every manifest video (devcurriculum.datasets.video_index)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.datasets.video_index import index_videos
 from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import exit_job, stage_log

@@ -1,5 +1,9 @@
 """Rule init_model: the untrained weights every run starts from (devcurriculum.train.init)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.config import ClipConfig, model_config
 from devcurriculum.stamps import write_job_stamp
 from devcurriculum.train.init import save_initial_model

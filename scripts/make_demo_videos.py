@@ -1,5 +1,9 @@
 """Rule make_demo_videos: render the embedded demo world (devcurriculum.demo)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from pathlib import Path
 
 from devcurriculum.config import DemoConfig

@@ -1,5 +1,9 @@
 """Rule make_random_vit: save a randomly initialised ViT (devcurriculum.features.random_vit)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.config import RandomVitConfig
 from devcurriculum.features.random_vit import save_random_vit
 from devcurriculum.stamps import write_job_stamp

@@ -1,5 +1,9 @@
 """Rule measure_complexity: every clip's spatial and temporal complexity (devcurriculum.curriculum.controls)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.curriculum.controls import measure_complexity
 from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import exit_job, stage_log

@@ -1,5 +1,9 @@
 """Rule ocp_readout: a run's embeddings of every OCP set at every stage and their logistic readout (devcurriculum.eval.ocp)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from pathlib import Path
 
 from devcurriculum.config import ClipConfig, OCPConfig, OCPReadoutConfig, model_config

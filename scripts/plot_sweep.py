@@ -1,5 +1,9 @@
 """Rule plot_sweep: the figure of one sweep (scaling, few_shot, ocp) from summary.parquet (devcurriculum.eval.sweep_plots)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.eval.sweep_plots import plot_sweep
 from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import exit_job, stage_log

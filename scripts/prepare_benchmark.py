@@ -1,5 +1,9 @@
 """Rule prepare_benchmark: labelled clips of one benchmark (devcurriculum.evalsets.benchmarks)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.config import ClipConfig, benchmark_config
 from devcurriculum.evalsets.benchmarks import prepare_benchmark
 from devcurriculum.stamps import write_job_stamp

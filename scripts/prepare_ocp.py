@@ -1,5 +1,9 @@
 """Rule prepare_ocp: the first frames of physical scenes and whether they end in contact (devcurriculum.evalsets.ocp)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.config import ClipConfig, DemoConfig, ocp_set_config
 from devcurriculum.evalsets.ocp import prepare_ocp
 from devcurriculum.stamps import write_job_stamp

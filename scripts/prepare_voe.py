@@ -1,5 +1,9 @@
 """Rule prepare_voe: matched possible / impossible clips of one VoE set (devcurriculum.evalsets.voe)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.config import ClipConfig, DemoConfig, voe_set_config
 from devcurriculum.evalsets.voe import prepare_voe
 from devcurriculum.stamps import write_job_stamp

@@ -1,5 +1,9 @@
 """Rule readout: linear and kNN readouts of one run at every stage on every benchmark (devcurriculum.eval.readouts)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.config import EvaluationConfig
 from devcurriculum.eval.readouts import evaluate_run
 from devcurriculum.stamps import write_job_stamp

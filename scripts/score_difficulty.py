@@ -1,5 +1,9 @@
 """Rule score_difficulty: k-means difficulty of every clip (devcurriculum.difficulty.stage)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.config import DifficultyConfig
 from devcurriculum.difficulty.stage import run_score_difficulty
 from devcurriculum.stamps import write_job_stamp

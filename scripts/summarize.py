@@ -1,6 +1,10 @@
 """Rule summarize: summary.parquet, comparisons and the plots (devcurriculum.eval.summarize); with tracking
 on (a runtime-only setting, read from the config), every run's readouts into its W&B / MLflow run."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from pathlib import Path
 
 from devcurriculum.config import TrackingConfig

@@ -1,5 +1,9 @@
 """Rule surprise: one shard of a run's surprise on every VoE set, every stage checkpoint (devcurriculum.eval.surprise)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from pathlib import Path
 
 from devcurriculum.config import ClipConfig, VoEConfig, model_config

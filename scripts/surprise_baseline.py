@@ -1,5 +1,9 @@
 """Rule surprise_baseline: an outside model's feature-change proxy surprise on every VoE set (devcurriculum.eval.outside)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from pathlib import Path
 
 from devcurriculum.config import BaselineConfig, ClipConfig, VoEConfig

@@ -1,5 +1,9 @@
 """Rule voe_readout: the VoE metric suite of every run at every stage on every VoE set (devcurriculum.eval.voe)."""
 
+from devcurriculum.utils.warm_jobs import hand_off
+
+hand_off()  # in a warm child of the local job server when there is one (devcurriculum.utils.warm_jobs)
+
 from devcurriculum.eval.voe import voe_readout
 from devcurriculum.stamps import write_job_stamp
 from devcurriculum.utils.logging import exit_job, stage_log

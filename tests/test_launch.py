@@ -36,15 +36,19 @@ def test_nproc_is_the_gpus_when_granted_else_the_cpu_processes() -> None:
 
 
 def test_cpu_job_is_standalone_with_the_configured_processes() -> None:
-    assert torchrun_launcher({"gpu": 0}, python=PY, cpu_processes=1) == (
-        "/opt/venv/bin/python -m torch.distributed.run --standalone --nproc_per_node 1"
+    assert torchrun_launcher({"gpu": 0}, python=PY, cpu_processes=2) == (
+        "/opt/venv/bin/python -m torch.distributed.run --standalone --nproc_per_node 2"
     )
 
 
-def test_one_gpu_and_n_gpus_on_one_node() -> None:
-    assert torchrun_launcher({"gpu": 1}, python=PY, cpu_processes=2) == (
-        "/opt/venv/bin/python -m torch.distributed.run --standalone --nproc_per_node 1"
-    )
+def test_one_process_on_one_node_needs_no_torchrun() -> None:
+    # world size 1 joins no process group: the entry point runs as a plain process (and can be a warm job)
+    assert torchrun_launcher({"gpu": 0}, python=PY, cpu_processes=1) == "/opt/venv/bin/python"
+    assert torchrun_launcher({"gpu": 1}, python=PY, cpu_processes=2) == "/opt/venv/bin/python"
+    assert shlex.split(torchrun_launcher({}, python="/a user/python", cpu_processes=1)) == ["/a user/python"]
+
+
+def test_n_gpus_on_one_node() -> None:
     assert torchrun_launcher({"gpu": 4}, python=PY, cpu_processes=2) == (
         "/opt/venv/bin/python -m torch.distributed.run --standalone --nproc_per_node 4"
     )
@@ -73,6 +77,6 @@ def test_mpi_job_without_cpus_per_task_names_the_resource() -> None:
 @pytest.mark.parametrize("resources", [{"gpu": 0}, {"mpi": "srun", "nodes": 2, "cpus_per_task": 4}])
 def test_an_interpreter_path_with_spaces_is_one_shell_word(resources: dict) -> None:
     python = "/home/a user/my env/bin/python"
-    words = shlex.split(torchrun_launcher(resources, python=python, cpu_processes=1))
+    words = shlex.split(torchrun_launcher(resources, python=python, cpu_processes=2))
     assert python in words
     assert words[words.index(python) + 1 : words.index(python) + 3] == ["-m", "torch.distributed.run"]

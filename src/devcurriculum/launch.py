@@ -32,7 +32,8 @@ def nproc_per_node(resources: Mapping[str, Any], *, cpu_processes: int) -> int:
 
 
 def torchrun_launcher(resources: Mapping[str, Any], *, python: str, cpu_processes: int) -> str:
-    """``python -m torch.distributed.run --standalone`` on one node; ``srun`` it with c10d across nodes.
+    """``python -m torch.distributed.run --standalone`` on one node (the interpreter alone for one process);
+    ``srun`` it with c10d across nodes.
 
     ``python`` is the interpreter (quoted here); ``cpu_processes`` is ``pretrain.nproc``, used when no
     GPU is granted. With an ``mpi`` resource (the launcher, e.g. ``srun``) the job spans ``nodes``
@@ -44,6 +45,10 @@ def torchrun_launcher(resources: Mapping[str, Any], *, python: str, cpu_processe
     nproc = nproc_per_node(resources, cpu_processes=cpu_processes)
     run = f"{shlex.quote(python)} -m torch.distributed.run"
     mpi = resources.get("mpi")
+    if not mpi and nproc == 1:
+        # one process: world size 1 joins no process group, so torchrun would only add its own start-up
+        # (a second interpreter importing torch, ~2 s); the entry point runs the same code without it
+        return shlex.quote(python)
     if not mpi:
         return f"{run} --standalone --nproc_per_node {nproc}"
     cpus = resources.get("cpus_per_task")

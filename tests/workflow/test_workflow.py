@@ -133,6 +133,7 @@ def test_steps_per_stage_change_reruns_pretraining_and_after_only(finished: Path
         {"evaluation.embed_loader_workers": 2},
         {"voe.loader_workers": 2},
         {"features.loader_workers": 2},
+        {"warm_jobs": False},
     ],
     ids=lambda change: next(iter(change)),
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from devcurriculum.config.baselines import BASELINE, BaselineConfig
-from devcurriculum.config.block import OMIT_NONE, ConfigBlock
+from devcurriculum.config.block import OMIT_NONE, ConfigBlock, runtime
 from devcurriculum.config.curricula import CurriculumConfig
 from devcurriculum.config.data import ClipConfig, DataConfig, DemoConfig
 from devcurriculum.config.evaluation import BenchmarkConfig, BenchmarkSamplingConfig, EvaluationConfig, LabelledSource
@@ -71,6 +71,7 @@ class WorkflowConfig(ConfigBlock):
     baselines: Mapping[str, BaselineConfig] = field(default_factory=dict)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     ocp: OCPConfig = field(default_factory=OCPConfig)
+    warm_jobs: bool = runtime(True, why="where a local job's libraries were imported, not what it computes (utils.warm_jobs)")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -1,4 +1,4 @@
-"""The ``pretrain`` rule's entry point, run under torchrun (``scripts/pretrain.py`` calls :func:`main`).
+"""The ``pretrain`` rule's entry point, run under torchrun, or alone for one process (``scripts/pretrain.py`` calls :func:`main`).
 
     torchrun --standalone --nproc_per_node N scripts/pretrain.py --spec-json '<json>' \
         --clip-tables g0.parquet g1.parquet ... --clip-caches g0/shard-0-of-2.npy ... [--difficulty d.parquet] \
