@@ -211,3 +211,16 @@ def test_every_stage_script_hands_off_before_anything_else() -> None:
         first, second = statements[0], statements[1]
         assert isinstance(first, ast.ImportFrom) and first.module == "devcurriculum.utils.warm_jobs", script.name
         assert isinstance(second, ast.Expr) and ast.unparse(second) == "hand_off()", script.name
+
+
+def test_a_job_dies_with_its_server_and_its_client_fails(tmp_path: Path, server: warm_jobs.ServerHandle) -> None:
+    pid_file = tmp_path / "child.pid"
+    client = subprocess.Popen(
+        [sys.executable, str(_job_file(tmp_path)), "sleep", str(pid_file)], cwd=tmp_path, env=_env(),
+        stderr=subprocess.PIPE, text=True,
+    )
+    child = int(_wait_for(pid_file))
+    server.process.kill()
+    assert client.wait(30) == 1
+    assert "lost the job server" in (client.stderr.read() if client.stderr else "")
+    assert _gone(child), f"job {child} outlived its server"

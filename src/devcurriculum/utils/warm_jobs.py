@@ -181,6 +181,9 @@ def _wait_for_child(sock: socket.socket, pid: int) -> NoReturn:
     try:
         status, _ = _recv_message(sock)
     except (OSError, EOFError, ValueError) as exc:
+        # the server died: its job dies with it (PR_SET_PDEATHSIG); this makes sure, and fails the job
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
         print(f"devcurriculum warm jobs: lost the job server while job pid {pid} ran ({exc})", file=sys.stderr)
         os._exit(1)
     if status.get("signal"):
@@ -217,6 +220,13 @@ def _become_job(request: Mapping[str, Any], fds: Sequence[int]) -> NoReturn:
     _in_warm_job = True
     code = 1
     try:
+        server = os.getppid()
+        with contextlib.suppress(AttributeError, OSError):
+            from devcurriculum.utils.lifeline import set_parent_death_signal
+
+            set_parent_death_signal(signal.SIGKILL)  # no job outlives the server (it would be nobody's)
+        if os.getppid() != server:
+            os._exit(1)
         os.setpgid(0, 0)
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
