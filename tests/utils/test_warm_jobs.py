@@ -224,3 +224,19 @@ def test_a_job_dies_with_its_server_and_its_client_fails(tmp_path: Path, server:
     assert client.wait(30) == 1
     assert "lost the job server" in (client.stderr.read() if client.stderr else "")
     assert _gone(child), f"job {child} outlived its server"
+
+
+def test_a_long_state_path_puts_the_socket_in_a_temporary_folder_removed_at_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)  # a Unix socket path must stay under ~100 bytes
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    handle = warm_jobs.start_server(deep, tmp_path / "warm.log", preload=("json",))
+    assert handle is not None and handle.temp_dir is not None
+    assert len(str(handle.socket_path)) < 100 and handle.socket_path.exists()
+    try:
+        done = _run(tmp_path, "plain")
+        assert json.loads(done.stdout)["ppid"] == handle.process.pid
+    finally:
+        handle.stop()
+    assert not handle.temp_dir.exists()

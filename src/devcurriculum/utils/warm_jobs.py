@@ -473,6 +473,8 @@ class ServerHandle:
     process: subprocess.Popen[str]
     socket_path: Path
     log_path: Path
+    #: the temporary folder of a socket whose path under the state folder was too long (removed at stop)
+    temp_dir: Path | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the server (it kills jobs still running), wait, and take it out of the environment."""
@@ -485,6 +487,10 @@ class ServerHandle:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.temp_dir is not None:
+            import shutil
+
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
 def start_server(
@@ -507,10 +513,12 @@ def start_server(
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     socket_path = state_dir / f"warm-jobs-{os.getpid()}.sock"
+    temp_dir = None
     if len(str(socket_path.absolute())) > 100:
         import tempfile
 
-        socket_path = Path(tempfile.mkdtemp(prefix="devcurriculum-")) / "warm-jobs.sock"
+        temp_dir = Path(tempfile.mkdtemp(prefix="devcurriculum-"))
+        socket_path = temp_dir / "warm-jobs.sock"
     env = dict(os.environ)
     env.pop(SOCKET_ENV, None)
     # the server must stay single-threaded to fork safely: no BLAS/OpenMP pools at import
@@ -535,7 +543,7 @@ def start_server(
         start_new_session=True,  # Ctrl-C reaches Snakemake, which stops the server itself
     )
     log_file.close()
-    handle = ServerHandle(process, socket_path.absolute(), log_path)
+    handle = ServerHandle(process, socket_path.absolute(), log_path, temp_dir)
     if wait and not _wait_ready(process, timeout):
         handle.stop()
         return None
