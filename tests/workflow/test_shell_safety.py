@@ -24,7 +24,8 @@ def test_unusual_results_folder_plans_every_job_with_quoted_paths(tmp_path: Path
     assert "rule pretrain:" in out and "rule summarize:" in out
     assert f"{UNUSUAL}/summary.parquet" in out
     # the pretrain command line, split as the shell would: every path is one word, under the folder
-    (command,) = {m.group(0) for m in re.finditer(r"^.*-m torch\.distributed\.run.*$", out, re.M)
+    # (one process: the interpreter runs the entry point itself, without torchrun)
+    (command,) = {m.group(0) for m in re.finditer(r"^.*scripts/pretrain\.py --spec-json.*$", out, re.M)
                   if "seed0" in m.group(0) and "developmental" in m.group(0)}
     words = shlex.split(command)
     out_dir = words[words.index("--out-dir") + 1]
